@@ -1,0 +1,13 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // swc strips types (tsc checks them in `npm test`) and turns ESM into CommonJS, including
+  // @middy/core, which ships as ESM only (middy 5 is the last line that runs on SCF's Node 18.15).
+  transform: {
+    '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  testTimeout: 20000,
+};

@@ -1,0 +1,85 @@
+import { resolve } from 'node:path';
+import { loadConfigFile } from './config/load-config';
+import { ConfigError } from './errors';
+import { createHandler, type ScfHandler } from './handler';
+import { createLogger, type Logger } from './log/logger';
+import { createScaleOutApp, type ScaleOutApp } from './scale-out-app';
+import { createSources } from './sources';
+import { MemoryStore } from './store/memory-store';
+import type { StateStore } from './store/state-store';
+import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
+
+/**
+ * Everything built once per function instance: config read and validated, sender secrets read,
+ * store and TKE client made. A wrong setting stops the instance here, with a message naming the
+ * key, rather than failing the first alarm.
+ *
+ * Environment:
+ *   SCALEOUT_CONFIG      path of the YAML config (default: config/example.yaml under the code root)
+ *   SCALEOUT_STORE       "memory" (default); Redis arrives with the shared-store work
+ *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
+ *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role
+ *   SCALEOUT_TKE_MODE    "sandbox" when `npm start` points the function at its local sandbox
+ */
+export interface ColdStart {
+  readonly app: ScaleOutApp;
+  readonly handler: ScfHandler;
+  readonly logger: Logger;
+  readonly store: StateStore;
+}
+
+export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
+  try {
+    const configPath = env.SCALEOUT_CONFIG ?? resolve(env.USER_CODE_ROOT ?? process.cwd(), 'config', 'example.yaml');
+    const config = loadConfigFile(configPath);
+    const problems: string[] = [];
+
+    const storeSetting = env.SCALEOUT_STORE ?? 'memory';
+    if (storeSetting !== 'memory') problems.push(`SCALEOUT_STORE: only "memory" is supported by this version, got ${JSON.stringify(storeSetting)}`);
+
+    const endpointUrl = env.TKE_ENDPOINT === undefined || env.TKE_ENDPOINT === '' ? undefined : env.TKE_ENDPOINT;
+    if (endpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpointUrl)) {
+      problems.push(`TKE_ENDPOINT: must be a URL such as http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com, got ${JSON.stringify(endpointUrl)}`);
+    }
+    for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY'] as const) {
+      if (env[key] === undefined || env[key] === '') problems.push(`${key}: must be set (SCF sets it when the function has an execution role)`);
+    }
+    if (problems.length > 0) throw new ConfigError('the environment', problems);
+
+    const credentials = (): TkeCredentials => ({
+      secretId: env.TENCENTCLOUD_SECRETID ?? '',
+      secretKey: env.TENCENTCLOUD_SECRETKEY ?? '',
+      ...(env.TENCENTCLOUD_SESSIONTOKEN !== undefined && env.TENCENTCLOUD_SESSIONTOKEN !== '' && { token: env.TENCENTCLOUD_SESSIONTOKEN }),
+    });
+    const store = new MemoryStore(now);
+    const sources = createSources(config, env);
+    const tke = createSdkTkeApi({
+      ...(endpointUrl !== undefined && { endpointUrl }),
+      credentials,
+      attemptTimeoutMs: config.tke.attemptTimeoutMs,
+    });
+    const app = createScaleOutApp({
+      config,
+      sources,
+      store,
+      tke,
+      now,
+      tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : 'tencent-cloud',
+    });
+    logger.info(
+      {
+        config: configPath,
+        clusters: [...config.clusters.keys()],
+        templates: [...config.templates.keys()],
+        sources: [...sources.keys()],
+        store: store.kind,
+        tke: tke.endpointDescription,
+      },
+      'cold start',
+    );
+    return { app, handler: createHandler(app, logger), logger, store };
+  } catch (error) {
+    if (error instanceof ConfigError) logger.fatal({ problems: error.problems }, error.message.split('\n')[0]!);
+    throw error;
+  }
+}

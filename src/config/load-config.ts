@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors';
+import { parsePath, pathProblem, type PathSegment } from '../core/json-path';
+import { INSTANCE_ADVANCED_SETTINGS_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
+import { configSchema, type GenericSourceConfig, type RawConfig } from './schema';
+
+/** The validated, frozen config every request reads. Built once per cold start. */
+export interface Config {
+  readonly origin: string;
+  readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  readonly templates: ReadonlyMap<string, TemplateConfig>;
+  readonly sources: { readonly generic?: GenericSourceConfig };
+  readonly limits: RawConfig['limits'];
+  readonly idempotency: RawConfig['idempotency'];
+  readonly tke: RawConfig['tke'];
+}
+
+export interface ClusterConfig {
+  readonly alias: string;
+  readonly clusterId: string;
+  readonly region: string;
+}
+
+export type ParamTarget = 'RunInstancePara' | 'InstanceAdvancedSettings';
+export type ParamValue = string | number | boolean;
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly description?: string;
+  /** Every place the value is written. */
+  readonly writes: readonly ParamWrite[];
+  readonly values?: readonly ParamValue[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer: boolean;
+}
+
+export interface ParamWrite {
+  readonly path: string;
+  readonly target: ParamTarget;
+  /** The path inside the target object. */
+  readonly segments: readonly PathSegment[];
+}
+
+export interface TemplateConfig {
+  readonly name: string;
+  readonly description?: string;
+  readonly clusters: readonly string[];
+  readonly count: { readonly default: number; readonly max: number };
+  readonly runInstancePara: Readonly<Record<string, unknown>>;
+  readonly instanceAdvancedSettings?: Readonly<Record<string, unknown>>;
+  readonly skipValidateOptions?: readonly string[];
+  readonly params: ReadonlyMap<string, ParamSpec>;
+}
+
+/** Reads, parses and validates the YAML file at `path`. Throws ConfigError naming every problem. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(yamlText: string, origin: string): Config {
+  // Duplicate keys are errors (yaml's uniqueKeys default): a second `small:` must not silently win.
+  const doc = parseDocument(yamlText, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(origin, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+  }
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(origin, formatIssues(parsed.error.issues));
+  }
+  const problems: string[] = [];
+  const config = resolve(parsed.data, origin, problems);
+  if (problems.length > 0) throw new ConfigError(origin, problems);
+  return deepFreeze(config);
+}
+
+function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
+  const clusters = new Map<string, ClusterConfig>();
+  const seenIds = new Map<string, string>();
+  for (const [alias, c] of Object.entries(raw.clusters)) {
+    const other = seenIds.get(c.clusterId);
+    if (other !== undefined) problems.push(`clusters.${alias}.clusterId: ${c.clusterId} is already declared as ${other}`);
+    seenIds.set(c.clusterId, alias);
+    clusters.set(alias, { alias, clusterId: c.clusterId, region: c.region });
+  }
+
+  const templates = new Map<string, TemplateConfig>();
+  for (const [name, t] of Object.entries(raw.templates)) {
+    const at = `templates.${name}`;
+    t.clusters.forEach((alias, i) => {
+      if (!clusters.has(alias)) {
+        problems.push(`${at}.clusters.${i}: unknown cluster ${JSON.stringify(alias)}; declared: ${[...clusters.keys()].join(', ')}`);
+      }
+    });
+    const params = new Map<string, ParamSpec>();
+    for (const [paramName, p] of Object.entries(t.params)) {
+      const writes: ParamWrite[] = [];
+      for (const path of typeof p.path === 'string' ? [p.path] : p.path) {
+        const [targetName, ...segments] = parsePath(path);
+        const target = targetName as ParamTarget;
+        const problem =
+          target === 'RunInstancePara' && (segments[0] === 'ClientToken' || segments[0] === 'InstanceCount')
+            ? 'is written by the function itself'
+            : pathProblem(target === 'RunInstancePara' ? t.runInstancePara : (t.instanceAdvancedSettings ?? {}), segments);
+        if (problem !== undefined) problems.push(`${at}.params.${paramName}.path: ${path}: ${problem}`);
+        else writes.push({ path, target, segments });
+      }
+      if (writes.length === 0) continue;
+      params.set(paramName, {
+        name: paramName,
+        ...(p.description !== undefined && { description: p.description }),
+        writes,
+        ...(p.values !== undefined && { values: p.values }),
+        ...(p.min !== undefined && { min: p.min }),
+        ...(p.max !== undefined && { max: p.max }),
+        integer: p.integer,
+      });
+    }
+    templates.set(name, {
+      name,
+      ...(t.description !== undefined && { description: t.description }),
+      clusters: t.clusters,
+      count: t.count,
+      runInstancePara: t.runInstancePara,
+      ...(t.instanceAdvancedSettings !== undefined && { instanceAdvancedSettings: t.instanceAdvancedSettings }),
+      ...(t.skipValidateOptions !== undefined && { skipValidateOptions: t.skipValidateOptions }),
+      params,
+    });
+  }
+
+  return {
+    origin,
+    clusters,
+    templates,
+    sources: raw.sources,
+    limits: raw.limits,
+    idempotency: raw.idempotency,
+    tke: raw.tke,
+  };
+}
+
+/** One line per problem: `path.to.key: what was expected`, with a spelling hint for unknown keys. */
+function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union') {
+      // Report the branch that got furthest (deepest path); e.g. `auth: {bearer: {tokenEnvv}}`
+      // should talk about tokenEnvv, not about "expected 'none'".
+      const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0] ?? [];
+      if (depth(best) === 0) {
+        lines.push(`${dotted(path)}: ${describeMissing(issue.input) ?? 'has the wrong form'}; ${issue.message === 'Invalid input' ? 'see the config reference in README.md' : issue.message}`);
+      } else {
+        lines.push(...formatIssues(best, path));
+      }
+    } else if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        lines.push(`${dotted([...path, key])}: unknown key${hintFor(key, issue)}`);
+      }
+    } else if (issue.code === 'invalid_key') {
+      lines.push(`${dotted(path)}: invalid name: ${issue.issues.map((i) => i.message).join('; ')}`);
+    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      lines.push(`${dotted(path)}: is required (expected ${issue.expected})`);
+    } else {
+      lines.push(`${dotted(path)}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+function depth(branch: readonly z.core.$ZodIssue[]): number {
+  return Math.max(0, ...branch.map((i) => i.path.length + (i.code === 'unrecognized_keys' ? 1 : 0)));
+}
+
+function describeMissing(input: unknown): string | undefined {
+  return input === undefined ? 'is required' : undefined;
+}
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+const KNOWN_KEYS = [
+  'clusters', 'templates', 'sources', 'limits', 'idempotency', 'tke', 'clusterId', 'region', 'description',
+  'count', 'default', 'max', 'min', 'runInstancePara', 'instanceAdvancedSettings', 'skipValidateOptions',
+  'params', 'path', 'values', 'integer', 'generic', 'auth', 'bearer', 'hmac', 'tokenEnv', 'secretEnv',
+  'toleranceSeconds', 'maxBodyBytes', 'ttlSeconds', 'maxAttempts', 'baseDelayMs', 'maxDelayMs',
+  'attemptTimeoutMs', 'fallbackDeadlineMs',
+  ...RUN_INSTANCE_PARA_KEYS,
+  ...INSTANCE_ADVANCED_SETTINGS_KEYS,
+];
+
+function hintFor(key: string, issue: z.core.$ZodIssue): string {
+  // A key near a known one is almost always a typo; name the likely intent.
+  const close = KNOWN_KEYS.find((known) => known !== key && editDistance(known.toLowerCase(), key.toLowerCase()) <= 2);
+  if (close !== undefined) return `; did you mean ${close}?`;
+  return issue.message.startsWith('Unrecognized key') ? '' : `; ${issue.message}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value instanceof Map) {
+    for (const v of value.values()) deepFreeze(v);
+    // Maps are not frozen by Object.freeze; block the mutators so a request cannot change config.
+    for (const method of ['set', 'delete', 'clear'] as const) {
+      Object.defineProperty(value, method, { value: () => { throw new TypeError('config is read-only'); } });
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
+
+/**
+ * The shape of the operator's YAML config. Every object is strict: a misspelt key is an error at
+ * cold start, not a silently ignored setting (middy validates its options the same way).
+ * Cross-field rules (a template naming an unknown cluster, a param path outside its template)
+ * live in `load-config.ts`, which has the whole document in hand.
+ */
+
+const MAX_INSTANCE_COUNT = 500; // CVM RunInstances InstanceCount upper bound (platform-facts.md)
+
+const alias = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
+
+const envVarName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an env var name such as MY_TOKEN')
+  // SCF reserves these prefixes for the platform (platform-facts.md): a user cannot set them.
+  .refine((name) => !/^(SCF_|QCLOUD_|TENCENTCLOUD_)/.test(name), 'SCF reserves the prefixes SCF_, QCLOUD_ and TENCENTCLOUD_');
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+export const clusterSchema = z.strictObject({
+  clusterId: z.string().regex(/^cls-[a-z0-9]{8}$/, 'must be a TKE cluster ID such as cls-e55paxnt'),
+  region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z0-9]+)*$/, 'must be a Tencent Cloud region such as ap-guangzhou'),
+});
+
+const paramPath = z
+  .string()
+  .regex(
+    /^(RunInstancePara|InstanceAdvancedSettings)(\.[A-Za-z0-9_]+)+$/,
+    'must start with RunInstancePara. or InstanceAdvancedSettings. and continue with dot-separated names or indexes',
+  );
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+export const paramSpecSchema = z
+  .strictObject({
+    description: z.string().optional(),
+    /**
+     * Where the value is written: `RunInstancePara.<path>` or `InstanceAdvancedSettings.<path>`, or a
+     * list of such paths when one choice must change two places (a data disk's size is both bought
+     * in RunInstancePara and matched for mounting in InstanceAdvancedSettings).
+     */
+    path: z.union([paramPath, z.array(paramPath).min(1)]),
+    /** The only values an event may choose. */
+    values: z.array(scalar).min(1).optional(),
+    /** Or a numeric range, inclusive. */
+    min: z.number().optional(),
+    max: z.number().optional(),
+    /** With min/max: whole numbers only (disk sizes, bandwidth). */
+    integer: z.boolean().default(true),
+  })
+  .superRefine((spec, ctx) => {
+    const hasRange = spec.min !== undefined || spec.max !== undefined;
+    if ((spec.values === undefined) === !hasRange) {
+      ctx.addIssue({ code: 'custom', message: 'set either values or min and max', path: [] });
+    }
+    if (hasRange && (spec.min === undefined || spec.max === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a range needs both min and max', path: [] });
+    }
+    if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
+      ctx.addIssue({ code: 'custom', message: 'min must not exceed max', path: ['min'] });
+    }
+  });
+
+const runInstanceParaSchema = z.record(z.string(), z.unknown()).superRefine((para, ctx) => {
+  for (const key of Object.keys(para)) {
+    if ((FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message:
+          key === 'ClientToken'
+            ? 'is derived from each event by the function; remove it'
+            : 'is set from the event count; use count.default and count.max instead',
+      });
+    } else if (!(RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) {
+      ctx.addIssue({ code: 'unrecognized_keys', keys: [key], path: [], message: `Unrecognized key: "${key}"` });
+    }
+  }
+});
+
+const instanceAdvancedSettingsSchema = z.strictObject(
+  Object.fromEntries(INSTANCE_ADVANCED_SETTINGS_KEYS.map((key) => [key, z.unknown().optional()])) as Record<
+    (typeof INSTANCE_ADVANCED_SETTINGS_KEYS)[number],
+    z.ZodOptional<z.ZodUnknown>
+  >,
+);
+
+export const SKIP_VALIDATE_OPTIONS = ['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck'] as const;
+
+export const templateSchema = z.strictObject({
+  description: z.string().optional(),
+  /** Cluster aliases this template may scale: its VPC, subnet and zone belong to them. */
+  clusters: z.array(alias).min(1),
+  count: z
+    .strictObject({
+      default: positiveInt(MAX_INSTANCE_COUNT).default(1),
+      max: positiveInt(MAX_INSTANCE_COUNT),
+    })
+    .refine((c) => c.default <= c.max, { message: 'default must not exceed max', path: ['default'] }),
+  runInstancePara: runInstanceParaSchema,
+  instanceAdvancedSettings: instanceAdvancedSettingsSchema.optional(),
+  skipValidateOptions: z.array(z.enum(SKIP_VALIDATE_OPTIONS)).optional(),
+  params: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/, 'must be a name such as zone or dataDiskSize'), paramSpecSchema).default({}),
+});
+
+const bearerAuthSchema = z.strictObject({
+  /** Env var holding the token that `Authorization: Bearer <token>` must carry. */
+  tokenEnv: envVarName,
+});
+
+const hmacAuthSchema = z.strictObject({
+  /** Env var holding the shared secret. */
+  secretEnv: envVarName,
+  /** How far the timestamp header may be from now, either way. */
+  toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+});
+
+const authSchema = z.union([
+  z.literal('none'),
+  z
+    .strictObject({ bearer: bearerAuthSchema.optional(), hmac: hmacAuthSchema.optional() })
+    .refine((a) => (a.bearer === undefined) !== (a.hmac === undefined), 'set exactly one of bearer or hmac'),
+]);
+
+export const genericSourceSchema = z.strictObject({
+  /** Required: with no auth the function refuses to start unless this says `none` in so many words. */
+  auth: authSchema,
+});
+
+export const configSchema = z.strictObject({
+  clusters: z.record(alias, clusterSchema).refine((c) => Object.keys(c).length > 0, 'declare at least one cluster'),
+  templates: z.record(alias, templateSchema).refine((t) => Object.keys(t).length > 0, 'declare at least one template'),
+  sources: z.strictObject({
+    generic: genericSourceSchema.optional(),
+  }),
+  limits: z
+    .strictObject({
+      // SCF caps a synchronous request at 6 MB; webhooks are a few KB. Anything larger is refused
+      // before it is parsed.
+      maxBodyBytes: z.number().int().min(1024).max(6 * 1024 * 1024).default(64 * 1024),
+    })
+    .default({ maxBodyBytes: 64 * 1024 }),
+  idempotency: z
+    .strictObject({
+      /** How long a handled event is remembered and replayed. */
+      ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+    })
+    .default({ ttlSeconds: 24 * 3600 }),
+  tke: z
+    .strictObject({
+      /** Attempts in all, first call included, for retryable failures. */
+      maxAttempts: z.number().int().min(1).max(10).default(4),
+      /** First backoff; doubles each attempt, with full jitter, capped by maxDelayMs. */
+      baseDelayMs: z.number().int().min(10).max(10_000).default(200),
+      maxDelayMs: z.number().int().min(10).max(60_000).default(2_000),
+      /** One attempt may take at most this long (and never past the function's deadline). */
+      attemptTimeoutMs: z.number().int().min(100).max(120_000).default(8_000),
+      /** Time left for the call when the runtime does not say how long the function has. */
+      fallbackDeadlineMs: z.number().int().min(1_000).max(900_000).default(25_000),
+    })
+    .default({ maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2_000, attemptTimeoutMs: 8_000, fallbackDeadlineMs: 25_000 }),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type ClusterConfigInput = z.infer<typeof clusterSchema>;
+export type TemplateConfigInput = z.infer<typeof templateSchema>;
+export type ParamSpecInput = z.infer<typeof paramSpecSchema>;
+export type GenericSourceConfig = z.infer<typeof genericSourceSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;

@@ -1,0 +1,84 @@
+import type { ClusterConfig, Config, ParamSpec, ParamValue } from '../config/load-config';
+import { UnprocessableError } from '../errors';
+import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
+
+/**
+ * Checks a normalized request against the operator's config. Pure: the config is the only state.
+ * An event can choose only what a template declares: its cluster list, its count bounds, its params.
+ */
+export function resolveScaleOut(config: Config, request: ScaleOutRequest): ResolvedScaleOut {
+  const cluster = findCluster(config, request.cluster);
+  if (cluster === undefined) {
+    throw new UnprocessableError(
+      'UnknownCluster',
+      `cluster ${JSON.stringify(request.cluster)} is not in the config; known: ${describeClusters(config)}`,
+    );
+  }
+  const template = config.templates.get(request.template);
+  if (template === undefined) {
+    throw new UnprocessableError(
+      'UnknownTemplate',
+      `template ${JSON.stringify(request.template)} is not in the config; known: ${[...config.templates.keys()].join(', ')}`,
+    );
+  }
+  if (!template.clusters.includes(cluster.alias)) {
+    throw new UnprocessableError(
+      'TemplateNotForCluster',
+      `template ${template.name} may scale ${template.clusters.join(', ')}, not ${cluster.alias}`,
+    );
+  }
+
+  const count = request.count ?? template.count.default;
+  if (!Number.isInteger(count) || count < 1 || count > template.count.max) {
+    throw new UnprocessableError(
+      'CountOutOfRange',
+      `count must be a whole number from 1 to ${template.count.max} for template ${template.name}, got ${count}`,
+    );
+  }
+
+  for (const [name, value] of request.params) {
+    const spec = template.params.get(name);
+    if (spec === undefined) {
+      const declared = [...template.params.keys()];
+      throw new UnprocessableError(
+        'UnknownParam',
+        `params.${name} is not declared by template ${template.name}; ${declared.length > 0 ? `declared: ${declared.join(', ')}` : 'it declares no params'}`,
+      );
+    }
+    const problem = paramValueProblem(spec, value);
+    if (problem !== undefined) {
+      throw new UnprocessableError('ParamValueNotAllowed', `params.${name}: ${problem}`);
+    }
+  }
+
+  return {
+    source: request.source,
+    eventId: request.eventId,
+    cluster,
+    template,
+    count,
+    params: request.params,
+    ...(request.reason !== undefined && { reason: request.reason }),
+  };
+}
+
+/** By alias first; a ClusterId is accepted too, but only one the config declares. */
+function findCluster(config: Config, nameOrId: string): ClusterConfig | undefined {
+  return config.clusters.get(nameOrId) ?? [...config.clusters.values()].find((c) => c.clusterId === nameOrId);
+}
+
+function describeClusters(config: Config): string {
+  return [...config.clusters.values()].map((c) => `${c.alias} (${c.clusterId})`).join(', ');
+}
+
+function paramValueProblem(spec: ParamSpec, value: ParamValue): string | undefined {
+  if (spec.values !== undefined) {
+    return spec.values.includes(value)
+      ? undefined
+      : `${JSON.stringify(value)} is not one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `must be a number, got ${JSON.stringify(value)}`;
+  if (spec.integer && !Number.isInteger(value)) return `must be a whole number, got ${value}`;
+  if (value < spec.min! || value > spec.max!) return `must be from ${spec.min} to ${spec.max}, got ${value}`;
+  return undefined;
+}

@@ -1,0 +1,31 @@
+import type { ClusterConfig, ParamValue, TemplateConfig } from '../config/load-config';
+
+/**
+ * What every sender's payload becomes: one request to add nodes. Sources fill it from their own
+ * formats (sources/*.ts); from here on nothing knows which sender it came from except by `source`.
+ */
+export interface ScaleOutRequest {
+  /** The sender's name (the `<source>` of `/hooks/<source>`): event IDs are unique per sender. */
+  readonly source: string;
+  /** Stable across the sender's retries and repeats of one event; new for a new event. */
+  readonly eventId: string;
+  /** A cluster alias from the config, or a ClusterId the config declares. */
+  readonly cluster: string;
+  readonly template: string;
+  /** Nodes to add; the template's default when absent. */
+  readonly count?: number;
+  readonly params: ReadonlyMap<string, ParamValue>;
+  /** Free text for the log: why the sender asked. */
+  readonly reason?: string;
+}
+
+/** A request checked against the config: every name resolved, every value within its bounds. */
+export interface ResolvedScaleOut {
+  readonly source: string;
+  readonly eventId: string;
+  readonly cluster: ClusterConfig;
+  readonly template: TemplateConfig;
+  readonly count: number;
+  readonly params: ReadonlyMap<string, ParamValue>;
+  readonly reason?: string;
+}

@@ -1,0 +1,142 @@
+/**
+ * The one error family. Everything the function can answer with besides success is a
+ * `ScaleOutError`; `http/error-response.ts` is the only place that turns one into an HTTP answer.
+ *
+ * `status` is chosen by what the *sender* should do next (see docs/DESIGN.md, "Status codes"):
+ * 4xx = do not retry, the same request can never succeed; 5xx = retrying may help.
+ * `expose` follows middy's HttpError: messages of 4xx errors go to the caller, 5xx bodies carry
+ * only the code and a generic message unless the error was built to be shown (TKE's own codes).
+ */
+export interface ScaleOutErrorOptions {
+  cause?: unknown;
+  /** Seconds after which the same request could succeed: sent as Retry-After. */
+  retryAfterSeconds?: number;
+  /** Extra fields for the answer body; must never hold a secret. */
+  details?: Readonly<Record<string, unknown>>;
+  /** Show `message` even on a 5xx. */
+  expose?: boolean;
+}
+
+export class ScaleOutError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfterSeconds: number | undefined;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+  readonly expose: boolean;
+
+  constructor(status: number, code: string, message: string, options: ScaleOutErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
+    this.expose = options.expose ?? status < 500;
+  }
+}
+
+/** 400: the body or a header is not what the sender's format requires. */
+export class BadRequestError extends ScaleOutError {
+  constructor(code: string, message: string, options?: ScaleOutErrorOptions) {
+    super(400, code, message, options);
+  }
+}
+
+/** 401: missing, malformed or wrong credentials or signature. Never says which secret was expected. */
+export class UnauthorizedError extends ScaleOutError {
+  constructor(message: string, options?: ScaleOutErrorOptions) {
+    super(401, 'Unauthorized', message, options);
+  }
+}
+
+/** 404: no such route or sender. */
+export class NotFoundError extends ScaleOutError {
+  constructor(code: string, message: string) {
+    super(404, code, message);
+  }
+}
+
+export class MethodNotAllowedError extends ScaleOutError {
+  readonly allow: readonly string[];
+  constructor(method: string, allow: readonly string[]) {
+    super(405, 'MethodNotAllowed', `${method} is not allowed here; use ${allow.join(' or ')}`);
+    this.allow = allow;
+  }
+}
+
+/** 409: the same event is being handled by another delivery right now. */
+export class EventInFlightError extends ScaleOutError {
+  constructor(eventId: string, retryAfterSeconds: number) {
+    super(409, 'EventInFlight', `event ${JSON.stringify(eventId)} is being handled by another delivery; retry later`, {
+      retryAfterSeconds,
+    });
+  }
+}
+
+export class PayloadTooLargeError extends ScaleOutError {
+  constructor(sizeBytes: number, limitBytes: number) {
+    super(413, 'PayloadTooLarge', `body is ${sizeBytes} bytes; the limit is ${limitBytes}`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends ScaleOutError {
+  constructor(got: string | undefined, expected: string) {
+    super(415, 'UnsupportedMediaType', `content-type must be ${expected}, got ${got === undefined ? 'none' : JSON.stringify(got)}`);
+  }
+}
+
+/**
+ * 422: well-formed, but it names something the config does not have or allow
+ * (cluster, template, param, count), or reuses an event ID for a different request.
+ */
+export class UnprocessableError extends ScaleOutError {
+  constructor(code: string, message: string, options?: ScaleOutErrorOptions) {
+    super(422, code, message, options);
+  }
+}
+
+/** 503 for a sender whose secret env var is unset: the operator must fix the deployment. */
+export class SenderNotConfiguredError extends ScaleOutError {
+  constructor(source: string, envVar: string) {
+    super(503, 'SenderNotConfigured', `sender ${source} is not ready: its secret env var ${envVar} is not set`, {
+      expose: true,
+    });
+  }
+}
+
+/**
+ * A CreateClusterInstances call that did not succeed. `status` comes from the classification in
+ * `tke/tke-errors.ts`; the body carries TKE's own code, message and RequestId so that a human can
+ * take it to Tencent support.
+ */
+export class TkeCallError extends ScaleOutError {
+  readonly tkeCode: string;
+  readonly requestId: string | undefined;
+  readonly attempts: number;
+  constructor(
+    status: number,
+    tkeCode: string,
+    message: string,
+    opts: { requestId?: string; attempts: number; cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(status, tkeCode, message, {
+      cause: opts.cause,
+      retryAfterSeconds: opts.retryAfterSeconds,
+      expose: true,
+      details: { requestId: opts.requestId, attempts: opts.attempts },
+    });
+    this.tkeCode = tkeCode;
+    this.requestId = opts.requestId;
+    this.attempts = opts.attempts;
+  }
+}
+
+/** The config file or the environment is wrong. Thrown at cold start only: the function does not start. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`invalid configuration in ${source}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,29 @@
+import { MethodNotAllowedError, NotFoundError } from '../errors';
+
+export type Route = { readonly kind: 'hook'; readonly source: string } | { readonly kind: 'healthz' };
+
+// Anything before /hooks/ is ignored: API Gateway adds its stage (`/release/...`), a Function URL
+// or a TSE gateway may add its own prefix.
+const HOOK_PATH = /(?:^|\/)hooks\/([^/]+)\/?$/;
+const HEALTHZ_PATH = /(?:^|\/)healthz\/?$/;
+
+export function routeOf(method: string, path: string): Route {
+  const hook = HOOK_PATH.exec(path);
+  if (hook !== null) {
+    if (method !== 'POST') throw new MethodNotAllowedError(method, ['POST']);
+    return { kind: 'hook', source: decodeURIComponentSafe(hook[1]!) };
+  }
+  if (HEALTHZ_PATH.test(path)) {
+    if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method, ['GET', 'HEAD']);
+    return { kind: 'healthz' };
+  }
+  throw new NotFoundError('UnknownRoute', 'no such route; senders post to …/hooks/<source>, and GET …/healthz reports status');
+}
+
+function decodeURIComponentSafe(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { verifyBearer } from '../auth/bearer';
+import { verifyGenericSignature } from '../auth/hmac';
+import type { GenericSourceConfig } from '../config/schema';
+import type { ParamValue } from '../config/load-config';
+import type { ScaleOutRequest } from '../core/scale-out-request';
+import { BadRequestError, SenderNotConfiguredError } from '../errors';
+import { parseJsonBody } from '../http/json-body';
+import type { WebhookRequest } from '../http/webhook-request';
+import { EVENT_ID_RULE, isValidEventId } from './event-id';
+import type { WebhookSource } from './webhook-source';
+
+/**
+ * The plain JSON call, for scripts, CI jobs and anything that can send JSON:
+ *
+ *   POST /hooks/generic
+ *   { "eventId": "...", "cluster": "demo", "template": "small", "count": 2, "params": {...}, "reason": "..." }
+ *
+ * `Idempotency-Key` (IETF draft) may carry the event ID instead of the body.
+ */
+const genericPayloadSchema = z.strictObject({
+  eventId: z.string().optional(),
+  cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
+  template: z.string({ error: 'is required: a template name from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
+  count: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
+  params: z
+    .record(
+      z.string().max(64, 'param names are at most 64 characters'),
+      z.union([z.string().max(256), z.number(), z.boolean()], { error: 'param values must be a string, number or boolean' }),
+    )
+    .optional(),
+  reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
+});
+
+export function createGenericSource(config: GenericSourceConfig, env: NodeJS.ProcessEnv): WebhookSource {
+  const authenticate = authenticatorFor(config, env);
+  return {
+    name: 'generic',
+    authenticate,
+    normalize(request: WebhookRequest): ScaleOutRequest {
+      const body = parseJsonBody(request);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new BadRequestError('InvalidPayload', 'body must be a JSON object');
+      }
+      const parsed = genericPayloadSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+        const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason' : issue.message;
+        throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
+      }
+      const payload = parsed.data;
+      const eventId = eventIdOf(request, payload.eventId);
+      return {
+        source: 'generic',
+        eventId,
+        cluster: payload.cluster,
+        template: payload.template,
+        ...(payload.count !== undefined && { count: payload.count }),
+        params: new Map<string, ParamValue>(Object.entries(payload.params ?? {})),
+        ...(payload.reason !== undefined && { reason: payload.reason }),
+      };
+    },
+  };
+}
+
+function eventIdOf(request: WebhookRequest, fromBody: string | undefined): string {
+  // The IETF draft sends the key as a structured-field string, quotes included.
+  const header = request.headers['idempotency-key']?.replace(/^"(.*)"$/, '$1');
+  if (header !== undefined && fromBody !== undefined && header !== fromBody) {
+    throw new BadRequestError('EventIdMismatch', 'eventId and the Idempotency-Key header differ; send one, or the same value in both');
+  }
+  const eventId = fromBody ?? header;
+  const field = fromBody !== undefined ? 'eventId' : 'Idempotency-Key';
+  if (eventId === undefined) {
+    throw new BadRequestError('MissingEventId', 'eventId: is required (or send an Idempotency-Key header)');
+  }
+  if (!isValidEventId(eventId)) throw new BadRequestError('InvalidEventId', `${field}: ${EVENT_ID_RULE}`);
+  return eventId;
+}
+
+function authenticatorFor(config: GenericSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+  const auth = config.auth;
+  if (auth === 'none') return () => undefined;
+  if (auth.bearer !== undefined) {
+    const envVar = auth.bearer.tokenEnv;
+    const token = env[envVar];
+    return (request) => {
+      if (token === undefined || token === '') throw new SenderNotConfiguredError('generic', envVar);
+      verifyBearer(request.headers.authorization, token);
+    };
+  }
+  const { secretEnv, toleranceSeconds } = auth.hmac!;
+  const secret = env[secretEnv];
+  return (request, now) => {
+    if (secret === undefined || secret === '') throw new SenderNotConfiguredError('generic', secretEnv);
+    verifyGenericSignature(request.headers, request.rawBody, secret, now, toleranceSeconds);
+  };
+}

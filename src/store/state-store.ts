@@ -1,0 +1,34 @@
+/**
+ * The smallest store the decision core needs: one atomic read-decide-write on one key.
+ *
+ * The decision itself stays a pure function (`step`) that every store executes, so memory and
+ * Redis cannot disagree about *what* to decide, only about how they make it atomic: memory by
+ * running `step` synchronously inside one event-loop turn, Redis (next issue) by an optimistic
+ * WATCH/MULTI transaction that re-runs `step` when another instance wrote the key first.
+ * Hence: `step` must be pure and may run more than once.
+ *
+ * Values are JSON: the memory store round-trips them through JSON too, so a value that would not
+ * survive Redis does not survive memory either, and the two pass the same tests.
+ */
+export const STORE_KINDS = ['memory', 'redis'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+export type StoreWrite<V> =
+  | { readonly kind: 'put'; readonly value: V; /** epoch ms; the store forgets the key after it */ readonly expiresAt: number }
+  | { readonly kind: 'delete' }
+  | { readonly kind: 'keep' };
+
+export interface StoreStep<V, R> {
+  readonly write: StoreWrite<V>;
+  readonly result: R;
+}
+
+export interface StateStore {
+  readonly kind: StoreKind;
+  /** True when the state is shared by every instance of the function (Redis), false for memory. */
+  readonly shared: boolean;
+  update<V, R>(key: string, step: (current: V | undefined) => StoreStep<V, R>): Promise<R>;
+  /** Reachable and answering: for /healthz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

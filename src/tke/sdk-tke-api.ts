@@ -1,0 +1,136 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { tke } from 'tencentcloud-sdk-nodejs-tke';
+import type { TkeApi } from './tke-api';
+import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
+
+const TKE_API_VERSION_CLIENT = tke.v20180525.Client;
+type TkeSdkClient = InstanceType<typeof TKE_API_VERSION_CLIENT>;
+
+export const PUBLIC_TKE_HOST = 'tke.tencentcloudapi.com';
+
+export interface TkeCredentials {
+  readonly secretId: string;
+  readonly secretKey: string;
+  readonly token?: string;
+}
+
+export interface SdkTkeApiOptions {
+  /**
+   * Where to send calls: unset for the public endpoint, or a URL (`TKE_ENDPOINT`) such as
+   * `http://127.0.0.1:9001` (a sandbox) or `https://tke.internal.tencentcloudapi.com` (private).
+   */
+  readonly endpointUrl?: string;
+  /** Read before every call: SCF's role credentials are temporary and arrive through the environment. */
+  readonly credentials: () => TkeCredentials;
+  /** Upper bound the SDK itself applies to one attempt; the caller also passes an AbortSignal. */
+  readonly attemptTimeoutMs: number;
+}
+
+/**
+ * TKE through the official SDK, which does the TC3-HMAC-SHA256 signing. Two SDK quirks shape this
+ * (platform-facts.md, and the SDK's abstract_client.js):
+ *
+ * 1. The SDK derives the *signing service* from the endpoint's first label
+ *    (`endpoint.split(".")[0]`). Pointed at `127.0.0.1:9001` it would sign for service "127", which
+ *    TKE (and a faithful stand-in) rejects. So when TKE_ENDPOINT's host does not start with `tke.`,
+ *    the SDK keeps `tke.tencentcloudapi.com` as its endpoint (service "tke", Host header and signed
+ *    host `tke.tencentcloudapi.com`, byte for byte what the real API receives) and our agent opens
+ *    the TCP connection to the address TKE_ENDPOINT names instead.
+ * 2. Without an explicit agent the SDK sends every request through `http_proxy` when that is set,
+ *    loopback included. We always pass our own keep-alive agent, which also saves a TLS handshake
+ *    per call on a warm instance.
+ */
+export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
+  const route = routeFor(options.endpointUrl);
+  const clients = new Map<string, TkeSdkClient>();
+
+  const clientFor = (region: string): TkeSdkClient => {
+    let client = clients.get(region);
+    if (client === undefined) {
+      client = new TKE_API_VERSION_CLIENT({
+        credential: {
+          getCredential: async () => {
+            const c = options.credentials();
+            return { secretId: c.secretId, secretKey: c.secretKey, ...(c.token !== undefined && { token: c.token }) };
+          },
+        },
+        region,
+        profile: {
+          httpProfile: {
+            endpoint: route.sdkEndpoint,
+            protocol: route.protocol,
+            reqTimeout: Math.ceil(options.attemptTimeoutMs / 1000),
+            agent: route.agent,
+          },
+        },
+      });
+      clients.set(region, client);
+    }
+    return client;
+  };
+
+  return {
+    endpointDescription: route.description,
+    async createClusterInstances(region, request, signal): Promise<CreateClusterInstancesResponse> {
+      // The SDK's typings mark optional InstanceAdvancedSettings fields as required; the API
+      // does not (platform-facts.md). Our request type is the API's.
+      const response = await clientFor(region).CreateClusterInstances(
+        request as unknown as Parameters<TkeSdkClient['CreateClusterInstances']>[0],
+        { signal } as never,
+      );
+      return { InstanceIdSet: response.InstanceIdSet ?? [], RequestId: response.RequestId ?? '' };
+    },
+  };
+}
+
+interface Route {
+  readonly sdkEndpoint: string;
+  readonly protocol: 'http://' | 'https://';
+  readonly agent: http.Agent;
+  readonly description: string;
+}
+
+function routeFor(endpointUrl: string | undefined): Route {
+  if (endpointUrl === undefined) {
+    return {
+      sdkEndpoint: PUBLIC_TKE_HOST,
+      protocol: 'https://',
+      agent: new https.Agent({ keepAlive: true }),
+      description: `https://${PUBLIC_TKE_HOST}`,
+    };
+  }
+  const url = new URL(endpointUrl);
+  const secure = url.protocol === 'https:';
+  const protocol = secure ? 'https://' : 'http://';
+  if (url.hostname.startsWith('tke.')) {
+    // A real TKE host name (public, regional or internal): sign and connect as it says.
+    return {
+      sdkEndpoint: url.host,
+      protocol,
+      agent: secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }),
+      description: `${protocol}${url.host}`,
+    };
+  }
+  const port = Number(url.port || (secure ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const agent = secure
+    ? new (class extends https.Agent {
+        override createConnection(): net.Socket {
+          return tls.connect({ host, port, servername: net.isIP(host) ? undefined : host });
+        }
+      })({ keepAlive: true })
+    : new (class extends http.Agent {
+        override createConnection(): net.Socket {
+          return net.connect({ host, port });
+        }
+      })({ keepAlive: true });
+  return {
+    sdkEndpoint: PUBLIC_TKE_HOST,
+    protocol,
+    agent,
+    description: `${protocol}${url.host} (signed as ${PUBLIC_TKE_HOST})`,
+  };
+}
