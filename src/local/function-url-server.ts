@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ScfHandler } from '../handler';
+import type { FunctionUrlEvent } from '../http/scf-event';
+
+export interface FunctionUrlServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves an SCF handler on localhost the way a Function URL would call it: each HTTP request
+ * becomes a Function URL event (lower-case headers, x-scf-remote-addr, queryString, body; bodies
+ * that are not UTF-8 go base64 with isBase64Encoded) and the integration response becomes the HTTP
+ * answer. Used by `npm start`, the integration tests and the benchmark.
+ */
+export async function startFunctionUrlServer(
+  handler: ScfHandler,
+  options: { port?: number; host?: string; timeoutMs?: number } = {},
+): Promise<FunctionUrlServer> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const event = await toFunctionUrlEvent(req);
+        const startedAt = Date.now();
+        const response = await handler(event, {
+          request_id: randomUUID(),
+          time_limit_in_ms: timeoutMs,
+          getRemainingTimeInMillis: () => timeoutMs - (Date.now() - startedAt),
+        });
+        const body = response.isBase64Encoded ? Buffer.from(response.body, 'base64') : response.body;
+        res.writeHead(response.statusCode, response.headers).end(body);
+      } catch (error) {
+        // SCF answers an invocation that threw with its own error; so do we, without internals.
+        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FunctionError', message: 'the function threw; see its log' } }));
+        console.error(error);
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function toFunctionUrlEvent(req: IncomingMessage): Promise<FunctionUrlEvent> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['x-scf-remote-addr'] = req.socket.remoteAddress ?? '127.0.0.1';
+  const queryString: Record<string, string | string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    const existing = queryString[name];
+    queryString[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+  }
+  const text = raw.toString('utf8');
+  const isUtf8 = Buffer.from(text, 'utf8').equals(raw);
+  return {
+    httpMethod: req.method ?? 'GET',
+    path: url.pathname,
+    headers,
+    queryString,
+    body: isUtf8 ? text : raw.toString('base64'),
+    isBase64Encoded: !isUtf8,
+  };
+}

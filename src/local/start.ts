@@ -1,0 +1,57 @@
+/**
+ * `npm start`: the function on localhost, as a Function URL would call it.
+ *
+ * Without cloud credentials (no TENCENTCLOUD_SECRETID) it also starts the local TKE sandbox and
+ * points the function at it, so a newcomer sees nodes "added" with no account. With credentials
+ * it calls real TKE (or TKE_ENDPOINT) exactly as the deployed function would.
+ */
+import { coldStart } from '../cold-start';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
+import { startFunctionUrlServer } from './function-url-server';
+
+const DEV_TOKEN = 'dev-token';
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = Number(env.PORT ?? 9000);
+  let sandbox: TkeSandbox | undefined;
+
+  if (env.TENCENTCLOUD_SECRETID === undefined || env.TENCENTCLOUD_SECRETID === '') {
+    sandbox = new TkeSandbox();
+    const sandboxUrl = await sandbox.start(Number(env.SANDBOX_PORT ?? 9001));
+    env.TENCENTCLOUD_SECRETID = SANDBOX_CREDENTIAL.secretId;
+    env.TENCENTCLOUD_SECRETKEY = SANDBOX_CREDENTIAL.secretKey;
+    env.TKE_ENDPOINT = sandboxUrl;
+    env.SCALEOUT_TKE_MODE = 'sandbox';
+    // Only in sandbox mode: a well-known token is fine for a sandbox and never reaches a deployment.
+    if (env.SCALEOUT_GENERIC_TOKEN === undefined) env.SCALEOUT_GENERIC_TOKEN = DEV_TOKEN;
+    console.error(`mode: SANDBOX. No TENCENTCLOUD_SECRETID set, so TKE calls go to the local sandbox at ${sandboxUrl}`);
+    console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters)`);
+  } else {
+    console.error(`mode: TENCENT CLOUD. TKE calls go to ${env.TKE_ENDPOINT ?? 'https://tke.tencentcloudapi.com'} with the credentials in the environment`);
+  }
+
+  const { handler, store } = coldStart(env);
+  const server = await startFunctionUrlServer(handler, { port });
+  console.error(`listening on ${server.url} (PORT=${port})`);
+  console.error(`  health:  curl -s ${server.url}/healthz`);
+  if (sandbox !== undefined && env.SCALEOUT_GENERIC_TOKEN === DEV_TOKEN) {
+    console.error(
+      `  scale:   curl -s -X POST ${server.url}/hooks/generic -H 'Authorization: Bearer ${DEV_TOKEN}' -H 'Content-Type: application/json' -d '{"eventId":"try-1","cluster":"demo","template":"small","count":2}'`,
+    );
+  }
+
+  const shutdown = async () => {
+    await server.close();
+    await sandbox?.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+main().catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exit(1);
+});

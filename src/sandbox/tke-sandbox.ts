@@ -1,0 +1,476 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseTc3Authorization, tc3Signature, utcDate } from './tc3-signature';
+
+/**
+ * A local stand-in for tke.tencentcloudapi.com (API 3.0, version 2018-05-25), faithful where the
+ * function depends on it:
+ *
+ *  - every call must carry a valid TC3-HMAC-SHA256 signature for service "tke", made with a key the
+ *    sandbox knows, within 5 minutes of its clock (AuthFailure.* otherwise);
+ *  - answers come in the real envelope, `{"Response": {..., "RequestId"}}`, HTTP 200 even for errors;
+ *  - CreateClusterInstances honours ClientToken: the same token returns the same InstanceIdSet and
+ *    adds no node; DescribeClusters and DescribeClusterInstances report what was created;
+ *  - the seed's error codes come back for their situations: unknown cluster, cluster not running,
+ *    node quota, bad parameters, sold-out instance type;
+ *  - faults can be injected (error code, HTTP status, delay, dropped connection before or after the
+ *    nodes are created) through `injectFault` or `POST /__sandbox/faults`.
+ *
+ * Control routes live under /__sandbox/, a path the SDK never calls: GET calls, GET clusters,
+ * POST faults, POST reset.
+ */
+
+export const SANDBOX_API_VERSION = '2018-05-25';
+const SERVICE = 'tke';
+const MAX_SKEW_SECONDS = 300;
+const MAX_INSTANCE_COUNT = 500;
+const SKIP_VALIDATE_OPTIONS = new Set(['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck']);
+const CREATE_PARAMS = new Set(['ClusterId', 'RunInstancePara', 'InstanceAdvancedSettings', 'SkipValidateOptions']);
+
+export interface SandboxCredential {
+  readonly secretId: string;
+  readonly secretKey: string;
+  /** When set, calls with this key must send it as X-TC-Token (temporary credentials). */
+  readonly token?: string;
+}
+
+export interface SandboxClusterSpec {
+  readonly clusterId: string;
+  readonly region: string;
+  readonly name?: string;
+  /** Node quota: CreateClusterInstances past it fails with FailedOperation.QuotaMaxNodLimit. */
+  readonly maxNodes?: number;
+  readonly initialNodes?: number;
+  readonly status?: 'Running' | 'Creating' | 'Abnormal' | 'Upgrading';
+}
+
+export type SandboxFault = (
+  | { readonly kind: 'error'; readonly code: string; readonly message?: string }
+  | { readonly kind: 'http'; readonly status: number }
+  | { readonly kind: 'delay'; readonly ms: number }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'drop-after-create' }
+) & {
+  /** Only calls of this action; any action when absent. */
+  readonly action?: string;
+  /** How many matching calls it applies to (default 1). */
+  readonly times?: number;
+};
+
+export interface SandboxCall {
+  readonly action: string;
+  readonly region: string | undefined;
+  readonly host: string | undefined;
+  readonly service: string | undefined;
+  readonly secretId: string | undefined;
+  /** The parsed JSON body. */
+  readonly params: Record<string, unknown>;
+  /** The error code answered, if any. */
+  readonly errorCode?: string;
+  readonly instanceIds?: readonly string[];
+}
+
+export interface SandboxInstance {
+  readonly InstanceId: string;
+  readonly InstanceRole: 'WORKER';
+  readonly InstanceState: 'running';
+  readonly FailedReason: string;
+  readonly CreatedTime: string;
+  readonly LanIP: string;
+  readonly InstanceType: string;
+  readonly Zone: string;
+}
+
+interface ClusterState {
+  readonly spec: Required<Omit<SandboxClusterSpec, 'initialNodes'>>;
+  readonly instances: SandboxInstance[];
+}
+
+export interface TkeSandboxOptions {
+  readonly credentials?: readonly SandboxCredential[];
+  readonly clusters?: readonly SandboxClusterSpec[];
+  /** Instance types reported as sold out: ResourceInsufficient.SpecifiedInstanceType. */
+  readonly soldOutInstanceTypes?: readonly string[];
+  readonly now?: () => number;
+}
+
+/** The key `npm start` gives the function when it runs against the sandbox. Not a secret: local only. */
+export const SANDBOX_CREDENTIAL: SandboxCredential = {
+  secretId: 'AKIDsandboxLOCALONLY0000000000000000',
+  secretKey: 'sandbox-secret-key-local-only-000000',
+};
+
+/** The clusters of config/example.yaml, so `npm start` works out of the box. */
+export const DEFAULT_SANDBOX_CLUSTERS: readonly SandboxClusterSpec[] = [
+  { clusterId: 'cls-e55paxnt', region: 'ap-guangzhou', name: 'demo', maxNodes: 50, initialNodes: 3 },
+  { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing', name: 'demo-bj', maxNodes: 50, initialNodes: 3 },
+];
+
+class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class TkeSandbox {
+  readonly calls: SandboxCall[] = [];
+  private readonly credentials: Map<string, SandboxCredential>;
+  private readonly clusters = new Map<string, ClusterState>();
+  private readonly tokens = new Map<string, readonly string[]>();
+  private readonly faults: Array<SandboxFault & { remaining: number }> = [];
+  private readonly soldOut: Set<string>;
+  private readonly now: () => number;
+  private server: Server | undefined;
+  private ipCounter = 10;
+
+  constructor(private readonly options: TkeSandboxOptions = {}) {
+    this.credentials = new Map((options.credentials ?? [SANDBOX_CREDENTIAL]).map((c) => [c.secretId, c]));
+    this.soldOut = new Set(options.soldOutInstanceTypes ?? []);
+    this.now = options.now ?? Date.now;
+    this.reset();
+  }
+
+  /** Listens on 127.0.0.1 (port 0 = any free port); resolves to the base URL. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => {
+      this.serve(req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    return `http://${host}:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  injectFault(fault: SandboxFault): void {
+    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+  }
+
+  /** Forget calls, tokens, faults and created nodes: back to the initial clusters. */
+  reset(): void {
+    this.calls.length = 0;
+    this.tokens.clear();
+    this.faults.length = 0;
+    this.clusters.clear();
+    for (const spec of this.options.clusters ?? DEFAULT_SANDBOX_CLUSTERS) {
+      const state: ClusterState = {
+        spec: {
+          clusterId: spec.clusterId,
+          region: spec.region,
+          name: spec.name ?? spec.clusterId,
+          maxNodes: spec.maxNodes ?? 50,
+          status: spec.status ?? 'Running',
+        },
+        instances: [],
+      };
+      for (let i = 0; i < (spec.initialNodes ?? 0); i++) state.instances.push(this.newInstance('S5.MEDIUM4', `${spec.region}-1`));
+      this.clusters.set(spec.clusterId, state);
+    }
+  }
+
+  /** Nodes of a cluster, for tests. */
+  instancesOf(clusterId: string): readonly SandboxInstance[] {
+    return this.clusters.get(clusterId)?.instances ?? [];
+  }
+
+  /** Successful CreateClusterInstances calls that added nodes (not ClientToken replays). */
+  get createdCalls(): SandboxCall[] {
+    return this.calls.filter((c) => c.action === 'CreateClusterInstances' && c.errorCode === undefined && c.instanceIds !== undefined);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    if (url.pathname.startsWith('/__sandbox/')) return this.control(req.method ?? 'GET', url.pathname, body, res);
+    if (req.method !== 'POST' || url.pathname !== '/') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('the sandbox answers API 3.0 calls: POST /');
+      return;
+    }
+
+    const action = header(req, 'x-tc-action') ?? '';
+    const fault = this.takeFault(action);
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'http') {
+      res.writeHead(fault.status, { 'content-type': 'text/plain' }).end(`sandbox: injected HTTP ${fault.status}`);
+      return;
+    }
+
+    const requestId = randomUUID();
+    let params: Record<string, unknown> = {};
+    const auth = parseTc3Authorization(header(req, 'authorization') ?? '');
+    const record = (extra: Partial<SandboxCall>) =>
+      this.calls.push({
+        action,
+        region: header(req, 'x-tc-region'),
+        host: header(req, 'host'),
+        service: auth?.service,
+        secretId: auth?.secretId,
+        params,
+        ...extra,
+      });
+    try {
+      this.authenticate(req, body);
+      params = parseParams(req, body);
+      if (header(req, 'x-tc-version') !== SANDBOX_API_VERSION) {
+        throw new ApiError('InvalidParameterValue', `X-TC-Version must be ${SANDBOX_API_VERSION} for tke`);
+      }
+      if (fault?.kind === 'error') throw new ApiError(fault.code, fault.message ?? `sandbox: injected ${fault.code}`);
+      const region = header(req, 'x-tc-region');
+      if (region === undefined) throw new ApiError('MissingParameter', 'the X-TC-Region header is required');
+      const response = this.dispatch(action, region, params);
+      record({ ...(response.InstanceIdSet !== undefined && response.created === true && { instanceIds: response.InstanceIdSet as string[] }) });
+      delete response.created;
+      if (fault?.kind === 'drop-after-create') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+      send(res, { ...response, RequestId: requestId });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      record({ errorCode: error.code });
+      if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+      send(res, { Error: { Code: error.code, Message: error.message }, RequestId: requestId });
+    }
+  }
+
+  private authenticate(req: IncomingMessage, body: Buffer): void {
+    const authorization = header(req, 'authorization');
+    if (authorization === undefined) throw new ApiError('AuthFailure.SignatureFailure', 'the Authorization header is missing');
+    const auth = parseTc3Authorization(authorization);
+    if (auth === undefined) throw new ApiError('AuthFailure.InvalidAuthorization', 'Authorization is not a TC3-HMAC-SHA256 authorization');
+    const credential = this.credentials.get(auth.secretId);
+    if (credential === undefined) throw new ApiError('AuthFailure.SecretIdNotFound', 'the SecretId is not found');
+    const timestamp = Number(header(req, 'x-tc-timestamp'));
+    if (!Number.isInteger(timestamp)) throw new ApiError('MissingParameter', 'the X-TC-Timestamp header is required');
+    if (Math.abs(this.now() / 1000 - timestamp) > MAX_SKEW_SECONDS) {
+      throw new ApiError('AuthFailure.SignatureExpire', 'the signature has expired: X-TC-Timestamp is more than 5 minutes from server time');
+    }
+    if (auth.date !== utcDate(timestamp)) throw new ApiError('AuthFailure.SignatureFailure', 'the credential date does not match X-TC-Timestamp');
+    if (auth.service !== SERVICE) {
+      throw new ApiError('AuthFailure.SignatureFailure', `the credential scope names service ${JSON.stringify(auth.service)}; this is ${SERVICE}`);
+    }
+    if (!auth.signedHeaders.includes('content-type') || !auth.signedHeaders.includes('host')) {
+      throw new ApiError('AuthFailure.SignatureFailure', 'SignedHeaders must include content-type and host');
+    }
+    const headers: Record<string, string> = {};
+    for (const name of auth.signedHeaders) {
+      const value = header(req, name) ?? '';
+      // The real API is reached on the default port, so its Host never has one; the SDK signs the
+      // host name without port.
+      headers[name] = name === 'host' ? value.replace(/:\d+$/, '') : value;
+    }
+    const expected = tc3Signature({
+      method: req.method ?? 'POST',
+      canonicalUri: '/',
+      canonicalQuery: '',
+      headers,
+      signedHeaders: auth.signedHeaders,
+      payload: body,
+      timestamp,
+      service: auth.service,
+      secretKey: credential.secretKey,
+    }).signature;
+    if (expected !== auth.signature) throw new ApiError('AuthFailure.SignatureFailure', 'the provided credentials could not be validated: signature mismatch');
+    if (credential.token !== undefined && header(req, 'x-tc-token') !== credential.token) {
+      throw new ApiError('AuthFailure.TokenFailure', 'the X-TC-Token is missing or wrong for these temporary credentials');
+    }
+  }
+
+  private dispatch(action: string, region: string, params: Record<string, unknown>): Record<string, unknown> {
+    switch (action) {
+      case 'CreateClusterInstances':
+        return this.createClusterInstances(region, params);
+      case 'DescribeClusters':
+        return this.describeClusters(region, params);
+      case 'DescribeClusterInstances':
+        return this.describeClusterInstances(region, params);
+      default:
+        throw new ApiError('InvalidAction', `the action ${JSON.stringify(action)} is not supported by the sandbox`);
+    }
+  }
+
+  private createClusterInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
+    for (const key of Object.keys(params)) {
+      if (!CREATE_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
+    }
+    const cluster = this.clusterIn(region, params.ClusterId);
+    if (typeof params.RunInstancePara !== 'string') {
+      throw new ApiError(params.RunInstancePara === undefined ? 'MissingParameter' : 'InvalidParameter', 'RunInstancePara must be a JSON string');
+    }
+    let para: Record<string, unknown>;
+    try {
+      para = JSON.parse(params.RunInstancePara) as Record<string, unknown>;
+    } catch {
+      throw new ApiError('InvalidParameter', 'RunInstancePara is not valid JSON');
+    }
+    if (typeof para !== 'object' || para === null || Array.isArray(para)) throw new ApiError('InvalidParameter', 'RunInstancePara must be a JSON object');
+    if (params.SkipValidateOptions !== undefined) {
+      const options = params.SkipValidateOptions;
+      if (!Array.isArray(options) || !options.every((o) => typeof o === 'string' && SKIP_VALIDATE_OPTIONS.has(o))) {
+        throw new ApiError('InvalidParameter', 'SkipValidateOptions accepts GlobalRouteCIDRCheck and VpcCniCIDRCheck');
+      }
+    }
+    const token = para.ClientToken;
+    if (token !== undefined && (typeof token !== 'string' || token.length > 64 || !/^[\x20-\x7e]+$/.test(token))) {
+      throw new ApiError('InvalidParameter', 'ClientToken must be at most 64 ASCII characters');
+    }
+    if (typeof token === 'string') {
+      const earlier = this.tokens.get(`${cluster.spec.clusterId}/${token}`);
+      // Idempotent: the same token gets the first call's instances and adds none.
+      if (earlier !== undefined) return { InstanceIdSet: [...earlier] };
+    }
+    if (cluster.spec.status !== 'Running') {
+      throw new ApiError('FailedOperation.ClusterState', `cluster ${cluster.spec.clusterId} is ${cluster.spec.status}, not Running`);
+    }
+    const count = para.InstanceCount ?? 1;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_INSTANCE_COUNT) {
+      throw new ApiError('InvalidParameter', `InstanceCount must be a whole number from 1 to ${MAX_INSTANCE_COUNT}`);
+    }
+    const zone = (para.Placement as { Zone?: unknown } | undefined)?.Zone;
+    if (typeof zone !== 'string') throw new ApiError('InvalidParameter', 'RunInstancePara.Placement.Zone is required');
+    if (!zone.startsWith(`${region}-`)) throw new ApiError('InvalidParameter', `zone ${zone} is not in region ${region}`);
+    const instanceType = typeof para.InstanceType === 'string' ? para.InstanceType : 'S1.SMALL1';
+    if (this.soldOut.has(instanceType)) {
+      throw new ApiError('ResourceInsufficient.SpecifiedInstanceType', `instance type ${instanceType} is sold out in ${zone}`);
+    }
+    if (cluster.instances.length + count > cluster.spec.maxNodes) {
+      throw new ApiError(
+        'FailedOperation.QuotaMaxNodLimit',
+        `cluster ${cluster.spec.clusterId} has ${cluster.instances.length} nodes; ${count} more would pass its quota of ${cluster.spec.maxNodes}`,
+      );
+    }
+    const created = Array.from({ length: count }, () => this.newInstance(instanceType, zone));
+    cluster.instances.push(...created);
+    const ids = created.map((i) => i.InstanceId);
+    if (typeof token === 'string') this.tokens.set(`${cluster.spec.clusterId}/${token}`, ids);
+    return { InstanceIdSet: ids, created: true };
+  }
+
+  private describeClusters(region: string, params: Record<string, unknown>): Record<string, unknown> {
+    const ids = Array.isArray(params.ClusterIds) ? new Set(params.ClusterIds as string[]) : undefined;
+    const clusters = [...this.clusters.values()]
+      .filter((c) => c.spec.region === region && (ids === undefined || ids.has(c.spec.clusterId)))
+      .map((c) => ({
+        ClusterId: c.spec.clusterId,
+        ClusterName: c.spec.name,
+        ClusterType: 'MANAGED_CLUSTER',
+        ClusterStatus: c.spec.status,
+        ClusterNodeNum: c.instances.length,
+      }));
+    return { TotalCount: clusters.length, Clusters: clusters };
+  }
+
+  private describeClusterInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
+    const cluster = this.clusterIn(region, params.ClusterId);
+    const offset = typeof params.Offset === 'number' ? params.Offset : 0;
+    const limit = Math.min(typeof params.Limit === 'number' ? params.Limit : 20, 100);
+    const ids = Array.isArray(params.InstanceIds) ? new Set(params.InstanceIds as string[]) : undefined;
+    const matching = cluster.instances.filter((i) => ids === undefined || ids.has(i.InstanceId));
+    return { TotalCount: matching.length, InstanceSet: matching.slice(offset, offset + limit) };
+  }
+
+  private clusterIn(region: string, clusterId: unknown): ClusterState {
+    if (clusterId === undefined) throw new ApiError('MissingParameter', 'ClusterId is required');
+    const cluster = typeof clusterId === 'string' ? this.clusters.get(clusterId) : undefined;
+    if (cluster === undefined || cluster.spec.region !== region) {
+      throw new ApiError('FailedOperation.ClusterNotFound', `cluster ${String(clusterId)} is not found in ${region}`);
+    }
+    return cluster;
+  }
+
+  private newInstance(instanceType: string, zone: string): SandboxInstance {
+    const n = this.ipCounter++;
+    return {
+      InstanceId: `ins-${randomBytes(6).toString('hex').slice(0, 8)}`,
+      InstanceRole: 'WORKER',
+      InstanceState: 'running',
+      FailedReason: '',
+      CreatedTime: new Date(this.now()).toISOString(),
+      LanIP: `10.0.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+      InstanceType: instanceType,
+      Zone: zone,
+    };
+  }
+
+  private takeFault(action: string): (SandboxFault & { remaining: number }) | undefined {
+    const index = this.faults.findIndex((f) => f.action === undefined || f.action === action);
+    if (index < 0) return undefined;
+    const fault = this.faults[index]!;
+    if (--fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
+  private control(method: string, path: string, body: Buffer, res: ServerResponse): void {
+    const json = (status: number, value: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value, null, 2));
+    };
+    if (method === 'GET' && path === '/__sandbox/calls') return json(200, this.calls);
+    if (method === 'GET' && path === '/__sandbox/clusters') {
+      return json(200, [...this.clusters.values()].map((c) => ({ ...c.spec, nodes: c.instances.length, instances: c.instances })));
+    }
+    if (method === 'POST' && path === '/__sandbox/reset') {
+      this.reset();
+      return json(200, { reset: true });
+    }
+    if (method === 'POST' && path === '/__sandbox/faults') {
+      try {
+        const faults = JSON.parse(body.toString('utf8')) as SandboxFault | SandboxFault[];
+        for (const fault of Array.isArray(faults) ? faults : [faults]) this.injectFault(fault);
+        return json(200, { queued: this.faults.length });
+      } catch {
+        return json(400, { error: 'body must be a fault or a list of faults as JSON' });
+      }
+    }
+    return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, POST /__sandbox/faults, POST /__sandbox/reset' });
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parseParams(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  const contentType = header(req, 'content-type') ?? '';
+  if (!contentType.toLowerCase().startsWith('application/json')) {
+    throw new ApiError('InvalidParameter', 'the sandbox accepts POST with Content-Type application/json');
+  }
+  try {
+    const parsed = JSON.parse(body.length === 0 ? '{}' : body.toString('utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new ApiError('InvalidParameter', 'the body is not a JSON object');
+  }
+}
+
+function send(res: ServerResponse, response: Record<string, unknown>): void {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Response: response }));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
