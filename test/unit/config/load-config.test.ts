@@ -1,0 +1,124 @@
+import { parseConfig } from '../../../src/config/load-config';
+import { ConfigError } from '../../../src/errors';
+import { exampleConfig, fixture } from '../../support/fixtures';
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const minimal = (templateExtra = '', sources = 'sources:\n  generic:\n    auth: none\n') => `
+clusters:
+  demo: { clusterId: cls-e55paxnt, region: ap-guangzhou }
+templates:
+  small:
+    clusters: [demo]
+    count: { max: 3 }
+    runInstancePara: { Placement: { Zone: ap-guangzhou-4 }, InstanceType: S3.SMALL1, DataDisks: [{ DiskSize: 50 }] }
+${templateExtra}
+${sources}`;
+
+describe('loadConfigFile: the shipped example', () => {
+  const config = exampleConfig();
+
+  it('declares the demo clusters and both templates', () => {
+    expect(config.clusters.get('demo')).toEqual({ alias: 'demo', clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' });
+    expect(config.clusters.get('demo-bj')).toEqual({ alias: 'demo-bj', clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' });
+    expect([...config.templates.keys()]).toEqual(['small', 'multi-disk']);
+    expect(config.sources.generic?.auth).toEqual({ bearer: { tokenEnv: 'SCALEOUT_GENERIC_TOKEN' } });
+  });
+
+  it('reproduces the seed examples field for field (less InstanceCount, which the event sets)', () => {
+    const seed1 = fixture<{ RunInstancePara: string }>('seed-example-1.json');
+    expect(config.templates.get('small')!.runInstancePara).toEqual(JSON.parse(seed1.RunInstancePara));
+
+    const seed2 = fixture<{ RunInstancePara: string; InstanceAdvancedSettings: unknown }>('seed-example-2.json');
+    const { InstanceCount, ...seedPara } = JSON.parse(seed2.RunInstancePara) as Record<string, unknown>;
+    expect(InstanceCount).toBe(1);
+    const multiDisk = config.templates.get('multi-disk')!;
+    expect(multiDisk.runInstancePara).toEqual(seedPara);
+    expect(multiDisk.instanceAdvancedSettings).toEqual(seed2.InstanceAdvancedSettings);
+    expect(multiDisk.count.default).toBe(1);
+  });
+
+  it('is frozen: a request cannot change it', () => {
+    const small = config.templates.get('small')!;
+    expect(() => {
+      (small.runInstancePara as Record<string, unknown>).InstanceType = 'X';
+    }).toThrow(TypeError);
+    expect(() => (config.templates as Map<string, unknown>).set('evil', {})).toThrow(TypeError);
+    expect(() => (config.clusters as Map<string, unknown>).delete('demo')).toThrow(TypeError);
+  });
+
+  it('applies defaults for the optional sections', () => {
+    expect(config.limits.maxBodyBytes).toBe(65536);
+    expect(config.idempotency.ttlSeconds).toBe(86400);
+    expect(config.tke).toMatchObject({ maxAttempts: 4, baseDelayMs: 200, attemptTimeoutMs: 8000 });
+  });
+});
+
+describe('parseConfig: every error names the key and what was expected', () => {
+  it('accepts the minimal config with auth: none', () => {
+    expect(parseConfig(minimal(), 't').templates.get('small')!.count).toEqual({ default: 1, max: 3 });
+  });
+
+  it.each([
+    ['a misspelt key, with a hint', minimal('    cuont: 2'), 'templates.small.cuont: unknown key; did you mean count?'],
+    [
+      'a misspelt RunInstancePara key, with a hint',
+      minimal().replace('InstanceType: S3', 'InstanceTyep: S3'),
+      'templates.small.runInstancePara.InstanceTyep: unknown key; did you mean InstanceType?',
+    ],
+    ['ClientToken in a template', minimal().replace('InstanceType:', 'ClientToken: x, InstanceType:'), 'templates.small.runInstancePara.ClientToken: is derived from each event by the function; remove it'],
+    ['InstanceCount in a template', minimal().replace('InstanceType:', 'InstanceCount: 2, InstanceType:'), 'templates.small.runInstancePara.InstanceCount: is set from the event count; use count.default and count.max instead'],
+    ['no auth for the generic sender', minimal('', 'sources:\n  generic: {}\n'), 'sources.generic.auth: is required; see the config reference in README.md'],
+    ['a misspelt auth key', minimal('', 'sources:\n  generic:\n    auth: { bearer: { tokenEnvv: X } }\n'), 'sources.generic.auth.bearer.tokenEnvv: unknown key; did you mean tokenEnv?'],
+    ['both bearer and hmac', minimal('', 'sources:\n  generic:\n    auth: { bearer: { tokenEnv: A }, hmac: { secretEnv: B } }\n'), 'sources.generic.auth: set exactly one of bearer or hmac'],
+    ['a reserved env var prefix', minimal('', 'sources:\n  generic:\n    auth: { bearer: { tokenEnv: TENCENTCLOUD_TOKEN } }\n'), 'sources.generic.auth.bearer.tokenEnv: SCF reserves the prefixes SCF_, QCLOUD_ and TENCENTCLOUD_'],
+    ['a malformed ClusterId', minimal().replace('cls-e55paxnt', 'cluster-1'), 'clusters.demo.clusterId: must be a TKE cluster ID such as cls-e55paxnt'],
+    ['count default above max', minimal().replace('{ max: 3 }', '{ default: 4, max: 3 }'), 'templates.small.count.default: default must not exceed max'],
+    ['count above CVM limit', minimal().replace('{ max: 3 }', '{ max: 501 }'), 'templates.small.count.max: Too big: expected number to be <=500'],
+    ['an unknown cluster in a template', minimal().replace('clusters: [demo]', 'clusters: [demo, prod]'), 'templates.small.clusters.1: unknown cluster "prod"; declared: demo'],
+    [
+      'a param past the end of a template list',
+      minimal('    params:\n      size: { path: RunInstancePara.DataDisks.3.DiskSize, min: 50, max: 100 }'),
+      'templates.small.params.size.path: RunInstancePara.DataDisks.3.DiskSize: index 3 is past the end of a list of 1 in the template',
+    ],
+    [
+      'a param writing the ClientToken',
+      minimal('    params:\n      t: { path: RunInstancePara.ClientToken, values: [a] }'),
+      'templates.small.params.t.path: RunInstancePara.ClientToken: is written by the function itself',
+    ],
+    ['a param with neither values nor range', minimal('    params:\n      z: { path: RunInstancePara.Placement.Zone }'), 'templates.small.params.z: set either values or min and max'],
+    ['a prototype path segment', minimal('    params:\n      z: { path: RunInstancePara.__proto__.x, values: [a] }'), 'templates.small.params.z.path: RunInstancePara.__proto__.x: segment __proto__ is not allowed'],
+    ['an unknown top-level section', `${minimal()}\nthrottle: {}\n`, 'throttle: unknown key'],
+    ['a duplicate YAML key', minimal().replace('templates:', 'templates:\n  small: { clusters: [demo] }'), 'YAML: Map keys must be unique'],
+    ['a YAML syntax error', 'clusters: [', 'YAML: '],
+  ])('%s', (_name, yaml, expected) => {
+    const problems = problemsOf(yaml);
+    expect(problems.some((p) => p.startsWith(expected))).toBe(true);
+  });
+
+  it('reports every problem at once, not just the first', () => {
+    const problems = problemsOf(minimal('    cuont: 2').replace('cls-e55paxnt', 'bad'));
+    expect(problems.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rejects the same ClusterId under two aliases', () => {
+    const problems = problemsOf(minimal().replace('templates:', '  again: { clusterId: cls-e55paxnt, region: ap-guangzhou }\ntemplates:'));
+    expect(problems).toContain('clusters.again.clusterId: cls-e55paxnt is already declared as demo');
+  });
+
+  it('lets a param write two paths (a disk bought and mounted)', () => {
+    const config = exampleConfig();
+    expect(config.templates.get('multi-disk')!.params.get('dataDiskSize')!.writes.map((w) => w.path)).toEqual([
+      'RunInstancePara.DataDisks.1.DiskSize',
+      'InstanceAdvancedSettings.DataDisks.1.DiskSize',
+    ]);
+  });
+});
