@@ -82,6 +82,7 @@ const PREFIX_VERDICTS: ReadonlyArray<readonly [string, TkeErrorVerdict]> = [
   ['InternalError', transient],
   ['FailedOperation', upstreamFault],
   ['InvalidParameter', callerMistake],
+  ['InvalidParameterValue', callerMistake],
   ['MissingParameter', callerMistake],
   ['UnknownParameter', callerMistake],
   ['ResourceNotFound', callerMistake],
