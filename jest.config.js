@@ -9,5 +9,8 @@ module.exports = {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
+  // @middy/core's package.json exports only an "import" entry, which jest's CommonJS resolver
+  // does not see: point it at the file (swc above turns it into CommonJS).
+  moduleNameMapper: { '^@middy/core$': '<rootDir>/node_modules/@middy/core/index.js' },
   testTimeout: 20000,
 };

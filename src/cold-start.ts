@@ -64,7 +64,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       store,
       tke,
       now,
-      tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : 'tencent-cloud',
+      tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : endpointUrl !== undefined ? 'endpoint-override' : 'tencent-cloud',
     });
     logger.info(
       {

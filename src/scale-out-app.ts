@@ -32,10 +32,12 @@ export interface ScaleOutAppDeps {
   readonly store: StateStore;
   readonly tke: TkeApi;
   readonly now: () => number;
-  /** "sandbox" when calls go to the local TKE sandbox; shown on /healthz. */
-  readonly tkeMode: 'sandbox' | 'tencent-cloud';
+  /** Where TKE calls go, shown on /healthz: the local sandbox, TKE_ENDPOINT, or Tencent Cloud. */
+  readonly tkeMode: TkeMode;
   readonly newClaimId?: () => string;
 }
+
+export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
 
 export interface Invocation {
   /** Epoch ms by which the answer must be sent: the function's own timeout, less a margin. */

@@ -1,0 +1,81 @@
+import { Writable } from 'node:stream';
+import { coldStart, type ColdStart } from '../../src/cold-start';
+import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/http/scf-event';
+import { createLogger } from '../../src/log/logger';
+import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../src/sandbox/tke-sandbox';
+import { EXAMPLE_CONFIG_PATH } from './fixtures';
+
+export const GENERIC_TOKEN = 'test-token-4f1c9e';
+
+export interface Harness {
+  readonly sandbox: TkeSandbox;
+  readonly function: ColdStart;
+  /** Every log line the function wrote, parsed. */
+  readonly logLines: Array<Record<string, unknown>>;
+  /** Every raw log line, for checking that no secret appears anywhere. */
+  readonly rawLog: string[];
+  invoke(event: ScfHttpEvent, remainingMs?: number): Promise<ScfHttpResponse & { json: any }>;
+  postGeneric(body: unknown, headers?: Record<string, string>, remainingMs?: number): Promise<ScfHttpResponse & { json: any }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A function instance built by the real cold start (config file, env, SDK client, middy chain)
+ * whose TKE is the real sandbox over HTTP. Nothing is mocked between the event and the socket.
+ */
+export async function startHarness(
+  opts: { env?: Record<string, string>; sandbox?: TkeSandboxOptions } = {},
+): Promise<Harness> {
+  const sandbox = new TkeSandbox(opts.sandbox);
+  const url = await sandbox.start();
+  const logLines: Array<Record<string, unknown>> = [];
+  const rawLog: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        rawLog.push(line);
+        logLines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  const fn = coldStart(
+    {
+      SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH,
+      TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
+      TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
+      TKE_ENDPOINT: url,
+      SCALEOUT_GENERIC_TOKEN: GENERIC_TOKEN,
+      ...opts.env,
+    },
+    createLogger(destination, 'debug'),
+  );
+
+  const invoke = async (event: ScfHttpEvent, remainingMs = 10_000) => {
+    const startedAt = Date.now();
+    const response = await fn.handler(event, { request_id: 'test', getRemainingTimeInMillis: () => remainingMs - (Date.now() - startedAt) });
+    return { ...response, json: JSON.parse(response.body) };
+  };
+
+  return {
+    sandbox,
+    function: fn,
+    logLines,
+    rawLog,
+    invoke,
+    postGeneric: (body, headers = {}, remainingMs) => {
+      const event: FunctionUrlEvent = {
+        httpMethod: 'POST',
+        path: '/hooks/generic',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${GENERIC_TOKEN}`, ...headers },
+        queryString: {},
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      };
+      return invoke(event, remainingMs);
+    },
+    close: async () => {
+      await sandbox.stop();
+      await fn.store.close();
+    },
+  };
+}
