@@ -13,4 +13,5 @@ module.exports = {
   // does not see: point it at the file (swc above turns it into CommonJS).
   moduleNameMapper: { '^@middy/core$': '<rootDir>/node_modules/@middy/core/index.js' },
   testTimeout: 20000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };
