@@ -23,19 +23,24 @@ async function main(): Promise<void> {
     env.TENCENTCLOUD_SECRETKEY = SANDBOX_CREDENTIAL.secretKey;
     env.TKE_ENDPOINT = sandboxUrl;
     env.SCALEOUT_TKE_MODE = 'sandbox';
-    // Only in sandbox mode: a well-known token is fine for a sandbox and never reaches a deployment.
-    if (env.SCALEOUT_GENERIC_TOKEN === undefined) env.SCALEOUT_GENERIC_TOKEN = DEV_TOKEN;
     console.error(`mode: SANDBOX. No TENCENTCLOUD_SECRETID set, so TKE calls go to the local sandbox at ${sandboxUrl}`);
     console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters)`);
   } else {
     console.error(`mode: TENCENT CLOUD. TKE calls go to ${env.TKE_ENDPOINT ?? 'https://tke.tencentcloudapi.com'} with the credentials in the environment`);
   }
 
+  // A well-known token is an embedded default of this local server only (it listens on 127.0.0.1);
+  // the deployed function has no default and answers 503 until the env var is set.
+  if (env.SCALEOUT_GENERIC_TOKEN === undefined || env.SCALEOUT_GENERIC_TOKEN === '') {
+    env.SCALEOUT_GENERIC_TOKEN = DEV_TOKEN;
+    console.error(`generic sender token: ${DEV_TOKEN} (SCALEOUT_GENERIC_TOKEN is unset; a default of npm start only)`);
+  }
+
   const { handler, store } = coldStart(env);
   const server = await startFunctionUrlServer(handler, { port });
   console.error(`listening on ${server.url} (PORT=${port})`);
   console.error(`  health:  curl -s ${server.url}/healthz`);
-  if (sandbox !== undefined && env.SCALEOUT_GENERIC_TOKEN === DEV_TOKEN) {
+  if (env.SCALEOUT_GENERIC_TOKEN === DEV_TOKEN) {
     console.error(
       `  scale:   curl -s -X POST ${server.url}/hooks/generic -H 'Authorization: Bearer ${DEV_TOKEN}' -H 'Content-Type: application/json' -d '{"eventId":"try-1","cluster":"demo","template":"small","count":2}'`,
     );

@@ -1,78 +1,141 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT } from '../support/fixtures';
+import { TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { fixture, REPO_ROOT } from '../support/fixtures';
 
 /**
- * The newcomer's path, as the README gives it: `npm start` with no cloud credentials serves the
- * function on localhost against the local sandbox, and the README's curl scales the demo cluster.
+ * The newcomer's path, as the README gives it: `npm start` serves the function on localhost.
  * Runs the built bundle exactly as `npm start` does (build, then node), on free ports.
  */
-describe('npm start (sandbox mode)', () => {
-  let child: ChildProcess;
-  let baseUrl: string;
-  let sandboxUrl: string;
+interface Started {
+  child: ChildProcess;
+  baseUrl: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build:local', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
+});
+
+async function npmStart(extraEnv: Record<string, string>): Promise<Started> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0' };
+  for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY', 'TENCENTCLOUD_SESSIONTOKEN', 'TKE_ENDPOINT', 'SCALEOUT_GENERIC_TOKEN', 'SCALEOUT_CONFIG']) {
+    delete env[key];
+  }
+  Object.assign(env, extraEnv);
+  const child = spawn(process.execPath, ['dist/local/start.js'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not listen in time:\n${output}`)), 15_000);
+    const poll = setInterval(() => {
+      const listening = /listening on (http:\/\/\S+)/.exec(output);
+      if (listening) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(listening[1]!);
+      }
+    }, 20);
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+  });
+  return {
+    child,
+    baseUrl,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
 
+const postGeneric = async (baseUrl: string, token: string, body: unknown) =>
+  (await fetch(`${baseUrl}/hooks/generic`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then((r) => r.json())) as Record<string, unknown> & { instanceIds: string[] };
+
+describe('npm start with no credentials: the local sandbox', () => {
+  let started: Started;
   beforeAll(async () => {
-    execFileSync('npm', ['run', 'build:local', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0' };
-    for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY', 'TKE_ENDPOINT', 'SCALEOUT_GENERIC_TOKEN', 'SCALEOUT_CONFIG']) delete env[key];
-    child = spawn(process.execPath, ['dist/local/start.js'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start did not listen in time:\n${output}`)), 15_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const listening = /listening on (http:\/\/\S+)/.exec(output);
-        const sandbox = /local sandbox at (http:\/\/\S+)/.exec(output);
-        if (listening && sandbox) {
-          baseUrl = listening[1]!;
-          sandboxUrl = sandbox[1]!;
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-    });
+    started = await npmStart({});
   });
-
-  afterAll(async () => {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-  });
+  afterAll(() => started.stop());
 
   it('says which mode it is in', () => {
-    expect(output).toContain('mode: SANDBOX');
+    expect(started.output()).toContain('mode: SANDBOX');
+    expect(started.output()).toContain('generic sender token: dev-token');
   });
 
   it('serves /healthz with the sandbox named', async () => {
-    const health = await (await fetch(`${baseUrl}/healthz`)).json();
+    const health = await (await fetch(`${started.baseUrl}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', tke: { mode: 'sandbox' }, store: { kind: 'memory' } });
   });
 
   it("scales the demo cluster with the README's curl, then replays it", async () => {
-    const post = () =>
-      fetch(`${baseUrl}/hooks/generic`, {
-        method: 'POST',
-        headers: { Authorization: 'Bearer dev-token', 'Content-Type': 'application/json' },
-        body: JSON.stringify({ eventId: 'try-1', cluster: 'demo', template: 'small', count: 2 }),
-      });
-    const first = (await (await post()).json()) as { instanceIds: string[] };
+    const body = { eventId: 'try-1', cluster: 'demo', template: 'small', count: 2 };
+    const first = await postGeneric(started.baseUrl, 'dev-token', body);
     expect(first).toMatchObject({ status: 'created', clusterId: 'cls-e55paxnt', count: 2 });
     expect(first.instanceIds).toHaveLength(2);
-    const second = await (await post()).json();
+    const second = await postGeneric(started.baseUrl, 'dev-token', body);
     expect(second).toEqual({ ...first, status: 'replayed' });
 
+    const sandboxUrl = /local sandbox at (http:\/\/\S+)/.exec(started.output())![1]!;
     const clusters = (await (await fetch(`${sandboxUrl}/__sandbox/clusters`)).json()) as Array<{ clusterId: string; nodes: number }>;
     expect(clusters.find((c) => c.clusterId === 'cls-e55paxnt')!.nodes).toBe(3 + 2);
   });
 
-  it('logs each decision as one JSON line on stdout', () => {
-    const decisions = output
+  it('logs each decision as one JSON line on stdout, without secrets', () => {
+    const decisions = started
+      .output()
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line))
       .filter((line) => line.msg === 'scale-out decision');
     expect(decisions.map((d) => d.outcome)).toEqual(['created', 'replayed']);
-    expect(output).not.toContain('sandbox-secret-key');
+    expect(started.output()).not.toContain('sandbox-secret-key');
+  });
+});
+
+describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', () => {
+  // A stand-in in this process with keys of its own, as an outside checker would run one.
+  const credential = { secretId: 'AKIDoutsidechecker0000000000000000000', secretKey: 'outside-checker-key' };
+  const standIn = new TkeSandbox({ credentials: [credential] });
+  let started: Started;
+  beforeAll(async () => {
+    const endpoint = await standIn.start();
+    started = await npmStart({
+      TENCENTCLOUD_SECRETID: credential.secretId,
+      TENCENTCLOUD_SECRETKEY: credential.secretKey,
+      TKE_ENDPOINT: endpoint,
+      SCALEOUT_GENERIC_TOKEN: 'checker-token',
+    });
+  });
+  afterAll(async () => {
+    await started.stop();
+    await standIn.stop();
+  });
+
+  it('sends one validly signed multi-disk call, replays the repeat, and sends nothing for a wrong token or an undeclared param', async () => {
+    expect(started.output()).toContain('mode: TENCENT CLOUD');
+    const body = { eventId: 'check-1', cluster: 'demo-bj', template: 'multi-disk' };
+    const first = await postGeneric(started.baseUrl, 'checker-token', body);
+    const again = await postGeneric(started.baseUrl, 'checker-token', body);
+    expect(first.status).toBe('created');
+    expect(again).toEqual({ ...first, status: 'replayed' });
+
+    const wrongToken = await postGeneric(started.baseUrl, 'dev-token', { ...body, eventId: 'check-2' });
+    const undeclared = await postGeneric(started.baseUrl, 'checker-token', { ...body, eventId: 'check-3', params: { ImageId: 'img-evil' } });
+    expect((wrongToken.error as { code: string }).code).toBe('Unauthorized');
+    expect((undeclared.error as { code: string }).code).toBe('UnknownParam');
+
+    expect(standIn.calls).toHaveLength(1);
+    const call = standIn.calls[0]!;
+    expect(call.errorCode).toBeUndefined();
+    expect(call.secretId).toBe(credential.secretId);
+    const seed = fixture<{ RunInstancePara: string }>('seed-example-2.json');
+    expect(JSON.parse(call.params.RunInstancePara as string)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 1, ClientToken: first.clientToken });
   });
 });

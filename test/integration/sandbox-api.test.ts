@@ -1,0 +1,123 @@
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { tke } from 'tencentcloud-sdk-nodejs-tke';
+import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
+
+/**
+ * The sandbox as the SDK sees it: the official client, signing as it does for TKE, reads what the
+ * sandbox reports. Uses the SDK client directly (not our adapter) where the point is the sandbox's
+ * faithfulness, and our adapter where the point is how we reach it.
+ */
+describe('TKE sandbox through the official SDK', () => {
+  let sandbox: TkeSandbox;
+  let url: string;
+  beforeAll(async () => {
+    sandbox = new TkeSandbox();
+    url = await sandbox.start();
+  });
+  afterAll(() => sandbox.stop());
+  beforeEach(() => sandbox.reset());
+
+  const api = () => createSdkTkeApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
+
+  /** The raw SDK client, routed like our adapter routes it (the SDK alone would sign for service "127"). */
+  const rawClient = (region: string) => {
+    const port = Number(new URL(url).port);
+    const agent = new (class extends http.Agent {
+      override createConnection(): net.Socket {
+        return net.connect({ host: '127.0.0.1', port });
+      }
+    })();
+    return new tke.v20180525.Client({
+      credential: { secretId: SANDBOX_CREDENTIAL.secretId, secretKey: SANDBOX_CREDENTIAL.secretKey },
+      region,
+      profile: { httpProfile: { endpoint: 'tke.tencentcloudapi.com', protocol: 'http://', agent } },
+    });
+  };
+
+  it('creates nodes and reports them through DescribeClusters and DescribeClusterInstances', async () => {
+    const created = await api().createClusterInstances(
+      'ap-guangzhou',
+      { ClusterId: 'cls-e55paxnt', RunInstancePara: JSON.stringify({ Placement: { Zone: 'ap-guangzhou-4' }, InstanceType: 'S3.SMALL1', InstanceCount: 2, ClientToken: 'tok-1' }) },
+      AbortSignal.timeout(5000),
+    );
+    expect(created.InstanceIdSet).toHaveLength(2);
+
+    const client = rawClient('ap-guangzhou');
+    const clusters = await client.DescribeClusters({ ClusterIds: ['cls-e55paxnt'] });
+    expect(clusters.TotalCount).toBe(1);
+    expect(clusters.Clusters![0]).toMatchObject({ ClusterId: 'cls-e55paxnt', ClusterNodeNum: 5, ClusterStatus: 'Running' });
+
+    const instances = await client.DescribeClusterInstances({ ClusterId: 'cls-e55paxnt', InstanceIds: created.InstanceIdSet });
+    expect(instances.TotalCount).toBe(2);
+    expect(instances.InstanceSet!.map((i) => i.InstanceId).sort()).toEqual([...created.InstanceIdSet].sort());
+    expect(instances.InstanceSet!.every((i) => i.InstanceState === 'running' && i.InstanceRole === 'WORKER')).toBe(true);
+  });
+
+  it('honours ClientToken: the same token returns the same instances and adds none', async () => {
+    const para = JSON.stringify({ Placement: { Zone: 'ap-guangzhou-4' }, InstanceCount: 3, ClientToken: 'tok-same' });
+    const a = await api().createClusterInstances('ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: para }, AbortSignal.timeout(5000));
+    const b = await api().createClusterInstances('ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: para }, AbortSignal.timeout(5000));
+    expect(b.InstanceIdSet).toEqual(a.InstanceIdSet);
+    expect(b.RequestId).not.toBe(a.RequestId);
+    expect(sandbox.instancesOf('cls-e55paxnt')).toHaveLength(3 + 3);
+  });
+
+  it.each([
+    ['an unknown cluster', 'ap-guangzhou', { ClusterId: 'cls-00000000', RunInstancePara: '{"Placement":{"Zone":"ap-guangzhou-4"}}' }, 'FailedOperation.ClusterNotFound'],
+    ['a cluster of another region', 'ap-shanghai', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-shanghai-2"}}' }, 'FailedOperation.ClusterNotFound'],
+    ['a zone outside the region', 'ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-beijing-1"}}' }, 'InvalidParameter'],
+    ['RunInstancePara that is not JSON', 'ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{' }, 'InvalidParameter'],
+    ['a node count over the quota', 'ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-guangzhou-4"},"InstanceCount":48}' }, 'FailedOperation.QuotaMaxNodLimit'],
+    ['a ClientToken over 64 characters', 'ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: JSON.stringify({ Placement: { Zone: 'ap-guangzhou-4' }, ClientToken: 'x'.repeat(65) }) }, 'InvalidParameter'],
+    ['an unknown parameter', 'ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-guangzhou-4"}}', Nodes: 3 }, 'UnknownParameter'],
+  ])('answers %s with the code TKE uses', async (_name, region, request, code) => {
+    await expect(api().createClusterInstances(region, request as never, AbortSignal.timeout(5000))).rejects.toMatchObject({ code });
+    expect(sandbox.createdCalls).toHaveLength(0);
+  });
+
+  it('reports a cluster that is not running, and a sold-out instance type', async () => {
+    const special = new TkeSandbox({
+      clusters: [{ clusterId: 'cls-upgrade1', region: 'ap-guangzhou', status: 'Upgrading' }, { clusterId: 'cls-running1', region: 'ap-guangzhou' }],
+      soldOutInstanceTypes: ['S5.HUGE'],
+    });
+    const specialUrl = await special.start();
+    try {
+      const adapter = createSdkTkeApi({ endpointUrl: specialUrl, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
+      const para = (type: string) => JSON.stringify({ Placement: { Zone: 'ap-guangzhou-4' }, InstanceType: type });
+      await expect(adapter.createClusterInstances('ap-guangzhou', { ClusterId: 'cls-upgrade1', RunInstancePara: para('S5.SMALL') }, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'FailedOperation.ClusterState' });
+      await expect(adapter.createClusterInstances('ap-guangzhou', { ClusterId: 'cls-running1', RunInstancePara: para('S5.HUGE') }, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'ResourceInsufficient.SpecifiedInstanceType' });
+    } finally {
+      await special.stop();
+    }
+  });
+
+  it('rejects a signature for another service, a stale timestamp, and an unknown key', async () => {
+    const send = async (headers: Record<string, string>) => {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tc-action': 'DescribeClusters', 'x-tc-version': '2018-05-25', 'x-tc-region': 'ap-guangzhou', ...headers }, body: '{}' });
+      const json = (await res.json()) as { Response: { Error?: { Code: string } } };
+      return json.Response.Error?.Code;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const date = new Date(now * 1000).toISOString().slice(0, 10);
+    const sig = '0'.repeat(64);
+    expect(await send({ authorization: `TC3-HMAC-SHA256 Credential=${SANDBOX_CREDENTIAL.secretId}/${date}/127/tc3_request, SignedHeaders=content-type;host, Signature=${sig}`, 'x-tc-timestamp': String(now) })).toBe('AuthFailure.SignatureFailure');
+    expect(await send({ authorization: `TC3-HMAC-SHA256 Credential=${SANDBOX_CREDENTIAL.secretId}/${date}/tke/tc3_request, SignedHeaders=content-type;host, Signature=${sig}`, 'x-tc-timestamp': String(now - 301) })).toBe('AuthFailure.SignatureExpire');
+    expect(await send({ authorization: `TC3-HMAC-SHA256 Credential=AKIDunknown/${date}/tke/tc3_request, SignedHeaders=content-type;host, Signature=${sig}`, 'x-tc-timestamp': String(now) })).toBe('AuthFailure.SecretIdNotFound');
+    expect(await send({ authorization: `TC3-HMAC-SHA256 Credential=${SANDBOX_CREDENTIAL.secretId}/${date}/tke/tc3_request, SignedHeaders=content-type;host, Signature=${sig}`, 'x-tc-timestamp': String(now) })).toBe('AuthFailure.SignatureFailure');
+    expect(await send({ 'x-tc-timestamp': String(now) })).toBe('AuthFailure.SignatureFailure');
+  });
+
+  it('is not rerouted by http_proxy', async () => {
+    const saved = process.env.http_proxy;
+    process.env.http_proxy = 'http://127.0.0.1:9'; // nothing listens on the discard port
+    try {
+      const created = await api().createClusterInstances('ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-guangzhou-4"}}' }, AbortSignal.timeout(5000));
+      expect(created.InstanceIdSet).toHaveLength(1);
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+    }
+  });
+});
