@@ -24,5 +24,10 @@ export function errorReply(error: unknown): HttpReply {
       },
     };
   }
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    // middy's own guard, just before SCF would kill the invocation: our deadline should have
+    // answered first, but if not, this is a timeout, not a bug.
+    return { status: 504, body: { error: { code: 'FunctionTimeout', message: 'the function ran out of time' } } };
+  }
   return { status: 500, body: { error: { code: 'InternalError', message: 'the function failed; see its log' } } };
 }

@@ -3,6 +3,7 @@ import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ScaleOutRequest } from '../../../src/core/scale-out-request';
 import { UnprocessableError } from '../../../src/errors';
 import { exampleConfig } from '../../support/fixtures';
+import { thrownBy } from '../../support/thrown';
 
 const config = exampleConfig();
 const request = (overrides: Partial<ScaleOutRequest> = {}, params: Record<string, ParamValue> = {}): ScaleOutRequest => ({
@@ -14,15 +15,7 @@ const request = (overrides: Partial<ScaleOutRequest> = {}, params: Record<string
   ...overrides,
 });
 
-function rejection(req: ScaleOutRequest): UnprocessableError {
-  try {
-    resolveScaleOut(config, req);
-  } catch (error) {
-    expect(error).toBeInstanceOf(UnprocessableError);
-    return error as UnprocessableError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (req: ScaleOutRequest) => thrownBy(() => resolveScaleOut(config, req), UnprocessableError);
 
 describe('resolveScaleOut', () => {
   it('resolves an alias, the default count and no params', () => {

@@ -109,6 +109,11 @@ describe('errorReply: the one error-to-HTTP mapping', () => {
     expect(reply).toMatchObject({ status: 409, body: { error: { code: 'FailedOperation.QuotaMaxNodLimit', message: 'quota', requestId: 'r-9', attempts: 1 } } });
   });
 
+  it("answers middy's timeout guard with 504", () => {
+    const timeout = Object.assign(new Error('[AbortError]: The operation was aborted.'), { name: 'TimeoutError' });
+    expect(errorReply(timeout)).toMatchObject({ status: 504, body: { error: { code: 'FunctionTimeout' } } });
+  });
+
   it('hides the message of an unexposed 5xx and of any bug', () => {
     const internal = errorReply(new ScaleOutError(503, 'StoreDown', 'redis at 10.0.0.5:6379 refused'));
     expect(JSON.stringify(internal.body)).not.toContain('10.0.0.5');

@@ -1,20 +1,12 @@
 import { signGenericPayload } from '../../../src/auth/hmac';
 import { createGenericSource } from '../../../src/sources/generic';
-import { ScaleOutError } from '../../../src/errors';
 import { webhookRequest } from '../../support/fixtures';
+import { thrownBy } from '../../support/thrown';
 
 const bearer = createGenericSource({ auth: { bearer: { tokenEnv: 'GENERIC_TOKEN' } } }, { GENERIC_TOKEN: 'test-token' });
 const NOW = 1_764_000_000_000;
 
-function failure(run: () => unknown): ScaleOutError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScaleOutError);
-    return error as ScaleOutError;
-  }
-  throw new Error('expected an error');
-}
+const failure = (run: () => unknown) => thrownBy(run);
 
 describe('generic source: normalize', () => {
   it('turns the JSON call into a scale-out request', () => {
