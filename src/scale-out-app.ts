@@ -98,6 +98,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       eventId: asked.eventId,
       cluster: asked.cluster,
       template: asked.template,
+      ...(asked.count !== undefined && { count: asked.count }),
       ...(asked.reason !== undefined && { reason: asked.reason }),
       ...(asked.params.size > 0 && { params: Object.fromEntries(asked.params) }),
     });

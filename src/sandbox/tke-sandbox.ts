@@ -237,9 +237,8 @@ export class TkeSandbox {
       if (fault?.kind === 'error') throw new ApiError(fault.code, fault.message ?? `sandbox: injected ${fault.code}`);
       const region = header(req, 'x-tc-region');
       if (region === undefined) throw new ApiError('MissingParameter', 'the X-TC-Region header is required');
-      const response = this.dispatch(action, region, params);
-      record({ ...(response.InstanceIdSet !== undefined && response.created === true && { instanceIds: response.InstanceIdSet as string[] }) });
-      delete response.created;
+      const { response, createdIds } = this.dispatch(action, region, params);
+      record(createdIds === undefined ? {} : { instanceIds: createdIds });
       if (fault?.kind === 'drop-after-create') {
         req.socket.destroy();
         return;
@@ -297,20 +296,21 @@ export class TkeSandbox {
     }
   }
 
-  private dispatch(action: string, region: string, params: Record<string, unknown>): Record<string, unknown> {
+  /** The action's answer, and the IDs of nodes it added (none for a ClientToken replay). */
+  private dispatch(action: string, region: string, params: Record<string, unknown>): { response: Record<string, unknown>; createdIds?: string[] } {
     switch (action) {
       case 'CreateClusterInstances':
         return this.createClusterInstances(region, params);
       case 'DescribeClusters':
-        return this.describeClusters(region, params);
+        return { response: this.describeClusters(region, params) };
       case 'DescribeClusterInstances':
-        return this.describeClusterInstances(region, params);
+        return { response: this.describeClusterInstances(region, params) };
       default:
         throw new ApiError('InvalidAction', `the action ${JSON.stringify(action)} is not supported by the sandbox`);
     }
   }
 
-  private createClusterInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
+  private createClusterInstances(region: string, params: Record<string, unknown>): { response: Record<string, unknown>; createdIds?: string[] } {
     for (const key of Object.keys(params)) {
       if (!CREATE_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
     }
@@ -338,7 +338,7 @@ export class TkeSandbox {
     if (typeof token === 'string') {
       const earlier = this.tokens.get(`${cluster.spec.clusterId}/${token}`);
       // Idempotent: the same token gets the first call's instances and adds none.
-      if (earlier !== undefined) return { InstanceIdSet: [...earlier] };
+      if (earlier !== undefined) return { response: { InstanceIdSet: [...earlier] } };
     }
     if (cluster.spec.status !== 'Running') {
       throw new ApiError('FailedOperation.ClusterState', `cluster ${cluster.spec.clusterId} is ${cluster.spec.status}, not Running`);
@@ -364,7 +364,7 @@ export class TkeSandbox {
     cluster.instances.push(...created);
     const ids = created.map((i) => i.InstanceId);
     if (typeof token === 'string') this.tokens.set(`${cluster.spec.clusterId}/${token}`, ids);
-    return { InstanceIdSet: ids, created: true };
+    return { response: { InstanceIdSet: ids }, createdIds: ids };
   }
 
   private describeClusters(region: string, params: Record<string, unknown>): Record<string, unknown> {
