@@ -13,12 +13,12 @@ import {
 } from './core/idempotency';
 import { renderCreateClusterInstances } from './core/render';
 import { resolveScaleOut } from './core/resolve';
-import { EventInFlightError, NotFoundError, UnprocessableError } from './errors';
+import { EventInFlightError, NotFoundError, TkeCallError, UnprocessableError } from './errors';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
-import { callCreateClusterInstances } from './tke/call-tke';
+import { callCreateClusterInstances, type TkeCallResult } from './tke/call-tke';
 import type { TkeApi } from './tke/tke-api';
 
 /**
@@ -129,7 +129,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     }
 
     const createRequest = renderCreateClusterInstances(resolved, clientToken);
-    let result;
+    let result: TkeCallResult;
     try {
       result = await callCreateClusterInstances(tke, resolved.cluster.region, createRequest, {
         deadline: invocation.deadline,
@@ -140,10 +140,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // Failed for good: free the event so the sender's next delivery can try again, with the
       // same ClientToken (so if TKE did act on a lost answer, CVM returns the same instances).
       await store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId));
-      const attempts = (error as { attempts?: number }).attempts;
-      if (attempts !== undefined) log.attempts = attempts;
-      const requestId = (error as { requestId?: string }).requestId;
-      if (requestId !== undefined) log.tkeRequestId = requestId;
+      if (error instanceof TkeCallError) {
+        log.attempts = error.attempts;
+        if (error.requestId !== undefined) log.tkeRequestId = error.requestId;
+      }
       throw error;
     }
 
