@@ -34,6 +34,10 @@ export async function startFunctionUrlServer(
         const body = response.isBase64Encoded ? Buffer.from(response.body, 'base64') : response.body;
         res.writeHead(response.statusCode, response.headers).end(body);
       } catch (error) {
+        if (error instanceof RequestTooLargeError) {
+          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: { code: 'RequestTooLarge', message: 'SCF accepts at most 6 MB' } }));
+          return;
+        }
         // SCF answers an invocation that threw with its own error; so do we, without internals.
         res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FunctionError', message: 'the function threw; see its log' } }));
         console.error(error);
@@ -56,9 +60,19 @@ export async function startFunctionUrlServer(
   };
 }
 
+/** SCF refuses synchronous requests over 6 MB before the function sees them (platform-facts.md). */
+const SCF_MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+class RequestTooLargeError extends Error {}
+
 async function toFunctionUrlEvent(req: IncomingMessage): Promise<FunctionUrlEvent> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > SCF_MAX_REQUEST_BYTES) throw new RequestTooLargeError();
+    chunks.push(chunk as Buffer);
+  }
   const raw = Buffer.concat(chunks);
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};

@@ -58,6 +58,8 @@ export type SandboxFault = (
   readonly times?: number;
 };
 
+const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create'];
+
 export interface SandboxCall {
   readonly action: string;
   readonly region: string | undefined;
@@ -434,13 +436,19 @@ export class TkeSandbox {
       return json(200, { reset: true });
     }
     if (method === 'POST' && path === '/__sandbox/faults') {
+      let faults: unknown;
       try {
-        const faults = JSON.parse(body.toString('utf8')) as SandboxFault | SandboxFault[];
-        for (const fault of Array.isArray(faults) ? faults : [faults]) this.injectFault(fault);
-        return json(200, { queued: this.faults.length });
+        faults = JSON.parse(body.toString('utf8'));
       } catch {
         return json(400, { error: 'body must be a fault or a list of faults as JSON' });
       }
+      const list = (Array.isArray(faults) ? faults : [faults]) as SandboxFault[];
+      const invalid = list.find((f) => typeof f !== 'object' || f === null || !FAULT_KINDS.includes(f.kind));
+      if (invalid !== undefined) {
+        return json(400, { error: `each fault needs a kind: ${FAULT_KINDS.join(', ')}`, got: invalid });
+      }
+      for (const fault of list) this.injectFault(fault);
+      return json(200, { queued: this.faults.length });
     }
     return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, POST /__sandbox/faults, POST /__sandbox/reset' });
   }

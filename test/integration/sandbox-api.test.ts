@@ -121,3 +121,22 @@ describe('TKE sandbox through the official SDK', () => {
     }
   });
 });
+
+describe('TKE sandbox control routes', () => {
+  it('queues valid faults over HTTP and refuses malformed ones', async () => {
+    const sandbox = new TkeSandbox();
+    const url = await sandbox.start();
+    try {
+      const post = (body: string) => fetch(`${url}/__sandbox/faults`, { method: 'POST', body });
+      expect((await post('{"kind":"error","code":"InternalError"}')).status).toBe(200);
+      expect((await post('[{"kind":"delay","ms":10},{"kind":"drop"}]')).status).toBe(200);
+      expect((await post('{"kind":"explode"}')).status).toBe(400);
+      expect((await post('not json')).status).toBe(400);
+      expect((await fetch(`${url}/__sandbox/reset`, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(`${url}/__sandbox/nope`)).status).toBe(404);
+      expect(await (await fetch(`${url}/__sandbox/calls`)).json()).toEqual([]);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+});
