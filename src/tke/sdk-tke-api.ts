@@ -75,13 +75,12 @@ export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
   return {
     endpointDescription: route.description,
     async createClusterInstances(region, request, signal): Promise<CreateClusterInstancesResponse> {
-      // The SDK's typings mark optional InstanceAdvancedSettings fields as required; the API
-      // does not (platform-facts.md). Our request type is the API's.
-      const response = await clientFor(region).CreateClusterInstances(
-        request as unknown as Parameters<TkeSdkClient['CreateClusterInstances']>[0],
-        { signal } as never,
-      );
-      return { InstanceIdSet: response.InstanceIdSet ?? [], RequestId: response.RequestId ?? '' };
+      // `request` (AbstractClient's public method) rather than the generated CreateClusterInstances,
+      // whose second parameter is only a callback: this is where the SDK takes an AbortSignal.
+      // Our request type is the API's (the SDK's typings make optional fields required).
+      // The shape is checked by the caller (call-tke.ts), which treats an answer without
+      // InstanceIdSet as a failed attempt rather than as "no nodes".
+      return (await clientFor(region).request('CreateClusterInstances', request, { signal })) as CreateClusterInstancesResponse;
     },
   };
 }
