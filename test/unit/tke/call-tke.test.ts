@@ -6,7 +6,7 @@ import { TkeCallError } from '../../../src/errors';
 const request: CreateClusterInstancesRequest = { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"ClientToken":"so1-x","InstanceCount":1}' };
 const policy = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, attemptTimeoutMs: 1000, fallbackDeadlineMs: 25_000 };
 
-type Outcome = { ok: string[] } | { code: string } | { httpCode: number } | { network: string } | { hang: true };
+type Outcome = { ok: string[] } | { malformed: true } | { code: string } | { httpCode: number } | { network: string } | { hang: true };
 
 /** A fake TKE that plays the outcomes in order and records every request it got. */
 function scriptedTke(outcomes: Outcome[]): TkeApi & { received: CreateClusterInstancesRequest[] } {
@@ -18,6 +18,7 @@ function scriptedTke(outcomes: Outcome[]): TkeApi & { received: CreateClusterIns
       received.push(req);
       const outcome = outcomes.shift() ?? { code: 'InternalError' };
       if ('ok' in outcome) return { InstanceIdSet: outcome.ok, RequestId: `req-${received.length}` };
+      if ('malformed' in outcome) return { RequestId: `req-${received.length}` } as never;
       if ('code' in outcome) throw Object.assign(new Error(`tke says ${outcome.code}`), { code: outcome.code, requestId: `req-${received.length}` });
       if ('httpCode' in outcome) throw Object.assign(new Error('Bad Gateway'), { httpCode: outcome.httpCode });
       if ('network' in outcome) throw new Error(outcome.network);
@@ -51,6 +52,12 @@ describe('callCreateClusterInstances', () => {
     expect(result.attempts).toBe(4);
     expect(result.response.InstanceIdSet).toEqual(['ins-1', 'ins-2']);
     expect(new Set(tke.received.map((r) => JSON.stringify(r))).size).toBe(1);
+  });
+
+  it('treats a 200 without InstanceIdSet as a failed attempt, never as "no nodes"', async () => {
+    const tke = scriptedTke([{ malformed: true }, { ok: ['ins-1'] }]);
+    const result = await call(tke);
+    expect(result).toMatchObject({ attempts: 2, response: { InstanceIdSet: ['ins-1'] } });
   });
 
   it('retries a dropped connection', async () => {
