@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './log/logger';
 import { createScaleOutApp, type ScaleOutApp } from './scale-out-app';
 import { createSources } from './sources';
 import { MemoryStore } from './store/memory-store';
+import { RedisStore } from './store/redis-store';
 import type { StateStore } from './store/state-store';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
 
@@ -16,7 +17,7 @@ import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
  *
  * Environment:
  *   SCALEOUT_CONFIG      path of the YAML config (default: config/example.yaml under the code root)
- *   SCALEOUT_STORE       "memory" (default); Redis arrives with the shared-store work
+ *   SCALEOUT_STORE       "memory" (default: this instance only) or redis://… / rediss://… (shared)
  *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
  *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role
  *   SCALEOUT_TKE_MODE    "sandbox" when `npm start` points the function at its local sandbox
@@ -34,8 +35,11 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     const config = loadConfigFile(configPath);
     const problems: string[] = [];
 
-    const storeSetting = env.SCALEOUT_STORE ?? 'memory';
-    if (storeSetting !== 'memory') problems.push(`SCALEOUT_STORE: only "memory" is supported by this version, got ${JSON.stringify(storeSetting)}`);
+    const storeSetting = env.SCALEOUT_STORE === undefined || env.SCALEOUT_STORE === '' ? 'memory' : env.SCALEOUT_STORE;
+    if (storeSetting !== 'memory' && !/^rediss?:\/\/[^/\s]+(\/\d{1,2})?$/.test(storeSetting)) {
+      // Never echo the value: a Redis URL carries its password.
+      problems.push('SCALEOUT_STORE: must be "memory" or a URL such as redis://:password@host:6379/0 (rediss:// for TLS)');
+    }
 
     const endpointUrl = env.TKE_ENDPOINT === undefined || env.TKE_ENDPOINT === '' ? undefined : env.TKE_ENDPOINT;
     if (endpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpointUrl)) {
@@ -51,7 +55,10 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       secretKey: env.TENCENTCLOUD_SECRETKEY ?? '',
       ...(env.TENCENTCLOUD_SESSIONTOKEN !== undefined && env.TENCENTCLOUD_SESSIONTOKEN !== '' && { token: env.TENCENTCLOUD_SESSIONTOKEN }),
     });
-    const store = new MemoryStore(now);
+    const store: StateStore =
+      storeSetting === 'memory'
+        ? new MemoryStore(now)
+        : new RedisStore({ url: storeSetting, keyPrefix: config.store.keyPrefix, commandTimeoutMs: config.store.commandTimeoutMs, now });
     const sources = createSources(config, env);
     const tke = createSdkTkeApi({
       ...(endpointUrl !== undefined && { endpointUrl }),

@@ -95,6 +95,16 @@ export class UnprocessableError extends ScaleOutError {
   }
 }
 
+/**
+ * 503: the shared store (Redis) did not answer in time or refused. The function fails closed:
+ * without its state it cannot tell a duplicate or a throttled event, so nothing is sent to TKE.
+ */
+export class StoreUnavailableError extends ScaleOutError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(503, 'StoreUnavailable', message, { ...options, retryAfterSeconds: 5 });
+  }
+}
+
 /** 503 for a sender whose secret env var is unset: the operator must fix the deployment. */
 export class SenderNotConfiguredError extends ScaleOutError {
   constructor(source: string, envVar: string) {

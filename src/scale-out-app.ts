@@ -139,7 +139,9 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     } catch (error) {
       // Failed for good: free the event so the sender's next delivery can try again, with the
       // same ClientToken (so if TKE did act on a lost answer, CVM returns the same instances).
-      await store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId));
+      // Best effort: if the store is down too, the claim still expires at our deadline, and the
+      // sender should hear about TKE's failure, not the store's.
+      await store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId)).catch(() => undefined);
       if (error instanceof TkeCallError) {
         log.attempts = error.attempts;
         if (error.requestId !== undefined) log.tkeRequestId = error.requestId;

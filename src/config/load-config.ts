@@ -13,6 +13,7 @@ export interface Config {
   readonly templates: ReadonlyMap<string, TemplateConfig>;
   readonly sources: { readonly generic?: GenericSourceConfig };
   readonly limits: RawConfig['limits'];
+  readonly store: RawConfig['store'];
   readonly idempotency: RawConfig['idempotency'];
   readonly tke: RawConfig['tke'];
 }
@@ -142,6 +143,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     templates,
     sources: raw.sources,
     limits: raw.limits,
+    store: raw.store,
     idempotency: raw.idempotency,
     tke: raw.tke,
   };
@@ -193,7 +195,7 @@ const KNOWN_KEYS = [
   'count', 'default', 'max', 'min', 'runInstancePara', 'instanceAdvancedSettings', 'skipValidateOptions',
   'params', 'path', 'values', 'integer', 'generic', 'auth', 'bearer', 'hmac', 'tokenEnv', 'secretEnv',
   'toleranceSeconds', 'maxBodyBytes', 'ttlSeconds', 'maxAttempts', 'baseDelayMs', 'maxDelayMs',
-  'attemptTimeoutMs', 'fallbackDeadlineMs',
+  'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -145,6 +145,14 @@ export const configSchema = z.strictObject({
       maxBodyBytes: z.number().int().min(1024).max(6 * 1024 * 1024).default(64 * 1024),
     })
     .default({ maxBodyBytes: 64 * 1024 }),
+  store: z
+    .strictObject({
+      /** Prepended to every Redis key, so several deployments can share one Redis. */
+      keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'must be letters, digits and : _ . - (at most 64)').default('tke-scaleout:'),
+      /** Upper bound for one Redis command: a hung Redis cannot eat the function's time. */
+      commandTimeoutMs: z.number().int().min(50).max(10_000).default(500),
+    })
+    .default({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500 }),
   idempotency: z
     .strictObject({
       /** How long a handled event is remembered and replayed. */

@@ -28,12 +28,13 @@ describe('coldStart: the environment is checked once, with the key named', () =>
   it.each([
     ['missing credentials', { SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH }, 'TENCENTCLOUD_SECRETID: must be set'],
     ['a TKE_ENDPOINT that is not a URL', { ...goodEnv, TKE_ENDPOINT: 'tke.internal' }, 'TKE_ENDPOINT: must be a URL'],
-    ['a store this version does not have', { ...goodEnv, SCALEOUT_STORE: 'redis://localhost:6379' }, 'SCALEOUT_STORE: only "memory" is supported'],
+    ['a store that is neither memory nor a Redis URL', { ...goodEnv, SCALEOUT_STORE: 'postgres://u:hunter2@db:5432' }, 'SCALEOUT_STORE: must be "memory" or a URL'],
     ['a config file that does not exist', { ...goodEnv, SCALEOUT_CONFIG: '/nonexistent/scaleout.yaml' }, 'cannot read the file'],
   ])('refuses %s, logging a fatal line', (_name, env, problem) => {
     const { run, lines } = start(env);
     const error = thrownBy(run, ConfigError);
     expect(error.problems.some((p) => p.startsWith(problem))).toBe(true);
+    expect(lines.join('')).not.toContain('hunter2');
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: 'fatal', problems: expect.arrayContaining([expect.stringContaining(problem)]) });
   });
 });
