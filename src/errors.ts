@@ -73,6 +73,22 @@ export class EventInFlightError extends ScaleOutError {
   }
 }
 
+/**
+ * 429: a throttle rule holds the event back (cooldown, node budget, in-flight slot, cluster
+ * ceiling). Names the rule and when the same request could succeed.
+ */
+export class ThrottledError extends ScaleOutError {
+  readonly rule: string;
+  constructor(rule: string, detail: string, retryAt: number, now: number) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((retryAt - now) / 1000));
+    super(429, 'Throttled', `throttled by ${rule}: ${detail}; retry after ${new Date(retryAt).toISOString()}`, {
+      retryAfterSeconds,
+      details: { rule, retryAt: new Date(retryAt).toISOString() },
+    });
+    this.rule = rule;
+  }
+}
+
 export class PayloadTooLargeError extends ScaleOutError {
   constructor(sizeBytes: number, limitBytes: number) {
     super(413, 'PayloadTooLarge', `body is ${sizeBytes} bytes; the limit is ${limitBytes}`);
@@ -123,11 +139,16 @@ export class TkeCallError extends ScaleOutError {
   readonly tkeCode: string;
   readonly requestId: string | undefined;
   readonly attempts: number;
+  /**
+   * TKE answered with an API error: nothing was created. False for timeouts, lost connections and
+   * non-200 replies, after which TKE may or may not have acted.
+   */
+  readonly tkeAnswered: boolean;
   constructor(
     status: number,
     tkeCode: string,
     message: string,
-    opts: { requestId?: string; attempts: number; cause?: unknown; retryAfterSeconds?: number },
+    opts: { requestId?: string; attempts: number; cause?: unknown; retryAfterSeconds?: number; tkeAnswered: boolean },
   ) {
     super(status, tkeCode, message, {
       cause: opts.cause,
@@ -138,6 +159,7 @@ export class TkeCallError extends ScaleOutError {
     this.tkeCode = tkeCode;
     this.requestId = opts.requestId;
     this.attempts = opts.attempts;
+    this.tkeAnswered = opts.tkeAnswered;
   }
 }
 

@@ -13,12 +13,21 @@ import {
 } from './core/idempotency';
 import { renderCreateClusterInstances } from './core/render';
 import { resolveScaleOut } from './core/resolve';
-import { EventInFlightError, NotFoundError, TkeCallError, UnprocessableError } from './errors';
+import { EventInFlightError, NotFoundError, ThrottledError, TkeCallError, UnprocessableError } from './errors';
+import {
+  decideThrottle,
+  settleThrottleFailure,
+  settleThrottleSuccess,
+  throttleScopeOf,
+  type ThrottleAsk,
+  type ThrottleDecision,
+  type ThrottleState,
+} from './core/throttle';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
-import { callCreateClusterInstances, type TkeCallResult } from './tke/call-tke';
+import { callCreateClusterInstances, describeClusterNodeCount, type TkeCallResult } from './tke/call-tke';
 import type { TkeApi } from './tke/tke-api';
 
 /**
@@ -48,7 +57,7 @@ export interface Invocation {
 
 /** The fields of the one structured log line written per request (log/decision-log.ts). */
 export interface DecisionRecord {
-  outcome?: 'created' | 'replayed' | 'health' | 'rejected' | 'failed';
+  outcome?: 'created' | 'replayed' | 'health' | 'rejected' | 'failed' | 'throttled';
   source?: string;
   eventId?: string;
   cluster?: string;
@@ -62,6 +71,9 @@ export interface DecisionRecord {
   instanceIds?: readonly string[];
   tkeRequestId?: string;
   attempts?: number;
+  requestedCount?: number;
+  clampedBy?: string;
+  throttledBy?: string;
 }
 
 export interface ScaleOutApp {
@@ -128,20 +140,59 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
         break;
     }
 
-    const createRequest = renderCreateClusterInstances(resolved, clientToken);
+    // This delivery now holds the event's claim; every way out below settles it.
+    const releaseEvent = () =>
+      // Best effort: if the store is down, the claim still expires at our deadline, and the
+      // sender should hear about the first failure, not the store's.
+      store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId)).catch(() => undefined);
+    const callOptions = { deadline: invocation.deadline, now, policy: config.tke };
+    const scope = throttleScopeOf(resolved);
+
+    let granted: { nodes: number; clampedBy?: string };
+    try {
+      const clusterNodes =
+        scope.rules.maxClusterNodes === undefined
+          ? undefined
+          : await describeClusterNodeCount(tke, resolved.cluster.region, resolved.cluster.clusterId, callOptions);
+      const ask: ThrottleAsk = {
+        eventKey: key,
+        claimId,
+        requested: resolved.count,
+        clampAllowed: resolved.template.count.clamp,
+        inFlightUntil: invocation.deadline,
+        ...(clusterNodes !== undefined && { clusterNodes }),
+      };
+      const throttle = await store.update<ThrottleState, ThrottleDecision>(scope.key, (current) => decideThrottle(current, ask, scope.rules, now()));
+      if (throttle.kind === 'throttled') {
+        Object.assign(log, { outcome: 'throttled', throttledBy: throttle.rule });
+        throw new ThrottledError(throttle.rule, throttle.detail, throttle.retryAt, now());
+      }
+      granted = throttle;
+    } catch (error) {
+      await releaseEvent();
+      throw error;
+    }
+
+    const count = granted.nodes;
+    const clampedBy = granted.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined);
+    log.count = count;
+    if (clampedBy !== undefined) Object.assign(log, { requestedCount: resolved.requestedCount, clampedBy });
+
+    const createRequest = renderCreateClusterInstances({ ...resolved, count }, clientToken);
     let result: TkeCallResult;
     try {
-      result = await callCreateClusterInstances(tke, resolved.cluster.region, createRequest, {
-        deadline: invocation.deadline,
-        now,
-        policy: config.tke,
-      });
+      result = await callCreateClusterInstances(tke, resolved.cluster.region, createRequest, callOptions);
     } catch (error) {
-      // Failed for good: free the event so the sender's next delivery can try again, with the
-      // same ClientToken (so if TKE did act on a lost answer, CVM returns the same instances).
-      // Best effort: if the store is down too, the claim still expires at our deadline, and the
-      // sender should hear about TKE's failure, not the store's.
-      await store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId)).catch(() => undefined);
+      // Failed for good: free the event so the sender's next delivery can try again, with the same
+      // ClientToken (so if TKE did act on a lost answer, CVM returns the same instances). The budget
+      // goes back only when TKE said no; when the outcome is unknown the nodes may exist.
+      const refused = error instanceof TkeCallError && error.tkeAnswered;
+      await releaseEvent();
+      await store
+        .update<ThrottleState, void>(scope.key, (current) =>
+          settleThrottleFailure(current, key, claimId, refused ? 'refused' : 'unknown', scope.rules, now()),
+        )
+        .catch(() => undefined);
       if (error instanceof TkeCallError) {
         log.attempts = error.attempts;
         if (error.requestId !== undefined) log.tkeRequestId = error.requestId;
@@ -153,15 +204,17 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       eventId: resolved.eventId,
       clusterId: resolved.cluster.clusterId,
       template: resolved.template.name,
-      count: resolved.count,
+      count,
+      ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }),
       clientToken,
       instanceIds: result.response.InstanceIdSet,
       requestId: result.response.RequestId,
     };
-    await store.update<IdempotencyRecord, void>(key, () =>
-      completeDelivery(fingerprint, stored, now(), config.idempotency.ttlSeconds * 1000),
-    );
     Object.assign(log, { outcome: 'created', instanceIds: stored.instanceIds, tkeRequestId: stored.requestId, attempts: result.attempts });
+    // If the store fails here the nodes exist but the sender gets a 503: its retry reaches TKE with
+    // the same ClientToken and gets these same instances back.
+    await store.update<IdempotencyRecord, void>(key, () => completeDelivery(fingerprint, stored, now(), config.idempotency.ttlSeconds * 1000));
+    await store.update<ThrottleState, void>(scope.key, (current) => settleThrottleSuccess(current, key, claimId, scope.rules, now()));
     return answer('created', stored);
   }
 
@@ -188,6 +241,7 @@ function answer(status: ScaleOutStatus, stored: ScaleOutAnswer): HttpReply {
       clusterId: stored.clusterId,
       template: stored.template,
       count: stored.count,
+      ...(stored.clampedBy !== undefined && { requestedCount: stored.requestedCount, clampedBy: stored.clampedBy }),
       clientToken: stored.clientToken,
       instanceIds: stored.instanceIds,
       requestId: stored.requestId,

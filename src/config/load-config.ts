@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { parsePath, pathProblem, type PathSegment } from '../core/json-path';
 import { INSTANCE_ADVANCED_SETTINGS_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
-import { configSchema, type GenericSourceConfig, type RawConfig } from './schema';
+import type { ThrottleRules } from '../core/throttle';
+import { configSchema, type GenericSourceConfig, type RawConfig, type ThrottleOverride } from './schema';
 
 /** The validated, frozen config every request reads. Built once per cold start. */
 export interface Config {
@@ -22,6 +23,8 @@ export interface ClusterConfig {
   readonly alias: string;
   readonly clusterId: string;
   readonly region: string;
+  /** The cluster's throttle: the top-level defaults with its overrides. */
+  readonly throttle: ThrottleRules;
 }
 
 export type ParamTarget = 'RunInstancePara' | 'InstanceAdvancedSettings';
@@ -49,11 +52,13 @@ export interface TemplateConfig {
   readonly name: string;
   readonly description?: string;
   readonly clusters: readonly string[];
-  readonly count: { readonly default: number; readonly max: number };
+  readonly count: { readonly default: number; readonly max: number; readonly clamp: boolean };
   readonly runInstancePara: Readonly<Record<string, unknown>>;
   readonly instanceAdvancedSettings?: Readonly<Record<string, unknown>>;
   readonly skipValidateOptions?: readonly string[];
   readonly params: ReadonlyMap<string, ParamSpec>;
+  /** Set when the template is throttled on its own (per cluster) rather than with its cluster. */
+  readonly throttle?: ThrottleOverride;
 }
 
 /** Reads, parses and validates the YAML file at `path`. Throws ConfigError naming every problem. */
@@ -90,7 +95,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     const other = seenIds.get(c.clusterId);
     if (other !== undefined) problems.push(`clusters.${alias}.clusterId: ${c.clusterId} is already declared as ${other}`);
     seenIds.set(c.clusterId, alias);
-    clusters.set(alias, { alias, clusterId: c.clusterId, region: c.region });
+    clusters.set(alias, { alias, clusterId: c.clusterId, region: c.region, throttle: { ...raw.throttle, ...c.throttle } });
   }
 
   const templates = new Map<string, TemplateConfig>();
@@ -134,6 +139,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
       ...(t.instanceAdvancedSettings !== undefined && { instanceAdvancedSettings: t.instanceAdvancedSettings }),
       ...(t.skipValidateOptions !== undefined && { skipValidateOptions: t.skipValidateOptions }),
       params,
+      ...(t.throttle !== undefined && { throttle: t.throttle }),
     });
   }
 
@@ -195,7 +201,8 @@ const KNOWN_KEYS = [
   'count', 'default', 'max', 'min', 'runInstancePara', 'instanceAdvancedSettings', 'skipValidateOptions',
   'params', 'path', 'values', 'integer', 'generic', 'auth', 'bearer', 'hmac', 'tokenEnv', 'secretEnv',
   'toleranceSeconds', 'maxBodyBytes', 'ttlSeconds', 'maxAttempts', 'baseDelayMs', 'maxDelayMs',
-  'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs',
+  'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs', 'throttle',
+  'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -22,9 +22,36 @@ const envVarName = z
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
+/** Throttle rules (core/throttle.ts). Top level: the defaults; a cluster or template overrides any of them. */
+const throttleRuleFields = {
+  /** No scale-out within this long of the last success (AWS and Tencent Auto Scaling default: 300). */
+  cooldownSeconds: z.number().int().min(0).max(86_400),
+  /** The rolling window of the node budget. */
+  windowSeconds: z.number().int().min(60).max(7 * 86_400),
+  /** Nodes granted per window, in all. */
+  maxNodesPerWindow: z.number().int().min(1).max(10_000),
+  /** Optional ceiling on the cluster's total nodes (ClusterNodeNum, read with DescribeClusters). */
+  maxClusterNodes: z.number().int().min(1).max(100_000),
+};
+
+export const THROTTLE_DEFAULTS = { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 20 } as const;
+
+const throttleDefaultsSchema = z
+  .strictObject({
+    cooldownSeconds: throttleRuleFields.cooldownSeconds.default(THROTTLE_DEFAULTS.cooldownSeconds),
+    windowSeconds: throttleRuleFields.windowSeconds.default(THROTTLE_DEFAULTS.windowSeconds),
+    maxNodesPerWindow: throttleRuleFields.maxNodesPerWindow.default(THROTTLE_DEFAULTS.maxNodesPerWindow),
+    maxClusterNodes: throttleRuleFields.maxClusterNodes.optional(),
+  })
+  .default(THROTTLE_DEFAULTS);
+
+const throttleOverrideSchema = z.strictObject(throttleRuleFields).partial();
+
 export const clusterSchema = z.strictObject({
   clusterId: z.string().regex(/^cls-[a-z0-9]{8}$/, 'must be a TKE cluster ID such as cls-e55paxnt'),
   region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z0-9]+)*$/, 'must be a Tencent Cloud region such as ap-guangzhou'),
+  /** Overrides of the top-level throttle for this cluster. */
+  throttle: throttleOverrideSchema.optional(),
 });
 
 const paramPath = z
@@ -99,13 +126,24 @@ export const templateSchema = z.strictObject({
   count: z
     .strictObject({
       default: positiveInt(MAX_INSTANCE_COUNT).default(1),
+      /** The most one event may ask for. */
       max: positiveInt(MAX_INSTANCE_COUNT),
+      /**
+       * Instead of refusing a count above max, or above what the node budget or cluster ceiling
+       * leave, scale by what is allowed; the answer says it was clamped and by which rule.
+       */
+      clamp: z.boolean().default(false),
     })
     .refine((c) => c.default <= c.max, { message: 'default must not exceed max', path: ['default'] }),
   runInstancePara: runInstanceParaSchema,
   instanceAdvancedSettings: instanceAdvancedSettingsSchema.optional(),
   skipValidateOptions: z.array(z.enum(SKIP_VALIDATE_OPTIONS)).optional(),
   params: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/, 'must be a name such as zone or dataDiskSize'), paramSpecSchema).default({}),
+  /**
+   * Present: this template is throttled on its own, per cluster (its own cooldown, budget and
+   * in-flight slot), with these overrides. Absent: it shares its cluster's throttle.
+   */
+  throttle: throttleOverrideSchema.optional(),
 });
 
 const bearerAuthSchema = z.strictObject({
@@ -138,6 +176,7 @@ export const configSchema = z.strictObject({
   sources: z.strictObject({
     generic: genericSourceSchema.optional(),
   }),
+  throttle: throttleDefaultsSchema,
   limits: z
     .strictObject({
       // SCF caps a synchronous request at 6 MB; webhooks are a few KB. Anything larger is refused
@@ -180,3 +219,4 @@ export type TemplateConfigInput = z.infer<typeof templateSchema>;
 export type ParamSpecInput = z.infer<typeof paramSpecSchema>;
 export type GenericSourceConfig = z.infer<typeof genericSourceSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
+export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;

@@ -31,7 +31,11 @@ export interface ScaleOutAnswer {
   readonly eventId: string;
   readonly clusterId: string;
   readonly template: string;
+  /** Nodes asked of TKE. */
   readonly count: number;
+  /** Set when a rule lowered the count: what was asked, and which rule. */
+  readonly requestedCount?: number;
+  readonly clampedBy?: string;
   readonly clientToken: string;
   readonly instanceIds: readonly string[];
   readonly requestId: string;

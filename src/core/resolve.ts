@@ -28,13 +28,16 @@ export function resolveScaleOut(config: Config, request: ScaleOutRequest): Resol
     );
   }
 
-  const count = request.count ?? template.count.default;
-  if (!Number.isInteger(count) || count < 1 || count > template.count.max) {
+  const requestedCount = request.count ?? template.count.default;
+  const tooMany = Number.isInteger(requestedCount) && requestedCount > template.count.max;
+  if (!Number.isInteger(requestedCount) || requestedCount < 1 || (tooMany && !template.count.clamp)) {
     throw new UnprocessableError(
       'CountOutOfRange',
-      `count must be a whole number from 1 to ${template.count.max} for template ${template.name}, got ${count}`,
+      `count must be a whole number from 1 to ${template.count.max} for template ${template.name}, got ${requestedCount}`,
     );
   }
+  // The per-event maximum; with `count.clamp` a larger ask is scaled down to it, not refused.
+  const count = tooMany ? template.count.max : requestedCount;
 
   for (const [name, value] of request.params) {
     const spec = template.params.get(name);
@@ -57,6 +60,7 @@ export function resolveScaleOut(config: Config, request: ScaleOutRequest): Resol
     cluster,
     template,
     count,
+    requestedCount,
     params: request.params,
     ...(request.reason !== undefined && { reason: request.reason }),
   };

@@ -25,7 +25,10 @@ export interface ResolvedScaleOut {
   readonly eventId: string;
   readonly cluster: ClusterConfig;
   readonly template: TemplateConfig;
+  /** What will be asked of TKE so far (the throttle may lower it further). */
   readonly count: number;
+  /** What the sender asked (or the template default), when `count` differs because it was clamped. */
+  readonly requestedCount: number;
   readonly params: ReadonlyMap<string, ParamValue>;
   readonly reason?: string;
 }

@@ -8,9 +8,15 @@ import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } fr
 /** Below this much time left, another attempt could not finish: stop and answer. */
 const MIN_ATTEMPT_MS = 250;
 
-export interface TkeCallResult {
-  readonly response: CreateClusterInstancesResponse;
+export interface TkeCallResult<T = CreateClusterInstancesResponse> {
+  readonly response: T;
   readonly attempts: number;
+}
+
+export interface TkeCallOptions {
+  readonly deadline: number;
+  readonly now: () => number;
+  readonly policy: Config['tke'];
 }
 
 /**
@@ -25,22 +31,34 @@ export async function callCreateClusterInstances(
   tke: TkeApi,
   region: string,
   request: CreateClusterInstancesRequest,
-  opts: { deadline: number; now: () => number; policy: Config['tke'] },
+  opts: TkeCallOptions,
 ): Promise<TkeCallResult> {
+  return callWithRetries(async (signal) => {
+    const response = await tke.createClusterInstances(region, request, signal);
+    if (!Array.isArray(response.InstanceIdSet)) {
+      throw Object.assign(new Error('TKE answered without InstanceIdSet'), { requestId: response.RequestId });
+    }
+    return response;
+  }, opts);
+}
+
+/** ClusterNodeNum, for the cluster-ceiling rule: read-only, so retried like any other call. */
+export async function describeClusterNodeCount(tke: TkeApi, region: string, clusterId: string, opts: TkeCallOptions): Promise<number> {
+  return (await callWithRetries((signal) => tke.describeClusterNodeCount(region, clusterId, signal), opts)).response;
+}
+
+/** One TKE call with the retry policy above; throws TkeCallError when it fails for good. */
+async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opts: TkeCallOptions): Promise<TkeCallResult<T>> {
   const { deadline, now, policy } = opts;
   let attempts = 0;
   let last: { failure: TkeFailure; verdict: TkeErrorVerdict; timedOut: boolean } | undefined;
 
-  const attempt = async (): Promise<CreateClusterInstancesResponse> => {
+  const attempt = async (): Promise<T> => {
     attempts++;
     const budget = Math.min(policy.attemptTimeoutMs, deadline - now());
     const signal = AbortSignal.timeout(Math.max(1, budget));
     try {
-      const response = await tke.createClusterInstances(region, request, signal);
-      if (!Array.isArray(response.InstanceIdSet)) {
-        throw Object.assign(new Error('TKE answered without InstanceIdSet'), { requestId: response.RequestId });
-      }
-      return response;
+      return await call(signal);
     } catch (error) {
       const failure = describeTkeFailure(error);
       const verdict =
@@ -83,10 +101,11 @@ function toCallError(
   attempts: number,
   cause: unknown,
 ): TkeCallError {
-  const base = { attempts, cause, ...(failure.requestId !== undefined && { requestId: failure.requestId }) };
+  const base = { attempts, cause, tkeAnswered: false, ...(failure.requestId !== undefined && { requestId: failure.requestId }) };
   if (failure.code !== undefined) {
     return new TkeCallError(verdict.status, failure.code, failure.message, {
       ...base,
+      tkeAnswered: true,
       ...(verdict.retryAfterSeconds !== undefined && { retryAfterSeconds: verdict.retryAfterSeconds }),
     });
   }

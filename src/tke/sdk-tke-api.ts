@@ -82,6 +82,21 @@ export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
       // InstanceIdSet as a failed attempt rather than as "no nodes".
       return (await clientFor(region).request('CreateClusterInstances', request, { signal })) as CreateClusterInstancesResponse;
     },
+    async describeClusterNodeCount(region, clusterId, signal): Promise<number> {
+      const response = (await clientFor(region).request('DescribeClusters', { ClusterIds: [clusterId] }, { signal })) as {
+        Clusters?: Array<{ ClusterId?: string; ClusterNodeNum?: number }>;
+        RequestId?: string;
+      };
+      const cluster = response.Clusters?.find((c) => c.ClusterId === clusterId);
+      if (cluster === undefined || typeof cluster.ClusterNodeNum !== 'number') {
+        // Shaped like the SDK's API error so the caller classifies it (422: the config names a cluster TKE does not have).
+        throw Object.assign(new Error(`DescribeClusters does not list ${clusterId} in ${region}`), {
+          code: 'ResourceNotFound',
+          requestId: response.RequestId,
+        });
+      }
+      return cluster.ClusterNodeNum;
+    },
   };
 }
 

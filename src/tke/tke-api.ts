@@ -15,6 +15,8 @@ export interface TkeApi {
     request: CreateClusterInstancesRequest,
     signal: AbortSignal,
   ): Promise<CreateClusterInstancesResponse>;
+  /** DescribeClusters for one cluster: its ClusterNodeNum (for the cluster-ceiling rule). */
+  describeClusterNodeCount(region: string, clusterId: string, signal: AbortSignal): Promise<number>;
 }
 
 export interface TkeFailure {

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { loadConfigFile, type Config } from '../../src/config/load-config';
 import type { WebhookRequest } from '../../src/http/webhook-request';
 
@@ -9,6 +11,18 @@ export const EXAMPLE_CONFIG_PATH = join(REPO_ROOT, 'config', 'example.yaml');
 export function exampleConfig(): Config {
   return loadConfigFile(EXAMPLE_CONFIG_PATH);
 }
+
+/** Writes a variant of the example config (changed by `change` on its parsed form) to a temp file. */
+export function exampleConfigVariant(change: (doc: Record<string, any>) => void): string {
+  const doc = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, any>;
+  change(doc);
+  const path = join(mkdtempSync(join(tmpdir(), 'scaleout-config-')), 'config.yaml');
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+/** For tests about something else: a throttle that never holds anything back. */
+export const RELAXED_THROTTLE = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 10_000 };
 
 export function fixture<T = unknown>(name: string): T {
   return JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'fixtures', name), 'utf8')) as T;

@@ -3,7 +3,7 @@ import { coldStart, type ColdStart } from '../../src/cold-start';
 import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/http/scf-event';
 import { createLogger } from '../../src/log/logger';
 import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../src/sandbox/tke-sandbox';
-import { EXAMPLE_CONFIG_PATH } from './fixtures';
+import { exampleConfigVariant, RELAXED_THROTTLE } from './fixtures';
 
 export const GENERIC_TOKEN = 'test-token-4f1c9e';
 
@@ -24,7 +24,12 @@ export interface Harness {
  * whose TKE is the real sandbox over HTTP. Nothing is mocked between the event and the socket.
  */
 export async function startHarness(
-  opts: { env?: Record<string, string>; sandbox?: TkeSandboxOptions } = {},
+  opts: {
+    env?: Record<string, string>;
+    sandbox?: TkeSandboxOptions;
+    /** Changes to the example config; by default only a throttle that holds nothing back. */
+    config?: (doc: Record<string, any>) => void;
+  } = {},
 ): Promise<Harness> {
   const sandbox = new TkeSandbox(opts.sandbox);
   const url = await sandbox.start();
@@ -41,7 +46,7 @@ export async function startHarness(
   });
   const fn = coldStart(
     {
-      SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH,
+      SCALEOUT_CONFIG: exampleConfigVariant(opts.config ?? ((doc) => (doc.throttle = RELAXED_THROTTLE))),
       TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
       TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
       TKE_ENDPOINT: url,

@@ -27,8 +27,8 @@ describe('loadConfigFile: the shipped example', () => {
   const config = exampleConfig();
 
   it('declares the demo clusters and both templates', () => {
-    expect(config.clusters.get('demo')).toEqual({ alias: 'demo', clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' });
-    expect(config.clusters.get('demo-bj')).toEqual({ alias: 'demo-bj', clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' });
+    expect(config.clusters.get('demo')).toMatchObject({ alias: 'demo', clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' });
+    expect(config.clusters.get('demo-bj')).toMatchObject({ alias: 'demo-bj', clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' });
     expect([...config.templates.keys()]).toEqual(['small', 'multi-disk']);
     expect(config.sources.generic?.auth).toEqual({ bearer: { tokenEnv: 'SCALEOUT_GENERIC_TOKEN' } });
   });
@@ -64,7 +64,7 @@ describe('loadConfigFile: the shipped example', () => {
 
 describe('parseConfig: every error names the key and what was expected', () => {
   it('accepts the minimal config with auth: none', () => {
-    expect(parseConfig(minimal(), 't').templates.get('small')!.count).toEqual({ default: 1, max: 3 });
+    expect(parseConfig(minimal(), 't').templates.get('small')!.count).toEqual({ default: 1, max: 3, clamp: false });
   });
 
   it.each([
@@ -96,7 +96,9 @@ describe('parseConfig: every error names the key and what was expected', () => {
     ],
     ['a param with neither values nor range', minimal('    params:\n      z: { path: RunInstancePara.Placement.Zone }'), 'templates.small.params.z: set either values or min and max'],
     ['a prototype path segment', minimal('    params:\n      z: { path: RunInstancePara.__proto__.x, values: [a] }'), 'templates.small.params.z.path: RunInstancePara.__proto__.x: segment __proto__ is not allowed'],
-    ['an unknown top-level section', `${minimal()}\nthrottle: {}\n`, 'throttle: unknown key'],
+    ['an unknown top-level section', `${minimal()}\nthrotle: {}\n`, 'throtle: unknown key; did you mean throttle?'],
+    ['a throttle key misspelt', `${minimal()}\nthrottle: { cooldown: 10 }\n`, 'throttle.cooldown: unknown key'],
+    ['a window shorter than a minute', `${minimal()}\nthrottle: { windowSeconds: 5 }\n`, 'throttle.windowSeconds: Too small'],
     ['a duplicate YAML key', minimal().replace('templates:', 'templates:\n  small: { clusters: [demo] }'), 'YAML: Map keys must be unique'],
     ['a YAML syntax error', 'clusters: [', 'YAML: '],
   ])('%s', (_name, yaml, expected) => {
@@ -112,6 +114,17 @@ describe('parseConfig: every error names the key and what was expected', () => {
   it('rejects the same ClusterId under two aliases', () => {
     const problems = problemsOf(minimal().replace('templates:', '  again: { clusterId: cls-e55paxnt, region: ap-guangzhou }\ntemplates:'));
     expect(problems).toContain('clusters.again.clusterId: cls-e55paxnt is already declared as demo');
+  });
+
+  it('merges throttle defaults with cluster overrides, and keeps a template override for its own scope', () => {
+    const config = parseConfig(
+      minimal('    throttle: { maxNodesPerWindow: 4 }')
+        .replace('region: ap-guangzhou }', 'region: ap-guangzhou, throttle: { cooldownSeconds: 60, maxClusterNodes: 40 } }')
+        .concat('throttle: { maxNodesPerWindow: 30 }\n'),
+      't',
+    );
+    expect(config.clusters.get('demo')!.throttle).toEqual({ cooldownSeconds: 60, windowSeconds: 3600, maxNodesPerWindow: 30, maxClusterNodes: 40 });
+    expect(config.templates.get('small')!.throttle).toEqual({ maxNodesPerWindow: 4 });
   });
 
   it('lets a param write two paths (a disk bought and mounted)', () => {

@@ -14,6 +14,7 @@ function scriptedTke(outcomes: Outcome[]): TkeApi & { received: CreateClusterIns
   return {
     endpointDescription: 'fake',
     received,
+    describeClusterNodeCount: async () => 0,
     async createClusterInstances(_region, req, signal) {
       received.push(req);
       const outcome = outcomes.shift() ?? { code: 'InternalError' };

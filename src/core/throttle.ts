@@ -1,0 +1,212 @@
+import type { StoreStep } from '../store/state-store';
+import type { ResolvedScaleOut } from './scale-out-request';
+
+/**
+ * The throttle of one scope (a cluster, or a cluster's template where the config says so), as pure
+ * decisions over its stored state. Like idempotency.ts: no clock, no I/O; the store applies the
+ * write atomically, so instances racing for one budget can never overspend it.
+ *
+ * Rules, checked in this order (the first that holds back names itself in the answer):
+ *   in-flight        at most one scale-out in flight per scope
+ *   cooldown         none within `cooldownSeconds` of the last success (AWS and Tencent AS: 300 s)
+ *   node-budget      at most `maxNodesPerWindow` nodes granted per rolling `windowSeconds`
+ *   cluster-ceiling  ClusterNodeNum (read with DescribeClusters just before) + count <= `maxClusterNodes`
+ * A request above what node-budget or cluster-ceiling leave is clamped to it when the template
+ * allows (`count.clamp: true`), and the answer says so; otherwise it is throttled.
+ *
+ * Grants are remembered per event: the redelivery of an event whose instance died mid-call finds its
+ * own grant and goes on with it (same nodes, same ClientToken), instead of being throttled by itself.
+ */
+export interface ThrottleRules {
+  readonly cooldownSeconds: number;
+  readonly windowSeconds: number;
+  readonly maxNodesPerWindow: number;
+  readonly maxClusterNodes?: number;
+}
+
+export interface Grant {
+  readonly eventKey: string;
+  readonly claimId: string;
+  readonly nodes: number;
+  readonly at: number;
+  /** in-flight until `inFlightUntil` (the holder's deadline); done once the call settled. */
+  readonly state: 'in-flight' | 'done';
+  readonly inFlightUntil: number;
+}
+
+export interface ThrottleState {
+  readonly lastScaleOutAt?: number;
+  readonly grants: readonly Grant[];
+}
+
+export const THROTTLE_RULES = ['max-count-per-event', 'in-flight', 'cooldown', 'node-budget', 'cluster-ceiling'] as const;
+export type ThrottleRule = (typeof THROTTLE_RULES)[number];
+
+export interface ThrottleAsk {
+  readonly eventKey: string;
+  readonly claimId: string;
+  readonly requested: number;
+  readonly clampAllowed: boolean;
+  /** The holder's deadline: its grant stops counting as in flight after it. */
+  readonly inFlightUntil: number;
+  /** ClusterNodeNum read just before, when a ceiling is configured. */
+  readonly clusterNodes?: number;
+}
+
+export type ThrottleDecision =
+  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule }
+  | { readonly kind: 'throttled'; readonly rule: ThrottleRule; readonly retryAt: number; readonly detail: string };
+
+/**
+ * Which throttle an event falls under: its cluster's, or its template's own (per cluster) when the
+ * template declares one. The key names the scope in the store.
+ */
+export function throttleScopeOf(resolved: ResolvedScaleOut): { readonly key: string; readonly rules: ThrottleRules } {
+  const { cluster, template } = resolved;
+  return template.throttle === undefined
+    ? { key: `throttle:${cluster.clusterId}`, rules: cluster.throttle }
+    : { key: `throttle:${cluster.clusterId}:${template.name}`, rules: { ...cluster.throttle, ...template.throttle } };
+}
+
+export function decideThrottle(
+  current: ThrottleState | undefined,
+  ask: ThrottleAsk,
+  rules: ThrottleRules,
+  now: number,
+): StoreStep<ThrottleState, ThrottleDecision> {
+  const windowMs = rules.windowSeconds * 1000;
+  const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || isInFlight(g, now));
+  const state: ThrottleState = { ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }), grants };
+  const keep = (decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({ write: { kind: 'keep' }, result: decision });
+  const grant = (nodes: number, clampedBy?: ThrottleRule): StoreStep<ThrottleState, ThrottleDecision> => {
+    const next: Grant = { eventKey: ask.eventKey, claimId: ask.claimId, nodes, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
+    const others = grants.filter((g) => g.eventKey !== ask.eventKey);
+    return {
+      write: { kind: 'put', value: { ...state, grants: [...others, next] }, expiresAt: stateExpiry(state, rules, now, ask.inFlightUntil) },
+      result: { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }) },
+    };
+  };
+
+  const own = grants.find((g) => g.eventKey === ask.eventKey);
+  if (own !== undefined && !(isInFlight(own, now) && own.claimId !== ask.claimId)) {
+    // This event's earlier attempt took budget and its outcome is unknown: go on with the same nodes.
+    return grant(own.nodes);
+  }
+
+  const inFlight = grants.find((g) => isInFlight(g, now));
+  if (inFlight !== undefined) {
+    return keep({ kind: 'throttled', rule: 'in-flight', retryAt: inFlight.inFlightUntil, detail: 'another scale-out of this cluster is in flight' });
+  }
+
+  if (state.lastScaleOutAt !== undefined && now < state.lastScaleOutAt + rules.cooldownSeconds * 1000) {
+    return keep({
+      kind: 'throttled',
+      rule: 'cooldown',
+      retryAt: state.lastScaleOutAt + rules.cooldownSeconds * 1000,
+      detail: `cooldown of ${rules.cooldownSeconds} s after the last scale-out`,
+    });
+  }
+
+  let nodes = ask.requested;
+  let clampedBy: ThrottleRule | undefined;
+
+  const used = grants.reduce((sum, g) => sum + g.nodes, 0);
+  const budgetLeft = rules.maxNodesPerWindow - used;
+  if (nodes > budgetLeft) {
+    if (ask.clampAllowed && budgetLeft > 0) {
+      nodes = budgetLeft;
+      clampedBy = 'node-budget';
+    } else {
+      const need = ask.clampAllowed ? 1 : ask.requested;
+      return keep({
+        kind: 'throttled',
+        rule: 'node-budget',
+        retryAt: budgetFreesAt(grants, rules, need),
+        detail: `${used} of ${rules.maxNodesPerWindow} nodes per ${rules.windowSeconds} s are taken; ${ask.requested} asked`,
+      });
+    }
+  }
+
+  if (rules.maxClusterNodes !== undefined && ask.clusterNodes !== undefined) {
+    const headroom = rules.maxClusterNodes - ask.clusterNodes;
+    if (nodes > headroom) {
+      if (ask.clampAllowed && headroom > 0) {
+        nodes = headroom;
+        clampedBy = 'cluster-ceiling';
+      } else {
+        return keep({
+          kind: 'throttled',
+          rule: 'cluster-ceiling',
+          // Nothing here frees room by itself: the cluster must shrink. Ask again after a cooldown.
+          retryAt: now + rules.cooldownSeconds * 1000,
+          detail: `the cluster has ${ask.clusterNodes} nodes; the ceiling is ${rules.maxClusterNodes}; ${nodes} more asked`,
+        });
+      }
+    }
+  }
+
+  return grant(nodes, clampedBy);
+}
+
+/** The call succeeded: the grant counts as done, and the cooldown starts now. */
+export function settleThrottleSuccess(
+  current: ThrottleState | undefined,
+  eventKey: string,
+  claimId: string,
+  rules: ThrottleRules,
+  now: number,
+): StoreStep<ThrottleState, void> {
+  const grants = (current?.grants ?? []).map((g) => (g.eventKey === eventKey && g.claimId === claimId ? { ...g, state: 'done' as const } : g));
+  const next: ThrottleState = { lastScaleOutAt: now, grants };
+  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
+}
+
+/**
+ * The call failed. When TKE said no (an API error code), nothing was created: the budget goes back.
+ * When the outcome is unknown (timeout, lost connection), TKE may have created the nodes: the grant
+ * stays, counted but no longer in flight, and the event's redelivery reuses it.
+ */
+export function settleThrottleFailure(
+  current: ThrottleState | undefined,
+  eventKey: string,
+  claimId: string,
+  outcome: 'refused' | 'unknown',
+  rules: ThrottleRules,
+  now: number,
+): StoreStep<ThrottleState, void> {
+  const grants = current?.grants ?? [];
+  const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
+  if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: undefined };
+  const next: ThrottleState = {
+    ...current,
+    grants: outcome === 'refused' ? grants.filter((g) => g !== ours) : grants.map((g) => (g === ours ? { ...g, state: 'done' as const } : g)),
+  };
+  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
+}
+
+function isInFlight(grant: Grant, now: number): boolean {
+  return grant.state === 'in-flight' && grant.inFlightUntil > now;
+}
+
+/** When enough grants leave the window for `need` nodes to fit. */
+function budgetFreesAt(grants: readonly Grant[], rules: ThrottleRules, need: number): number {
+  const windowMs = rules.windowSeconds * 1000;
+  let used = grants.reduce((sum, g) => sum + g.nodes, 0);
+  for (const g of [...grants].sort((a, b) => a.at - b.at)) {
+    used -= g.nodes;
+    if (rules.maxNodesPerWindow - used >= need) return g.at + windowMs;
+  }
+  // More than the whole window allows: never by waiting. Say "a window from now".
+  return Math.max(...grants.map((g) => g.at + windowMs), 0);
+}
+
+/** Keep the state as long as anything in it still matters: the window, the cooldown, a claim. */
+function stateExpiry(state: ThrottleState, rules: ThrottleRules, now: number, inFlightUntil: number): number {
+  const lastGrant = Math.max(now, ...state.grants.map((g) => g.at));
+  return Math.max(
+    lastGrant + rules.windowSeconds * 1000,
+    (state.lastScaleOutAt ?? 0) + rules.cooldownSeconds * 1000,
+    inFlightUntil,
+    now + 1000,
+  );
+}
