@@ -1,0 +1,110 @@
+import {
+  decideThrottle,
+  settleThrottleFailure,
+  settleThrottleSuccess,
+  type Grant,
+  type ThrottleAsk,
+  type ThrottleRules,
+  type ThrottleState,
+} from '../../../src/core/throttle';
+
+const T0 = 1_700_000_000_000;
+const rules: ThrottleRules = { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 20 };
+const ask = (overrides: Partial<ThrottleAsk> = {}): ThrottleAsk => ({
+  eventKey: 'event:generic:e1',
+  claimId: 'c1',
+  requested: 3,
+  clampAllowed: false,
+  inFlightUntil: T0 + 30_000,
+  ...overrides,
+});
+const done = (eventKey: string, nodes: number, at: number): Grant => ({ eventKey, claimId: 'x', nodes, at, state: 'done', inFlightUntil: at + 30_000 });
+
+describe('decideThrottle', () => {
+  it('grants a first scale-out and records it as in flight until the holder deadline', () => {
+    const step = decideThrottle(undefined, ask(), rules, T0);
+    expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
+    expect(step.write).toMatchObject({
+      kind: 'put',
+      value: { grants: [{ eventKey: 'event:generic:e1', claimId: 'c1', nodes: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] },
+    });
+    // Kept as long as its window lasts.
+    expect((step.write as { expiresAt: number }).expiresAt).toBe(T0 + 3_600_000);
+  });
+
+  it('holds a second event while one is in flight, until the holder deadline', () => {
+    const state = (decideThrottle(undefined, ask(), rules, T0).write as { value: ThrottleState }).value;
+    const step = decideThrottle(state, ask({ eventKey: 'event:generic:e2', claimId: 'c2' }), rules, T0 + 1000);
+    expect(step.write).toEqual({ kind: 'keep' });
+    expect(step.result).toMatchObject({ kind: 'throttled', rule: 'in-flight', retryAt: T0 + 30_000 });
+  });
+
+  it('holds everything for the cooldown after a success', () => {
+    const state: ThrottleState = { lastScaleOutAt: T0, grants: [done('event:generic:e1', 3, T0)] };
+    expect(decideThrottle(state, ask({ eventKey: 'e2' }), rules, T0 + 299_999).result).toMatchObject({ kind: 'throttled', rule: 'cooldown', retryAt: T0 + 300_000 });
+    expect(decideThrottle(state, ask({ eventKey: 'e2' }), rules, T0 + 300_000).result).toEqual({ kind: 'granted', nodes: 3 });
+  });
+
+  it('never grants more than the window budget, and says when the budget frees up', () => {
+    const state: ThrottleState = { grants: [done('a', 8, T0), done('b', 10, T0 + 600_000)] };
+    const now = T0 + 1_200_000;
+    expect(decideThrottle(state, ask({ requested: 2 }), rules, now).result).toEqual({ kind: 'granted', nodes: 2 });
+    // 3 asked, 2 left: refused until the 8-node grant leaves the window.
+    expect(decideThrottle(state, ask({ requested: 3 }), rules, now).result).toMatchObject({ kind: 'throttled', rule: 'node-budget', retryAt: T0 + 3_600_000 });
+  });
+
+  it('clamps to what the budget leaves when the template allows it', () => {
+    const state: ThrottleState = { grants: [done('a', 18, T0)] };
+    expect(decideThrottle(state, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toEqual({ kind: 'granted', nodes: 2, clampedBy: 'node-budget' });
+    const full: ThrottleState = { grants: [done('a', 20, T0)] };
+    expect(decideThrottle(full, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
+  });
+
+  it('forgets grants older than the window', () => {
+    const state: ThrottleState = { grants: [done('a', 20, T0)] };
+    expect(decideThrottle(state, ask(), rules, T0 + 3_600_000).result).toEqual({ kind: 'granted', nodes: 3 });
+  });
+
+  it('keeps the cluster under its ceiling, clamping when allowed', () => {
+    const ceiling = { ...rules, maxClusterNodes: 10 };
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 7 }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 3 });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 8 }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 8, clampAllowed: true }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 2, clampedBy: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 10, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
+  });
+
+  it('lets the redelivery of an event whose holder died go on with its own grant', () => {
+    // e1 was granted 3 nodes, its instance crashed; its in-flight mark has expired.
+    const state: ThrottleState = { grants: [{ eventKey: 'event:generic:e1', claimId: 'dead', nodes: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] };
+    const step = decideThrottle(state, ask({ claimId: 'c2', requested: 3, inFlightUntil: T0 + 90_000 }), rules, T0 + 60_000);
+    expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
+    const grants = (step.write as { value: ThrottleState }).value.grants;
+    expect(grants).toHaveLength(1); // not counted twice
+    expect(grants[0]).toMatchObject({ claimId: 'c2', state: 'in-flight' });
+  });
+});
+
+describe('settling a grant', () => {
+  const granted = (decideThrottle(undefined, ask(), rules, T0).write as { value: ThrottleState }).value;
+
+  it('on success: done, and the cooldown starts', () => {
+    const next = (settleThrottleSuccess(granted, 'event:generic:e1', 'c1', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    expect(next.lastScaleOutAt).toBe(T0 + 5000);
+    expect(next.grants[0]!.state).toBe('done');
+  });
+
+  it('on a refusal from TKE: the budget goes back', () => {
+    const next = (settleThrottleFailure(granted, 'event:generic:e1', 'c1', 'refused', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    expect(next.grants).toEqual([]);
+    expect(next.lastScaleOutAt).toBeUndefined();
+  });
+
+  it('on an unknown outcome: the nodes stay counted, no longer in flight', () => {
+    const next = (settleThrottleFailure(granted, 'event:generic:e1', 'c1', 'unknown', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    expect(next.grants).toMatchObject([{ nodes: 3, state: 'done' }]);
+  });
+
+  it('leaves another claim alone', () => {
+    expect(settleThrottleFailure(granted, 'event:generic:e1', 'other', 'refused', rules, T0).write).toEqual({ kind: 'keep' });
+  });
+});
