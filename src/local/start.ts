@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   }
 
   const { handler, store } = coldStart(env);
-  const server = await startFunctionUrlServer(handler, { port });
+  // The function timeout SCF would impose (the deadline every call is bounded by).
+  const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
+  const server = await startFunctionUrlServer(handler, { port, timeoutMs });
   console.error(`listening on ${server.url} (PORT=${port})`);
   console.error(`  health:  curl -s ${server.url}/healthz`);
   if (env.SCALEOUT_GENERIC_TOKEN === DEV_TOKEN) {
