@@ -60,6 +60,7 @@ export class RedisStore implements StateStore {
   private readonly redis: CasRedis;
   private readonly commandTimeoutMs: number;
   private readonly maxCasRounds: number;
+  private readyWait: Promise<void> | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 500;
@@ -127,19 +128,24 @@ export class RedisStore implements StateStore {
     }
   }
 
-  /** Right after a cold start (or a reconnect) the client is not ready yet: wait, within the timeout. */
-  private async ready(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.redis.off('ready', onReady);
-        reject(new StoreUnavailableError('the state store (Redis) is not connected'));
-      }, this.commandTimeoutMs);
-      const onReady = () => {
+  /**
+   * Right after a cold start (or during a reconnect) the client is not ready yet: wait, within the
+   * timeout. Concurrent callers share one wait (one listener, not one each).
+   */
+  private ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    this.readyWait ??= new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
         clearTimeout(timer);
-        resolve();
+        this.redis.off('ready', onReady);
+        this.readyWait = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
       };
+      const onReady = () => settle();
+      const timer = setTimeout(() => settle(new StoreUnavailableError('the state store (Redis) is not connected')), this.commandTimeoutMs);
       this.redis.once('ready', onReady);
     });
+    return this.readyWait;
   }
 }
