@@ -26,7 +26,7 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
       }),
     )
     .handler(async function scaleOutHandler(_event, context) {
-      return toScfResponse(await app.handle(context.webhook, { deadline: context.deadline, decision: context.decision }));
+      return toScfResponse(await app.handle(context.webhook, { deadline: context.deadline, timeoutAt: context.timeoutAt, decision: context.decision }));
     });
   return handler as unknown as ScfHandler;
 }

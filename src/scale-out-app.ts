@@ -49,8 +49,13 @@ export interface ScaleOutAppDeps {
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
 
 export interface Invocation {
-  /** Epoch ms by which the answer must be sent: the function's own timeout, less a margin. */
+  /** Epoch ms by which TKE calls must end: the function's timeout, less a margin to answer. */
   readonly deadline: number;
+  /**
+   * Epoch ms at which SCF ends the invocation. Past it the holder of a claim or an in-flight slot
+   * must be gone, so that is when they expire.
+   */
+  readonly timeoutAt: number;
   /** What the decision log line will say; the app fills it in as it learns. */
   readonly decision: DecisionRecord;
 }
@@ -123,7 +128,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     const key = idempotencyKeyFor(resolved.source, resolved.eventId);
     const claimId = newClaimId();
     const decision = await store.update<IdempotencyRecord, DeliveryDecision>(key, (current) =>
-      decideDelivery(current, { claimId, fingerprint, clientToken, claimExpiresAt: invocation.deadline }, now()),
+      decideDelivery(current, { claimId, fingerprint, clientToken, claimExpiresAt: invocation.timeoutAt }, now()),
     );
     switch (decision.kind) {
       case 'replay':
@@ -142,7 +147,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
 
     // This delivery now holds the event's claim; every way out below settles it.
     const releaseEvent = () =>
-      // Best effort: if the store is down, the claim still expires at our deadline, and the
+      // Best effort: if the store is down, the claim still expires at our timeout, and the
       // sender should hear about the first failure, not the store's.
       store.update<IdempotencyRecord, void>(key, (current) => releaseClaim(current, claimId)).catch(() => undefined);
     const callOptions = { deadline: invocation.deadline, now, policy: config.tke };
@@ -159,7 +164,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
         claimId,
         requested: resolved.count,
         clampAllowed: resolved.template.count.clamp,
-        inFlightUntil: invocation.deadline,
+        inFlightUntil: invocation.timeoutAt,
         ...(clusterNodes !== undefined && { clusterNodes }),
       };
       const throttle = await store.update<ThrottleState, ThrottleDecision>(scope.key, (current) => decideThrottle(current, ask, scope.rules, now()));

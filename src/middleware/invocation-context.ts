@@ -18,4 +18,5 @@ export interface InvocationContext extends LambdaContext {
   /** Set by scfHttpRequest. */
   webhook: WebhookRequest;
   deadline: number;
+  timeoutAt: number;
 }

@@ -13,13 +13,14 @@ export interface ScfHttpRequestOptions {
 
 /**
  * Reads the SCF event (either shape) into `context.webhook` and fixes this invocation's deadline in
- * `context.deadline`. Runs first, so even a malformed event reaches the error middleware as a 400.
+ * `context.deadline` / `context.timeoutAt`. Runs first, so even a malformed event reaches the error middleware as a 400.
  */
 export function scfHttpRequest(options: ScfHttpRequestOptions): MiddlewareObj<ScfHttpEvent, ScfHttpResponse, Error, InvocationContext> {
   const margin = options.answerMarginMs ?? 300;
   return {
     before: function scfHttpRequestBefore(request) {
-      request.context.deadline = request.context.startedAt + remainingMs(request.context, options.fallbackDeadlineMs) - margin;
+      request.context.timeoutAt = request.context.startedAt + remainingMs(request.context, options.fallbackDeadlineMs);
+      request.context.deadline = request.context.timeoutAt - margin;
       request.context.webhook = toWebhookRequest(request.event, options.maxBodyBytes);
     },
   };
