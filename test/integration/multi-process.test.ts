@@ -1,6 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
-import { exampleConfigVariant, REPO_ROOT } from '../support/fixtures';
+import { exampleConfigVariant } from '../support/fixtures';
+import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 /**
@@ -11,17 +11,12 @@ import { startRedisServer, type RedisServer } from '../support/redis-server';
 const PROCESSES = 4;
 const TOKEN = 'multi-process-token';
 
-interface Instance {
-  readonly url: string;
-  readonly child: ChildProcess;
-}
-
 let redis: RedisServer;
 let sandbox: TkeSandbox;
 let sandboxUrl: string;
 
 beforeAll(async () => {
-  execFileSync('npm', ['run', 'build:local', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
+  buildLocalBundle();
   redis = await startRedisServer();
   sandbox = new TkeSandbox({ clusters: [{ clusterId: 'cls-e55paxnt', region: 'ap-guangzhou', maxNodes: 1000, initialNodes: 3 }, { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' }] });
   sandboxUrl = await sandbox.start();
@@ -33,17 +28,15 @@ afterAll(async () => {
 
 let prefixCounter = 0;
 
-async function startInstances(throttle: Record<string, number>, timeoutMs = 10_000): Promise<Instance[]> {
+async function startInstances(throttle: Record<string, number>, timeoutMs = 10_000): Promise<FunctionProcess[]> {
   const keyPrefix = `mp${++prefixCounter}:`;
   const config = exampleConfigVariant((doc) => {
     doc.throttle = throttle;
     doc.store = { keyPrefix };
   });
   return Promise.all(
-    Array.from({ length: PROCESSES }, async () => {
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        PORT: '0',
+    Array.from({ length: PROCESSES }, () =>
+      startFunctionProcess({
         TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
         TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
         TKE_ENDPOINT: sandboxUrl,
@@ -52,42 +45,12 @@ async function startInstances(throttle: Record<string, number>, timeoutMs = 10_0
         SCALEOUT_GENERIC_TOKEN: TOKEN,
         LOCAL_TIMEOUT_MS: String(timeoutMs),
         LOG_LEVEL: 'warn',
-      };
-      const child = spawn(process.execPath, ['dist/local/start.js'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output}`)), 15_000);
-        const poll = setInterval(() => {
-          const m = /listening on (http:\/\/\S+)/.exec(output);
-          if (m) {
-            clearInterval(poll);
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        }, 20);
-        child.once('exit', (code) => reject(new Error(`instance exited with ${code}:\n${output}`)));
-      });
-      return { url, child };
-    }),
-  );
-}
-
-async function stopInstances(instances: Instance[]): Promise<void> {
-  await Promise.all(
-    instances.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
+      }),
     ),
   );
 }
 
-async function deliver(instance: Instance, body: unknown): Promise<{ status: number; retryAfter: string | null; json: any }> {
+async function deliver(instance: FunctionProcess, body: unknown): Promise<{ status: number; retryAfter: string | null; json: any }> {
   const res = await fetch(`${instance.url}/hooks/generic`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -99,10 +62,10 @@ async function deliver(instance: Instance, body: unknown): Promise<{ status: num
 const createCalls = () => sandbox.calls.filter((c) => c.action === 'CreateClusterInstances');
 
 describe(`${PROCESSES} function processes sharing one Redis`, () => {
-  let instances: Instance[] = [];
+  let instances: FunctionProcess[] = [];
   beforeEach(() => sandbox.reset());
   afterEach(async () => {
-    await stopInstances(instances);
+    await Promise.all(instances.map((instance) => instance.stop()));
     instances = [];
   });
 

@@ -1,54 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { TkeSandbox } from '../../src/sandbox/tke-sandbox';
-import { fixture, REPO_ROOT } from '../support/fixtures';
+import { fixture } from '../support/fixtures';
+import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
 
 /**
  * The newcomer's path, as the README gives it: `npm start` serves the function on localhost.
  * Runs the built bundle exactly as `npm start` does (build, then node), on free ports.
  */
-interface Started {
-  child: ChildProcess;
-  baseUrl: string;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-beforeAll(() => {
-  execFileSync('npm', ['run', 'build:local', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
-});
-
-async function npmStart(extraEnv: Record<string, string>): Promise<Started> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0' };
-  for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY', 'TENCENTCLOUD_SESSIONTOKEN', 'TKE_ENDPOINT', 'SCALEOUT_GENERIC_TOKEN', 'SCALEOUT_CONFIG']) {
-    delete env[key];
-  }
-  Object.assign(env, extraEnv);
-  const child = spawn(process.execPath, ['dist/local/start.js'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not listen in time:\n${output}`)), 15_000);
-    const poll = setInterval(() => {
-      const listening = /listening on (http:\/\/\S+)/.exec(output);
-      if (listening) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(listening[1]!);
-      }
-    }, 20);
-    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
-  });
-  return {
-    child,
-    baseUrl,
-    output: () => output,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
+beforeAll(buildLocalBundle);
 
 const postGeneric = async (baseUrl: string, token: string, body: unknown) =>
   (await fetch(`${baseUrl}/hooks/generic`, {
@@ -58,9 +16,9 @@ const postGeneric = async (baseUrl: string, token: string, body: unknown) =>
   }).then((r) => r.json())) as Record<string, unknown> & { instanceIds: string[] };
 
 describe('npm start with no credentials: the local sandbox', () => {
-  let started: Started;
+  let started: FunctionProcess;
   beforeAll(async () => {
-    started = await npmStart({});
+    started = await startFunctionProcess({});
   });
   afterAll(() => started.stop());
 
@@ -70,16 +28,16 @@ describe('npm start with no credentials: the local sandbox', () => {
   });
 
   it('serves /healthz with the sandbox named', async () => {
-    const health = await (await fetch(`${started.baseUrl}/healthz`)).json();
+    const health = await (await fetch(`${started.url}/healthz`)).json();
     expect(health).toMatchObject({ status: 'ok', tke: { mode: 'sandbox' }, store: { kind: 'memory' } });
   });
 
   it("scales the demo cluster with the README's curl, then replays it", async () => {
     const body = { eventId: 'try-1', cluster: 'demo', template: 'small', count: 2 };
-    const first = await postGeneric(started.baseUrl, 'dev-token', body);
+    const first = await postGeneric(started.url, 'dev-token', body);
     expect(first).toMatchObject({ status: 'created', clusterId: 'cls-e55paxnt', count: 2 });
     expect(first.instanceIds).toHaveLength(2);
-    const second = await postGeneric(started.baseUrl, 'dev-token', body);
+    const second = await postGeneric(started.url, 'dev-token', body);
     expect(second).toEqual({ ...first, status: 'replayed' });
 
     const sandboxUrl = /local sandbox at (http:\/\/\S+)/.exec(started.output())![1]!;
@@ -103,10 +61,10 @@ describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', ()
   // A stand-in in this process with keys of its own, as an outside checker would run one.
   const credential = { secretId: 'AKIDoutsidechecker0000000000000000000', secretKey: 'outside-checker-key' };
   const standIn = new TkeSandbox({ credentials: [credential] });
-  let started: Started;
+  let started: FunctionProcess;
   beforeAll(async () => {
     const endpoint = await standIn.start();
-    started = await npmStart({
+    started = await startFunctionProcess({
       TENCENTCLOUD_SECRETID: credential.secretId,
       TENCENTCLOUD_SECRETKEY: credential.secretKey,
       TKE_ENDPOINT: endpoint,
@@ -121,13 +79,13 @@ describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', ()
   it('sends one validly signed multi-disk call, replays the repeat, and sends nothing for a wrong token or an undeclared param', async () => {
     expect(started.output()).toContain('mode: TENCENT CLOUD');
     const body = { eventId: 'check-1', cluster: 'demo-bj', template: 'multi-disk' };
-    const first = await postGeneric(started.baseUrl, 'checker-token', body);
-    const again = await postGeneric(started.baseUrl, 'checker-token', body);
+    const first = await postGeneric(started.url, 'checker-token', body);
+    const again = await postGeneric(started.url, 'checker-token', body);
     expect(first.status).toBe('created');
     expect(again).toEqual({ ...first, status: 'replayed' });
 
-    const wrongToken = await postGeneric(started.baseUrl, 'dev-token', { ...body, eventId: 'check-2' });
-    const undeclared = await postGeneric(started.baseUrl, 'checker-token', { ...body, eventId: 'check-3', params: { ImageId: 'img-evil' } });
+    const wrongToken = await postGeneric(started.url, 'dev-token', { ...body, eventId: 'check-2' });
+    const undeclared = await postGeneric(started.url, 'checker-token', { ...body, eventId: 'check-3', params: { ImageId: 'img-evil' } });
     expect((wrongToken.error as { code: string }).code).toBe('Unauthorized');
     expect((undeclared.error as { code: string }).code).toBe('UnknownParam');
 

@@ -1,0 +1,55 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT } from './fixtures';
+
+/** The bundle `npm start` runs, built once per test file that spawns it. */
+export function buildLocalBundle(): void {
+  execFileSync('npm', ['run', 'build:local', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
+}
+
+export interface FunctionProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `node dist/local/start.js` with `env` (on top of a clean copy of ours) and waits until it listens. */
+export async function startFunctionProcess(env: Record<string, string>): Promise<FunctionProcess> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0' };
+  for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY', 'TENCENTCLOUD_SESSIONTOKEN', 'TKE_ENDPOINT', 'SCALEOUT_GENERIC_TOKEN', 'SCALEOUT_CONFIG', 'SCALEOUT_STORE']) {
+    delete childEnv[key];
+  }
+  Object.assign(childEnv, env);
+  const child = spawn(process.execPath, ['dist/local/start.js'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the function did not listen in time:\n${output}`)), 15_000);
+    const poll = setInterval(() => {
+      const listening = /listening on (http:\/\/\S+)/.exec(output);
+      if (listening) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(listening[1]!);
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`the function exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url,
+    child,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
