@@ -215,18 +215,19 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       instanceIds: result.response.InstanceIdSet,
       requestId: result.response.RequestId,
     };
-    Object.assign(log, { outcome: 'created', instanceIds: stored.instanceIds, tkeRequestId: stored.requestId, attempts: result.attempts });
-    // If the store fails here the nodes exist but the sender gets a 503: its retry reaches TKE with
-    // the same ClientToken and gets these same instances back.
+    Object.assign(log, { instanceIds: stored.instanceIds, tkeRequestId: stored.requestId, attempts: result.attempts });
+    // If the store fails here the nodes exist but the sender gets a 503 (and the log line has the
+    // instanceIds): its retry reaches TKE with the same ClientToken and gets these instances back.
     await store.update<IdempotencyRecord, void>(key, () => completeDelivery(fingerprint, stored, now(), config.idempotency.ttlSeconds * 1000));
     await store.update<ThrottleState, void>(scope.key, (current) => settleThrottleSuccess(current, key, claimId, scope.rules, now()));
+    log.outcome = 'created';
     return answer('created', stored);
   }
 
   async function health(): Promise<Record<string, unknown>> {
     return {
       status: 'ok',
-      clusters: Object.fromEntries([...config.clusters.values()].map((c) => [c.alias, { clusterId: c.clusterId, region: c.region }])),
+      clusters: Object.fromEntries([...config.clusters.values()].map((c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle }])),
       templates: [...config.templates.keys()],
       sources: [...sources.keys()],
       store: { kind: store.kind, shared: store.shared, reachable: await store.ping() },
