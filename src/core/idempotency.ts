@@ -71,9 +71,12 @@ export function fingerprintOf(resolved: ResolvedScaleOut): RequestFingerprint {
   };
 }
 
-/** The record key: event IDs are the sender's, so they are unique per sender only. */
+/**
+ * The record key: event IDs are the sender's, so they are unique per sender only. The braces are a
+ * Redis Cluster hash tag: everything about one event hashes to one slot.
+ */
 export function idempotencyKeyFor(source: string, eventId: string): string {
-  return `event:${source}:${eventId}`;
+  return `event:{${source}:${eventId}}`;
 }
 
 /**

@@ -63,9 +63,11 @@ export type ThrottleDecision =
  */
 export function throttleScopeOf(resolved: ResolvedScaleOut): { readonly key: string; readonly rules: ThrottleRules } {
   const { cluster, template } = resolved;
+  // Hash tag on the ClusterId: a cluster's scopes (its own and its templates') share one Redis
+  // Cluster slot, so a future decision over several of them can stay one atomic step.
   return template.throttle === undefined
-    ? { key: `throttle:${cluster.clusterId}`, rules: cluster.throttle }
-    : { key: `throttle:${cluster.clusterId}:${template.name}`, rules: { ...cluster.throttle, ...template.throttle } };
+    ? { key: `throttle:{${cluster.clusterId}}`, rules: cluster.throttle }
+    : { key: `throttle:{${cluster.clusterId}}:${template.name}`, rules: { ...cluster.throttle, ...template.throttle } };
 }
 
 export function decideThrottle(

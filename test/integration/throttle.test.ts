@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { RELAXED_THROTTLE } from '../support/fixtures';
 import { startHarness, type Harness } from '../support/harness';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
@@ -122,6 +123,23 @@ describe.each(storeEnvs)('with the %s store', (kind, storeEnv) => {
     const [a, b] = await Promise.all([post(harness, 'a', 1), new Promise((r) => setTimeout(r, 50)).then(() => post(harness, 'b', 1))]);
     expect(a.json.status).toBe('created');
     expect(b.json.error).toMatchObject({ code: 'Throttled', rule: 'in-flight' });
+  });
+});
+
+describe('Redis keys', () => {
+  it('sit under the prefix, with hash tags per event and per cluster, and expire', async () => {
+    const h = await startHarness({ env: { SCALEOUT_STORE: redis.url }, config: (doc) => (doc.store = { keyPrefix: 'keys-test:' }) });
+    const client = new Redis(redis.url);
+    try {
+      await h.postGeneric({ eventId: 'k-1', cluster: 'demo', template: 'small' });
+      const keys = (await client.keys('keys-test:*')).sort();
+      expect(keys).toEqual(['keys-test:event:{generic:k-1}', 'keys-test:throttle:{cls-e55paxnt}']);
+      for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(0);
+      expect(await client.pttl('keys-test:event:{generic:k-1}')).toBeGreaterThan(86_000_000); // the 24 h replay window
+    } finally {
+      client.disconnect();
+      await h.close();
+    }
   });
 });
 
