@@ -13,7 +13,7 @@ import {
 } from './core/idempotency';
 import { renderCreateClusterInstances } from './core/render';
 import { resolveScaleOut } from './core/resolve';
-import { EventInFlightError, NotFoundError, ThrottledError, TkeCallError, UnprocessableError } from './errors';
+import { EventInFlightError, NotFoundError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError } from './errors';
 import {
   decideThrottle,
   settleThrottleFailure,
@@ -25,7 +25,9 @@ import {
 } from './core/throttle';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
-import type { WebhookSource } from './sources/webhook-source';
+import type { ScaleOutOutcome, WebhookSource } from './sources/webhook-source';
+import type { IgnoredAlert } from './rules/plan';
+import type { ScaleOutRequest } from './core/scale-out-request';
 import type { StateStore } from './store/state-store';
 import { callCreateClusterInstances, describeClusterNodeCount, type TkeCallResult } from './tke/call-tke';
 import type { TkeApi } from './tke/tke-api';
@@ -62,7 +64,11 @@ export interface Invocation {
 
 /** The fields of the one structured log line written per request (log/decision-log.ts). */
 export interface DecisionRecord {
-  outcome?: 'created' | 'replayed' | 'health' | 'rejected' | 'failed' | 'throttled';
+  outcome?: 'created' | 'replayed' | 'health' | 'rejected' | 'failed' | 'throttled' | 'ignored' | 'answered' | 'mixed';
+  note?: string;
+  ignored?: readonly IgnoredAlert[];
+  results?: readonly DecisionRecord[];
+  error?: { code: string; message: string; status: number };
   source?: string;
   eventId?: string;
   cluster?: string;
@@ -87,7 +93,6 @@ export interface ScaleOutApp {
   handle(request: WebhookRequest, invocation: Invocation): Promise<HttpReply>;
 }
 
-export type ScaleOutStatus = 'created' | 'replayed';
 
 export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const { config, sources, store, tke, now } = deps;
@@ -105,12 +110,42 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       throw new NotFoundError('UnknownSource', `no sender ${JSON.stringify(route.source)} is enabled; enabled: ${[...sources.keys()].join(', ') || 'none'}`);
     }
     source.authenticate(request, now());
-    return scaleOut(source, request, invocation);
+    const interpretation = source.interpret(request, now());
+    const log = invocation.decision;
+    if (interpretation.kind === 'reply') {
+      Object.assign(log, { outcome: 'answered', note: interpretation.note });
+      return interpretation.reply;
+    }
+    const ignored = interpretation.ignored ?? [];
+    if (ignored.length > 0) log.ignored = ignored;
+    if (interpretation.requests.length === 0) {
+      log.outcome = 'ignored';
+      return source.reply([], ignored);
+    }
+
+    // One decision record per scale-out; a delivery asking for one (the common case) logs it flat.
+    const outcomes: ScaleOutOutcome[] = [];
+    const records: DecisionRecord[] = [];
+    for (const asked of interpretation.requests) {
+      const record: DecisionRecord = interpretation.requests.length === 1 ? log : {};
+      records.push(record);
+      try {
+        outcomes.push({ ok: true, ...(await scaleOut(asked, record, invocation)) });
+      } catch (error) {
+        if (!(error instanceof ScaleOutError)) throw error;
+        outcomes.push({ ok: false, request: asked, error });
+        record.error = { code: error.code, message: error.message, status: error.status };
+        record.outcome ??= error.status >= 500 ? 'failed' : 'rejected';
+      }
+    }
+    if (records.length > 1) {
+      log.results = records;
+      log.outcome = summarize(records);
+    }
+    return source.reply(outcomes, ignored);
   }
 
-  async function scaleOut(source: WebhookSource, request: WebhookRequest, invocation: Invocation): Promise<HttpReply> {
-    const log = invocation.decision;
-    const asked = source.normalize(request);
+  async function scaleOut(asked: ScaleOutRequest, log: DecisionRecord, invocation: Invocation): Promise<{ status: 'created' | 'replayed'; answer: ScaleOutAnswer }> {
     Object.assign(log, {
       eventId: asked.eventId,
       cluster: asked.cluster,
@@ -133,7 +168,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     switch (decision.kind) {
       case 'replay':
         Object.assign(log, { outcome: 'replayed', instanceIds: decision.answer.instanceIds, tkeRequestId: decision.answer.requestId });
-        return answer('replayed', decision.answer);
+        return { status: 'replayed', answer: decision.answer };
       case 'in-flight':
         throw new EventInFlightError(resolved.eventId, decision.retryAfterSeconds);
       case 'conflict':
@@ -221,7 +256,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     await store.update<IdempotencyRecord, void>(key, () => completeDelivery(fingerprint, stored, now(), config.idempotency.ttlSeconds * 1000));
     await store.update<ThrottleState, void>(scope.key, (current) => settleThrottleSuccess(current, key, claimId, scope.rules, now()));
     log.outcome = 'created';
-    return answer('created', stored);
+    return { status: 'created', answer: stored };
   }
 
   async function health(): Promise<Record<string, unknown>> {
@@ -238,19 +273,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   return { config, now, handle };
 }
 
-function answer(status: ScaleOutStatus, stored: ScaleOutAnswer): HttpReply {
-  return {
-    status: 200,
-    body: {
-      status,
-      eventId: stored.eventId,
-      clusterId: stored.clusterId,
-      template: stored.template,
-      count: stored.count,
-      ...(stored.clampedBy !== undefined && { requestedCount: stored.requestedCount, clampedBy: stored.clampedBy }),
-      clientToken: stored.clientToken,
-      instanceIds: stored.instanceIds,
-      requestId: stored.requestId,
-    },
-  };
+/** The outcome of a delivery of several scale-outs, for its log line. */
+function summarize(records: readonly DecisionRecord[]): DecisionRecord['outcome'] {
+  const outcomes = new Set(records.map((r) => r.outcome));
+  if (outcomes.size === 1) return [...outcomes][0];
+  if (records.some((r) => r.outcome === 'failed')) return 'failed';
+  return 'mixed';
 }

@@ -5,19 +5,23 @@ import { ConfigError } from '../errors';
 import { parsePath, pathProblem, type PathSegment } from '../core/json-path';
 import { INSTANCE_ADVANCED_SETTINGS_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 import type { ThrottleRules } from '../core/throttle';
-import { configSchema, type GenericSourceConfig, type RawConfig, type ThrottleOverride } from './schema';
+import { configSchema, type RawConfig, type RuleInput, type ThrottleOverride } from './schema';
 
 /** The validated, frozen config every request reads. Built once per cold start. */
 export interface Config {
   readonly origin: string;
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
   readonly templates: ReadonlyMap<string, TemplateConfig>;
-  readonly sources: { readonly generic?: GenericSourceConfig };
+  readonly sources: RawConfig['sources'];
+  readonly rules: readonly RuleConfig[];
   readonly limits: RawConfig['limits'];
   readonly store: RawConfig['store'];
   readonly idempotency: RawConfig['idempotency'];
   readonly tke: RawConfig['tke'];
 }
+
+/** A rule as validated: which alarms of which senders scale which cluster with which template. */
+export type RuleConfig = RuleInput;
 
 export interface ClusterConfig {
   readonly alias: string;
@@ -143,11 +147,30 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     });
   }
 
+  const ruleNames = new Set<string>();
+  raw.rules.forEach((rule, i) => {
+    const at = `rules.${i}`;
+    if (ruleNames.has(rule.name)) problems.push(`${at}.name: ${rule.name} is used by another rule`);
+    ruleNames.add(rule.name);
+    const template = templates.get(rule.scale.template);
+    if (!clusters.has(rule.scale.cluster)) problems.push(`${at}.scale.cluster: unknown cluster ${JSON.stringify(rule.scale.cluster)}`);
+    if (template === undefined) problems.push(`${at}.scale.template: unknown template ${JSON.stringify(rule.scale.template)}`);
+    else if (!template.clusters.includes(rule.scale.cluster)) {
+      problems.push(`${at}.scale.template: template ${template.name} may scale ${template.clusters.join(', ')}, not ${rule.scale.cluster}`);
+    }
+    for (const source of rule.sources) {
+      if (raw.sources[source as keyof typeof raw.sources] === undefined) {
+        problems.push(`${at}.sources: ${source} is not enabled under sources`);
+      }
+    }
+  });
+
   return {
     origin,
     clusters,
     templates,
     sources: raw.sources,
+    rules: raw.rules,
     limits: raw.limits,
     store: raw.store,
     idempotency: raw.idempotency,
@@ -202,7 +225,9 @@ const KNOWN_KEYS = [
   'params', 'path', 'values', 'integer', 'generic', 'auth', 'bearer', 'hmac', 'tokenEnv', 'secretEnv',
   'toleranceSeconds', 'maxBodyBytes', 'ttlSeconds', 'maxAttempts', 'baseDelayMs', 'maxDelayMs',
   'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs', 'throttle',
-  'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp',
+  'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp', 'rules', 'name',
+  'sources', 'match', 'labels', 'annotations', 'policyId', 'metric', 'namespace', 'scale', 'cluster', 'template',
+  'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

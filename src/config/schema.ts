@@ -165,9 +165,66 @@ const authSchema = z.union([
     .refine((a) => (a.bearer === undefined) !== (a.hmac === undefined), 'set exactly one of bearer or hmac'),
 ]);
 
+/** Alertmanager can send bearer or basic auth (http_config), not a signature. */
+export const alertmanagerSourceSchema = z.strictObject({
+  auth: z.union([
+    z.literal('none'),
+    z
+      .strictObject({
+        bearer: bearerAuthSchema.optional(),
+        basic: z.strictObject({ username: z.string().min(1), passwordEnv: envVarName }).optional(),
+      })
+      .refine((a) => (a.bearer === undefined) !== (a.basic === undefined), 'set exactly one of bearer or basic'),
+  ]),
+});
+
 export const genericSourceSchema = z.strictObject({
   /** Required: with no auth the function refuses to start unless this says `none` in so many words. */
   auth: authSchema,
+});
+
+/** Senders whose payloads are alarms, matched by rules (chat senders name cluster and template themselves). */
+export const ALERT_SOURCES = ['alertmanager', 'grafana', 'tencent-monitor'] as const;
+
+const matchValue = z.union([z.string(), z.array(z.string()).min(1)]);
+
+export const ruleSchema = z.strictObject({
+  /** Appears in event IDs and logs. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lower-case letters, digits and dashes (at most 48)'),
+  /** Which senders' alarms this rule looks at. */
+  sources: z.array(z.enum(ALERT_SOURCES)).min(1),
+  /** Every condition given must hold. A value is exact; a list means any of them. */
+  match: z
+    .strictObject({
+      labels: z.record(z.string(), matchValue).optional(),
+      annotations: z.record(z.string(), matchValue).optional(),
+      /** Tencent Cloud Monitor alarm policy ID. */
+      policyId: matchValue.optional(),
+      /** Tencent Cloud Monitor metric name, e.g. cpu_usage. */
+      metric: matchValue.optional(),
+      /** Tencent Cloud Monitor namespace, e.g. QCE/TKE2. */
+      namespace: matchValue.optional(),
+    })
+    .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one condition'),
+  scale: z.strictObject({
+    cluster: alias,
+    template: alias,
+    /** A fixed count, or taken from a label or annotation of the alert (the template's bounds apply). */
+    count: z
+      .union([
+        positiveInt(MAX_INSTANCE_COUNT),
+        z
+          .strictObject({
+            label: z.string().optional(),
+            annotation: z.string().optional(),
+            default: positiveInt(MAX_INSTANCE_COUNT).default(1),
+          })
+          .refine((c) => !(c.label !== undefined && c.annotation !== undefined), 'take the count from a label or an annotation, not both'),
+      ])
+      .optional(),
+  }),
+  /** One scale-out per matching alert, instead of one per rule for the whole group. */
+  perAlert: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({
@@ -175,7 +232,10 @@ export const configSchema = z.strictObject({
   templates: z.record(alias, templateSchema).refine((t) => Object.keys(t).length > 0, 'declare at least one template'),
   sources: z.strictObject({
     generic: genericSourceSchema.optional(),
+    alertmanager: alertmanagerSourceSchema.optional(),
   }),
+  /** Which alarms scale which cluster (alert senders only). */
+  rules: z.array(ruleSchema).default([]),
   throttle: throttleDefaultsSchema,
   limits: z
     .strictObject({
@@ -220,3 +280,6 @@ export type ParamSpecInput = z.infer<typeof paramSpecSchema>;
 export type GenericSourceConfig = z.infer<typeof genericSourceSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;
+export type AlertmanagerSourceConfig = z.infer<typeof alertmanagerSourceSchema>;
+export type RuleInput = z.infer<typeof ruleSchema>;
+export type AlertSourceName = (typeof ALERT_SOURCES)[number];

@@ -8,7 +8,8 @@ import { BadRequestError, SenderNotConfiguredError } from '../errors';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import { EVENT_ID_RULE, isValidEventId } from './event-id';
-import type { WebhookSource } from './webhook-source';
+import { scaleOutAnswerBody } from '../http/scale-out-answer';
+import type { Interpretation, WebhookSource } from './webhook-source';
 
 /**
  * The plain JSON call, for scripts, CI jobs and anything that can send JSON:
@@ -37,30 +38,40 @@ export function createGenericSource(config: GenericSourceConfig, env: NodeJS.Pro
   return {
     name: 'generic',
     authenticate,
-    normalize(request: WebhookRequest): ScaleOutRequest {
-      const body = parseJsonBody(request);
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw new BadRequestError('InvalidPayload', 'body must be a JSON object');
-      }
-      const parsed = genericPayloadSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
-        const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason' : issue.message;
-        throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
-      }
-      const payload = parsed.data;
-      const eventId = eventIdOf(request, payload.eventId);
-      return {
-        source: 'generic',
-        eventId,
-        cluster: payload.cluster,
-        template: payload.template,
-        ...(payload.count !== undefined && { count: payload.count }),
-        params: new Map<string, ParamValue>(Object.entries(payload.params ?? {})),
-        ...(payload.reason !== undefined && { reason: payload.reason }),
-      };
+    interpret(request: WebhookRequest): Interpretation {
+      return { kind: 'scale-out', requests: [normalize(request)] };
     },
+    // One request, one answer: the outcome itself, or its error through the one error mapping.
+    reply([outcome]) {
+      if (outcome === undefined) throw new Error('the generic sender always asks for one scale-out');
+      if (!outcome.ok) throw outcome.error;
+      return { status: 200, body: scaleOutAnswerBody(outcome.status, outcome.answer) };
+    },
+  };
+}
+
+function normalize(request: WebhookRequest): ScaleOutRequest {
+  const body = parseJsonBody(request);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestError('InvalidPayload', 'body must be a JSON object');
+  }
+  const parsed = genericPayloadSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason' : issue.message;
+    throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
+  }
+  const payload = parsed.data;
+  const eventId = eventIdOf(request, payload.eventId);
+  return {
+    source: 'generic',
+    eventId,
+    cluster: payload.cluster,
+    template: payload.template,
+    ...(payload.count !== undefined && { count: payload.count }),
+    params: new Map<string, ParamValue>(Object.entries(payload.params ?? {})),
+    ...(payload.reason !== undefined && { reason: payload.reason }),
   };
 }
 

@@ -1,12 +1,17 @@
-import type { WebhookRequest } from '../http/webhook-request';
+import type { ScaleOutAnswer } from '../core/idempotency';
 import type { ScaleOutRequest } from '../core/scale-out-request';
+import type { ScaleOutError } from '../errors';
+import type { HttpReply, WebhookRequest } from '../http/webhook-request';
+import type { IgnoredAlert } from '../rules/plan';
 
 /**
  * One sender (Alertmanager, Grafana, a chat bot, the generic JSON call) behind one interface: each
  * lives in its own file in this folder and is chosen by name in `sources/index.ts`.
  *
- * The pipeline calls `authenticate` on the raw request before anything is parsed, then `normalize`.
- * Everything after that (decide, render, call) is shared and knows nothing of the sender's format.
+ * The pipeline calls `authenticate` on the raw request before anything is parsed, then
+ * `interpret`, runs every scale-out it asks for through the shared decide → render → call path
+ * (which knows nothing of the sender's format), and hands the outcomes back to `reply`, which
+ * answers the way the sender's retry rules need (docs/DESIGN.md, "Answers per sender").
  */
 export interface WebhookSource {
   /** The `<source>` in `/hooks/<source>`. */
@@ -14,5 +19,16 @@ export interface WebhookSource {
   /** Throws UnauthorizedError (401) or SenderNotConfiguredError (503). `now` is epoch ms. */
   authenticate(request: WebhookRequest, now: number): void;
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
-  normalize(request: WebhookRequest): ScaleOutRequest;
+  interpret(request: WebhookRequest, now: number): Interpretation;
+  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply;
 }
+
+export type Interpretation =
+  /** Zero or more scale-outs (zero: everything was ignored, e.g. resolved alerts). */
+  | { readonly kind: 'scale-out'; readonly requests: readonly ScaleOutRequest[]; readonly ignored?: readonly IgnoredAlert[] }
+  /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
+  | { readonly kind: 'reply'; readonly reply: HttpReply; readonly note: string };
+
+export type ScaleOutOutcome =
+  | { readonly ok: true; readonly status: 'created' | 'replayed'; readonly answer: ScaleOutAnswer }
+  | { readonly ok: false; readonly request: ScaleOutRequest; readonly error: ScaleOutError };

@@ -1,16 +1,25 @@
 import { signGenericPayload } from '../../../src/auth/hmac';
 import { createGenericSource } from '../../../src/sources/generic';
+import type { ScaleOutRequest } from '../../../src/core/scale-out-request';
+import type { WebhookRequest } from '../../../src/http/webhook-request';
 import { webhookRequest } from '../../support/fixtures';
 import { thrownBy } from '../../support/thrown';
 
 const bearer = createGenericSource({ auth: { bearer: { tokenEnv: 'GENERIC_TOKEN' } } }, { GENERIC_TOKEN: 'test-token' });
 const NOW = 1_764_000_000_000;
 
+/** The one scale-out a generic delivery asks for. */
+function normalize(request: WebhookRequest): ScaleOutRequest {
+  const interpretation = bearer.interpret(request, NOW);
+  if (interpretation.kind !== 'scale-out' || interpretation.requests.length !== 1) throw new Error('expected one scale-out');
+  return interpretation.requests[0]!;
+}
+
 const failure = (run: () => unknown) => thrownBy(run);
 
 describe('generic source: normalize', () => {
   it('turns the JSON call into a scale-out request', () => {
-    const request = bearer.normalize(
+    const request = normalize(
       webhookRequest({ json: { eventId: 'deploy-42', cluster: 'demo', template: 'small', count: 2, params: { zone: 'ap-guangzhou-3' }, reason: 'load test' } }),
     );
     expect(request).toEqual({
@@ -25,7 +34,7 @@ describe('generic source: normalize', () => {
   });
 
   it('takes the event ID from Idempotency-Key, quoted as the IETF draft sends it', () => {
-    const request = bearer.normalize(
+    const request = normalize(
       webhookRequest({ headers: { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': '"8e03978e-40d5"' }, json: { cluster: 'demo', template: 'small' } }),
     );
     expect(request.eventId).toBe('8e03978e-40d5');
@@ -52,22 +61,22 @@ describe('generic source: normalize', () => {
     ['an empty event ID', { json: { eventId: '', cluster: 'demo', template: 'small' } }, 400, 'InvalidEventId'],
     ['an event ID that contradicts Idempotency-Key', { headers: { 'content-type': 'application/json', 'idempotency-key': 'b' }, json: { eventId: 'a', cluster: 'demo', template: 'small' } }, 400, 'EventIdMismatch'],
   ])('refuses %s with a precise 4xx', (_name, overrides, status, code) => {
-    const error = failure(() => bearer.normalize(webhookRequest(overrides)));
+    const error = failure(() => normalize(webhookRequest(overrides)));
     expect(error.status).toBe(status);
     expect(error.code).toBe(code);
   });
 
   it('names the field at fault', () => {
-    expect(failure(() => bearer.normalize(webhookRequest({ json: { eventId: 'e', template: 'small' } }))).message).toBe(
+    expect(failure(() => normalize(webhookRequest({ json: { eventId: 'e', template: 'small' } }))).message).toBe(
       'cluster: is required: a cluster alias or ClusterId from the config',
     );
-    expect(failure(() => bearer.normalize(webhookRequest({ json: { eventId: 'e', cluster: 'demo', template: 'small', count: 1.5 } }))).message).toBe(
+    expect(failure(() => normalize(webhookRequest({ json: { eventId: 'e', cluster: 'demo', template: 'small', count: 1.5 } }))).message).toBe(
       'count: must be a whole number',
     );
-    expect(failure(() => bearer.normalize(webhookRequest({ json: { eventId: 'é', cluster: 'demo', template: 'small' } }))).message).toBe(
+    expect(failure(() => normalize(webhookRequest({ json: { eventId: 'é', cluster: 'demo', template: 'small' } }))).message).toBe(
       'eventId: must be 1 to 128 printable ASCII characters without spaces',
     );
-    expect(failure(() => bearer.normalize(webhookRequest({ json: { eventId: 'e', cluster: 'demo', template: 'small', nodes: 3 } }))).message).toContain('nodes: unknown field');
+    expect(failure(() => normalize(webhookRequest({ json: { eventId: 'e', cluster: 'demo', template: 'small', nodes: 3 } }))).message).toContain('nodes: unknown field');
   });
 });
 

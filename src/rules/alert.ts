@@ -1,0 +1,22 @@
+/**
+ * An alarm as the rules see it, whatever sent it: Alertmanager and Grafana alerts map their labels
+ * and annotations; a Tencent Cloud Monitor alarm maps its policy, metric, namespace and object.
+ * Sources build these (sources/*.ts); rules (rules/rules.ts) match them.
+ */
+export interface Alert {
+  readonly status: 'firing' | 'resolved';
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Tencent Cloud Monitor: the alarm policy ID (policy-xxxxxxxx). */
+  readonly policyId?: string;
+  /** Tencent Cloud Monitor: metric name (e.g. cpu_usage) and namespace (e.g. QCE/TKE2). */
+  readonly metric?: string;
+  readonly namespace?: string;
+  /**
+   * What makes this alert's firing episode itself, stable across the sender's retries and
+   * repeats and new for a new episode. Alertmanager/Grafana: `<fingerprint>/<startsAt seconds>`.
+   */
+  readonly episode: string;
+  /** When the episode started (epoch ms), to pick a group's oldest alert. */
+  readonly startedAt: number;
+}

@@ -1,0 +1,106 @@
+import type { RuleConfig } from '../config/load-config';
+import type { AlertSourceName } from '../config/schema';
+import type { ScaleOutRequest } from '../core/scale-out-request';
+import { UnprocessableError } from '../errors';
+import type { Alert } from './alert';
+
+/**
+ * Which scale-outs a delivery of alarms asks for. Pure: the rules and the alerts are all it reads.
+ *
+ * - Resolved alerts, and firing alerts no rule matches, ask for nothing (the sender gets a 2xx,
+ *   status `ignored`, and the log line says why).
+ * - A rule makes ONE scale-out for all the alerts of the delivery it matches (a group of ten pods
+ *   firing is one reason to add nodes, not ten), unless it says `perAlert: true`.
+ * - The event ID of a rule's scale-out is `<rule>/<episode of the oldest matching firing alert>`,
+ *   where an episode is `<fingerprint>/<startsAt>`. So it is stable while that alert keeps firing,
+ *   across the sender's retries, repeats (repeat_interval) and group changes: an alert joining the
+ *   group, or a younger one resolving, re-sends the same event (a replay, no new nodes). When the
+ *   oldest resolves while others still fire, the next oldest names a new event: the condition
+ *   outlived its first cause, and the throttle (cooldown, budget) decides whether that is worth
+ *   more nodes. A new firing episode of the same alert has a new startsAt, hence a new event.
+ * - The count comes from the same alert as the event ID, so a re-send can never ask a different
+ *   count for the same event.
+ */
+export interface IgnoredAlert {
+  readonly episode: string;
+  readonly reason: 'resolved' | 'no-rule';
+}
+
+export interface ScaleOutPlan {
+  readonly requests: readonly ScaleOutRequest[];
+  readonly ignored: readonly IgnoredAlert[];
+}
+
+export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceName, alerts: readonly Alert[]): ScaleOutPlan {
+  const firing = alerts.filter((a) => a.status === 'firing');
+  const matchedEpisodes = new Set<string>();
+  const requests: ScaleOutRequest[] = [];
+
+  for (const rule of rules) {
+    if (!rule.sources.includes(source)) continue;
+    const matched = firing.filter((alert) => matches(rule, alert));
+    if (matched.length === 0) continue;
+    matched.forEach((a) => matchedEpisodes.add(a.episode));
+    const triggers = rule.perAlert ? matched : [oldest(matched)];
+    for (const alert of triggers) requests.push(requestFor(rule, source, alert, matched.length));
+  }
+
+  const ignored: IgnoredAlert[] = alerts
+    .filter((a) => !matchedEpisodes.has(a.episode))
+    .map((a) => ({ episode: a.episode, reason: a.status === 'resolved' ? 'resolved' : 'no-rule' }));
+  return { requests, ignored };
+}
+
+function matches(rule: RuleConfig, alert: Alert): boolean {
+  const { labels, annotations, policyId, metric, namespace } = rule.match;
+  return (
+    matchesAll(labels, alert.labels) &&
+    matchesAll(annotations, alert.annotations) &&
+    matchesOne(policyId, alert.policyId) &&
+    matchesOne(metric, alert.metric) &&
+    matchesOne(namespace, alert.namespace)
+  );
+}
+
+function matchesAll(wanted: Readonly<Record<string, string | readonly string[]>> | undefined, actual: Readonly<Record<string, string>>): boolean {
+  if (wanted === undefined) return true;
+  return Object.entries(wanted).every(([name, value]) => matchesOne(value, Object.hasOwn(actual, name) ? actual[name] : undefined));
+}
+
+function matchesOne(wanted: string | readonly string[] | undefined, actual: string | undefined): boolean {
+  if (wanted === undefined) return true;
+  if (actual === undefined) return false;
+  return typeof wanted === 'string' ? wanted === actual : wanted.includes(actual);
+}
+
+function oldest(alerts: readonly Alert[]): Alert {
+  return [...alerts].sort((a, b) => a.startedAt - b.startedAt || (a.episode < b.episode ? -1 : 1))[0]!;
+}
+
+function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number): ScaleOutRequest {
+  const count = countFor(rule, alert);
+  const name = alert.labels.alertname ?? alert.metric ?? alert.policyId ?? 'alert';
+  return {
+    source,
+    eventId: `${rule.name}/${alert.episode}`,
+    cluster: rule.scale.cluster,
+    template: rule.scale.template,
+    ...(count !== undefined && { count }),
+    params: new Map(),
+    reason: `rule ${rule.name}: ${name}${groupSize > 1 && !rule.perAlert ? ` and ${groupSize - 1} more firing` : ''}`,
+  };
+}
+
+function countFor(rule: RuleConfig, alert: Alert): number | undefined {
+  const spec = rule.scale.count;
+  if (spec === undefined || typeof spec === 'number') return spec;
+  const [kind, name] = spec.label !== undefined ? ['label', spec.label] : spec.annotation !== undefined ? ['annotation', spec.annotation] : [undefined, undefined];
+  if (kind === undefined || name === undefined) return spec.default;
+  const from = kind === 'label' ? alert.labels : alert.annotations;
+  const raw = Object.hasOwn(from, name) ? from[name] : undefined;
+  if (raw === undefined || raw.trim() === '') return spec.default;
+  if (!/^\s*\d{1,4}\s*$/.test(raw)) {
+    throw new UnprocessableError('InvalidCount', `${kind} ${name} of the alert must be a whole number of nodes, got ${JSON.stringify(raw.slice(0, 32))}`);
+  }
+  return Number(raw);
+}
