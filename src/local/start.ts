@@ -10,6 +10,8 @@ import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
 
 const DEV_TOKEN = 'dev-token';
+/** The secrets the example config names, given a local default when unset. */
+const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN'];
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -29,11 +31,13 @@ async function main(): Promise<void> {
     console.error(`mode: TENCENT CLOUD. TKE calls go to ${env.TKE_ENDPOINT ?? 'https://tke.tencentcloudapi.com'} with the credentials in the environment`);
   }
 
-  // A well-known token is an embedded default of this local server only (it listens on 127.0.0.1);
-  // the deployed function has no default and answers 503 until the env var is set.
-  if (env.SCALEOUT_GENERIC_TOKEN === undefined || env.SCALEOUT_GENERIC_TOKEN === '') {
-    env.SCALEOUT_GENERIC_TOKEN = DEV_TOKEN;
-    console.error(`generic sender token: ${DEV_TOKEN} (SCALEOUT_GENERIC_TOKEN is unset; a default of npm start only)`);
+  // Well-known secrets are embedded defaults of this local server only (it listens on 127.0.0.1);
+  // the deployed function has none, and a sender whose secret is unset answers 503.
+  for (const name of LOCAL_SECRET_DEFAULTS) {
+    if (env[name] === undefined || env[name] === '') {
+      env[name] = DEV_TOKEN;
+      console.error(`${name}=${DEV_TOKEN} (unset, so npm start uses its local default)`);
+    }
   }
 
   const { handler, store } = coldStart(env);

@@ -1,4 +1,5 @@
 import type { Config } from '../config/load-config';
+import { createAlertmanagerSource } from './alertmanager';
 import { createGenericSource } from './generic';
 import type { WebhookSource } from './webhook-source';
 
@@ -6,5 +7,6 @@ import type { WebhookSource } from './webhook-source';
 export function createSources(config: Config, env: NodeJS.ProcessEnv): ReadonlyMap<string, WebhookSource> {
   const sources = new Map<string, WebhookSource>();
   if (config.sources.generic !== undefined) sources.set('generic', createGenericSource(config.sources.generic, env));
+  if (config.sources.alertmanager !== undefined) sources.set('alertmanager', createAlertmanagerSource(config.sources.alertmanager, config.rules, env));
   return sources;
 }

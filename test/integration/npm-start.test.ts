@@ -24,7 +24,7 @@ describe('npm start with no credentials: the local sandbox', () => {
 
   it('says which mode it is in', () => {
     expect(started.output()).toContain('mode: SANDBOX');
-    expect(started.output()).toContain('generic sender token: dev-token');
+    expect(started.output()).toContain('SCALEOUT_GENERIC_TOKEN=dev-token (unset, so npm start uses its local default)');
   });
 
   it('serves /healthz with the sandbox named', async () => {

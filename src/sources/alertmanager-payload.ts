@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { BadRequestError } from '../errors';
+import { parseJsonBody } from '../http/json-body';
+import type { WebhookRequest } from '../http/webhook-request';
+import type { Alert } from '../rules/alert';
+
+/**
+ * The Alertmanager webhook payload (version "4"), which Grafana's webhook contact point also sends,
+ * with fields of its own on top. Only what we use is required; other fields are ignored so that a
+ * newer Alertmanager or Grafana adding fields keeps working.
+ * Source: prometheus/alertmanager notify/webhook (Message) and template.Data.
+ */
+const labelSet = z.record(z.string(), z.string());
+
+const alertSchema = z.object({
+  status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
+  labels: labelSet,
+  annotations: labelSet.default({}),
+  startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
+  fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
+});
+
+export const alertmanagerPayloadSchema = z.object({
+  version: z.string().optional(),
+  status: z.enum(['firing', 'resolved']).optional(),
+  receiver: z.string().optional(),
+  groupKey: z.string().optional(),
+  alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }).max(1000, 'has more than 1000 alerts'),
+});
+
+export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
+
+/** Parses the body as an Alertmanager-format payload into rule-ready alerts; 400 naming what is missing. */
+export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: string): { payload: AlertmanagerPayload; alerts: Alert[] } {
+  const body = parseJsonBody(request);
+  const parsed = alertmanagerPayloadSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length === 0 ? 'body' : issue.path.join('.');
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    throw new BadRequestError('InvalidPayload', `not a ${sender} webhook payload: ${where}: ${message}`);
+  }
+  const alerts = parsed.data.alerts.map((a): Alert => {
+    const startedAt = Date.parse(a.startsAt);
+    return {
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      // fingerprint + startsAt: stable across Alertmanager's retries and repeats, new when the same
+      // alert fires again (a new startsAt).
+      episode: `${a.fingerprint.toLowerCase()}/${Math.floor(startedAt / 1000)}`,
+      startedAt,
+    };
+  });
+  return { payload: parsed.data, alerts };
+}
