@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Run before `npm test`: the integration tests start their own redis-server (Debian's package) on a
-# free port. On a machine without it, install it when we can (root with apt-get, as on CI and the
-# team's machines), otherwise say exactly what to install. Nothing is started here.
+# Run before `npm test`: the integration tests start their own redis-server, Prometheus and
+# Alertmanager (Debian's packages) on free ports. On a machine without them, install them when we
+# can (root with apt-get, as on CI and the team's machines), otherwise say exactly what to install.
+# Nothing is started here.
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1; then
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "redis-server not found: installing Debian's redis-server for the integration tests" >&2
+  echo "installing Debian's ${missing[*]} for the integration tests" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
 fi
-echo "The integration tests need redis-server on PATH: sudo apt-get install redis-server (Debian/Ubuntu) or brew install redis (macOS)." >&2
+echo "The integration tests need ${missing[*]} on PATH: sudo apt-get install ${missing[*]} (Debian/Ubuntu)." >&2
 exit 1

@@ -38,7 +38,7 @@ export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: s
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length === 0 ? 'body' : issue.path.join('.');
     const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    throw new BadRequestError('InvalidPayload', `not a ${sender} webhook payload: ${where}: ${message}`);
+    throw new BadRequestError('InvalidPayload', `not the ${sender} webhook payload: ${where}: ${message}`);
   }
   const alerts = parsed.data.alerts.map((a): Alert => {
     const startedAt = Date.parse(a.startsAt);
