@@ -227,7 +227,8 @@ const KNOWN_KEYS = [
   'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs', 'throttle',
   'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp', 'rules', 'name',
   'sources', 'match', 'labels', 'annotations', 'policyId', 'metric', 'namespace', 'scale', 'cluster', 'template',
-  'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv',
+  'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
+  'timestampHeader',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

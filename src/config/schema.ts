@@ -178,6 +178,31 @@ export const alertmanagerSourceSchema = z.strictObject({
   ]),
 });
 
+/**
+ * Grafana's webhook contact point: optional HMAC (hmac_config: hex HMAC-SHA256 of the body, or of
+ * "<unix seconds>:<body>" when a timestamp header is configured) or an Authorization header.
+ */
+export const grafanaSourceSchema = z.strictObject({
+  auth: z.union([
+    z.literal('none'),
+    z
+      .strictObject({
+        bearer: bearerAuthSchema.optional(),
+        hmac: z
+          .strictObject({
+            secretEnv: envVarName,
+            /** hmac_config.header; Grafana's default. */
+            header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Grafana-Alerting-Signature'),
+            /** hmac_config.timestamp_header: when set, the timestamp is signed and must be fresh. */
+            timestampHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+            toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+          })
+          .optional(),
+      })
+      .refine((a) => (a.bearer === undefined) !== (a.hmac === undefined), 'set exactly one of bearer or hmac'),
+  ]),
+});
+
 export const genericSourceSchema = z.strictObject({
   /** Required: with no auth the function refuses to start unless this says `none` in so many words. */
   auth: authSchema,
@@ -233,6 +258,7 @@ export const configSchema = z.strictObject({
   sources: z.strictObject({
     generic: genericSourceSchema.optional(),
     alertmanager: alertmanagerSourceSchema.optional(),
+    grafana: grafanaSourceSchema.optional(),
   }),
   /** Which alarms scale which cluster (alert senders only). */
   rules: z.array(ruleSchema).default([]),
@@ -281,5 +307,6 @@ export type GenericSourceConfig = z.infer<typeof genericSourceSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;
 export type AlertmanagerSourceConfig = z.infer<typeof alertmanagerSourceSchema>;
+export type GrafanaSourceConfig = z.infer<typeof grafanaSourceSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
 export type AlertSourceName = (typeof ALERT_SOURCES)[number];

@@ -1,6 +1,7 @@
 import type { Config } from '../config/load-config';
 import { createAlertmanagerSource } from './alertmanager';
 import { createGenericSource } from './generic';
+import { createGrafanaSource } from './grafana';
 import type { WebhookSource } from './webhook-source';
 
 /** Every sender the config enables, by the `<source>` of `/hooks/<source>`. Built once at cold start. */
@@ -8,5 +9,6 @@ export function createSources(config: Config, env: NodeJS.ProcessEnv): ReadonlyM
   const sources = new Map<string, WebhookSource>();
   if (config.sources.generic !== undefined) sources.set('generic', createGenericSource(config.sources.generic, env));
   if (config.sources.alertmanager !== undefined) sources.set('alertmanager', createAlertmanagerSource(config.sources.alertmanager, config.rules, env));
+  if (config.sources.grafana !== undefined) sources.set('grafana', createGrafanaSource(config.sources.grafana, config.rules, env));
   return sources;
 }

@@ -1,0 +1,51 @@
+import { verifyBearer } from '../auth/bearer';
+import { verifyGrafanaSignature } from '../auth/grafana-hmac';
+import type { RuleConfig } from '../config/load-config';
+import type { GrafanaSourceConfig } from '../config/schema';
+import { SenderNotConfiguredError } from '../errors';
+import { planScaleOuts } from '../rules/plan';
+import { alertDeliveryReply } from './alert-reply';
+import { alertsFromAlertmanagerPayload } from './alertmanager-payload';
+import type { WebhookSource } from './webhook-source';
+
+/**
+ * Grafana alerting's webhook contact point. Its payload is Alertmanager's (version "1", with
+ * orgId, state, title, message and per-alert values/dashboardURL on top) and it also carries each
+ * alert's fingerprint and startsAt, so rules and event IDs work exactly as for Alertmanager, and so
+ * does the answer (it too retries on 5xx).
+ */
+export function createGrafanaSource(config: GrafanaSourceConfig, rules: readonly RuleConfig[], env: NodeJS.ProcessEnv): WebhookSource {
+  return {
+    name: 'grafana',
+    authenticate: grafanaAuthenticator(config, env),
+    interpret(request) {
+      const { alerts } = alertsFromAlertmanagerPayload(request, 'Grafana');
+      return { kind: 'scale-out', ...planScaleOuts(rules, 'grafana', alerts) };
+    },
+    reply: alertDeliveryReply,
+  };
+}
+
+function grafanaAuthenticator(config: GrafanaSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+  const auth = config.auth;
+  if (auth === 'none') return () => undefined;
+  if (auth.bearer !== undefined) {
+    const envVar = auth.bearer.tokenEnv;
+    const token = env[envVar];
+    return (request) => {
+      if (token === undefined || token === '') throw new SenderNotConfiguredError('grafana', envVar);
+      verifyBearer(request.headers.authorization, token);
+    };
+  }
+  const hmac = auth.hmac!;
+  const secret = env[hmac.secretEnv];
+  return (request, now) => {
+    if (secret === undefined || secret === '') throw new SenderNotConfiguredError('grafana', hmac.secretEnv);
+    verifyGrafanaSignature(request.headers, request.rawBody, secret, {
+      header: hmac.header,
+      ...(hmac.timestampHeader !== undefined && { timestampHeader: hmac.timestampHeader }),
+      toleranceSeconds: hmac.toleranceSeconds,
+      nowMs: now,
+    });
+  };
+}

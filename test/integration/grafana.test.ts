@@ -1,0 +1,118 @@
+import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
+import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture, REPO_ROOT } from '../support/fixtures';
+import { startHarness, type Harness } from '../support/harness';
+
+/** The Grafana sender through the real handler, with Grafana's webhook payload shape, signed as Grafana signs. */
+const payload = JSON.stringify(fixture('grafana-firing.json'));
+const SECRET = 'grafana-secret';
+
+const deliver = (h: Harness, body: string, headers: Record<string, string>) => {
+  const event: FunctionUrlEvent = { httpMethod: 'POST', path: '/hooks/grafana', headers: { 'content-type': 'application/json', 'user-agent': 'Grafana', ...headers }, body };
+  return h.invoke(event);
+};
+
+describe('Grafana sender, HMAC without a timestamp (Grafana default)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: SECRET } });
+  });
+  afterEach(() => h.close());
+
+  it('verifies the signature and maps the alert to the rule cluster, template and count', async () => {
+    const reply = await deliver(h, payload, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json.results[0]).toMatchObject({
+      status: 'created',
+      eventId: `demo-critical/c6eadffa33fcdf37/${Math.floor(Date.parse('2026-11-25T09:51:03.157076+02:00') / 1000)}`,
+      clusterId: 'cls-e55paxnt',
+      template: 'small',
+      count: 3,
+    });
+  });
+
+  it.each([
+    ['a one-byte change to the body', payload.replace('"3"', '"4"'), signGrafanaPayload(SECRET, payload)],
+    ['a signature for another secret', payload, signGrafanaPayload('other-secret', payload)],
+    ['no signature header', payload, undefined],
+    ['a malformed signature', payload, 'sha256=abc'],
+  ])('refuses %s with 401 and sends nothing', async (_name, body, signature) => {
+    const reply = await deliver(h, body, signature === undefined ? {} : { 'x-grafana-alerting-signature': signature });
+    expect(reply.statusCode).toBe(401);
+    expect(h.sandbox.calls).toHaveLength(0);
+  });
+
+  it('names what is missing from a body that is JSON but not Grafana-shaped', async () => {
+    const body = JSON.stringify({ title: 'x', state: 'alerting' });
+    const reply = await deliver(h, body, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, body) });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.json.error.message).toBe('not the Grafana webhook payload: alerts: is required');
+  });
+});
+
+describe('Grafana sender, HMAC with a timestamp header', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({
+      env: { GRAFANA_WEBHOOK_SECRET: SECRET },
+      config: (doc) => (doc.sources.grafana.auth.hmac.timestampHeader = 'X-Grafana-Alerting-Timestamp'),
+    });
+  });
+  afterEach(() => h.close());
+
+  const signedAt = (secondsAgo: number, body = payload) => {
+    const ts = String(Math.floor(Date.now() / 1000) - secondsAgo);
+    return { 'x-grafana-alerting-timestamp': ts, 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, body, ts) };
+  };
+
+  it('verifies "<timestamp>:<body>"', async () => {
+    expect((await deliver(h, payload, signedAt(5))).json.results[0].status).toBe('created');
+  });
+
+  it.each([
+    ['a stale timestamp', signedAt(301)],
+    ['a future timestamp', signedAt(-301)],
+    ['a missing timestamp', { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) }],
+    ['a signature of the body alone', { 'x-grafana-alerting-timestamp': String(Math.floor(Date.now() / 1000)), 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) }],
+  ])('refuses %s with 401', async (_name, headers) => {
+    expect((await deliver(h, payload, headers)).statusCode).toBe(401);
+    expect(h.sandbox.calls).toHaveLength(0);
+  });
+});
+
+describe('the sample SCF event in events/', () => {
+  it('is signed with the dev secret npm start uses, and scales', async () => {
+    const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'grafana-function-url.json'), 'utf8')) as FunctionUrlEvent;
+    const h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: 'dev-token' } });
+    try {
+      expect((await h.invoke(event)).json.results[0].status).toBe('created');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('Grafana sender with a bearer token', () => {
+  it('accepts the token and refuses others', async () => {
+    const h = await startHarness({ env: { GRAFANA_TOKEN: 't0k' }, config: (doc) => (doc.sources.grafana.auth = { bearer: { tokenEnv: 'GRAFANA_TOKEN' } }) });
+    try {
+      expect((await deliver(h, payload, { authorization: 'Bearer t0k' })).statusCode).toBe(200);
+      expect((await deliver(h, payload, { authorization: 'Bearer t0K' })).statusCode).toBe(401);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('answers 503 naming the env var when the secret is unset', async () => {
+    const h = await startHarness();
+    try {
+      const reply = await deliver(h, payload, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) });
+      expect(reply.statusCode).toBe(503);
+      expect(reply.json.error.message).toContain('GRAFANA_WEBHOOK_SECRET');
+    } finally {
+      await h.close();
+    }
+  });
+});
