@@ -228,7 +228,7 @@ const KNOWN_KEYS = [
   'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp', 'rules', 'name',
   'sources', 'match', 'labels', 'annotations', 'policyId', 'metric', 'namespace', 'scale', 'cluster', 'template',
   'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
-  'timestampHeader',
+  'timestampHeader', 'tencent-monitor', 'queryToken', 'param',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -203,6 +203,22 @@ export const grafanaSourceSchema = z.strictObject({
   ]),
 });
 
+/**
+ * Tencent Cloud Monitor's alarm callback cannot sign (248/9066): basic auth in the callback URL, or
+ * a token in its query string.
+ */
+export const tencentMonitorSourceSchema = z.strictObject({
+  auth: z.union([
+    z.literal('none'),
+    z
+      .strictObject({
+        queryToken: z.strictObject({ tokenEnv: envVarName, param: z.string().regex(/^[A-Za-z0-9_-]+$/).default('token') }).optional(),
+        basic: z.strictObject({ username: z.string().min(1), passwordEnv: envVarName }).optional(),
+      })
+      .refine((a) => (a.queryToken === undefined) !== (a.basic === undefined), 'set exactly one of queryToken or basic'),
+  ]),
+});
+
 export const genericSourceSchema = z.strictObject({
   /** Required: with no auth the function refuses to start unless this says `none` in so many words. */
   auth: authSchema,
@@ -259,6 +275,7 @@ export const configSchema = z.strictObject({
     generic: genericSourceSchema.optional(),
     alertmanager: alertmanagerSourceSchema.optional(),
     grafana: grafanaSourceSchema.optional(),
+    'tencent-monitor': tencentMonitorSourceSchema.optional(),
   }),
   /** Which alarms scale which cluster (alert senders only). */
   rules: z.array(ruleSchema).default([]),
@@ -308,5 +325,6 @@ export type AuthConfig = z.infer<typeof authSchema>;
 export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;
 export type AlertmanagerSourceConfig = z.infer<typeof alertmanagerSourceSchema>;
 export type GrafanaSourceConfig = z.infer<typeof grafanaSourceSchema>;
+export type TencentMonitorSourceConfig = z.infer<typeof tencentMonitorSourceSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
 export type AlertSourceName = (typeof ALERT_SOURCES)[number];
