@@ -26,6 +26,8 @@ import {
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
 import type { ScaleOutOutcome, WebhookSource } from './sources/webhook-source';
+import type { ScaleOutStatus } from './http/scale-out-answer';
+import type { CreateClusterInstancesRequest } from './tke/tke-params';
 import type { IgnoredAlert } from './rules/plan';
 import type { ScaleOutRequest } from './core/scale-out-request';
 import type { StateStore } from './store/state-store';
@@ -64,7 +66,7 @@ export interface Invocation {
 
 /** The fields of the one structured log line written per request (log/decision-log.ts). */
 export interface DecisionRecord {
-  outcome?: 'created' | 'replayed' | 'health' | 'rejected' | 'failed' | 'throttled' | 'ignored' | 'answered' | 'mixed';
+  outcome?: 'created' | 'replayed' | 'dry-run' | 'health' | 'rejected' | 'failed' | 'throttled' | 'ignored' | 'answered' | 'mixed';
   note?: string;
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];
@@ -110,6 +112,11 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       throw new NotFoundError('UnknownSource', `no sender ${JSON.stringify(route.source)} is enabled; enabled: ${[...sources.keys()].join(', ') || 'none'}`);
     }
     source.authenticate(request, now());
+    if (source.answerWithinMs !== undefined) {
+      // Cut TKE calls short to answer within the sender's deadline; claims still last until the
+      // function's real timeout, since the calls they guard are bounded by the earlier deadline.
+      invocation = { ...invocation, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
+    }
     const interpretation = source.interpret(request, now());
     const log = invocation.decision;
     if (interpretation.kind === 'reply') {
@@ -145,7 +152,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     return source.reply(outcomes, ignored);
   }
 
-  async function scaleOut(asked: ScaleOutRequest, log: DecisionRecord, invocation: Invocation): Promise<{ status: 'created' | 'replayed'; answer: ScaleOutAnswer }> {
+  async function scaleOut(asked: ScaleOutRequest, log: DecisionRecord, invocation: Invocation): Promise<{ status: ScaleOutStatus; answer: ScaleOutAnswer; preview?: CreateClusterInstancesRequest }> {
     Object.assign(log, {
       eventId: asked.eventId,
       cluster: asked.cluster,
@@ -158,6 +165,14 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     const resolved = resolveScaleOut(config, asked);
     const clientToken = clientTokenFor(resolved.cluster.clusterId, resolved.template.name, resolved.eventId);
     Object.assign(log, { clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, clientToken });
+
+    if (asked.dryRun === true) {
+      // What would be sent, rendered by the same code; no claim, no budget, no call.
+      log.outcome = 'dry-run';
+      const preview = renderCreateClusterInstances(resolved, clientToken);
+      const answer: ScaleOutAnswer = { eventId: resolved.eventId, clusterId: resolved.cluster.clusterId, template: resolved.template.name, count: resolved.count, clientToken, instanceIds: [], requestId: '' };
+      return { status: 'dry-run', answer, preview };
+    }
 
     const fingerprint = fingerprintOf(resolved);
     const key = idempotencyKeyFor(resolved.source, resolved.eventId);

@@ -228,7 +228,8 @@ const KNOWN_KEYS = [
   'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp', 'rules', 'name',
   'sources', 'match', 'labels', 'annotations', 'policyId', 'metric', 'namespace', 'scale', 'cluster', 'template',
   'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
-  'timestampHeader', 'tencent-monitor', 'queryToken', 'param',
+  'timestampHeader', 'tencent-monitor', 'queryToken', 'param', 'slack', 'feishu', 'dingtalk', 'signingSecretEnv',
+  'verificationTokenEnv', 'encryptKeyEnv', 'appSecretEnv', 'allow', 'usersEnv', 'channels',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -219,6 +219,37 @@ export const tencentMonitorSourceSchema = z.strictObject({
   ]),
 });
 
+/** Who may scale from a chat: user IDs from an env var (comma-separated), optionally only in some channels. */
+const chatAllowSchema = z
+  .strictObject({
+    usersEnv: envVarName.default('SCALEOUT_CHAT_ALLOW'),
+    /** Channel / chat / conversation IDs; absent: any. */
+    channels: z.array(z.string().min(1)).optional(),
+  })
+  .default({ usersEnv: 'SCALEOUT_CHAT_ALLOW' });
+
+/** Slack slash command: v0 signature (X-Slack-Signature) with a 5-minute window. */
+export const slackSourceSchema = z.strictObject({
+  signingSecretEnv: envVarName,
+  toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+  allow: chatAllowSchema,
+});
+
+/** Feishu/Lark bot events: verification token, and with an Encrypt Key, encrypted events and X-Lark-Signature. */
+export const feishuSourceSchema = z.strictObject({
+  verificationTokenEnv: envVarName,
+  encryptKeyEnv: envVarName.optional(),
+  toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+  allow: chatAllowSchema,
+});
+
+/** DingTalk outgoing robot: timestamp + sign headers (HMAC of the timestamp), within an hour. */
+export const dingtalkSourceSchema = z.strictObject({
+  appSecretEnv: envVarName,
+  toleranceSeconds: z.number().int().min(1).max(3600).default(3600),
+  allow: chatAllowSchema,
+});
+
 export const genericSourceSchema = z.strictObject({
   /** Required: with no auth the function refuses to start unless this says `none` in so many words. */
   auth: authSchema,
@@ -276,6 +307,9 @@ export const configSchema = z.strictObject({
     alertmanager: alertmanagerSourceSchema.optional(),
     grafana: grafanaSourceSchema.optional(),
     'tencent-monitor': tencentMonitorSourceSchema.optional(),
+    slack: slackSourceSchema.optional(),
+    feishu: feishuSourceSchema.optional(),
+    dingtalk: dingtalkSourceSchema.optional(),
   }),
   /** Which alarms scale which cluster (alert senders only). */
   rules: z.array(ruleSchema).default([]),
@@ -326,5 +360,9 @@ export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;
 export type AlertmanagerSourceConfig = z.infer<typeof alertmanagerSourceSchema>;
 export type GrafanaSourceConfig = z.infer<typeof grafanaSourceSchema>;
 export type TencentMonitorSourceConfig = z.infer<typeof tencentMonitorSourceSchema>;
+export type SlackSourceConfig = z.infer<typeof slackSourceSchema>;
+export type FeishuSourceConfig = z.infer<typeof feishuSourceSchema>;
+export type DingtalkSourceConfig = z.infer<typeof dingtalkSourceSchema>;
+export type ChatAllowConfig = z.infer<typeof chatAllowSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
 export type AlertSourceName = (typeof ALERT_SOURCES)[number];

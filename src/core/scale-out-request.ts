@@ -17,6 +17,8 @@ export interface ScaleOutRequest {
   readonly params: ReadonlyMap<string, ParamValue>;
   /** Free text for the log: why the sender asked. */
   readonly reason?: string;
+  /** Resolve and render only: show what would be sent, send nothing, record nothing. */
+  readonly dryRun?: boolean;
 }
 
 /** A request checked against the config: every name resolved, every value within its bounds. */

@@ -14,7 +14,11 @@ export function parseJsonBody(request: WebhookRequest): unknown {
     throw new UnsupportedMediaTypeError(contentType, 'application/json');
   }
   if (request.rawBody.length === 0) throw new BadRequestError('EmptyBody', 'body is empty; expected a JSON object');
-  const text = request.rawBody.toString('utf8');
+  return parseJsonText(request.rawBody.toString('utf8'));
+}
+
+/** The same rules for JSON that arrives inside a body (a decrypted event). */
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text, function rejectPrototypeKeys(key: string, value: unknown) {
       if (FORBIDDEN_KEYS.has(key)) {

@@ -1,7 +1,11 @@
 import type { ScaleOutAnswer } from '../core/idempotency';
+import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
-/** The success body every JSON sender gets for one scale-out: created now, or replayed. */
-export function scaleOutAnswerBody(status: 'created' | 'replayed', answer: ScaleOutAnswer): Record<string, unknown> {
+/** created now; replayed from the record; dry-run: rendered, nothing sent. */
+export type ScaleOutStatus = 'created' | 'replayed' | 'dry-run';
+
+/** The success body every JSON sender gets for one scale-out. */
+export function scaleOutAnswerBody(status: ScaleOutStatus, answer: ScaleOutAnswer, preview?: CreateClusterInstancesRequest): Record<string, unknown> {
   return {
     status,
     eventId: answer.eventId,
@@ -12,5 +16,6 @@ export function scaleOutAnswerBody(status: 'created' | 'replayed', answer: Scale
     clientToken: answer.clientToken,
     instanceIds: answer.instanceIds,
     requestId: answer.requestId,
+    ...(preview !== undefined && { wouldSend: preview }),
   };
 }

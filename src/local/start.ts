@@ -11,7 +11,7 @@ import { startFunctionUrlServer } from './function-url-server';
 
 const DEV_TOKEN = 'dev-token';
 /** The secrets the example config names, given a local default when unset. */
-const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN'];
+const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'DINGTALK_APP_SECRET'];
 
 async function main(): Promise<void> {
   const env = process.env;

@@ -14,7 +14,7 @@ import type { ScaleOutOutcome } from './webhook-source';
  *    in flight 409, ...), which the sender takes as final: no retry loop, and the log line stays.
  */
 export function alertDeliveryReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply {
-  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
+  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
   if (outcomes.length === 0) return { status: 200, body: { status: 'ignored', ignored } };
 
   const failures = outcomes.filter((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok);

@@ -45,7 +45,7 @@ export function createGenericSource(config: GenericSourceConfig, env: NodeJS.Pro
     reply([outcome]) {
       if (outcome === undefined) throw new Error('the generic sender always asks for one scale-out');
       if (!outcome.ok) throw outcome.error;
-      return { status: 200, body: scaleOutAnswerBody(outcome.status, outcome.answer) };
+      return { status: 200, body: scaleOutAnswerBody(outcome.status, outcome.answer, outcome.preview) };
     },
   };
 }

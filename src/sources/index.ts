@@ -1,7 +1,10 @@
 import type { Config } from '../config/load-config';
 import { createAlertmanagerSource } from './alertmanager';
+import { createDingtalkSource } from './dingtalk';
+import { createFeishuSource } from './feishu';
 import { createGenericSource } from './generic';
 import { createGrafanaSource } from './grafana';
+import { createSlackSource } from './slack';
 import { createTencentMonitorSource } from './tencent-monitor';
 import type { WebhookSource } from './webhook-source';
 
@@ -13,5 +16,8 @@ export function createSources(config: Config, env: NodeJS.ProcessEnv): ReadonlyM
   if (config.sources.grafana !== undefined) sources.set('grafana', createGrafanaSource(config.sources.grafana, config.rules, env));
   const tencentMonitor = config.sources['tencent-monitor'];
   if (tencentMonitor !== undefined) sources.set('tencent-monitor', createTencentMonitorSource(tencentMonitor, config.rules, env));
+  if (config.sources.slack !== undefined) sources.set('slack', createSlackSource(config.sources.slack, config, env));
+  if (config.sources.feishu !== undefined) sources.set('feishu', createFeishuSource(config.sources.feishu, config, env));
+  if (config.sources.dingtalk !== undefined) sources.set('dingtalk', createDingtalkSource(config.sources.dingtalk, config, env));
   return sources;
 }

@@ -1,8 +1,10 @@
 import type { ScaleOutAnswer } from '../core/idempotency';
+import type { ScaleOutStatus } from '../http/scale-out-answer';
 import type { ScaleOutRequest } from '../core/scale-out-request';
 import type { ScaleOutError } from '../errors';
 import type { HttpReply, WebhookRequest } from '../http/webhook-request';
 import type { IgnoredAlert } from '../rules/plan';
+import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
 /**
  * One sender (Alertmanager, Grafana, a chat bot, the generic JSON call) behind one interface: each
@@ -21,6 +23,8 @@ export interface WebhookSource {
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
   interpret(request: WebhookRequest, now: number): Interpretation;
   reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply;
+  /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
+  readonly answerWithinMs?: number;
 }
 
 export type Interpretation =
@@ -30,5 +34,11 @@ export type Interpretation =
   | { readonly kind: 'reply'; readonly reply: HttpReply; readonly note: string };
 
 export type ScaleOutOutcome =
-  | { readonly ok: true; readonly status: 'created' | 'replayed'; readonly answer: ScaleOutAnswer }
+  | {
+      readonly ok: true;
+      readonly status: ScaleOutStatus;
+      readonly answer: ScaleOutAnswer;
+      /** Dry runs only: what would have been sent. */
+      readonly preview?: CreateClusterInstancesRequest;
+    }
   | { readonly ok: false; readonly request: ScaleOutRequest; readonly error: ScaleOutError };

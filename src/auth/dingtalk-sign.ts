@@ -1,0 +1,23 @@
+import { createHmac } from 'node:crypto';
+import { UnauthorizedError } from '../errors';
+import { constantTimeEquals } from './constant-time';
+
+/**
+ * DingTalk outgoing robot (企业内部机器人): headers `timestamp` (ms) and
+ * `sign` = base64 HMAC-SHA256(appSecret, timestamp + "\n" + appSecret), refused over an hour away.
+ * The sign does not cover the body: the timestamp window and the msgId event ID are what limit a replay.
+ */
+export function dingtalkSign(appSecret: string, timestampMs: string): string {
+  return createHmac('sha256', appSecret).update(`${timestampMs}\n${appSecret}`).digest('base64');
+}
+
+export function verifyDingtalkSign(headers: Readonly<Record<string, string>>, appSecret: string, nowMs: number, toleranceSeconds: number): void {
+  const timestamp = headers.timestamp;
+  const sign = headers.sign;
+  if (timestamp === undefined) throw new UnauthorizedError('missing timestamp header');
+  if (sign === undefined) throw new UnauthorizedError('missing sign header');
+  if (!/^\d{1,15}$/.test(timestamp)) throw new UnauthorizedError('timestamp must be unix milliseconds');
+  const skew = Math.abs(nowMs - Number(timestamp)) / 1000;
+  if (skew > toleranceSeconds) throw new UnauthorizedError(`timestamp is ${Math.round(skew)} s from now; the window is ${toleranceSeconds} s`);
+  if (!constantTimeEquals(sign, dingtalkSign(appSecret, timestamp))) throw new UnauthorizedError('sign does not match');
+}

@@ -1,0 +1,79 @@
+import type { Config } from '../config/load-config';
+import type { ChatAllowConfig } from '../config/schema';
+import type { HttpReply, WebhookRequest } from '../http/webhook-request';
+import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../sources/webhook-source';
+import { parseChatCommand } from './command';
+import { helpText, notAllowedText, outcomeText } from './replies';
+
+/**
+ * What every chat sender shares: who may scale, the command, and the reply text. Each platform's
+ * file (sources/slack.ts, feishu.ts, dingtalk.ts) only reads its message and writes its reply format.
+ */
+export interface ChatMessage {
+  readonly user: string;
+  readonly channel?: string;
+  readonly text: string;
+  /** The platform's ID for this message or command: trigger_id, event_id, msgId. */
+  readonly eventId: string;
+}
+
+export type Visibility = 'public' | 'private';
+
+export interface ChatPlatform {
+  readonly name: string;
+  readonly allow: ChatAllowConfig;
+  authenticate: WebhookSource['authenticate'];
+  /** The message, or a protocol answer (a URL challenge, an event that is not a message). */
+  read(request: WebhookRequest, now: number): ChatMessage | { readonly reply: HttpReply; readonly note: string };
+  /** The platform's reply format. */
+  format(text: string, visibility: Visibility): HttpReply;
+}
+
+/** Chat platforms give the function 3 s (Slack, Feishu): answer well before, whatever TKE does. */
+export const CHAT_ANSWER_WITHIN_MS = 2500;
+
+export function createChatSource(platform: ChatPlatform, config: Config, env: NodeJS.ProcessEnv): WebhookSource {
+  const allowedUsers = new Set((env[platform.allow.usersEnv] ?? '').split(',').map((u) => u.trim()).filter(Boolean));
+  const allowedChannels = platform.allow.channels === undefined ? undefined : new Set(platform.allow.channels);
+  const clusters = [...config.clusters.keys()];
+  // `/scaleout demo 2` with no template: the first template the config lists for that cluster.
+  const defaultTemplateFor = (cluster: string): string | undefined => {
+    const alias = config.clusters.has(cluster) ? cluster : [...config.clusters.values()].find((c) => c.clusterId === cluster)?.alias;
+    return alias === undefined ? undefined : [...config.templates.values()].find((t) => t.clusters.includes(alias))?.name;
+  };
+
+  return {
+    name: platform.name,
+    answerWithinMs: CHAT_ANSWER_WITHIN_MS,
+    authenticate: platform.authenticate,
+    interpret(request, now): Interpretation {
+      const message = platform.read(request, now);
+      if ('reply' in message) return { kind: 'reply', reply: message.reply, note: message.note };
+      const allowed = allowedUsers.has(message.user) && (allowedChannels === undefined || (message.channel !== undefined && allowedChannels.has(message.channel)));
+      if (!allowed) return { kind: 'reply', reply: platform.format(notAllowedText(message.user), 'private'), note: `user ${message.user} not allowed` };
+      const command = parseChatCommand(message.text);
+      if (command.kind === 'help') return { kind: 'reply', reply: platform.format(helpText(command.problem, clusters), 'private'), note: 'help' };
+      return {
+        kind: 'scale-out',
+        requests: [
+          {
+            source: platform.name,
+            eventId: message.eventId,
+            cluster: command.cluster,
+            template: command.template ?? defaultTemplateFor(command.cluster) ?? '(none for this cluster)',
+            count: command.count,
+            params: new Map(),
+            reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
+            ...(command.dryRun && { dryRun: true }),
+          },
+        ],
+      };
+    },
+    // A person reads the reply: always 200, the outcome in words.
+    reply(outcomes: readonly ScaleOutOutcome[]): HttpReply {
+      const outcome = outcomes[0];
+      if (outcome === undefined) return platform.format('Nothing to do.', 'private');
+      return platform.format(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private');
+    },
+  };
+}

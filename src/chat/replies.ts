@@ -1,0 +1,37 @@
+import type { ScaleOutOutcome } from '../sources/webhook-source';
+import { COMMAND_USAGE } from './command';
+
+/** What the bot says, in plain text every chat renders. */
+export function helpText(problem: string | undefined, clusters: readonly string[]): string {
+  return [
+    ...(problem !== undefined ? [`Not understood: ${problem}.`] : []),
+    `Usage: ${COMMAND_USAGE}`,
+    `Clusters: ${clusters.join(', ')}. Without a template, the first one the config lists for the cluster is used.`,
+    'Add --dry-run to see what would be sent to TKE without sending it.',
+  ].join('\n');
+}
+
+export function notAllowedText(user: string): string {
+  return `You may not scale clusters from here (user ${user}). Ask an operator to add your user ID to the allow-list.`;
+}
+
+export function outcomeText(outcome: ScaleOutOutcome): string {
+  if (outcome.ok) {
+    const a = outcome.answer;
+    const what = `${a.count} node${a.count === 1 ? '' : 's'} on ${a.clusterId} with template ${a.template}`;
+    const clamped = a.clampedBy !== undefined ? ` (asked ${a.requestedCount}; limited by ${a.clampedBy})` : '';
+    if (outcome.status === 'dry-run') {
+      return `Dry run, nothing sent. Would add ${what}${clamped}: CreateClusterInstances ${JSON.stringify(outcome.preview)}`;
+    }
+    const ids = a.instanceIds.join(', ');
+    return outcome.status === 'created'
+      ? `Requested ${what}${clamped}: ${ids} (TKE RequestId ${a.requestId}).`
+      : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).`;
+  }
+  const e = outcome.error;
+  // The throttle's message already names the rule and the time it lifts.
+  if (e.code === 'Throttled') return `Held back: ${e.message.replace(/^throttled by /, '')}`;
+  const requestId = (e.details as { requestId?: string } | undefined)?.requestId;
+  const retry = e.status >= 500 ? ' This may pass: try again in a minute.' : '';
+  return `Not scaled: ${e.message} (${e.code}${requestId !== undefined ? `, TKE RequestId ${requestId}` : ''}).${retry}`;
+}

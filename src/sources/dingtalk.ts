@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { verifyDingtalkSign } from '../auth/dingtalk-sign';
+import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import type { Config } from '../config/load-config';
+import type { DingtalkSourceConfig } from '../config/schema';
+import { BadRequestError, SenderNotConfiguredError } from '../errors';
+import { parseJsonBody } from '../http/json-body';
+import { isValidEventId } from './event-id';
+import type { WebhookSource } from './webhook-source';
+
+/**
+ * A DingTalk outgoing robot: a group member @-mentions the bot with `/scaleout demo 2`, DingTalk
+ * POSTs the message as JSON, and the HTTP answer is the robot's reply message (msgtype text).
+ * Event ID: the message's msgId.
+ */
+const messageSchema = z.object({
+  msgtype: z.string(),
+  text: z.object({ content: z.string() }).optional(),
+  msgId: z.string().min(1),
+  senderStaffId: z.string().optional(),
+  senderId: z.string().optional(),
+  conversationId: z.string().optional(),
+});
+
+export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+  const secret = env[config.appSecretEnv];
+  const platform: ChatPlatform = {
+    name: 'dingtalk',
+    allow: config.allow,
+    authenticate(request, now) {
+      if (secret === undefined || secret === '') throw new SenderNotConfiguredError('dingtalk', config.appSecretEnv);
+      verifyDingtalkSign(request.headers, secret, now, config.toleranceSeconds);
+    },
+    read(request) {
+      const parsed = messageSchema.safeParse(parseJsonBody(request));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new BadRequestError('InvalidPayload', `not a DingTalk robot message: ${issue.path.join('.') || 'body'}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`);
+      }
+      const message = parsed.data;
+      const user = message.senderStaffId ?? message.senderId;
+      if (user === undefined) throw new BadRequestError('InvalidPayload', 'not a DingTalk robot message: senderStaffId or senderId is required');
+      if (!isValidEventId(message.msgId)) throw new BadRequestError('InvalidPayload', 'not a DingTalk robot message: msgId is malformed');
+      if (message.msgtype !== 'text' || message.text === undefined) {
+        return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: `msgtype ${message.msgtype}` };
+      }
+      return { user, ...(message.conversationId !== undefined && { channel: message.conversationId }), text: message.text.content, eventId: message.msgId };
+    },
+    // DingTalk shows the HTTP answer as the robot's reply; every reply is seen by the group.
+    format(text) {
+      return { status: 200, body: { msgtype: 'text', text: { content: text } } };
+    },
+  };
+  return createChatSource(platform, appConfig, env);
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { constantTimeEquals } from '../auth/constant-time';
+import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
+import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import type { Config } from '../config/load-config';
+import type { FeishuSourceConfig } from '../config/schema';
+import { BadRequestError, SenderNotConfiguredError, UnauthorizedError } from '../errors';
+import { parseJsonBody, parseJsonText } from '../http/json-body';
+import type { WebhookRequest } from '../http/webhook-request';
+import { isValidEventId } from './event-id';
+import type { WebhookSource } from './webhook-source';
+
+/**
+ * A Feishu/Lark bot receiving `im.message.receive_v1` events (a user sends `/scaleout demo 2` to
+ * the bot). Handles the `url_verification` challenge, the verification token, and, with an Encrypt
+ * Key, encrypted events and X-Lark-Signature. Event ID: the event's header.event_id.
+ *
+ * Feishu does not show an event callback's HTTP answer in the chat: the reply (in Feishu's message
+ * format, `{msg_type: "text", content: {text}}`) is in the answer and the log line, and posting it
+ * to the chat needs the bot's send-message API, which this function does not call (docs/DESIGN.md).
+ */
+const challengeSchema = z.object({ type: z.literal('url_verification'), challenge: z.string(), token: z.string() });
+
+const eventSchema = z.object({
+  schema: z.literal('2.0', { error: 'must be "2.0" (event subscription version 2)' }),
+  header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
+  event: z.object({
+    sender: z.object({ sender_id: z.object({ open_id: z.string().optional(), user_id: z.string().optional(), union_id: z.string().optional() }) }).optional(),
+    message: z.object({ chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
+  }),
+});
+
+export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+  const verificationToken = env[config.verificationTokenEnv];
+  const encryptKey = config.encryptKeyEnv === undefined ? undefined : env[config.encryptKeyEnv];
+  const signed = (request: WebhookRequest) => request.headers['x-lark-signature'] !== undefined;
+
+  const checkToken = (token: string) => {
+    if (!constantTimeEquals(token, verificationToken!)) throw new UnauthorizedError('wrong verification token');
+  };
+
+  const platform: ChatPlatform = {
+    name: 'feishu',
+    allow: config.allow,
+    authenticate(request, now) {
+      if (verificationToken === undefined || verificationToken === '') throw new SenderNotConfiguredError('feishu', config.verificationTokenEnv);
+      if (config.encryptKeyEnv !== undefined && (encryptKey === undefined || encryptKey === '')) throw new SenderNotConfiguredError('feishu', config.encryptKeyEnv);
+      // With an Encrypt Key every event is signed; the verification token inside is checked in `read`.
+      if (encryptKey !== undefined && signed(request)) verifyFeishuSignature(request.headers, request.rawBody, encryptKey, now, config.toleranceSeconds);
+    },
+    read(request) {
+      let payload = parseJsonBody(request) as Record<string, unknown>;
+      if (typeof payload?.encrypt === 'string') {
+        if (encryptKey === undefined) throw new BadRequestError('InvalidPayload', 'an encrypted Feishu event, but no Encrypt Key is configured (sources.feishu.encryptKeyEnv)');
+        payload = parseJsonText(decryptFeishu(payload.encrypt, encryptKey)) as Record<string, unknown>;
+      } else if (encryptKey !== undefined) {
+        throw new UnauthorizedError('an Encrypt Key is configured: events must be encrypted');
+      }
+
+      const challenge = challengeSchema.safeParse(payload);
+      if (challenge.success) {
+        checkToken(challenge.data.token);
+        return { reply: { status: 200, body: { challenge: challenge.data.challenge } }, note: 'url_verification' };
+      }
+      // Only the URL challenge may come unsigned when an Encrypt Key is set.
+      if (encryptKey !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
+
+      const parsed = eventSchema.safeParse(payload);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new BadRequestError('InvalidPayload', `not a Feishu event: ${issue.path.join('.') || 'body'}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`);
+      }
+      const { header, event } = parsed.data;
+      checkToken(header.token);
+      if (header.event_type !== 'im.message.receive_v1' || event.message === undefined) {
+        return { reply: { status: 200, body: {} }, note: `event ${header.event_type} ignored` };
+      }
+      if (!isValidEventId(header.event_id)) throw new BadRequestError('InvalidPayload', 'not a Feishu event: header.event_id is malformed');
+      const user = event.sender?.sender_id.open_id ?? event.sender?.sender_id.user_id ?? event.sender?.sender_id.union_id;
+      if (user === undefined) throw new BadRequestError('InvalidPayload', 'not a Feishu event: event.sender.sender_id is required');
+      if (event.message.message_type !== 'text') return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: 'not text' };
+      const content = parseJsonText(event.message.content) as { text?: unknown };
+      if (typeof content?.text !== 'string') throw new BadRequestError('InvalidPayload', 'not a Feishu event: event.message.content has no text');
+      return { user, ...(event.message.chat_id !== undefined && { channel: event.message.chat_id }), text: content.text, eventId: header.event_id };
+    },
+    format(text) {
+      return { status: 200, body: { msg_type: 'text', content: { text } } };
+    },
+  };
+  return createChatSource(platform, appConfig, env);
+}

@@ -1,0 +1,42 @@
+import { verifySlackSignature } from '../auth/slack-signature';
+import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import type { Config } from '../config/load-config';
+import type { SlackSourceConfig } from '../config/schema';
+import { BadRequestError, SenderNotConfiguredError, UnsupportedMediaTypeError } from '../errors';
+import { isValidEventId } from './event-id';
+import type { WebhookSource } from './webhook-source';
+
+/**
+ * A Slack slash command (`/scaleout demo 2`): a form-encoded POST signed with the app's signing
+ * secret. The answer is the message Slack shows: `in_channel` for what was done, `ephemeral` (only
+ * the caller sees it) for help, refusals and dry runs. Slack gives up after 3 s; the event ID is the
+ * command's trigger_id, so a retried delivery of one command never scales twice.
+ */
+export function createSlackSource(config: SlackSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+  const secret = env[config.signingSecretEnv];
+  const platform: ChatPlatform = {
+    name: 'slack',
+    allow: config.allow,
+    authenticate(request, now) {
+      if (secret === undefined || secret === '') throw new SenderNotConfiguredError('slack', config.signingSecretEnv);
+      verifySlackSignature(request.headers, request.rawBody, secret, now, config.toleranceSeconds);
+    },
+    read(request) {
+      const contentType = request.headers['content-type'];
+      if (contentType === undefined || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
+        throw new UnsupportedMediaTypeError(contentType, 'application/x-www-form-urlencoded');
+      }
+      const form = new URLSearchParams(request.rawBody.toString('utf8'));
+      for (const field of ['command', 'user_id', 'channel_id', 'trigger_id']) {
+        if (!form.get(field)) throw new BadRequestError('InvalidPayload', `not a Slack slash command: ${field} is required`);
+      }
+      const triggerId = form.get('trigger_id')!;
+      if (!isValidEventId(triggerId)) throw new BadRequestError('InvalidPayload', 'not a Slack slash command: trigger_id is malformed');
+      return { user: form.get('user_id')!, channel: form.get('channel_id')!, text: form.get('text') ?? '', eventId: triggerId };
+    },
+    format(text, visibility) {
+      return { status: 200, body: { response_type: visibility === 'public' ? 'in_channel' : 'ephemeral', text } };
+    },
+  };
+  return createChatSource(platform, appConfig, env);
+}
