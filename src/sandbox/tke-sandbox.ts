@@ -245,12 +245,12 @@ export class TkeSandbox {
         req.socket.destroy();
         return;
       }
-      if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+      if (fault?.kind === 'delay') await sleep(fault.ms);
       send(res, { ...response, RequestId: requestId });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       record({ errorCode: error.code });
-      if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+      if (fault?.kind === 'delay') await sleep(fault.ms);
       send(res, { Error: { Code: error.code, Message: error.message }, RequestId: requestId });
     }
   }
@@ -452,6 +452,11 @@ export class TkeSandbox {
     }
     return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, POST /__sandbox/faults, POST /__sandbox/reset' });
   }
+}
+
+/** An injected delay; unref'd so that a sandbox stopped mid-delay does not hold the process open. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,0 +1,20 @@
+import { parseChatCommand } from '../../../src/chat/command';
+
+describe('parseChatCommand', () => {
+  it.each([
+    ['demo 2', { kind: 'scale', cluster: 'demo', count: 2, dryRun: false }],
+    ['/scaleout demo 2 small', { kind: 'scale', cluster: 'demo', count: 2, template: 'small', dryRun: false }],
+    ['  @_user_1  /scaleout demo-bj 1 multi-disk ', { kind: 'scale', cluster: 'demo-bj', count: 1, template: 'multi-disk', dryRun: false }],
+    ['<@U024BE7LH> scaleout demo 3 --dry-run', { kind: 'scale', cluster: 'demo', count: 3, dryRun: true }],
+    ['@ScaleBot /scaleout dry-run demo 1', { kind: 'scale', cluster: 'demo', count: 1, dryRun: true }],
+    ['', { kind: 'help' }],
+    ['help', { kind: 'help' }],
+    ['/scaleout', { kind: 'help' }],
+    ['demo', { kind: 'help', problem: 'give a cluster and a count' }],
+    ['demo two', { kind: 'help', problem: 'count must be a whole number, got "two"' }],
+    ['demo -1', { kind: 'help', problem: 'count must be a whole number, got "-1"' }],
+    ['demo 2 small extra words', { kind: 'help', problem: 'unexpected "extra words"' }],
+  ])('%j', (text, expected) => {
+    expect(parseChatCommand(text)).toEqual(expected);
+  });
+});
