@@ -90,7 +90,7 @@ function alertOf(callback: z.infer<typeof callbackSchema>): Alert {
 function tencentMonitorReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply {
   if (outcomes.length === 0) return { status: 200, body: { status: 'ignored', ignored } };
   const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
-  const retryable = outcomes.find((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok && o.error.status >= 500 && o.error.code !== 'SenderNotConfigured');
+  const retryable = outcomes.find((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok && o.error.status >= 500);
   if (retryable !== undefined) return { status: retryable.error.status, body: { status: retryable.error.code, results } };
   const first = outcomes[0]!;
   return { status: 200, body: { status: first.ok ? first.status : first.error.code === 'Throttled' ? 'throttled' : first.error.code, results } };
