@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { BadRequestError } from '../errors';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
+import { invalidPayload } from './payload-error';
 
 /**
  * The Alertmanager webhook payload (version "4"), which Grafana's webhook contact point also sends,
@@ -32,14 +32,8 @@ export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
 /** Parses the body as an Alertmanager-format payload into rule-ready alerts; 400 naming what is missing. */
 export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: string): { payload: AlertmanagerPayload; alerts: Alert[] } {
-  const body = parseJsonBody(request);
-  const parsed = alertmanagerPayloadSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length === 0 ? 'body' : issue.path.join('.');
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    throw new BadRequestError('InvalidPayload', `not the ${sender} webhook payload: ${where}: ${message}`);
-  }
+  const parsed = alertmanagerPayloadSchema.safeParse(parseJsonBody(request));
+  if (!parsed.success) throw invalidPayload(`the ${sender} webhook payload`, parsed.error);
   const alerts = parsed.data.alerts.map((a): Alert => {
     const startedAt = Date.parse(a.startsAt);
     return {

@@ -1,8 +1,6 @@
-import { verifyBasic } from '../auth/basic';
-import { verifyBearer } from '../auth/bearer';
+import { basicAuthentication, bearerAuthentication, noAuthentication, type Authenticate } from '../auth/authenticators';
 import type { RuleConfig } from '../config/load-config';
 import type { AlertmanagerSourceConfig } from '../config/schema';
-import { SenderNotConfiguredError } from '../errors';
 import { planScaleOuts } from '../rules/plan';
 import { alertDeliveryReply } from './alert-reply';
 import { alertsFromAlertmanagerPayload } from './alertmanager-payload';
@@ -26,21 +24,8 @@ export function createAlertmanagerSource(config: AlertmanagerSourceConfig, rules
   };
 }
 
-function alertmanagerAuthenticator(config: AlertmanagerSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+function alertmanagerAuthenticator(config: AlertmanagerSourceConfig, env: NodeJS.ProcessEnv): Authenticate {
   const auth = config.auth;
-  if (auth === 'none') return () => undefined;
-  if (auth.bearer !== undefined) {
-    const envVar = auth.bearer.tokenEnv;
-    const token = env[envVar];
-    return (request) => {
-      if (token === undefined || token === '') throw new SenderNotConfiguredError('alertmanager', envVar);
-      verifyBearer(request.headers.authorization, token);
-    };
-  }
-  const { username, passwordEnv } = auth.basic!;
-  const password = env[passwordEnv];
-  return (request) => {
-    if (password === undefined || password === '') throw new SenderNotConfiguredError('alertmanager', passwordEnv);
-    verifyBasic(request.headers.authorization, username, password);
-  };
+  if (auth === 'none') return noAuthentication;
+  return auth.bearer !== undefined ? bearerAuthentication('alertmanager', auth.bearer, env) : basicAuthentication('alertmanager', auth.basic!, env);
 }

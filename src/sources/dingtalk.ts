@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
 import type { Config } from '../config/load-config';
 import type { DingtalkSourceConfig } from '../config/schema';
-import { BadRequestError, SenderNotConfiguredError } from '../errors';
+import { BadRequestError } from '../errors';
 import { parseJsonBody } from '../http/json-body';
 import { isValidEventId } from './event-id';
+import { invalidPayload } from './payload-error';
 import type { WebhookSource } from './webhook-source';
 
 /**
@@ -23,20 +25,15 @@ const messageSchema = z.object({
 });
 
 export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
-  const secret = env[config.appSecretEnv];
   const platform: ChatPlatform = {
     name: 'dingtalk',
     allow: config.allow,
-    authenticate(request, now) {
-      if (secret === undefined || secret === '') throw new SenderNotConfiguredError('dingtalk', config.appSecretEnv);
-      verifyDingtalkSign(request.headers, secret, now, config.toleranceSeconds);
-    },
+    authenticate: withSecret('dingtalk', config.appSecretEnv, env, (request, now, secret) =>
+      verifyDingtalkSign(request.headers, secret, now, config.toleranceSeconds),
+    ),
     read(request) {
       const parsed = messageSchema.safeParse(parseJsonBody(request));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new BadRequestError('InvalidPayload', `not a DingTalk robot message: ${issue.path.join('.') || 'body'}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`);
-      }
+      if (!parsed.success) throw invalidPayload('a DingTalk robot message', parsed.error);
       const message = parsed.data;
       const user = message.senderStaffId ?? message.senderId;
       if (user === undefined) throw new BadRequestError('InvalidPayload', 'not a DingTalk robot message: senderStaffId or senderId is required');

@@ -8,6 +8,7 @@ import { BadRequestError, SenderNotConfiguredError, UnauthorizedError } from '..
 import { parseJsonBody, parseJsonText } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import { isValidEventId } from './event-id';
+import { invalidPayload } from './payload-error';
 import type { WebhookSource } from './webhook-source';
 
 /**
@@ -66,10 +67,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       if (encryptKey !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
 
       const parsed = eventSchema.safeParse(payload);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new BadRequestError('InvalidPayload', `not a Feishu event: ${issue.path.join('.') || 'body'}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`);
-      }
+      if (!parsed.success) throw invalidPayload('a Feishu event', parsed.error);
       const { header, event } = parsed.data;
       checkToken(header.token);
       if (header.event_type !== 'im.message.receive_v1' || event.message === undefined) {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { verifyBearer } from '../auth/bearer';
+import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
 import type { GenericSourceConfig } from '../config/schema';
 import type { ParamValue } from '../config/load-config';
 import type { ScaleOutRequest } from '../core/scale-out-request';
-import { BadRequestError, SenderNotConfiguredError } from '../errors';
+import { BadRequestError } from '../errors';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import { EVENT_ID_RULE, isValidEventId } from './event-id';
@@ -90,21 +90,12 @@ function eventIdOf(request: WebhookRequest, fromBody: string | undefined): strin
   return eventId;
 }
 
-function authenticatorFor(config: GenericSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+function authenticatorFor(config: GenericSourceConfig, env: NodeJS.ProcessEnv): Authenticate {
   const auth = config.auth;
-  if (auth === 'none') return () => undefined;
-  if (auth.bearer !== undefined) {
-    const envVar = auth.bearer.tokenEnv;
-    const token = env[envVar];
-    return (request) => {
-      if (token === undefined || token === '') throw new SenderNotConfiguredError('generic', envVar);
-      verifyBearer(request.headers.authorization, token);
-    };
-  }
+  if (auth === 'none') return noAuthentication;
+  if (auth.bearer !== undefined) return bearerAuthentication('generic', auth.bearer, env);
   const { secretEnv, toleranceSeconds } = auth.hmac!;
-  const secret = env[secretEnv];
-  return (request, now) => {
-    if (secret === undefined || secret === '') throw new SenderNotConfiguredError('generic', secretEnv);
-    verifyGenericSignature(request.headers, request.rawBody, secret, now, toleranceSeconds);
-  };
+  return withSecret('generic', secretEnv, env, (request, now, secret) =>
+    verifyGenericSignature(request.headers, request.rawBody, secret, now, toleranceSeconds),
+  );
 }

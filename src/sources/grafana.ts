@@ -1,8 +1,7 @@
-import { verifyBearer } from '../auth/bearer';
+import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGrafanaSignature } from '../auth/grafana-hmac';
 import type { RuleConfig } from '../config/load-config';
 import type { GrafanaSourceConfig } from '../config/schema';
-import { SenderNotConfiguredError } from '../errors';
 import { planScaleOuts } from '../rules/plan';
 import { alertDeliveryReply } from './alert-reply';
 import { alertsFromAlertmanagerPayload } from './alertmanager-payload';
@@ -26,26 +25,17 @@ export function createGrafanaSource(config: GrafanaSourceConfig, rules: readonly
   };
 }
 
-function grafanaAuthenticator(config: GrafanaSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+function grafanaAuthenticator(config: GrafanaSourceConfig, env: NodeJS.ProcessEnv): Authenticate {
   const auth = config.auth;
-  if (auth === 'none') return () => undefined;
-  if (auth.bearer !== undefined) {
-    const envVar = auth.bearer.tokenEnv;
-    const token = env[envVar];
-    return (request) => {
-      if (token === undefined || token === '') throw new SenderNotConfiguredError('grafana', envVar);
-      verifyBearer(request.headers.authorization, token);
-    };
-  }
+  if (auth === 'none') return noAuthentication;
+  if (auth.bearer !== undefined) return bearerAuthentication('grafana', auth.bearer, env);
   const hmac = auth.hmac!;
-  const secret = env[hmac.secretEnv];
-  return (request, now) => {
-    if (secret === undefined || secret === '') throw new SenderNotConfiguredError('grafana', hmac.secretEnv);
+  return withSecret('grafana', hmac.secretEnv, env, (request, now, secret) =>
     verifyGrafanaSignature(request.headers, request.rawBody, secret, {
       header: hmac.header,
       ...(hmac.timestampHeader !== undefined && { timestampHeader: hmac.timestampHeader }),
       toleranceSeconds: hmac.toleranceSeconds,
       nowMs: now,
-    });
-  };
+    }),
+  );
 }

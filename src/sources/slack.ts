@@ -1,8 +1,9 @@
+import { withSecret } from '../auth/authenticators';
 import { verifySlackSignature } from '../auth/slack-signature';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
 import type { Config } from '../config/load-config';
 import type { SlackSourceConfig } from '../config/schema';
-import { BadRequestError, SenderNotConfiguredError, UnsupportedMediaTypeError } from '../errors';
+import { BadRequestError, UnsupportedMediaTypeError } from '../errors';
 import { isValidEventId } from './event-id';
 import type { WebhookSource } from './webhook-source';
 
@@ -13,14 +14,12 @@ import type { WebhookSource } from './webhook-source';
  * command's trigger_id, so a retried delivery of one command never scales twice.
  */
 export function createSlackSource(config: SlackSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
-  const secret = env[config.signingSecretEnv];
   const platform: ChatPlatform = {
     name: 'slack',
     allow: config.allow,
-    authenticate(request, now) {
-      if (secret === undefined || secret === '') throw new SenderNotConfiguredError('slack', config.signingSecretEnv);
-      verifySlackSignature(request.headers, request.rawBody, secret, now, config.toleranceSeconds);
-    },
+    authenticate: withSecret('slack', config.signingSecretEnv, env, (request, now, secret) =>
+      verifySlackSignature(request.headers, request.rawBody, secret, now, config.toleranceSeconds),
+    ),
     read(request) {
       const contentType = request.headers['content-type'];
       if (contentType === undefined || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {

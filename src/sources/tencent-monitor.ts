@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { verifyBasic } from '../auth/basic';
+import { basicAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyQueryToken } from '../auth/query-token';
 import type { RuleConfig } from '../config/load-config';
 import type { TencentMonitorSourceConfig } from '../config/schema';
-import { BadRequestError, SenderNotConfiguredError } from '../errors';
 import { errorReply } from '../http/error-response';
 import { parseJsonBody } from '../http/json-body';
 import { scaleOutAnswerBody } from '../http/scale-out-answer';
 import type { HttpReply } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
 import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
+import { invalidPayload } from './payload-error';
 import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
 
 /**
@@ -49,14 +49,8 @@ export function createTencentMonitorSource(config: TencentMonitorSourceConfig, r
     name: 'tencent-monitor',
     authenticate: tencentMonitorAuthenticator(config, env),
     interpret(request) {
-      const body = parseJsonBody(request);
-      const parsed = callbackSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const where = issue.path.length === 0 ? 'body' : issue.path.join('.');
-        const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-        throw new BadRequestError('InvalidPayload', `not a Tencent Cloud Monitor alarm callback: ${where}: ${message}`);
-      }
+      const parsed = callbackSchema.safeParse(parseJsonBody(request));
+      if (!parsed.success) throw invalidPayload('a Tencent Cloud Monitor alarm callback', parsed.error);
       return { kind: 'scale-out', ...planScaleOuts(rules, 'tencent-monitor', [alertOf(parsed.data)]) };
     },
     reply: tencentMonitorReply,
@@ -96,21 +90,10 @@ function tencentMonitorReply(outcomes: readonly ScaleOutOutcome[], ignored: read
   return { status: 200, body: { status: first.ok ? first.status : first.error.code === 'Throttled' ? 'throttled' : first.error.code, results } };
 }
 
-function tencentMonitorAuthenticator(config: TencentMonitorSourceConfig, env: NodeJS.ProcessEnv): WebhookSource['authenticate'] {
+function tencentMonitorAuthenticator(config: TencentMonitorSourceConfig, env: NodeJS.ProcessEnv): Authenticate {
   const auth = config.auth;
-  if (auth === 'none') return () => undefined;
-  if (auth.queryToken !== undefined) {
-    const { tokenEnv, param } = auth.queryToken;
-    const token = env[tokenEnv];
-    return (request) => {
-      if (token === undefined || token === '') throw new SenderNotConfiguredError('tencent-monitor', tokenEnv);
-      verifyQueryToken(request.query, param, token);
-    };
-  }
-  const { username, passwordEnv } = auth.basic!;
-  const password = env[passwordEnv];
-  return (request) => {
-    if (password === undefined || password === '') throw new SenderNotConfiguredError('tencent-monitor', passwordEnv);
-    verifyBasic(request.headers.authorization, username, password);
-  };
+  if (auth === 'none') return noAuthentication;
+  if (auth.basic !== undefined) return basicAuthentication('tencent-monitor', auth.basic, env);
+  const { tokenEnv, param } = auth.queryToken!;
+  return withSecret('tencent-monitor', tokenEnv, env, (request, _now, token) => verifyQueryToken(request.query, param, token));
 }

@@ -177,11 +177,12 @@ describe('DingTalk outgoing robot', () => {
   });
 
   it.each([
-    ['a sign for another secret', signed(String(Date.now()), 'other')],
-    ['a timestamp over an hour old', signed(String(Date.now() - 3_601_000))],
-    ['no sign', { 'content-type': 'application/json', timestamp: String(Date.now()) }],
+    ['a sign for another secret', () => signed(String(Date.now()), 'other')],
+    ['a timestamp over an hour old', () => signed(String(Date.now() - 3_601_000))],
+    ['a timestamp over an hour ahead', () => signed(String(Date.now() + 3_602_000))],
+    ['no sign', () => ({ 'content-type': 'application/json', timestamp: String(Date.now()) })],
   ])('refuses %s with 401', async (_name, headers) => {
-    expect((await post(h, 'dingtalk', message('/scaleout demo 1'), headers)).statusCode).toBe(401);
+    expect((await post(h, 'dingtalk', message('/scaleout demo 1'), headers())).statusCode).toBe(401);
     expect(h.sandbox.calls).toHaveLength(0);
   });
 
