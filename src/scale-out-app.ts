@@ -68,6 +68,7 @@ export interface Invocation {
 export interface DecisionRecord {
   outcome?: 'created' | 'replayed' | 'dry-run' | 'health' | 'rejected' | 'failed' | 'throttled' | 'ignored' | 'answered' | 'mixed';
   note?: string;
+  replyNote?: string;
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];
   error?: { code: string; message: string; status: number };
@@ -117,17 +118,17 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // function's real timeout, since the calls they guard are bounded by the earlier deadline.
       invocation = { ...invocation, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
     }
-    const interpretation = source.interpret(request, now());
+    const interpretation = await source.interpret(request, now());
     const log = invocation.decision;
     if (interpretation.kind === 'reply') {
       Object.assign(log, { outcome: 'answered', note: interpretation.note });
-      return interpretation.reply;
+      return noted(interpretation.reply, log);
     }
     const ignored = interpretation.ignored ?? [];
     if (ignored.length > 0) log.ignored = ignored;
     if (interpretation.requests.length === 0) {
       log.outcome = 'ignored';
-      return source.reply([], ignored);
+      return noted(await source.reply([], ignored), log);
     }
 
     // One decision record per scale-out; a delivery asking for one (the common case) logs it flat.
@@ -137,7 +138,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const record: DecisionRecord = interpretation.requests.length === 1 ? log : {};
       records.push(record);
       try {
-        outcomes.push({ ok: true, ...(await scaleOut(asked, record, invocation)) });
+        outcomes.push({ ok: true, request: asked, ...(await scaleOut(asked, record, invocation)) });
       } catch (error) {
         if (!(error instanceof ScaleOutError)) throw error;
         outcomes.push({ ok: false, request: asked, error });
@@ -149,7 +150,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       log.results = records;
       log.outcome = summarize(records);
     }
-    return source.reply(outcomes, ignored);
+    return noted(await source.reply(outcomes, ignored), log);
   }
 
   async function scaleOut(asked: ScaleOutRequest, log: DecisionRecord, invocation: Invocation): Promise<{ status: ScaleOutStatus; answer: ScaleOutAnswer; preview?: CreateClusterInstancesRequest }> {
@@ -286,6 +287,14 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   }
 
   return { config, now, handle };
+}
+
+/** A reply's note (e.g. a chat reply that could not be posted) goes to the log line, not to the sender. */
+function noted(reply: HttpReply, log: DecisionRecord): HttpReply {
+  if (reply.note === undefined) return reply;
+  log.replyNote = reply.note;
+  const { note: _note, ...sent } = reply;
+  return sent;
 }
 
 /** The outcome of a delivery of several scale-outs, for its log line. */

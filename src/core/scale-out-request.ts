@@ -19,6 +19,8 @@ export interface ScaleOutRequest {
   readonly reason?: string;
   /** Resolve and render only: show what would be sent, send nothing, record nothing. */
   readonly dryRun?: boolean;
+  /** Where the sender's reply goes when it is posted rather than answered (a Feishu message ID). */
+  readonly replyTo?: string;
 }
 
 /** A request checked against the config: every name resolved, every value within its bounds. */

@@ -17,4 +17,6 @@ export interface HttpReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: unknown;
+  /** For the log line only, never sent: e.g. why a chat reply could not be posted. */
+  readonly note?: string;
 }

@@ -21,8 +21,8 @@ export interface WebhookSource {
   /** Throws UnauthorizedError (401) or SenderNotConfiguredError (503). `now` is epoch ms. */
   authenticate(request: WebhookRequest, now: number): void;
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
-  interpret(request: WebhookRequest, now: number): Interpretation;
-  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply;
+  interpret(request: WebhookRequest, now: number): Interpretation | Promise<Interpretation>;
+  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply | Promise<HttpReply>;
   /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
   readonly answerWithinMs?: number;
 }
@@ -36,6 +36,7 @@ export type Interpretation =
 export type ScaleOutOutcome =
   | {
       readonly ok: true;
+      readonly request: ScaleOutRequest;
       readonly status: ScaleOutStatus;
       readonly answer: ScaleOutAnswer;
       /** Dry runs only: what would have been sent. */

@@ -310,14 +310,14 @@ describe('the chat samples in events/', () => {
     ['slack-function-url.json', 'slack', 'demo', 2],
     ['feishu-function-url.json', 'feishu', 'demo', 1],
     ['dingtalk-function-url.json', 'dingtalk', 'demo', 1],
-  ])('%s verifies at its signing time and asks for its scale-out', (file, name, cluster, count) => {
+  ])('%s verifies at its signing time and asks for its scale-out', async (file, name, cluster, count) => {
     const config = exampleConfig();
     const source = createSources(config, devEnv).get(name)!;
     const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', file), 'utf8')) as FunctionUrlEvent;
     const request = toWebhookRequest(event, config.limits.maxBodyBytes);
     expect(() => source.authenticate(request, signedAt)).not.toThrow();
     expect(() => source.authenticate(request, signedAt + 2 * 3_600_000)).toThrow(UnauthorizedError);
-    const interpretation = source.interpret(request, signedAt);
+    const interpretation = await source.interpret(request, signedAt);
     expect(interpretation).toMatchObject({ kind: 'scale-out', requests: [{ source: name, cluster, count }] });
   });
 });

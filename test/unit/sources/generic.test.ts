@@ -1,6 +1,7 @@
 import { signGenericPayload } from '../../../src/auth/hmac';
 import { createGenericSource } from '../../../src/sources/generic';
 import type { ScaleOutRequest } from '../../../src/core/scale-out-request';
+import type { Interpretation } from '../../../src/sources/webhook-source';
 import type { WebhookRequest } from '../../../src/http/webhook-request';
 import { webhookRequest } from '../../support/fixtures';
 import { thrownBy } from '../../support/thrown';
@@ -10,7 +11,7 @@ const NOW = 1_764_000_000_000;
 
 /** The one scale-out a generic delivery asks for. */
 function normalize(request: WebhookRequest): ScaleOutRequest {
-  const interpretation = bearer.interpret(request, NOW);
+  const interpretation = bearer.interpret(request, NOW) as Interpretation; // the generic sender answers at once
   if (interpretation.kind !== 'scale-out' || interpretation.requests.length !== 1) throw new Error('expected one scale-out');
   return interpretation.requests[0]!;
 }
