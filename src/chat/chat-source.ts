@@ -15,6 +15,8 @@ export interface ChatMessage {
   readonly text: string;
   /** The platform's ID for this message or command: trigger_id, event_id, msgId. */
   readonly eventId: string;
+  /** For platforms whose replies are posted, not answered: what the reply answers (Feishu message_id). */
+  readonly replyTo?: string;
 }
 
 export type Visibility = 'public' | 'private';
@@ -27,6 +29,13 @@ export interface ChatPlatform {
   read(request: WebhookRequest, now: number): ChatMessage | { readonly reply: HttpReply; readonly note: string };
   /** The platform's reply format. */
   format(text: string, visibility: Visibility): HttpReply;
+  /**
+   * For platforms that do not show the HTTP answer (Feishu): post the reply text. Resolves to why
+   * it could not be posted, or undefined.
+   */
+  post?(text: string, replyTo: string): Promise<string | undefined>;
+  /** Overrides CHAT_ANSWER_WITHIN_MS, e.g. to leave time for posting the reply. */
+  readonly answerWithinMs?: number;
 }
 
 /** Chat platforms give the function 3 s (Slack, Feishu): answer well before, whatever TKE does. */
@@ -44,15 +53,17 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
 
   return {
     name: platform.name,
-    answerWithinMs: CHAT_ANSWER_WITHIN_MS,
+    answerWithinMs: platform.answerWithinMs ?? CHAT_ANSWER_WITHIN_MS,
     authenticate: platform.authenticate,
-    interpret(request, now): Interpretation {
+    async interpret(request, now): Promise<Interpretation> {
       const message = platform.read(request, now);
       if ('reply' in message) return { kind: 'reply', reply: message.reply, note: message.note };
       const allowed = allowedUsers.has(message.user) && (allowedChannels === undefined || (message.channel !== undefined && allowedChannels.has(message.channel)));
-      if (!allowed) return { kind: 'reply', reply: platform.format(notAllowedText(message.user), 'private'), note: `user ${message.user} not allowed` };
+      if (!allowed) {
+        return { kind: 'reply', reply: await say(notAllowedText(message.user), 'private', message.replyTo), note: `user ${message.user} not allowed` };
+      }
       const command = parseChatCommand(message.text);
-      if (command.kind === 'help') return { kind: 'reply', reply: platform.format(helpText(command.problem, clusters), 'private'), note: 'help' };
+      if (command.kind === 'help') return { kind: 'reply', reply: await say(helpText(command.problem, clusters), 'private', message.replyTo), note: 'help' };
       return {
         kind: 'scale-out',
         requests: [
@@ -65,15 +76,24 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
             params: new Map(),
             reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
             ...(command.dryRun && { dryRun: true }),
+            ...(message.replyTo !== undefined && { replyTo: message.replyTo }),
           },
         ],
       };
     },
     // A person reads the reply: always 200, the outcome in words.
-    reply(outcomes: readonly ScaleOutOutcome[]): HttpReply {
+    async reply(outcomes: readonly ScaleOutOutcome[]): Promise<HttpReply> {
       const outcome = outcomes[0];
       if (outcome === undefined) return platform.format('Nothing to do.', 'private');
-      return platform.format(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private');
+      return say(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', outcome.request.replyTo);
     },
   };
+
+  /** The reply in the platform's format, posted too where the platform needs that. */
+  async function say(text: string, visibility: Visibility, replyTo: string | undefined): Promise<HttpReply> {
+    const reply = platform.format(text, visibility);
+    if (platform.post === undefined || replyTo === undefined) return reply;
+    const problem = await platform.post(text, replyTo);
+    return problem === undefined ? reply : { ...reply, note: problem };
+  }
 }

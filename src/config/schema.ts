@@ -239,6 +239,14 @@ export const slackSourceSchema = z.strictObject({
 export const feishuSourceSchema = z.strictObject({
   verificationTokenEnv: envVarName,
   encryptKeyEnv: envVarName.optional(),
+  /**
+   * The app's credentials, to post replies (Feishu does not show the callback's answer). Without
+   * them the bot acts but stays silent in the chat.
+   */
+  appIdEnv: envVarName.optional(),
+  appSecretEnv: envVarName.optional(),
+  /** https://open.feishu.cn (Feishu) or https://open.larksuite.com (Lark). */
+  apiBase: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a base URL such as https://open.feishu.cn').default('https://open.feishu.cn'),
   toleranceSeconds: z.number().int().min(1).max(3600).default(300),
   allow: chatAllowSchema,
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import { createFeishuMessenger } from '../chat/feishu-messenger';
 import type { Config } from '../config/load-config';
 import type { FeishuSourceConfig } from '../config/schema';
 import { BadRequestError, SenderNotConfiguredError, UnauthorizedError } from '../errors';
@@ -16,9 +17,9 @@ import type { WebhookSource } from './webhook-source';
  * the bot). Handles the `url_verification` challenge, the verification token, and, with an Encrypt
  * Key, encrypted events and X-Lark-Signature. Event ID: the event's header.event_id.
  *
- * Feishu does not show an event callback's HTTP answer in the chat: the reply (in Feishu's message
- * format, `{msg_type: "text", content: {text}}`) is in the answer and the log line, and posting it
- * to the chat needs the bot's send-message API, which this function does not call (docs/DESIGN.md).
+ * Feishu does not show an event callback's HTTP answer in the chat, so with the app's ID and
+ * secret configured the reply is posted as a reply to the user's message (chat/feishu-messenger.ts);
+ * it is also the HTTP answer, in Feishu's message format. Without them the bot acts silently.
  */
 const challengeSchema = z.object({ type: z.literal('url_verification'), challenge: z.string(), token: z.string() });
 
@@ -27,7 +28,7 @@ const eventSchema = z.object({
   header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
   event: z.object({
     sender: z.object({ sender_id: z.object({ open_id: z.string().optional(), user_id: z.string().optional(), union_id: z.string().optional() }) }).optional(),
-    message: z.object({ chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
+    message: z.object({ message_id: z.string().optional(), chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
   }),
 });
 
@@ -35,6 +36,12 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
   const verificationToken = env[config.verificationTokenEnv];
   const encryptKey = config.encryptKeyEnv === undefined ? undefined : env[config.encryptKeyEnv];
   const signed = (request: WebhookRequest) => request.headers['x-lark-signature'] !== undefined;
+  const appId = config.appIdEnv === undefined ? undefined : env[config.appIdEnv];
+  const appSecret = config.appSecretEnv === undefined ? undefined : env[config.appSecretEnv];
+  const messenger =
+    appId !== undefined && appId !== '' && appSecret !== undefined && appSecret !== ''
+      ? createFeishuMessenger({ apiBase: config.apiBase, appId, appSecret, timeoutMs: 500, now: Date.now })
+      : undefined;
 
   const checkToken = (token: string) => {
     if (!constantTimeEquals(token, verificationToken!)) throw new UnauthorizedError('wrong verification token');
@@ -79,11 +86,22 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       if (event.message.message_type !== 'text') return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: 'not text' };
       const content = parseJsonText(event.message.content) as { text?: unknown };
       if (typeof content?.text !== 'string') throw new BadRequestError('InvalidPayload', 'not a Feishu event: event.message.content has no text');
-      return { user, ...(event.message.chat_id !== undefined && { channel: event.message.chat_id }), text: content.text, eventId: header.event_id };
+      return {
+        user,
+        ...(event.message.chat_id !== undefined && { channel: event.message.chat_id }),
+        text: content.text,
+        eventId: header.event_id,
+        ...(event.message.message_id !== undefined && { replyTo: event.message.message_id }),
+      };
     },
     format(text) {
       return { status: 200, body: { msg_type: 'text', content: { text } } };
     },
+    ...(messenger !== undefined && {
+      post: (text: string, replyTo: string) => messenger.replyTo(replyTo, text),
+      // Feishu waits 3 s for the callback's answer: TKE gets 1.8 s, posting the reply the rest.
+      answerWithinMs: 1800,
+    }),
   };
   return createChatSource(platform, appConfig, env);
 }

@@ -7,6 +7,7 @@ import { UnauthorizedError } from '../../src/errors';
 import { toWebhookRequest, type FunctionUrlEvent } from '../../src/http/scf-event';
 import { createSources } from '../../src/sources';
 import { exampleConfig, REPO_ROOT } from '../support/fixtures';
+import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';
 import { startHarness, type Harness } from '../support/harness';
 
 /** The chat senders through the real handler: payload shapes from each platform's docs, signed as they sign. */
@@ -285,6 +286,58 @@ describe('Feishu bot events', () => {
     expect(wrong.statusCode).toBe(401);
     const scaled = await post(h, 'feishu', JSON.stringify(messageEvent('/scaleout demo 1')), { 'content-type': 'application/json' });
     expect(scaled.json.content.text).toMatch(/^Requested 1 node/);
+  });
+});
+
+describe('Feishu replies posted through the OpenAPI', () => {
+  const app = { appId: 'cli_a1b2c3d4e5', appSecret: 'feishu-app-secret' };
+  let api: FeishuApiStandIn;
+  let h: Harness;
+  beforeEach(async () => {
+    api = await startFeishuApiStandIn(app);
+    h = await startHarness({
+      env: { ...env, FEISHU_APP_ID: app.appId, FEISHU_APP_SECRET: app.appSecret },
+      config: (doc) => (doc.sources.feishu.apiBase = api.url),
+    });
+  });
+  afterEach(async () => {
+    await h.close();
+    await api.close();
+  });
+
+  const deliver = async (text: string, messageId: string) => {
+    const payload = {
+      schema: '2.0',
+      header: { event_id: `ev-${messageId}`, event_type: 'im.message.receive_v1', token: FEISHU_TOKEN, app_id: app.appId },
+      event: {
+        sender: { sender_id: { open_id: 'ou_7d8a6e6df7621556ce0d21922b676706ccs' } },
+        message: { message_id: messageId, chat_id: 'oc_ops', message_type: 'text', content: JSON.stringify({ text }) },
+      },
+    };
+    const body = JSON.stringify({ encrypt: encryptFeishu(JSON.stringify(payload), FEISHU_KEY) });
+    const ts = String(Math.floor(Date.now() / 1000));
+    return post(h, 'feishu', body, { 'content-type': 'application/json', 'x-lark-request-timestamp': ts, 'x-lark-request-nonce': 'n', 'x-lark-signature': feishuSignature(ts, 'n', FEISHU_KEY, body) });
+  };
+
+  it('replies to the user message with what happened, reusing the tenant token', async () => {
+    await deliver('/scaleout demo 2', 'om_first');
+    await deliver('/scaleout help', 'om_second');
+    expect(api.replies.map((r) => [r.messageId, r.body.msg_type])).toEqual([
+      ['om_first', 'text'],
+      ['om_second', 'text'],
+    ]);
+    expect(JSON.parse(api.replies[0]!.body.content).text).toMatch(/^Requested 2 nodes on cls-e55paxnt/);
+    expect(JSON.parse(api.replies[1]!.body.content).text).toContain('Usage: /scaleout');
+    expect(api.tokenRequests).toEqual([{ app_id: app.appId, app_secret: app.appSecret }]);
+  });
+
+  it('still scales when the reply cannot be posted, and logs why', async () => {
+    await api.close();
+    const reply = await deliver('/scaleout demo 1', 'om_third');
+    expect(reply.statusCode).toBe(200);
+    expect(h.sandbox.createdCalls).toHaveLength(1);
+    expect(h.logLines.at(-1)).toMatchObject({ outcome: 'created', replyNote: expect.stringContaining('the reply could not be posted to Feishu') });
+    expect(JSON.stringify(h.logLines.at(-1))).not.toContain(app.appSecret);
   });
 });
 
