@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfigFile } from './config/load-config';
 import { ConfigError } from './errors';
@@ -16,7 +17,8 @@ import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
  * key, rather than failing the first alarm.
  *
  * Environment:
- *   SCALEOUT_CONFIG      path of the YAML config (default: config/example.yaml under the code root)
+ *   SCALEOUT_CONFIG      path of the YAML config (default: config/scaleout.yaml under the code root,
+ *                        as packaged, else config/example.yaml)
  *   SCALEOUT_STORE       "memory" (default: this instance only) or redis://… / rediss://… (shared)
  *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
  *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role
@@ -29,9 +31,18 @@ export interface ColdStart {
   readonly store: StateStore;
 }
 
+/**
+ * Beside the handler: the packaged config (`npm run package` puts it at config/scaleout.yaml in the
+ * zip), or in a checkout the example config.
+ */
+function defaultConfigPath(codeRoot: string): string {
+  const packaged = resolve(codeRoot, 'config', 'scaleout.yaml');
+  return existsSync(packaged) ? packaged : resolve(codeRoot, 'config', 'example.yaml');
+}
+
 export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
   try {
-    const configPath = env.SCALEOUT_CONFIG ?? resolve(env.USER_CODE_ROOT ?? process.cwd(), 'config', 'example.yaml');
+    const configPath = env.SCALEOUT_CONFIG ?? defaultConfigPath(env.USER_CODE_ROOT ?? process.cwd());
     const config = loadConfigFile(configPath);
     const problems: string[] = [];
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';

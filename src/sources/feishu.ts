@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
 import type { GenericSourceConfig } from '../config/schema';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { basicAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyQueryToken } from '../auth/query-token';
 import type { RuleConfig } from '../config/load-config';
