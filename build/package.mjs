@@ -13,6 +13,8 @@ const stage = join(root, 'dist', 'function');
 const zipPath = join(root, 'dist', 'tke-scaleout.zip');
 const configSource = resolve(process.env.SCALEOUT_CONFIG ?? join(root, 'config', 'example.yaml'));
 
+// A failed packaging leaves no zip behind, so an old one is never mistaken for this config's.
+rmSync(zipPath, { force: true });
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(join(stage, 'config'), { recursive: true });
 await bundle({ entry: join(root, 'src', 'index.ts'), outfile: join(stage, 'index.js') });

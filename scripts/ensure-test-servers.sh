@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run before `npm test`: the integration tests start their own redis-server, Prometheus and
-# Alertmanager (Debian's packages) on free ports. On a machine without them, install them when we
-# can (root with apt-get, as on CI and the team's machines), otherwise say exactly what to install.
+# Alertmanager (Debian's packages) on free ports, and the bundle test checks the zip with unzip.
+# On a machine without them, install them when we can (root with apt-get, as on CI and the team's
+# machines), otherwise say exactly what to install.
 # Nothing is started here.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,0 +1,135 @@
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { REPO_ROOT, exampleConfigVariant } from '../support/fixtures';
+
+/**
+ * What we upload to SCF: `npm run package` builds dist/tke-scaleout.zip, and the function inside it
+ * runs under the exact Node 18.15 binary (SCF's newest Node runtime), loaded as SCF loads it
+ * (`index.main_handler`, code root = the unzipped folder), against the sandbox over HTTP.
+ */
+const ZIP = join(REPO_ROOT, 'dist', 'tke-scaleout.zip');
+const TOKEN = 'bundle-test-token';
+
+const runPackage = (env: Record<string, string> = {}) =>
+  spawnSync('npm', ['run', 'package', '--silent'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+
+const genericEvent = (body: unknown, token = TOKEN): FunctionUrlEvent => ({
+  httpMethod: 'POST',
+  path: '/hooks/generic',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-scf-remote-addr': '10.0.0.8' },
+  queryString: {},
+  body: JSON.stringify(body),
+});
+
+describe('npm run package with a config that does not load', () => {
+  it('fails, naming the key, and ships nothing', () => {
+    const bad = exampleConfigVariant((doc) => (doc.templates.small.count.max = 'lots'));
+    const result = runPackage({ SCALEOUT_CONFIG: bad });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('templates.small.count.max');
+    expect(existsSync(ZIP)).toBe(false);
+  });
+});
+
+describe('the packaged function under Node 18.15', () => {
+  const sandbox = new TkeSandbox();
+  let codeRoot: string;
+  let node18: string;
+  let sandboxUrl: string;
+
+  beforeAll(async () => {
+    const packaged = runPackage();
+    if (packaged.status !== 0) throw new Error(`npm run package failed:\n${packaged.stderr}`);
+    node18 = execFileSync(process.execPath, [join(REPO_ROOT, 'build', 'node18.mjs')], { encoding: 'utf8' }).trim();
+    codeRoot = mkdtempSync(join(tmpdir(), 'scf-code-'));
+    execFileSync('unzip', ['-q', ZIP, '-d', codeRoot]);
+    sandboxUrl = await sandbox.start();
+  }, 120_000);
+  afterAll(() => sandbox.stop());
+
+  /**
+   * Runs the events through the unzipped bundle in one fresh Node 18.15 process. Asynchronously:
+   * the sandbox answering it lives in this process.
+   */
+  const invoke = async (events: unknown[], env: Record<string, string> = {}) => {
+    const work = mkdtempSync(join(tmpdir(), 'scf-invoke-'));
+    writeFileSync(join(work, 'events.json'), JSON.stringify(events));
+    const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const args = [join(REPO_ROOT, 'build', 'invoke-bundle.cjs'), codeRoot, join(work, 'events.json'), join(work, 'answers.json')];
+      execFile(node18, args, {
+      // Only what SCF would give the function: no inherited config or store settings.
+      env: {
+        PATH: process.env.PATH ?? '',
+        TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
+        TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
+        TKE_ENDPOINT: sandboxUrl,
+        SCALEOUT_GENERIC_TOKEN: TOKEN,
+        ...env,
+      },
+      }, (error, stdout, stderr) => resolve({ status: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }));
+    });
+    if (run.status !== 0) throw new Error(`the bundle failed under Node 18.15 (${run.status}):\n${run.stderr}\n${run.stdout}`);
+    const { node, answers } = JSON.parse(readFileSync(join(work, 'answers.json'), 'utf8')) as {
+      node: string;
+      answers: Array<{ response: { statusCode: number; isBase64Encoded: boolean; headers: Record<string, string>; body: string } }>;
+    };
+    return { node, stdout: run.stdout, responses: answers.map((a) => ({ ...a.response, json: JSON.parse(a.response.body) })) };
+  };
+
+  it('is a valid zip holding index.js and the packaged config', () => {
+    const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
+    expect(test).toContain('No errors detected');
+    const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing.sort()).toEqual(['config/scaleout.yaml', 'index.js']);
+    expect(readFileSync(join(codeRoot, 'config', 'scaleout.yaml'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'config', 'example.yaml'), 'utf8'));
+  });
+
+  it('scales the sandbox once per event, and replays a redelivery', async () => {
+    sandbox.reset();
+    const event = genericEvent({ eventId: 'bundle-1', cluster: 'demo-bj', template: 'multi-disk', count: 2 });
+    const { node, responses, stdout } = await invoke([
+      { httpMethod: 'GET', path: '/release/healthz', headers: {}, queryString: {}, body: '' },
+      event,
+      event,
+      genericEvent({ eventId: 'bundle-2', cluster: 'demo', template: 'small' }, 'wrong-token'),
+    ]);
+    expect(node).toBe('v18.15.0');
+    const [health, created, replayed, refused] = responses;
+
+    expect(health).toMatchObject({ statusCode: 200, isBase64Encoded: false });
+    expect(health!.json).toMatchObject({ status: 'ok', templates: ['small', 'multi-disk'], store: { kind: 'memory' } });
+
+    expect(created!.statusCode).toBe(200);
+    expect(created!.json).toMatchObject({ status: 'created', clusterId: 'cls-nfjdk3n0', template: 'multi-disk', count: 2 });
+    expect(created!.json.instanceIds).toHaveLength(2);
+    expect(replayed!.json).toMatchObject({ status: 'replayed', instanceIds: created!.json.instanceIds, clientToken: created!.json.clientToken });
+    expect(refused!.statusCode).toBe(401);
+
+    // One signed call reached TKE (the sandbox checks TC3 signatures), carrying the ClientToken.
+    expect(sandbox.createdCalls).toHaveLength(1);
+    expect(sandbox.calls).toHaveLength(1);
+    expect(JSON.parse(sandbox.calls[0]!.params.RunInstancePara as string)).toMatchObject({ InstanceCount: 2, ClientToken: created!.json.clientToken });
+
+    // One JSON log line per webhook decision on stdout, as SCF's log service collects it; no secret in any.
+    const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const decisions = lines.filter((l) => l.msg === 'scale-out decision');
+    expect(decisions.map((d) => [d.eventId, d.status])).toEqual([
+      ['bundle-1', 200],
+      ['bundle-1', 200],
+      [undefined, 401],
+    ]);
+    expect(stdout).not.toContain(SANDBOX_CREDENTIAL.secretKey);
+    expect(stdout).not.toContain(TOKEN);
+  });
+
+  it('refuses to start without credentials, naming the variables', async () => {
+    await expect(invoke([genericEvent({ eventId: 'x', cluster: 'demo', template: 'small' })], { TENCENTCLOUD_SECRETID: '', TENCENTCLOUD_SECRETKEY: '' })).rejects.toThrow(
+      /TENCENTCLOUD_SECRETID: must be set/,
+    );
+    expect(sandbox.calls).toHaveLength(1);
+  });
+});
