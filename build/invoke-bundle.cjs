@@ -5,7 +5,7 @@
 //   node build/invoke-bundle.cjs <code root> <events.json> <answers.json>
 //
 // events.json holds an array of SCF events; answers.json receives the integration responses, each
-// with the milliseconds it took. The function's own log lines go to stdout, as on SCF. The code
+// with the milliseconds it took, and how long loading the bundle (its cold start) took. The function's own log lines go to stdout, as on SCF. The code
 // root is also USER_CODE_ROOT, so the packaged config (config/scaleout.yaml) is the one loaded.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
@@ -16,7 +16,9 @@ async function main() {
   if (!codeRoot || !eventsPath || !answersPath) throw new Error('usage: invoke-bundle.cjs <code root> <events.json> <answers.json>');
   process.env.USER_CODE_ROOT = resolve(codeRoot);
   const events = JSON.parse(readFileSync(eventsPath, 'utf8'));
+  const loadStartedAt = performance.now();
   const { main_handler } = require(resolve(codeRoot, 'index.js'));
+  const loadMs = performance.now() - loadStartedAt;
   const answers = [];
   for (const event of events) {
     const startedAt = performance.now();
@@ -25,7 +27,7 @@ async function main() {
     const response = await main_handler(event, context);
     answers.push({ ms: performance.now() - startedAt, response });
   }
-  writeFileSync(answersPath, JSON.stringify({ node: process.version, answers }));
+  writeFileSync(answersPath, JSON.stringify({ node: process.version, loadMs, answers }));
   // A warm SCF instance keeps its sockets; a one-shot run must not wait for keep-alive to time out.
   process.exit(0);
 }

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { parsePath, pathProblem, type PathSegment } from '../core/json-path';
@@ -65,7 +64,10 @@ export interface TemplateConfig {
   readonly throttle?: ThrottleOverride;
 }
 
-/** Reads, parses and validates the YAML file at `path`. Throws ConfigError naming every problem. */
+/**
+ * Reads, parses and validates the config file at `path`: YAML (what operators write), or the JSON
+ * that `npm run package` compiles it into for the zip. Throws ConfigError naming every problem.
+ */
 export function loadConfigFile(path: string): Config {
   let text: string;
   try {
@@ -73,16 +75,50 @@ export function loadConfigFile(path: string): Config {
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
-  return parseConfig(text, path);
+  return path.endsWith('.json') ? validateConfig(parseCompiledConfig(text, path), path) : parseConfig(text, path);
 }
 
 export function parseConfig(yamlText: string, origin: string): Config {
+  return validateConfig(parseYamlConfig(yamlText, origin), origin);
+}
+
+/** The YAML as plain data, before validation. `npm run package` writes this out as JSON. */
+export function parseYamlConfig(yamlText: string, origin: string): unknown {
+  const { parseDocument } = yamlLibrary(origin);
   // Duplicate keys are errors (yaml's uniqueKeys default): a second `small:` must not silently win.
   const doc = parseDocument(yamlText, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(origin, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
   }
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  return doc.toJS() ?? {};
+}
+
+/**
+ * Loaded here rather than at the top: the packaged function reads the compiled JSON and its bundle
+ * leaves the YAML library out (build/package.mjs), since parsing YAML there (the library and a 6 KB
+ * file) cost every cold start ~25 ms on SCF's Node 18 (docs/PERFORMANCE.md).
+ */
+function yamlLibrary(origin: string): typeof import('yaml') {
+  try {
+    return require('yaml') as typeof import('yaml');
+  } catch {
+    throw new ConfigError(origin, [
+      'this bundle reads JSON config: point SCALEOUT_CONFIG at the config/scaleout.json that `npm run package` compiles from your YAML, or leave it unset',
+    ]);
+  }
+}
+
+function parseCompiledConfig(jsonText: string, origin: string): unknown {
+  try {
+    return JSON.parse(jsonText) as unknown;
+  } catch (err) {
+    throw new ConfigError(origin, [`JSON: ${(err as Error).message}`]);
+  }
+}
+
+/** Validates parsed config data (from YAML or compiled JSON) into the frozen Config. */
+function validateConfig(data: unknown, origin: string): Config {
+  const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(origin, formatIssues(parsed.error.issues));
   }

@@ -2,11 +2,13 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { tke } from 'tencentcloud-sdk-nodejs-tke';
+// The 2018-05-25 client alone: the package root also loads the 2022-05-01 client and both versions'
+// model modules, which this function never uses.
+import { Client as TkeClient20180525 } from 'tencentcloud-sdk-nodejs-tke/tencentcloud/services/tke/v20180525/tke_client';
 import type { TkeApi } from './tke-api';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
-const TKE_API_VERSION_CLIENT = tke.v20180525.Client;
+const TKE_API_VERSION_CLIENT = TkeClient20180525;
 type TkeSdkClient = InstanceType<typeof TKE_API_VERSION_CLIENT>;
 
 export const PUBLIC_TKE_HOST = 'tke.tencentcloudapi.com';

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionUrlEvent } from '../../src/http/scf-event';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
-import { REPO_ROOT, exampleConfigVariant } from '../support/fixtures';
+import { parse } from 'yaml';
+import { EXAMPLE_CONFIG_PATH, REPO_ROOT, exampleConfigVariant } from '../support/fixtures';
 
 /**
  * What we upload to SCF: `npm run package` builds dist/tke-scaleout.zip, and the function inside it
@@ -84,8 +85,9 @@ describe('the packaged function under Node 18.15', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.yaml', 'index.js']);
-    expect(readFileSync(join(codeRoot, 'config', 'scaleout.yaml'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'config', 'example.yaml'), 'utf8'));
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'index.js']);
+    // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
+    expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
 
   it('scales the sandbox once per event, and replays a redelivery', async () => {
@@ -124,6 +126,10 @@ describe('the packaged function under Node 18.15', () => {
     ]);
     expect(stdout).not.toContain(SANDBOX_CREDENTIAL.secretKey);
     expect(stdout).not.toContain(TOKEN);
+  });
+
+  it('says that it reads JSON when pointed at a YAML config, rather than failing obscurely', async () => {
+    await expect(invoke([], { SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH })).rejects.toThrow(/this bundle reads JSON config/);
   });
 
   it('refuses to start without credentials, naming the variables', async () => {

@@ -1,6 +1,10 @@
-import { parseConfig } from '../../../src/config/load-config';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadConfigFile, parseConfig } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors';
-import { exampleConfig, fixture } from '../../support/fixtures';
+import { EXAMPLE_CONFIG_PATH, exampleConfig, fixture } from '../../support/fixtures';
 
 function problemsOf(yaml: string): string[] {
   try {
@@ -133,5 +137,31 @@ describe('parseConfig: every error names the key and what was expected', () => {
       'RunInstancePara.DataDisks.1.DiskSize',
       'InstanceAdvancedSettings.DataDisks.1.DiskSize',
     ]);
+  });
+});
+
+describe('loadConfigFile: the compiled JSON that `npm run package` ships', () => {
+  const compiled = (text: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'scaleout-json-')), 'scaleout.json');
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('loads to the same config as the YAML it was compiled from', () => {
+    const json = JSON.stringify(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
+    const fromJson = loadConfigFile(compiled(json));
+    const fromYaml = exampleConfig();
+    expect({ ...fromJson, origin: '' }).toEqual({ ...fromYaml, origin: '' });
+    expect(Object.isFrozen(fromJson.templates.get('small'))).toBe(true);
+  });
+
+  it('is validated as the YAML is, naming the key', () => {
+    const doc = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, any>;
+    doc.templates.small.count.max = 0;
+    expect(() => loadConfigFile(compiled(JSON.stringify(doc)))).toThrow(/templates\.small\.count\.max/);
+  });
+
+  it('names a JSON syntax error as such', () => {
+    expect(() => loadConfigFile(compiled('{"clusters": '))).toThrow(/JSON: /);
   });
 });
