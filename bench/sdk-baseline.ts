@@ -1,29 +1,23 @@
-import * as http from 'node:http';
-import * as net from 'node:net';
 import { tke } from 'tencentcloud-sdk-nodejs-tke';
+import { routeFor } from '../src/tencentcloud/endpoint-route';
 /** CreateClusterInstances example 2 of the seed, verbatim: what the function renders for `multi-disk`. */
 import seedExample2 from '../test/fixtures/seed-example-2.json';
 
 /**
  * The baseline every figure is divided by: the official SDK's own client, used the plain way
  * (package root import, generated method), calling the same sandbox with the same parameters as
- * the function sends. It signs for tke.tencentcloudapi.com, as a real call does, and its agent
- * connects to the sandbox (the SDK signs for the endpoint's first label, so "127.0.0.1:port" would
- * sign for service "127"); keep-alive, like the function's agent, so both pay the same for sockets.
+ * the function sends, over the same route (src/tencentcloud/endpoint-route.ts: signed for
+ * tke.tencentcloudapi.com as a real call is, through a keep-alive agent connected to the sandbox),
+ * so that both pay the same for sockets.
  */
 export const SANDBOX_KEY = { secretId: 'AKIDsandboxLOCALONLY0000000000000000', secretKey: 'sandbox-secret-key-local-only-000000' };
 
 export function sdkBaselineClient(sandboxUrl: string, region: string) {
-  const { hostname, port } = new URL(sandboxUrl);
-  const agent = new (class extends http.Agent {
-    override createConnection(): net.Socket {
-      return net.connect({ host: hostname, port: Number(port) });
-    }
-  })({ keepAlive: true });
+  const route = routeFor(sandboxUrl, 'tke.tencentcloudapi.com');
   return new tke.v20180525.Client({
     credential: SANDBOX_KEY,
     region,
-    profile: { httpProfile: { endpoint: 'tke.tencentcloudapi.com', protocol: 'http://', agent } },
+    profile: { httpProfile: { endpoint: route.sdkEndpoint, protocol: route.protocol, agent: route.agent } },
   });
 }
 

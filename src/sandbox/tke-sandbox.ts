@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseTc3Authorization, tc3Signature, utcDate } from './tc3-signature';
+import { ApiError, authenticateTc3, header, parseParams, readBody, send, type ApiCredential } from './api3-server';
+import { parseTc3Authorization } from './tc3-signature';
 
 /**
  * A local stand-in for tke.tencentcloudapi.com (API 3.0, version 2018-05-25), faithful where the
@@ -23,17 +24,11 @@ import { parseTc3Authorization, tc3Signature, utcDate } from './tc3-signature';
 
 export const SANDBOX_API_VERSION = '2018-05-25';
 const SERVICE = 'tke';
-const MAX_SKEW_SECONDS = 300;
 const MAX_INSTANCE_COUNT = 500;
 const SKIP_VALIDATE_OPTIONS = new Set(['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck']);
 const CREATE_PARAMS = new Set(['ClusterId', 'RunInstancePara', 'InstanceAdvancedSettings', 'SkipValidateOptions']);
 
-export interface SandboxCredential {
-  readonly secretId: string;
-  readonly secretKey: string;
-  /** When set, calls with this key must send it as X-TC-Token (temporary credentials). */
-  readonly token?: string;
-}
+export type SandboxCredential = ApiCredential;
 
 export interface SandboxClusterSpec {
   readonly clusterId: string;
@@ -108,15 +103,6 @@ export const DEFAULT_SANDBOX_CLUSTERS: readonly SandboxClusterSpec[] = [
   { clusterId: 'cls-e55paxnt', region: 'ap-guangzhou', name: 'demo', maxNodes: 50, initialNodes: 3 },
   { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing', name: 'demo-bj', maxNodes: 50, initialNodes: 3 },
 ];
-
-class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export class TkeSandbox {
   readonly calls: SandboxCall[] = [];
@@ -231,7 +217,7 @@ export class TkeSandbox {
         ...extra,
       });
     try {
-      this.authenticate(req, body);
+      authenticateTc3(req, body, { service: SERVICE, credentials: this.credentials, now: this.now });
       params = parseParams(req, body);
       if (header(req, 'x-tc-version') !== SANDBOX_API_VERSION) {
         throw new ApiError('InvalidParameterValue', `X-TC-Version must be ${SANDBOX_API_VERSION} for tke`);
@@ -252,49 +238,6 @@ export class TkeSandbox {
       record({ errorCode: error.code });
       if (fault?.kind === 'delay') await sleep(fault.ms);
       send(res, { Error: { Code: error.code, Message: error.message }, RequestId: requestId });
-    }
-  }
-
-  private authenticate(req: IncomingMessage, body: Buffer): void {
-    const authorization = header(req, 'authorization');
-    if (authorization === undefined) throw new ApiError('AuthFailure.SignatureFailure', 'the Authorization header is missing');
-    const auth = parseTc3Authorization(authorization);
-    if (auth === undefined) throw new ApiError('AuthFailure.InvalidAuthorization', 'Authorization is not a TC3-HMAC-SHA256 authorization');
-    const credential = this.credentials.get(auth.secretId);
-    if (credential === undefined) throw new ApiError('AuthFailure.SecretIdNotFound', 'the SecretId is not found');
-    const timestamp = Number(header(req, 'x-tc-timestamp'));
-    if (!Number.isInteger(timestamp)) throw new ApiError('MissingParameter', 'the X-TC-Timestamp header is required');
-    if (Math.abs(this.now() / 1000 - timestamp) > MAX_SKEW_SECONDS) {
-      throw new ApiError('AuthFailure.SignatureExpire', 'the signature has expired: X-TC-Timestamp is more than 5 minutes from server time');
-    }
-    if (auth.date !== utcDate(timestamp)) throw new ApiError('AuthFailure.SignatureFailure', 'the credential date does not match X-TC-Timestamp');
-    if (auth.service !== SERVICE) {
-      throw new ApiError('AuthFailure.SignatureFailure', `the credential scope names service ${JSON.stringify(auth.service)}; this is ${SERVICE}`);
-    }
-    if (!auth.signedHeaders.includes('content-type') || !auth.signedHeaders.includes('host')) {
-      throw new ApiError('AuthFailure.SignatureFailure', 'SignedHeaders must include content-type and host');
-    }
-    const headers: Record<string, string> = {};
-    for (const name of auth.signedHeaders) {
-      const value = header(req, name) ?? '';
-      // The real API is reached on the default port, so its Host never has one; the SDK signs the
-      // host name without port.
-      headers[name] = name === 'host' ? value.replace(/:\d+$/, '') : value;
-    }
-    const expected = tc3Signature({
-      method: req.method ?? 'POST',
-      canonicalUri: '/',
-      canonicalQuery: '',
-      headers,
-      signedHeaders: auth.signedHeaders,
-      payload: body,
-      timestamp,
-      service: auth.service,
-      secretKey: credential.secretKey,
-    }).signature;
-    if (expected !== auth.signature) throw new ApiError('AuthFailure.SignatureFailure', 'the provided credentials could not be validated: signature mismatch');
-    if (credential.token !== undefined && header(req, 'x-tc-token') !== credential.token) {
-      throw new ApiError('AuthFailure.TokenFailure', 'the X-TC-Token is missing or wrong for these temporary credentials');
     }
   }
 
@@ -457,33 +400,4 @@ export class TkeSandbox {
 /** An injected delay; unref'd so that a sandbox stopped mid-delay does not hold the process open. */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function parseParams(req: IncomingMessage, body: Buffer): Record<string, unknown> {
-  const contentType = header(req, 'content-type') ?? '';
-  if (!contentType.toLowerCase().startsWith('application/json')) {
-    throw new ApiError('InvalidParameter', 'the sandbox accepts POST with Content-Type application/json');
-  }
-  try {
-    const parsed = JSON.parse(body.length === 0 ? '{}' : body.toString('utf8')) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Record<string, unknown>;
-  } catch {
-    throw new ApiError('InvalidParameter', 'the body is not a JSON object');
-  }
-}
-
-function send(res: ServerResponse, response: Record<string, unknown>): void {
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Response: response }));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

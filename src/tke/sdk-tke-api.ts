@@ -1,10 +1,7 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
 // The 2018-05-25 client alone: the package root also loads the 2022-05-01 client and both versions'
 // model modules, which this function never uses.
 import { Client as TkeClient20180525 } from 'tencentcloud-sdk-nodejs-tke/tencentcloud/services/tke/v20180525/tke_client';
+import { routeFor } from '../tencentcloud/endpoint-route';
 import type { TkeApi } from './tke-api';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
@@ -32,21 +29,12 @@ export interface SdkTkeApiOptions {
 }
 
 /**
- * TKE through the official SDK, which does the TC3-HMAC-SHA256 signing. Two SDK quirks shape this
- * (platform-facts.md, and the SDK's abstract_client.js):
- *
- * 1. The SDK derives the *signing service* from the endpoint's first label
- *    (`endpoint.split(".")[0]`). Pointed at `127.0.0.1:9001` it would sign for service "127", which
- *    TKE (and a faithful stand-in) rejects. So when TKE_ENDPOINT's host does not start with `tke.`,
- *    the SDK keeps `tke.tencentcloudapi.com` as its endpoint (service "tke", Host header and signed
- *    host `tke.tencentcloudapi.com`, byte for byte what the real API receives) and our agent opens
- *    the TCP connection to the address TKE_ENDPOINT names instead.
- * 2. Without an explicit agent the SDK sends every request through `http_proxy` when that is set,
- *    loopback included. We always pass our own keep-alive agent, which also saves a TLS handshake
- *    per call on a warm instance.
+ * TKE through the official SDK, which does the TC3-HMAC-SHA256 signing. TKE_ENDPOINT is honoured
+ * the way src/tencentcloud/endpoint-route.ts explains: signed as tke.tencentcloudapi.com, connected
+ * to where TKE_ENDPOINT says, always through our own keep-alive agent.
  */
 export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
-  const route = routeFor(options.endpointUrl);
+  const route = routeFor(options.endpointUrl, PUBLIC_TKE_HOST);
   const clients = new Map<string, TkeSdkClient>();
 
   const clientFor = (region: string): TkeSdkClient => {
@@ -99,54 +87,5 @@ export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
       }
       return cluster.ClusterNodeNum;
     },
-  };
-}
-
-interface Route {
-  readonly sdkEndpoint: string;
-  readonly protocol: 'http://' | 'https://';
-  readonly agent: http.Agent;
-  readonly description: string;
-}
-
-function routeFor(endpointUrl: string | undefined): Route {
-  if (endpointUrl === undefined) {
-    return {
-      sdkEndpoint: PUBLIC_TKE_HOST,
-      protocol: 'https://',
-      agent: new https.Agent({ keepAlive: true }),
-      description: `https://${PUBLIC_TKE_HOST}`,
-    };
-  }
-  const url = new URL(endpointUrl);
-  const secure = url.protocol === 'https:';
-  const protocol = secure ? 'https://' : 'http://';
-  if (url.hostname.startsWith('tke.')) {
-    // A real TKE host name (public, regional or internal): sign and connect as it says.
-    return {
-      sdkEndpoint: url.host,
-      protocol,
-      agent: secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }),
-      description: `${protocol}${url.host}`,
-    };
-  }
-  const port = Number(url.port || (secure ? 443 : 80));
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const agent = secure
-    ? new (class extends https.Agent {
-        override createConnection(): net.Socket {
-          return tls.connect({ host, port, servername: net.isIP(host) ? undefined : host });
-        }
-      })({ keepAlive: true })
-    : new (class extends http.Agent {
-        override createConnection(): net.Socket {
-          return net.connect({ host, port });
-        }
-      })({ keepAlive: true });
-  return {
-    sdkEndpoint: PUBLIC_TKE_HOST,
-    protocol,
-    agent,
-    description: `${protocol}${url.host} (signed as ${PUBLIC_TKE_HOST})`,
   };
 }
