@@ -1,28 +1,36 @@
-// `npm run package`: the deployable zip for SCF, dist/tke-scaleout.zip:
+// `npm run package [-- --out <dir>]`: the deployable zip for SCF, dist/tke-scaleout.zip:
 //   index.js               the bundled function (handler: index.main_handler)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
 //                          compiled from YAML to JSON: parsing the YAML would cost every cold start
 //                          ~25 ms on SCF's Node 18; the function still validates it at cold start.
 // The YAML is validated first by the bundle's own cold start, so a bad config never ships and its
-// errors name the key (and the YAML line) as they would at run time.
+// errors name the key (and the YAML line) as they would at run time. The unzipped function stays
+// in dist/function/ for inspection (and for `npm run deploy`, which reads the config's env var names).
+//
+// Built in a staging folder and moved into place at the end, so that a reader of dist/ (a test, a
+// deploy) running beside another packaging never sees half a function.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import yazl from 'yazl';
 import { buildFunction } from './bundle.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
-const stage = join(root, 'dist', 'function');
-const zipPath = join(root, 'dist', 'tke-scaleout.zip');
+const out = resolve(parseArgs({ options: { out: { type: 'string' } } }).values.out ?? join(root, 'dist'));
+const zipPath = join(out, 'tke-scaleout.zip');
 const configSource = resolve(process.env.SCALEOUT_CONFIG ?? join(root, 'config', 'example.yaml'));
 
 // A failed packaging leaves no zip behind, so an old one is never mistaken for this config's.
 rmSync(zipPath, { force: true });
-rmSync(stage, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const work = mkdtempSync(join(out, '.package-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const stage = join(work, 'function');
 mkdirSync(join(stage, 'config'), { recursive: true });
-// The function reads the JSON compiled below, so the YAML library stays out of the bundle (here in
-// the checkout it still resolves from node_modules, which lets the bundle validate the YAML itself).
+// The function reads the JSON compiled below, so the YAML library stays out of the bundle (for the
+// validation below it resolves from the checkout's node_modules, so the bundle checks the YAML itself).
 await buildFunction(join(stage, 'index.js'));
 const compiledConfig = join(stage, 'config', 'scaleout.json');
 
@@ -33,7 +41,8 @@ const validate = (configPath) => {
   try {
     execFileSync(process.execPath, ['-e', "require('./index.js')"], {
       cwd: stage,
-      env: { PATH: process.env.PATH, USER_CODE_ROOT: stage, SCALEOUT_CONFIG: configPath, TENCENTCLOUD_SECRETID: 'validate', TENCENTCLOUD_SECRETKEY: 'validate' },
+      // NODE_PATH: the checkout's node_modules, where the bundle finds the YAML library it leaves out.
+      env: { PATH: process.env.PATH, NODE_PATH: join(root, 'node_modules'), USER_CODE_ROOT: stage, SCALEOUT_CONFIG: configPath, TENCENTCLOUD_SECRETID: 'validate', TENCENTCLOUD_SECRETKEY: 'validate' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (error) {
@@ -52,5 +61,8 @@ const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the 
 zip.addBuffer(readFileSync(join(stage, 'index.js')), 'index.js', { mtime: fixedTime, mode: 0o100644 });
 zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644 });
 zip.end();
-await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(zipPath)).on('close', resolveDone).on('error', reject));
+await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(join(work, 'function.zip'))).on('close', resolveDone).on('error', reject));
+rmSync(join(out, 'function'), { recursive: true, force: true });
+renameSync(stage, join(out, 'function'));
+renameSync(join(work, 'function.zip'), zipPath);
 console.error(`packaged ${zipPath}: ${(statSync(zipPath).size / 1024).toFixed(0)} KB (config from ${configSource})`);

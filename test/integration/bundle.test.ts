@@ -15,8 +15,8 @@ import { EXAMPLE_CONFIG_PATH, REPO_ROOT, exampleConfigVariant } from '../support
 const ZIP = join(REPO_ROOT, 'dist', 'tke-scaleout.zip');
 const TOKEN = 'bundle-test-token';
 
-const runPackage = (env: Record<string, string> = {}) =>
-  spawnSync('npm', ['run', 'package', '--silent'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+const runPackage = (env: Record<string, string> = {}, args: string[] = []) =>
+  spawnSync('npm', ['run', 'package', '--silent', '--', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
 
 const genericEvent = (body: unknown, token = TOKEN): FunctionUrlEvent => ({
   httpMethod: 'POST',
@@ -29,10 +29,13 @@ const genericEvent = (body: unknown, token = TOKEN): FunctionUrlEvent => ({
 describe('npm run package with a config that does not load', () => {
   it('fails, naming the key, and ships nothing', () => {
     const bad = exampleConfigVariant((doc) => (doc.templates.small.count.max = 'lots'));
-    const result = runPackage({ SCALEOUT_CONFIG: bad });
+    // Into a folder of its own: other tests read dist/ meanwhile.
+    const out = mkdtempSync(join(tmpdir(), 'package-bad-'));
+    writeFileSync(join(out, 'tke-scaleout.zip'), 'an older zip');
+    const result = runPackage({ SCALEOUT_CONFIG: bad }, ['--out', out]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('templates.small.count.max');
-    expect(existsSync(ZIP)).toBe(false);
+    expect(existsSync(join(out, 'tke-scaleout.zip'))).toBe(false);
   });
 });
 

@@ -1,0 +1,262 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiError, authenticateTc3, header, parseParams, readBody, send, type ApiCredential } from '../../src/sandbox/api3-server';
+
+/**
+ * A local stand-in for scf.tencentcloudapi.com (API 3.0, version 2018-04-16), for testing
+ * `npm run deploy` as the TKE sandbox tests the function. Faithful where the deploy depends on it:
+ *
+ *  - TC3-HMAC-SHA256 signatures for service "scf" are checked as the real API checks them;
+ *  - a function is `Creating` / `Updating` for a while after CreateFunction, UpdateFunctionCode and
+ *    UpdateFunctionConfiguration, and refuses other changes until `Active`
+ *    (FailedOperation.FunctionStatusError), as SCF does;
+ *  - GetFunction of an unknown function is ResourceNotFound.Function; CreateFunction of an existing
+ *    one ResourceInUse.Function; a second http trigger (Function URL) ResourceInUse.Trigger;
+ *  - the Function URL is an `http` trigger whose name SCF chooses and whose description carries the
+ *    URL (https://<appid>-<id>.<region>.tencentscf.com), created with CreateTrigger Type "http" and
+ *    TriggerDesc {"AuthType": "NONE"|"CAM", "NetConfig": {...}}.
+ */
+export const SCF_STANDIN_CREDENTIAL: ApiCredential = {
+  secretId: 'AKIDscfStandinLOCALONLY000000000000',
+  secretKey: 'scf-standin-secret-key-local-only-00',
+};
+
+/** Runtimes CreateFunction accepts for Node (the SDK's list): there is no Node 20. */
+const NODE_RUNTIMES = ['Nodejs6.10', 'Nodejs8.9', 'Nodejs10.15', 'Nodejs12.16', 'Nodejs14.18', 'Nodejs16.13', 'Nodejs18.15'];
+const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$/;
+const APP_ID = '1250000000';
+
+export interface StandinFunction {
+  FunctionName: string;
+  Namespace: string;
+  Runtime: string;
+  Handler: string;
+  MemorySize: number;
+  Timeout: number;
+  Description: string;
+  Role?: string;
+  VpcConfig?: { VpcId?: string; SubnetId?: string };
+  Environment: { Variables: Array<{ Key: string; Value: string }> };
+  code: Buffer;
+  status: 'Creating' | 'Updating' | 'Active';
+  busyUntil: number;
+  triggers: Array<{ Type: string; TriggerName: string; TriggerDesc: string; Enable: number; Qualifier: string; AddTime: string }>;
+}
+
+export interface StandinCall {
+  readonly action: string;
+  readonly region: string | undefined;
+  readonly errorCode?: string;
+  readonly params: Record<string, unknown>;
+}
+
+export class ScfApiStandin {
+  readonly calls: StandinCall[] = [];
+  readonly functions = new Map<string, StandinFunction>();
+  private server: Server | undefined;
+
+  constructor(
+    private readonly options: {
+      /** How long a function stays Creating/Updating (ms). */
+      readonly settleMs?: number;
+      readonly now?: () => number;
+    } = {},
+  ) {}
+
+  private get now(): () => number {
+    return this.options.now ?? Date.now;
+  }
+
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.serve(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
+    });
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  callsOf(action: string): StandinCall[] {
+    return this.calls.filter((c) => c.action === action && c.errorCode === undefined);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const action = header(req, 'x-tc-action') ?? '';
+    const region = header(req, 'x-tc-region');
+    let params: Record<string, unknown> = {};
+    try {
+      authenticateTc3(req, body, { service: 'scf', credentials: new Map([[SCF_STANDIN_CREDENTIAL.secretId, SCF_STANDIN_CREDENTIAL]]), now: this.now });
+      params = parseParams(req, body);
+      if (header(req, 'x-tc-version') !== '2018-04-16') throw new ApiError('InvalidParameterValue', 'X-TC-Version must be 2018-04-16 for scf');
+      if (region === undefined) throw new ApiError('MissingParameter', 'the X-TC-Region header is required');
+      const response = this.dispatch(action, region, params);
+      this.calls.push({ action, region, params });
+      send(res, { ...response, RequestId: randomUUID() });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.calls.push({ action, region, params, errorCode: error.code });
+      send(res, { Error: { Code: error.code, Message: error.message }, RequestId: randomUUID() });
+    }
+  }
+
+  private dispatch(action: string, region: string, p: Record<string, unknown>): Record<string, unknown> {
+    const namespace = typeof p.Namespace === 'string' ? p.Namespace : 'default';
+    const key = `${region}/${namespace}/${String(p.FunctionName)}`;
+    const existing = this.functions.get(key);
+    const active = () => {
+      if (existing === undefined) throw new ApiError('ResourceNotFound.Function', `function ${String(p.FunctionName)} does not exist in ${region}/${namespace}`);
+      if (this.statusOf(existing) !== 'Active') {
+        throw new ApiError('FailedOperation.FunctionStatusError', `the function is ${this.statusOf(existing)}; try again when it is Active`);
+      }
+      return existing;
+    };
+    const busy = (fn: StandinFunction, status: 'Creating' | 'Updating') => {
+      fn.status = status;
+      fn.busyUntil = this.now() + (this.options.settleMs ?? 100);
+    };
+
+    switch (action) {
+      case 'GetFunction': {
+        if (existing === undefined) throw new ApiError('ResourceNotFound.Function', `function ${String(p.FunctionName)} does not exist in ${region}/${namespace}`);
+        return this.describe(existing);
+      }
+      case 'CreateFunction': {
+        if (existing !== undefined) throw new ApiError('ResourceInUse.Function', `function ${String(p.FunctionName)} already exists`);
+        if (typeof p.FunctionName !== 'string' || !FUNCTION_NAME.test(p.FunctionName)) throw new ApiError('InvalidParameterValue.FunctionName', 'FunctionName: 2-60 letters, digits, - and _, starting with a letter');
+        const code = zipOf((p.Code as { ZipFile?: unknown } | undefined)?.ZipFile, 'Code.ZipFile');
+        const runtime = String(p.Runtime ?? 'Python2.7');
+        if (runtime.startsWith('Nodejs') && !NODE_RUNTIMES.includes(runtime)) throw new ApiError('InvalidParameterValue.Runtime', `Runtime ${runtime} is not supported; Node runtimes: ${NODE_RUNTIMES.join(', ')}`);
+        const fn: StandinFunction = {
+          FunctionName: p.FunctionName,
+          Namespace: namespace,
+          Runtime: runtime,
+          Handler: String(p.Handler ?? 'index.main_handler'),
+          MemorySize: Number(p.MemorySize ?? 128),
+          Timeout: Number(p.Timeout ?? 3),
+          Description: String(p.Description ?? ''),
+          ...(typeof p.Role === 'string' && { Role: p.Role }),
+          ...(p.VpcConfig !== undefined && { VpcConfig: p.VpcConfig as StandinFunction['VpcConfig'] }),
+          Environment: environmentOf(p.Environment),
+          code,
+          status: 'Creating',
+          busyUntil: 0,
+          triggers: [],
+        };
+        checkLimits(fn);
+        busy(fn, 'Creating');
+        this.functions.set(key, fn);
+        return {};
+      }
+      case 'UpdateFunctionCode': {
+        const fn = active();
+        fn.code = zipOf(p.ZipFile, 'ZipFile');
+        if (typeof p.Handler === 'string') fn.Handler = p.Handler;
+        busy(fn, 'Updating');
+        return {};
+      }
+      case 'UpdateFunctionConfiguration': {
+        const fn = active();
+        for (const field of ['Description', 'Runtime', 'Role'] as const) if (typeof p[field] === 'string') fn[field] = p[field];
+        if (typeof p.MemorySize === 'number') fn.MemorySize = p.MemorySize;
+        if (typeof p.Timeout === 'number') fn.Timeout = p.Timeout;
+        if (p.VpcConfig !== undefined) fn.VpcConfig = p.VpcConfig as StandinFunction['VpcConfig'];
+        if (p.Environment !== undefined) fn.Environment = environmentOf(p.Environment);
+        checkLimits(fn);
+        busy(fn, 'Updating');
+        return {};
+      }
+      case 'ListTriggers': {
+        if (existing === undefined) throw new ApiError('ResourceNotFound.Function', `function ${String(p.FunctionName)} does not exist`);
+        return { TotalCount: existing.triggers.length, Triggers: existing.triggers.map((t) => ({ ...t, ModTime: t.AddTime, AvailableStatus: 'Available', BindStatus: '' })) };
+      }
+      case 'CreateTrigger': {
+        const fn = active();
+        if (p.Type !== 'http') throw new ApiError('InvalidParameterValue.Type', 'this stand-in creates Function URLs (Type "http") only');
+        if (fn.triggers.some((t) => t.Type === 'http')) throw new ApiError('ResourceInUse.Trigger', 'the function already has a Function URL (http trigger)');
+        let desc: { AuthType?: unknown; NetConfig?: { EnableIntranet?: unknown; EnableExtranet?: unknown } };
+        try {
+          desc = JSON.parse(String(p.TriggerDesc)) as typeof desc;
+        } catch {
+          throw new ApiError('InvalidParameterValue.TriggerDesc', 'TriggerDesc must be JSON');
+        }
+        if (desc.AuthType !== 'NONE' && desc.AuthType !== 'CAM') throw new ApiError('InvalidParameterValue.TriggerDesc', 'TriggerDesc.AuthType must be NONE or CAM');
+        const id = randomBytes(5).toString('hex');
+        const trigger = {
+          Type: 'http',
+          TriggerName: id, // SCF names it; the name passed in is not used
+          TriggerDesc: JSON.stringify({
+            ...desc,
+            ...(desc.NetConfig?.EnableExtranet === true && { ExtranetUrl: `https://${APP_ID}-${id}.${region}.tencentscf.com` }),
+            ...(desc.NetConfig?.EnableIntranet === true && { IntranetUrl: `https://${APP_ID}-${id}.in.${region}.tencentscf.com` }),
+          }),
+          Enable: p.Enable === 'CLOSE' ? 0 : 1,
+          Qualifier: typeof p.Qualifier === 'string' ? p.Qualifier : '$LATEST',
+          AddTime: new Date(this.now()).toISOString(),
+        };
+        fn.triggers.push(trigger);
+        return { TriggerInfo: trigger };
+      }
+      default:
+        throw new ApiError('InvalidAction', `this stand-in does not implement ${action}`);
+    }
+  }
+
+  private statusOf(fn: StandinFunction): StandinFunction['status'] {
+    if (fn.status !== 'Active' && this.now() >= fn.busyUntil) fn.status = 'Active';
+    return fn.status;
+  }
+
+  private describe(fn: StandinFunction): Record<string, unknown> {
+    return {
+      FunctionName: fn.FunctionName,
+      Namespace: fn.Namespace,
+      Runtime: fn.Runtime,
+      Handler: fn.Handler,
+      MemorySize: fn.MemorySize,
+      Timeout: fn.Timeout,
+      Description: fn.Description,
+      Role: fn.Role ?? '',
+      VpcConfig: fn.VpcConfig ?? { VpcId: '', SubnetId: '' },
+      Environment: fn.Environment,
+      Status: this.statusOf(fn),
+      CodeSize: fn.code.length,
+      CodeInfo: createHash('sha256').update(fn.code).digest('hex'),
+      Type: 'Event',
+      Triggers: fn.triggers,
+    };
+  }
+}
+
+function zipOf(value: unknown, field: string): Buffer {
+  if (typeof value !== 'string' || value === '') throw new ApiError('InvalidParameterValue.ZipFile', `${field}: a base64 zip is required`);
+  const zip = Buffer.from(value, 'base64');
+  if (zip.subarray(0, 4).toString('binary') !== 'PK\u0003\u0004') throw new ApiError('InvalidParameterValue.ZipFile', `${field}: not a zip file`);
+  return zip;
+}
+
+function environmentOf(value: unknown): StandinFunction['Environment'] {
+  const variables = (value as { Variables?: unknown } | undefined)?.Variables;
+  if (variables === undefined) return { Variables: [] };
+  if (!Array.isArray(variables)) throw new ApiError('InvalidParameterValue.Environment', 'Environment.Variables must be a list');
+  return { Variables: variables.map((v: { Key?: unknown; Value?: unknown }) => ({ Key: String(v.Key), Value: String(v.Value ?? '') })) };
+}
+
+/** SCF's limits (platform-facts.md): memory 64-3072 MB, timeout 1-900 s, env vars 4 KB in all, reserved prefixes. */
+function checkLimits(fn: StandinFunction): void {
+  if (fn.MemorySize < 64 || fn.MemorySize > 3072) throw new ApiError('InvalidParameterValue.MemorySize', 'MemorySize must be 64-3072');
+  if (fn.Timeout < 1 || fn.Timeout > 900) throw new ApiError('InvalidParameterValue.Timeout', 'Timeout must be 1-900');
+  const reserved = fn.Environment.Variables.find((v) => /^(SCF_|QCLOUD_|TENCENTCLOUD_)/.test(v.Key));
+  if (reserved !== undefined) throw new ApiError('InvalidParameterValue.Environment', `${reserved.Key}: the prefixes SCF_, QCLOUD_ and TENCENTCLOUD_ are reserved`);
+  const size = fn.Environment.Variables.reduce((sum, v) => sum + v.Key.length + v.Value.length, 0);
+  if (size > 4096) throw new ApiError('InvalidParameterValue.Environment', `environment variables total ${size} bytes; at most 4 KB`);
+}
