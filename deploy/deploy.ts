@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scf } from 'tencentcloud-sdk-nodejs-scf';
 import { routeFor } from '../src/tencentcloud/endpoint-route';
+import { envVarsNamedBy } from './config-env-vars';
 import { deployFunction, type FunctionSpec } from './scf-deploy';
 
 const ROOT = join(__dirname, '..', '..');
@@ -44,18 +45,6 @@ function integer(value: string | undefined, flag: string, fallback: number, min:
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
-}
-
-/** Every `…Env` value in the config: the names of the env vars it reads its secrets from. */
-function envVarsNamedBy(config: unknown, found = new Set<string>()): Set<string> {
-  if (Array.isArray(config)) config.forEach((item) => envVarsNamedBy(item, found));
-  else if (typeof config === 'object' && config !== null) {
-    for (const [key, value] of Object.entries(config)) {
-      if (key.endsWith('Env') && typeof value === 'string') found.add(value);
-      else envVarsNamedBy(value, found);
-    }
-  }
-  return found;
 }
 
 async function main(): Promise<void> {
