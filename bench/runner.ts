@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { sdkBaselineCall, sdkBaselineClient } from './sdk-baseline';
 
 export type RunnerJob =
-  | { kind: 'hot'; codeRoot: string; sandboxUrl: string; events: number; warmup: number }
+  | { kind: 'hot'; codeRoot: string; sandboxUrl: string; events: number; warmup: number; clusters: ReadonlyArray<{ alias: string; clusterId: string }> }
   | { kind: 'storm'; codeRoot: string; sandboxUrl: string; events: number; concurrency: number; runId: string }
   | { kind: 'storm-baseline'; sandboxUrl: string; events: number; concurrency: number; runId: string };
 
@@ -25,12 +25,12 @@ export interface Timings {
 
 type Handler = (event: unknown, context: object) => Promise<{ statusCode: number; body: string }>;
 
-const genericEvent = (eventId: string) => ({
+const genericEvent = (eventId: string, cluster = 'demo-bj') => ({
   httpMethod: 'POST',
   path: '/hooks/generic',
   headers: { 'content-type': 'application/json', authorization: `Bearer ${process.env.SCALEOUT_GENERIC_TOKEN}` },
   queryString: {},
-  body: JSON.stringify({ eventId, cluster: 'demo-bj', template: 'multi-disk' }),
+  body: JSON.stringify({ eventId, cluster, template: 'multi-disk' }),
 });
 
 function loadFunction(codeRoot: string): Handler {
@@ -67,9 +67,11 @@ async function run(job: RunnerJob): Promise<unknown> {
       const fn: number[] = [];
       const sdk: number[] = [];
       const statuses: Record<string, number> = {};
+      // Event i goes to cluster i mod n, through the function and through the SDK alike.
+      const clusterOf = (i: number) => job.clusters[((i % job.clusters.length) + job.clusters.length) % job.clusters.length]!;
       const viaFunction = async (i: number) => {
         const t = performance.now();
-        const answer = await handler(genericEvent(`hot-${i}`), context());
+        const answer = await handler(genericEvent(`hot-${job.clusters.length}-${i}`, clusterOf(i).alias), context());
         const elapsed = performance.now() - t;
         statuses[answer.statusCode] = (statuses[answer.statusCode] ?? 0) + 1;
         if (answer.statusCode !== 200) throw new Error(`the function answered ${answer.statusCode}: ${answer.body}`);
@@ -77,7 +79,7 @@ async function run(job: RunnerJob): Promise<unknown> {
       };
       const viaSdk = async (i: number) => {
         const t = performance.now();
-        await sdkBaselineCall(client, `bare-hot-${i}`);
+        await sdkBaselineCall(client, `bare-hot-${job.clusters.length}-${i}`, clusterOf(i).clusterId);
         return performance.now() - t;
       };
       for (let i = 0; i < job.warmup; i++) {

@@ -4,8 +4,11 @@
  * Quotas are effectively unlimited: the benchmark adds thousands of nodes.
  */
 import { DEFAULT_SANDBOX_CLUSTERS, TkeSandbox } from '../src/sandbox/tke-sandbox';
+import { benchClusters } from './bench-clusters';
 
-const sandbox = new TkeSandbox({ clusters: DEFAULT_SANDBOX_CLUSTERS.map((c) => ({ ...c, maxNodes: 1_000_000 })) });
+const sandbox = new TkeSandbox({
+  clusters: [...DEFAULT_SANDBOX_CLUSTERS, ...benchClusters().map((c) => ({ clusterId: c.clusterId, region: c.region }))].map((c) => ({ ...c, maxNodes: 1_000_000 })),
+});
 sandbox.start().then((url) => console.log(url));
 // The sandbox records every call for tests; a benchmark of 10,000 events does not need them.
 setInterval(() => (sandbox.calls.length = 0), 1000).unref();

@@ -21,12 +21,12 @@ export function sdkBaselineClient(sandboxUrl: string, region: string) {
   });
 }
 
-/** One bare CreateClusterInstances of `count` nodes for the multi-disk cluster. */
-export function sdkBaselineCall(client: ReturnType<typeof sdkBaselineClient>, clientToken: string, count = 1) {
+/** One bare CreateClusterInstances of one node: the seed's example 2, on its cluster or another. */
+export function sdkBaselineCall(client: ReturnType<typeof sdkBaselineClient>, clientToken: string, clusterId = seedExample2.ClusterId) {
   const runInstancePara = JSON.parse(seedExample2.RunInstancePara) as Record<string, unknown>;
   return client.CreateClusterInstances({
-    ClusterId: seedExample2.ClusterId,
-    RunInstancePara: JSON.stringify({ ...runInstancePara, InstanceCount: count, ClientToken: clientToken }),
+    ClusterId: clusterId,
+    RunInstancePara: JSON.stringify({ ...runInstancePara, InstanceCount: 1, ClientToken: clientToken }),
     // The SDK's typings make optional fields required (platform-facts.md); the seed's body is the API's.
     InstanceAdvancedSettings: seedExample2.InstanceAdvancedSettings as never,
   });
