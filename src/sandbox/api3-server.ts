@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseTc3Authorization, tc3Signature, utcDate } from './tc3-signature';
 
 /**
@@ -104,4 +105,32 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+export interface LocalApiServer {
+  /** The base URL, e.g. http://127.0.0.1:9001. */
+  readonly url: string;
+  /** Closes the server and every open connection (keep-alive clients included). */
+  stop(): Promise<void>;
+}
+
+/** Serves `serve` on `host:port` (port 0 = any free port); an exception in it is a 500, not a crash. */
+export async function startLocalApiServer(serve: (req: IncomingMessage, res: ServerResponse) => Promise<void>, port = 0, host = '127.0.0.1'): Promise<LocalApiServer> {
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      res.statusCode = 500;
+      res.end(String(error));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApiError, authenticateTc3, header, parseParams, readBody, send, type ApiCredential } from './api3-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from './api3-server';
 import { parseTc3Authorization } from './tc3-signature';
 
 /**
@@ -112,7 +111,7 @@ export class TkeSandbox {
   private readonly faults: Array<SandboxFault & { remaining: number }> = [];
   private readonly soldOut: Set<string>;
   private readonly now: () => number;
-  private server: Server | undefined;
+  private server: LocalApiServer | undefined;
   private ipCounter = 10;
 
   constructor(private readonly options: TkeSandboxOptions = {}) {
@@ -124,27 +123,14 @@ export class TkeSandbox {
 
   /** Listens on 127.0.0.1 (port 0 = any free port); resolves to the base URL. */
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
-    const server = createServer((req, res) => {
-      this.serve(req, res).catch((error: unknown) => {
-        res.statusCode = 500;
-        res.end(String(error));
-      });
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    const address = server.address() as AddressInfo;
-    return `http://${host}:${address.port}`;
+    this.server = await startLocalApiServer((req, res) => this.serve(req, res), port, host);
+    return this.server.url;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.stop();
   }
 
   injectFault(fault: SandboxFault): void {

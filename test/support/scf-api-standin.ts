@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApiError, authenticateTc3, header, parseParams, readBody, send, type ApiCredential } from '../../src/sandbox/api3-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from '../../src/sandbox/api3-server';
 
 /**
  * A local stand-in for scf.tencentcloudapi.com (API 3.0, version 2018-04-16), for testing
@@ -54,7 +53,7 @@ export interface StandinCall {
 export class ScfApiStandin {
   readonly calls: StandinCall[] = [];
   readonly functions = new Map<string, StandinFunction>();
-  private server: Server | undefined;
+  private server: LocalApiServer | undefined;
 
   constructor(
     private readonly options: {
@@ -69,20 +68,14 @@ export class ScfApiStandin {
   }
 
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
-      this.serve(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.server = await startLocalApiServer((req, res) => this.serve(req, res));
+    return this.server.url;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.stop();
   }
 
   callsOf(action: string): StandinCall[] {
