@@ -23,20 +23,24 @@ const PACKAGED_CONFIG = join(ROOT, 'dist', 'function', 'config', 'scaleout.json'
 const FUNCTION_SETTINGS = ['SCALEOUT_STORE', 'TKE_ENDPOINT', 'LOG_LEVEL'];
 const ENV_LIMIT_BYTES = 4096;
 
-const USAGE = `npm run deploy -- --region <region> --role <execution role> [options]
+const USAGE = `npm run deploy -- [--region <region>] [--role <execution role>] [options]
 
-  --region        SCF region, e.g. ap-guangzhou (required)
-  --role          execution role the function runs as; it must allow tke:CreateClusterInstances and
-                  tke:DescribeClusters (required: without it the function has no credentials)
-  --name          function name (default tke-scaleout)
-  --namespace     SCF namespace (default "default")
-  --memory        MB, 64-3072 (default 256)
-  --timeout       seconds, 1-900 (default 30)
-  --vpc, --subnet VPC and subnet, both or neither (to reach TencentDB for Redis)
-  --url-auth      Function URL auth: NONE (default; each sender is verified by the function) or CAM
-  --endpoint      SCF API URL instead of https://scf.tencentcloudapi.com (private endpoints, tests)
+  --region        SCF region (default ap-guangzhou)                              env SCF_REGION
+  --role          execution role the function runs as; it must allow
+                  tke:CreateClusterInstances and tke:DescribeClusters. Without one
+                  a new function cannot start; an existing one keeps its own.    env SCF_ROLE
+  --name          function name (default tke-scaleout)                           env SCF_FUNCTION_NAME
+  --namespace     SCF namespace (default "default")                              env SCF_NAMESPACE
+  --memory        MB, 64-3072 (default 256)                                      env SCF_MEMORY_MB
+  --timeout       seconds, 1-900 (default 30)                                    env SCF_TIMEOUT_SECONDS
+  --vpc, --subnet VPC and subnet, both or neither (to reach TencentDB for Redis) env SCF_VPC_ID, SCF_SUBNET_ID
+  --url-auth      Function URL auth: NONE (default; each sender is verified by
+                  the function) or CAM                                           env SCF_URL_AUTH
+  --endpoint      SCF API URL instead of https://scf.tencentcloudapi.com
+                  (private endpoints, stand-ins)                                 env SCF_ENDPOINT
 
-Credentials: TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY (and TENCENTCLOUD_SESSIONTOKEN).`;
+Credentials: TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY (and TENCENTCLOUD_SESSIONTOKEN).
+A flag wins over its env var.`;
 
 class UsageError extends Error {}
 
@@ -48,31 +52,45 @@ function integer(value: string | undefined, flag: string, fallback: number, min:
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values: flags } = parseArgs({
     options: {
       region: { type: 'string' },
       role: { type: 'string' },
-      name: { type: 'string', default: 'tke-scaleout' },
-      namespace: { type: 'string', default: 'default' },
+      name: { type: 'string' },
+      namespace: { type: 'string' },
       memory: { type: 'string' },
       timeout: { type: 'string' },
       vpc: { type: 'string' },
       subnet: { type: 'string' },
-      'url-auth': { type: 'string', default: 'NONE' },
+      'url-auth': { type: 'string' },
       endpoint: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (values.help) {
+  if (flags.help) {
     console.log(USAGE);
     return;
   }
   const env = process.env;
-  if (!values.region) throw new UsageError('--region: required (the SCF region to deploy to, e.g. ap-guangzhou)');
-  if (!values.role) throw new UsageError('--role: required (an execution role with TKE access; the function gets its keys from it)');
+  // A flag, else its env var (for CI jobs that configure by environment), else the default.
+  const setting = (flag: string | undefined, name: string, fallback?: string) => flag ?? (env[name] === '' ? undefined : env[name]) ?? fallback;
+  const values = {
+    region: setting(flags.region, 'SCF_REGION', 'ap-guangzhou')!,
+    role: setting(flags.role, 'SCF_ROLE'),
+    name: setting(flags.name, 'SCF_FUNCTION_NAME', 'tke-scaleout')!,
+    namespace: setting(flags.namespace, 'SCF_NAMESPACE', 'default')!,
+    memory: setting(flags.memory, 'SCF_MEMORY_MB'),
+    timeout: setting(flags.timeout, 'SCF_TIMEOUT_SECONDS'),
+    vpc: setting(flags.vpc, 'SCF_VPC_ID'),
+    subnet: setting(flags.subnet, 'SCF_SUBNET_ID'),
+    urlAuth: setting(flags['url-auth'], 'SCF_URL_AUTH', 'NONE')!,
+    endpoint: setting(flags.endpoint, 'SCF_ENDPOINT'),
+  };
+  if (!/^[a-z]{2,}-[a-z]+(-[a-z0-9]+)*$/.test(values.region)) throw new UsageError(`--region: a region such as ap-guangzhou, got ${JSON.stringify(values.region)}`);
   if ((values.vpc === undefined) !== (values.subnet === undefined)) throw new UsageError('--vpc and --subnet: give both or neither');
-  if (values['url-auth'] !== 'NONE' && values['url-auth'] !== 'CAM') throw new UsageError(`--url-auth: NONE or CAM, got ${JSON.stringify(values['url-auth'])}`);
+  if (values.urlAuth !== 'NONE' && values.urlAuth !== 'CAM') throw new UsageError(`--url-auth: NONE or CAM, got ${JSON.stringify(values.urlAuth)}`);
+  if (values.endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(values.endpoint)) throw new UsageError(`--endpoint: a URL such as https://scf.internal.tencentcloudapi.com, got ${JSON.stringify(values.endpoint)}`);
   if (!env.TENCENTCLOUD_SECRETID || !env.TENCENTCLOUD_SECRETKEY) throw new UsageError('TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY: the deployer\'s credentials must be set');
 
   const config = JSON.parse(readFileSync(PACKAGED_CONFIG, 'utf8')) as unknown;
@@ -88,18 +106,18 @@ async function main(): Promise<void> {
   if (envBytes > ENV_LIMIT_BYTES) throw new UsageError(`the function's environment would be ${envBytes} bytes; SCF allows 4 KB in all`);
 
   const spec: FunctionSpec = {
-    name: values.name!,
-    namespace: values.namespace!,
+    name: values.name,
+    namespace: values.namespace,
     description: 'TKE scale-out webhook: alarms and chat commands in, one idempotent CreateClusterInstances out.',
     runtime: 'Nodejs18.15',
     handler: 'index.main_handler',
     memoryMb: integer(values.memory, 'memory', 256, 64, 3072),
     timeoutSeconds: integer(values.timeout, 'timeout', 30, 1, 900),
-    role: values.role,
+    ...(values.role !== undefined && { role: values.role }),
     ...(values.vpc !== undefined && { vpc: { vpcId: values.vpc, subnetId: values.subnet! } }),
     environment,
     zip: readFileSync(ZIP),
-    urlAuth: values['url-auth'],
+    urlAuth: values.urlAuth,
   };
 
   const route = routeFor(values.endpoint, 'scf.tencentcloudapi.com');
@@ -116,6 +134,7 @@ async function main(): Promise<void> {
   const say = (line: string) => console.log(line);
   say(`SCF ${route.description}, region ${values.region}; ${(spec.zip.length / 1024).toFixed(0)} KB from ${ZIP}`);
   say(`function environment: ${Object.keys(environment).join(', ') || '(none)'}`);
+  if (values.role === undefined) say('  no --role: a new function gets no execution role and will refuse to start until one is set; an existing one keeps its own');
   for (const name of unset) say(`  not set here: ${name} (the sender that reads it answers 503 until it is set on the function)`);
 
   const result = await deployFunction(client, spec, { say, waitMs: Number(env.DEPLOY_WAIT_MS ?? 180_000), pollMs: Number(env.DEPLOY_POLL_MS ?? 2000) });

@@ -23,8 +23,12 @@ export interface FunctionSpec {
   readonly handler: 'index.main_handler';
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
-  /** The execution role whose temporary keys the function gets as TENCENTCLOUD_* (needs TKE access). */
-  readonly role: string;
+  /**
+   * The execution role whose temporary keys the function gets as TENCENTCLOUD_* (needs TKE access).
+   * Unset: a new function gets none (it will refuse to start until one is set); an existing one
+   * keeps its own.
+   */
+  readonly role?: string;
   readonly vpc?: { readonly vpcId: string; readonly subnetId: string };
   readonly environment: Readonly<Record<string, string>>;
   readonly zip: Buffer;
@@ -56,7 +60,7 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
     MemorySize: spec.memoryMb,
     Timeout: spec.timeoutSeconds,
     Runtime: spec.runtime,
-    Role: spec.role,
+    ...(spec.role !== undefined && { Role: spec.role }),
     Environment: { Variables: Object.entries(spec.environment).map(([Key, Value]) => ({ Key, Value })) },
     ...(spec.vpc !== undefined && { VpcConfig: { VpcId: spec.vpc.vpcId, SubnetId: spec.vpc.subnetId } }),
   };
@@ -88,7 +92,7 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
   let url: string | undefined;
   let urlCreated = false;
   if (http !== undefined) {
-    url = functionUrlIn(http.TriggerDesc);
+    url = functionUrlIn(JSON.stringify(http));
     options.say(`Function URL exists (trigger ${http.TriggerName})`);
   } else {
     options.say(`creating the Function URL (auth ${spec.urlAuth}, public)`);
@@ -101,9 +105,12 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
         Enable: 'OPEN',
       }),
     );
-    url = functionUrlIn(created.TriggerInfo?.TriggerDesc);
+    url = functionUrlIn(JSON.stringify(created.TriggerInfo ?? {}));
     urlCreated = true;
   }
+  // Where SCF puts the address is not documented: when the trigger does not show it, the function's
+  // description may (AccessInfo).
+  url ??= functionUrlIn(JSON.stringify(await call(() => client.GetFunction(ids))));
   return { action, url, urlCreated, codeSha256: createHash('sha256').update(spec.zip).digest('hex') };
 }
 
@@ -122,9 +129,13 @@ async function waitUntilActive(client: ScfClient, ids: { FunctionName: string; N
   }
 }
 
-/** Where the URL sits in an http trigger's description is not documented: take the first SCF URL in it. */
-export function functionUrlIn(triggerDesc: string | undefined): string | undefined {
-  return /https:\/\/[A-Za-z0-9.-]+\.tencentscf\.com[^\s"]*/.exec(triggerDesc ?? '')?.[0];
+/**
+ * Where a Function URL's address sits in SCF's answers is not documented (the trigger's
+ * description, or the function's AccessInfo): take the first Function URL address in the text,
+ * https://<appid>-<id>.<region>.tencentscf.com (583/69491), with its escaped slashes undone.
+ */
+export function functionUrlIn(text: string): string | undefined {
+  return /https:\/\/[A-Za-z0-9.-]+\.tencentscf\.com(?:\/[^\s"\\]*)?/.exec(text.replace(/\\\//g, '/'))?.[0];
 }
 
 const TRANSIENT = /^(RequestLimitExceeded|InternalError|FailedOperation\.FunctionStatusError)/;

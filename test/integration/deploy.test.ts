@@ -40,6 +40,7 @@ describe('npm run deploy', () => {
         ...env,
       };
       for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
+      for (const key of Object.keys(childEnv)) if (key.startsWith('SCF_') && !(key in env)) delete childEnv[key];
       for (const key of ['GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'DINGTALK_APP_SECRET', 'SCALEOUT_CHAT_ALLOW', 'SCALEOUT_CONFIG', 'TKE_ENDPOINT', 'LOG_LEVEL']) {
         delete childEnv[key];
       }
@@ -77,25 +78,29 @@ describe('npm run deploy', () => {
   it('updates in place on a second run: same function, same URL, nothing created twice', async () => {
     const before = fn()!;
     const url = JSON.parse(before.triggers[0]!.TriggerDesc).ExtranetUrl as string;
-    const run = await deploy(['--region', 'ap-guangzhou', '--role', 'SCF_TkeScaleoutRole', '--endpoint', endpoint, '--memory', '512', '--timeout', '60', '--vpc', 'vpc-abc123', '--subnet', 'subnet-def456']);
+    // Configured by environment this time, as a CI job would; no role: the function keeps its own.
+    const run = await deploy(['--memory', '512'], { SCF_ENDPOINT: endpoint, SCF_REGION: 'ap-guangzhou', SCF_TIMEOUT_SECONDS: '60', SCF_VPC_ID: 'vpc-abc123', SCF_SUBNET_ID: 'subnet-def456' });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Function URL: ${url}\n`);
     expect(standin.callsOf('CreateFunction')).toHaveLength(1);
     expect(standin.callsOf('CreateTrigger')).toHaveLength(1);
     expect(standin.callsOf('UpdateFunctionCode')).toHaveLength(1);
     expect(standin.callsOf('UpdateFunctionConfiguration')).toHaveLength(1);
-    expect(fn()).toMatchObject({ MemorySize: 512, Timeout: 60, VpcConfig: { VpcId: 'vpc-abc123', SubnetId: 'subnet-def456' }, triggers: [{ Type: 'http' }] });
+    expect(fn()).toMatchObject({ MemorySize: 512, Timeout: 60, Role: 'SCF_TkeScaleoutRole', VpcConfig: { VpcId: 'vpc-abc123', SubnetId: 'subnet-def456' }, triggers: [{ Type: 'http' }] });
   }, 120_000);
 
   it('says what is missing or wrong, and changes nothing', async () => {
     const calls = standin.calls.length;
-    const noRegion = await deploy(['--role', 'r', '--endpoint', endpoint]);
-    expect(noRegion.code).toBe(2);
-    expect(noRegion.stderr).toContain('--region: required');
-    const noRole = await deploy(['--region', 'ap-guangzhou', '--endpoint', endpoint]);
-    expect(noRole.stderr).toContain('--role: required');
+    const badRegion = await deploy(['--region', 'Guangzhou', '--endpoint', endpoint]);
+    expect(badRegion.code).toBe(2);
+    expect(badRegion.stderr).toContain('--region: a region such as ap-guangzhou');
+    const halfVpc = await deploy(['--vpc', 'vpc-1', '--endpoint', endpoint]);
+    expect(halfVpc.stderr).toContain('--vpc and --subnet: give both or neither');
     const badMemory = await deploy(['--region', 'ap-guangzhou', '--role', 'r', '--memory', 'lots', '--endpoint', endpoint]);
     expect(badMemory.stderr).toContain('--memory: expected an integer from 64 to 3072');
+    const unknownFlag = await deploy(['--regoin', 'ap-guangzhou', '--endpoint', endpoint]);
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toContain("Unknown option '--regoin'");
     const noCredentials = await deploy(['--region', 'ap-guangzhou', '--role', 'r', '--endpoint', endpoint], { TENCENTCLOUD_SECRETID: undefined });
     expect(noCredentials.stderr).toContain('TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY');
     expect(standin.calls.length).toBe(calls);
@@ -106,6 +111,26 @@ describe('npm run deploy', () => {
     expect(wrongKey.stderr).toMatch(/deploy failed: AuthFailure\.SignatureFailure/);
     expect(wrongKey.stderr).not.toContain('not-the-key');
   }, 120_000);
+});
+
+describe('npm run deploy without a role', () => {
+  const standin = new ScfApiStandin({ settleMs: 50 });
+  afterAll(() => standin.stop());
+
+  it('creates the function all the same, and says it cannot start until a role is set', async () => {
+    const endpoint = await standin.start();
+    const run = await new Promise<Run>((resolve) =>
+      execFile(
+        'node',
+        [join(REPO_ROOT, 'dist', 'deploy', 'deploy.js'), '--region', 'ap-beijing', '--name', 'no-role', '--endpoint', endpoint],
+        { env: { PATH: process.env.PATH, TENCENTCLOUD_SECRETID: SCF_STANDIN_CREDENTIAL.secretId, TENCENTCLOUD_SECRETKEY: SCF_STANDIN_CREDENTIAL.secretKey, DEPLOY_POLL_MS: '20' } },
+        (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+      ),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('no --role: a new function gets no execution role and will refuse to start');
+    expect(standin.functions.get('ap-beijing/default/no-role')?.Role).toBeUndefined();
+  }, 60_000);
 });
 
 describe('npm run deploy -- --help', () => {
