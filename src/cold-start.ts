@@ -41,12 +41,19 @@ function redisStore(url: string, config: Config, now: () => number): StateStore 
 }
 
 /**
- * Beside the handler: the packaged config (`npm run package` compiles the YAML into config/scaleout.json
- * in the zip), or in a checkout the example config.
+ * Beside the handler: the packaged config (`npm run package` compiles the YAML into
+ * config/scaleout.json in the zip), found under SCF's code root (USER_CODE_ROOT), else beside the
+ * bundle itself (a zip loaded some other way), else under the working directory; in a checkout,
+ * where there is none, the example config.
  */
-function defaultConfigPath(codeRoot: string): string {
-  const packaged = resolve(codeRoot, 'config', 'scaleout.json');
-  return existsSync(packaged) ? packaged : resolve(codeRoot, 'config', 'example.yaml');
+function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+  const roots = [env.USER_CODE_ROOT, typeof __dirname === 'string' ? __dirname : undefined, process.cwd()];
+  for (const root of roots) {
+    if (root === undefined || root === '') continue;
+    const packaged = resolve(root, 'config', 'scaleout.json');
+    if (existsSync(packaged)) return packaged;
+  }
+  return resolve(env.USER_CODE_ROOT || process.cwd(), 'config', 'example.yaml');
 }
 
 // zod compiles each object schema into a fast parser with `new Function` on its first parse. A
@@ -56,7 +63,7 @@ z.config({ jitless: true });
 
 export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
   try {
-    const configPath = env.SCALEOUT_CONFIG ?? defaultConfigPath(env.USER_CODE_ROOT ?? process.cwd());
+    const configPath = env.SCALEOUT_CONFIG ?? defaultConfigPath(env);
     const config = loadConfigFile(configPath);
     const problems: string[] = [];
 

@@ -131,6 +131,16 @@ describe('the packaged function under Node 18.15', () => {
     expect(stdout).not.toContain(TOKEN);
   });
 
+  it("finds its packaged config beside itself when loaded without SCF's code root, from anywhere", async () => {
+    const script = `require(${JSON.stringify(join(codeRoot, 'index.js'))}).main_handler({ httpMethod: 'GET', path: '/healthz', headers: {}, queryString: {}, body: '' }, {}).then((r) => { console.error(r.body); process.exit(0); })`;
+    const body = await new Promise<string>((resolve, reject) =>
+      execFile(node18, ['-e', script], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', TENCENTCLOUD_SECRETID: 'id', TENCENTCLOUD_SECRETKEY: 'key', LOG_LEVEL: 'silent' } }, (error, _stdout, stderr) =>
+        error === null ? resolve(stderr) : reject(new Error(stderr)),
+      ),
+    );
+    expect(JSON.parse(body)).toMatchObject({ status: 'ok', clusters: { demo: { clusterId: 'cls-e55paxnt' } } });
+  });
+
   it('says that it reads JSON when pointed at a YAML config, rather than failing obscurely', async () => {
     await expect(invoke([], { SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH })).rejects.toThrow(/this bundle reads JSON config/);
   });
