@@ -5,8 +5,9 @@
 //   node build/invoke-bundle.cjs <code root> <events.json> <answers.json>
 //
 // events.json holds an array of SCF events; answers.json receives the integration responses, each
-// with the milliseconds it took, and how long loading the bundle (its cold start) took. The function's own log lines go to stdout, as on SCF. The code
-// root is also USER_CODE_ROOT, so the packaged config (config/scaleout.yaml) is the one loaded.
+// with the milliseconds it took, and how long loading the bundle (its cold start) took. The
+// function's own log lines go to stdout, as on SCF. The code root is also USER_CODE_ROOT, so the
+// packaged config (config/scaleout.json) is the one loaded unless SCALEOUT_CONFIG says otherwise.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { resolve } = require('node:path');

@@ -17,8 +17,8 @@ import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
  * key, rather than failing the first alarm.
  *
  * Environment:
- *   SCALEOUT_CONFIG      path of the YAML config (default: config/scaleout.json under the code root,
- *                        as packaged, else config/example.yaml)
+ *   SCALEOUT_CONFIG      path of the config, YAML or the JSON `npm run package` compiles (default:
+ *                        the packaged config/scaleout.json, else config/example.yaml)
  *   SCALEOUT_STORE       "memory" (default: this instance only) or redis://… / rediss://… (shared)
  *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
  *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role

@@ -82,8 +82,8 @@ export function parseConfig(yamlText: string, origin: string): Config {
   return validateConfig(parseYamlConfig(yamlText, origin), origin);
 }
 
-/** The YAML as plain data, before validation. `npm run package` writes this out as JSON. */
-export function parseYamlConfig(yamlText: string, origin: string): unknown {
+/** The YAML as plain data, before validation. */
+function parseYamlConfig(yamlText: string, origin: string): unknown {
   const { parseDocument } = yamlLibrary(origin);
   // Duplicate keys are errors (yaml's uniqueKeys default): a second `small:` must not silently win.
   const doc = parseDocument(yamlText, { prettyErrors: true });
