@@ -330,7 +330,7 @@ function coldLabel(name: string): string {
     case 'function':
       return "loads the zip's function and answers one generic event (a signed call to the sandbox)";
     default:
-      return `makes the same call with the ${name.replace('SDK client alone, ', 'SDK client alone, ')}`;
+      return `makes the same call with the ${name}`;
   }
 }
 
