@@ -161,7 +161,6 @@ async function main() {
     // 3. Size.
     const zipBytes = statSync(zip).size;
     const sdkPlainGzip = gzipSync(readFileSync(join(DIST, 'bench', 'sdk-cold-plain.js')), { level: 9 }).length;
-    const functionGzip = gzipSync(readFileSync(join(codeRoot, 'index.js')), { level: 9 }).length;
 
     // 4. Storm, with the shipped config (a storm is what the throttle is for).
     redis = await startRedisServer();
@@ -197,7 +196,6 @@ async function main() {
       hotOneCluster,
       zipBytes,
       functionBytes: statSync(join(codeRoot, 'index.js')).size,
-      functionGzip,
       sdkPlainBytes: statSync(join(DIST, 'bench', 'sdk-cold-plain.js')).size,
       sdkPlainGzip,
       storms,
@@ -241,7 +239,6 @@ interface Figures {
   hotOneCluster: HotResult;
   zipBytes: number;
   functionBytes: number;
-  functionGzip: number;
   sdkPlainBytes: number;
   sdkPlainGzip: number;
   storms: Array<{ store: string; events: number; timings: Timings }>;

@@ -21,12 +21,13 @@ export function sdkBaselineClient(sandboxUrl: string, region: string) {
   });
 }
 
+const SEED_RUN_INSTANCE_PARA = JSON.parse(seedExample2.RunInstancePara) as Record<string, unknown>;
+
 /** One bare CreateClusterInstances of one node: the seed's example 2, on its cluster or another. */
 export function sdkBaselineCall(client: ReturnType<typeof sdkBaselineClient>, clientToken: string, clusterId = seedExample2.ClusterId) {
-  const runInstancePara = JSON.parse(seedExample2.RunInstancePara) as Record<string, unknown>;
   return client.CreateClusterInstances({
     ClusterId: clusterId,
-    RunInstancePara: JSON.stringify({ ...runInstancePara, InstanceCount: 1, ClientToken: clientToken }),
+    RunInstancePara: JSON.stringify({ ...SEED_RUN_INSTANCE_PARA, InstanceCount: 1, ClientToken: clientToken }),
     // The SDK's typings make optional fields required (platform-facts.md); the seed's body is the API's.
     InstanceAdvancedSettings: seedExample2.InstanceAdvancedSettings as never,
   });

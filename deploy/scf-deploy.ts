@@ -78,7 +78,7 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
     action = 'created';
   } else {
     options.say(`updating function ${spec.namespace}/${spec.name} (was ${existing.Runtime}, ${existing.Status})`);
-    await waitUntilActive(client, ids, options);
+    if (existing.Status !== 'Active') await waitUntilActive(client, ids, options);
     await call(() => client.UpdateFunctionCode({ ...ids, Handler: spec.handler, ZipFile: zipFile }));
     await waitUntilActive(client, ids, options);
     await call(() => client.UpdateFunctionConfiguration({ ...ids, ...configuration }));

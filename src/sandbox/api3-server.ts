@@ -49,7 +49,7 @@ export function authenticateTc3(req: IncomingMessage, body: Buffer, api: Tc3Api)
   }
   if (auth.date !== utcDate(timestamp)) throw new ApiError('AuthFailure.SignatureFailure', 'the credential date does not match X-TC-Timestamp');
   if (auth.service !== api.service) {
-  throw new ApiError('AuthFailure.SignatureFailure', `the credential scope names service ${JSON.stringify(auth.service)}; this is ${api.service}`);
+    throw new ApiError('AuthFailure.SignatureFailure', `the credential scope names service ${JSON.stringify(auth.service)}; this is ${api.service}`);
   }
   if (!auth.signedHeaders.includes('content-type') || !auth.signedHeaders.includes('host')) {
     throw new ApiError('AuthFailure.SignatureFailure', 'SignedHeaders must include content-type and host');

@@ -21,6 +21,8 @@ export const SCF_STANDIN_CREDENTIAL: ApiCredential = {
   secretKey: 'scf-standin-secret-key-local-only-00',
 };
 
+const STANDIN_CREDENTIALS = new Map([[SCF_STANDIN_CREDENTIAL.secretId, SCF_STANDIN_CREDENTIAL]]);
+
 /** Runtimes CreateFunction accepts for Node (the SDK's list): there is no Node 20. */
 const NODE_RUNTIMES = ['Nodejs6.10', 'Nodejs8.9', 'Nodejs10.15', 'Nodejs12.16', 'Nodejs14.18', 'Nodejs16.13', 'Nodejs18.15'];
 const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$/;
@@ -88,7 +90,7 @@ export class ScfApiStandin {
     const region = header(req, 'x-tc-region');
     let params: Record<string, unknown> = {};
     try {
-      authenticateTc3(req, body, { service: 'scf', credentials: new Map([[SCF_STANDIN_CREDENTIAL.secretId, SCF_STANDIN_CREDENTIAL]]), now: this.now });
+      authenticateTc3(req, body, { service: 'scf', credentials: STANDIN_CREDENTIALS, now: this.now });
       params = parseParams(req, body);
       if (header(req, 'x-tc-version') !== '2018-04-16') throw new ApiError('InvalidParameterValue', 'X-TC-Version must be 2018-04-16 for scf');
       if (region === undefined) throw new ApiError('MissingParameter', 'the X-TC-Region header is required');
