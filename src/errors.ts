@@ -139,16 +139,26 @@ export class TkeCallError extends ScaleOutError {
   readonly tkeCode: string;
   readonly requestId: string | undefined;
   readonly attempts: number;
+  /** Every attempt's outcome, in order (tke/call-tke.ts). */
+  readonly history: readonly TkeAttempt[];
   /**
-   * TKE answered with an API error: nothing was created. False for timeouts, lost connections and
-   * non-200 replies, after which TKE may or may not have acted.
+   * True when any attempt's outcome was unknown (a timeout, a lost connection, a non-200 reply):
+   * TKE may have created the nodes, whatever later attempts said. False only when every attempt
+   * was answered with an API error, i.e. nothing was created.
    */
-  readonly tkeAnswered: boolean;
+  readonly outcomeUnknown: boolean;
   constructor(
     status: number,
     tkeCode: string,
     message: string,
-    opts: { requestId?: string; attempts: number; cause?: unknown; retryAfterSeconds?: number; tkeAnswered: boolean },
+    opts: {
+      requestId?: string;
+      attempts: number;
+      history?: readonly TkeAttempt[];
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      outcomeUnknown: boolean;
+    },
   ) {
     super(status, tkeCode, message, {
       cause: opts.cause,
@@ -159,8 +169,23 @@ export class TkeCallError extends ScaleOutError {
     this.tkeCode = tkeCode;
     this.requestId = opts.requestId;
     this.attempts = opts.attempts;
-    this.tkeAnswered = opts.tkeAnswered;
+    this.history = opts.history ?? [];
+    this.outcomeUnknown = opts.outcomeUnknown;
   }
+}
+
+/**
+ * What one attempt of a TKE call tells about TKE's side (tke/call-tke.ts records them):
+ *  - `succeeded`: TKE answered with the instances;
+ *  - `refused`: TKE answered with an API error code: this attempt created nothing;
+ *  - `unknown`: no usable answer (timeout, lost connection, non-200, a 200 without InstanceIdSet):
+ *    the request may have reached TKE and TKE may have acted on it.
+ */
+export interface TkeAttempt {
+  readonly outcome: 'succeeded' | 'refused' | 'unknown';
+  /** TKE's error code, `HTTP <status>`, `timeout` or `network`. */
+  readonly code?: string;
+  readonly requestId?: string;
 }
 
 /** The config file or the environment is wrong. Thrown at cold start only: the function does not start. */

@@ -26,7 +26,9 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
       }),
     )
     .handler(async function scaleOutHandler(_event, context) {
-      return toScfResponse(await app.handle(context.webhook, { deadline: context.deadline, timeoutAt: context.timeoutAt, decision: context.decision }));
+      const handled = await app.handle(context.webhook, { deadline: context.deadline, timeoutAt: context.timeoutAt });
+      context.decision = handled.decision;
+      return toScfResponse(handled.reply);
     });
   return handler as unknown as ScfHandler;
 }

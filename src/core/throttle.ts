@@ -32,6 +32,11 @@ export interface Grant {
   /** in-flight until `inFlightUntil` (the holder's deadline); done once the call settled. */
   readonly state: 'in-flight' | 'done';
   readonly inFlightUntil: number;
+  /**
+   * Set once any call on this grant ended with an unknown outcome: TKE may have created the nodes,
+   * so the grant is never given back, even if a later call for the same event is refused.
+   */
+  readonly mayExist?: true;
 }
 
 export interface ThrottleState {
@@ -80,8 +85,16 @@ export function decideThrottle(
   const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || isInFlight(g, now));
   const state: ThrottleState = { ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }), grants };
   const keep = (decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({ write: { kind: 'keep' }, result: decision });
-  const grant = (nodes: number, clampedBy?: ThrottleRule): StoreStep<ThrottleState, ThrottleDecision> => {
-    const next: Grant = { eventKey: ask.eventKey, claimId: ask.claimId, nodes, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
+  const grant = (nodes: number, clampedBy?: ThrottleRule, mayExist?: true): StoreStep<ThrottleState, ThrottleDecision> => {
+    const next: Grant = {
+      eventKey: ask.eventKey,
+      claimId: ask.claimId,
+      nodes,
+      at: now,
+      state: 'in-flight',
+      inFlightUntil: ask.inFlightUntil,
+      ...(mayExist && { mayExist }),
+    };
     const others = grants.filter((g) => g.eventKey !== ask.eventKey);
     return {
       write: { kind: 'put', value: { ...state, grants: [...others, next] }, expiresAt: stateExpiry(state, rules, now, ask.inFlightUntil) },
@@ -92,7 +105,7 @@ export function decideThrottle(
   const own = grants.find((g) => g.eventKey === ask.eventKey);
   if (own !== undefined && !(isInFlight(own, now) && own.claimId !== ask.claimId)) {
     // This event's earlier attempt took budget and its outcome is unknown: go on with the same nodes.
-    return grant(own.nodes);
+    return grant(own.nodes, undefined, own.mayExist);
   }
 
   const inFlight = grants.find((g) => isInFlight(g, now));
@@ -164,9 +177,13 @@ export function settleThrottleSuccess(
 }
 
 /**
- * The call failed. When TKE said no (an API error code), nothing was created: the budget goes back.
- * When the outcome is unknown (timeout, lost connection), TKE may have created the nodes: the grant
- * stays, counted but no longer in flight, and the event's redelivery reuses it.
+ * The call failed. `refused`: every attempt was answered with an API error code, so nothing was
+ * created: the budget goes back (unless an earlier call on this grant had an unknown outcome).
+ * `unknown`: at least one attempt's outcome is unknown (timeout, lost connection), so TKE may have
+ * created the nodes: the grant stays, counted but no longer in flight, and is marked so that it is
+ * never given back; the cooldown starts as after a success, so a new event (a retyped chat command,
+ * the next alarm) does not buy again while these nodes may be joining. The event's own redelivery
+ * reuses the grant (same nodes, same ClientToken) and is not held back by that cooldown.
  */
 export function settleThrottleFailure(
   current: ThrottleState | undefined,
@@ -179,10 +196,13 @@ export function settleThrottleFailure(
   const grants = current?.grants ?? [];
   const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
   if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: undefined };
-  const next: ThrottleState = {
-    ...current,
-    grants: outcome === 'refused' ? grants.filter((g) => g !== ours) : grants.map((g) => (g === ours ? { ...g, state: 'done' as const } : g)),
-  };
+  const giveBack = outcome === 'refused' && ours.mayExist !== true;
+  const next: ThrottleState = giveBack
+    ? { ...current, grants: grants.filter((g) => g !== ours) }
+    : {
+        ...(outcome === 'unknown' ? { lastScaleOutAt: now } : current.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }),
+        grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const } : g)),
+      };
   return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
 }
 

@@ -1,3 +1,4 @@
+import { errorReply } from '../http/error-response';
 import * as z from 'zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
@@ -44,7 +45,7 @@ export function createGenericSource(config: GenericSourceConfig, env: NodeJS.Pro
     // One request, one answer: the outcome itself, or its error through the one error mapping.
     reply([outcome]) {
       if (outcome === undefined) throw new Error('the generic sender always asks for one scale-out');
-      if (!outcome.ok) throw outcome.error;
+      if (!outcome.ok) return errorReply(outcome.error);
       return { status: 200, body: scaleOutAnswerBody(outcome.status, outcome.answer, outcome.preview) };
     },
   };

@@ -29,7 +29,16 @@ export interface WebhookSource {
 
 export type Interpretation =
   /** Zero or more scale-outs (zero: everything was ignored, e.g. resolved alerts). */
-  | { readonly kind: 'scale-out'; readonly requests: readonly ScaleOutRequest[]; readonly ignored?: readonly IgnoredAlert[] }
+  | {
+      readonly kind: 'scale-out';
+      readonly requests: readonly ScaleOutRequest[];
+      readonly ignored?: readonly IgnoredAlert[];
+      /**
+       * Scale-outs the payload asks for that cannot be planned (an alert whose count annotation is
+       * not a number): each is answered and logged as refused, and the rest of the delivery goes on.
+       */
+      readonly refused?: readonly RefusedScaleOut[];
+    }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
   | { readonly kind: 'reply'; readonly reply: HttpReply; readonly note: string };
 
@@ -43,3 +52,8 @@ export type ScaleOutOutcome =
       readonly preview?: CreateClusterInstancesRequest;
     }
   | { readonly ok: false; readonly request: ScaleOutRequest; readonly error: ScaleOutError };
+
+export interface RefusedScaleOut {
+  readonly request: ScaleOutRequest;
+  readonly error: ScaleOutError;
+}

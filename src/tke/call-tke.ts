@@ -1,6 +1,8 @@
 import { backOff } from 'exponential-backoff';
 import type { Config } from '../config/load-config';
-import { TkeCallError } from '../errors';
+import { TkeCallError, type TkeAttempt } from '../errors';
+
+export type { TkeAttempt };
 import { describeTkeFailure, type TkeApi, type TkeFailure } from './tke-api';
 import { NETWORK_FAILURE_VERDICT, verdictForHttpStatus, verdictForTkeCode, type TkeErrorVerdict } from './tke-errors';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
@@ -11,6 +13,17 @@ const MIN_ATTEMPT_MS = 250;
 export interface TkeCallResult<T = CreateClusterInstancesResponse> {
   readonly response: T;
   readonly attempts: number;
+  /** Every attempt, in order: what each one tells about whether TKE acted. */
+  readonly history: readonly TkeAttempt[];
+}
+
+/**
+ * Whether a call that failed in the end may still have created nodes: it may when ANY attempt's
+ * outcome was unknown, whatever the later attempts said. A retry answered "RequestLimitExceeded"
+ * says nothing about the first attempt that timed out after TKE acted.
+ */
+export function mayHaveActed(history: readonly TkeAttempt[]): boolean {
+  return history.some((a) => a.outcome === 'unknown');
 }
 
 export interface TkeCallOptions {
@@ -51,6 +64,7 @@ export async function describeClusterNodeCount(tke: TkeApi, region: string, clus
 async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opts: TkeCallOptions): Promise<TkeCallResult<T>> {
   const { deadline, now, policy } = opts;
   let attempts = 0;
+  const history: TkeAttempt[] = [];
   let last: { failure: TkeFailure; verdict: TkeErrorVerdict; timedOut: boolean } | undefined;
 
   const attempt = async (): Promise<T> => {
@@ -58,7 +72,9 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
     const budget = Math.min(policy.attemptTimeoutMs, deadline - now());
     const signal = AbortSignal.timeout(Math.max(1, budget));
     try {
-      return await call(signal);
+      const response = await call(signal);
+      history.push({ outcome: 'succeeded' });
+      return response;
     } catch (error) {
       const failure = describeTkeFailure(error);
       const verdict =
@@ -68,6 +84,11 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
             ? verdictForHttpStatus(failure.httpCode)
             : NETWORK_FAILURE_VERDICT;
       last = { failure, verdict, timedOut: signal.aborted };
+      history.push({
+        outcome: failure.code !== undefined ? 'refused' : 'unknown',
+        code: failure.code ?? (failure.httpCode !== undefined ? `HTTP ${failure.httpCode}` : signal.aborted ? 'timeout' : 'network'),
+        ...(failure.requestId !== undefined && { requestId: failure.requestId }),
+      });
       throw error;
     }
   };
@@ -87,25 +108,35 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
         return deadline - now() - longestWait >= MIN_ATTEMPT_MS;
       },
     });
-    return { response, attempts };
+    return { response, attempts, history };
   } catch (error) {
     if (last === undefined) throw error; // not a TKE failure: a bug, let it surface as a 500
-    throw toCallError(last.failure, last.verdict, last.timedOut, attempts, error);
+    throw toCallError(last.failure, last.verdict, last.timedOut, history, error);
   }
 }
 
+/**
+ * The status and code come from the LAST attempt (that is what a retry would meet next); whether
+ * nodes may exist comes from ALL of them (`mayHaveActed`).
+ */
 function toCallError(
   failure: TkeFailure,
   verdict: TkeErrorVerdict,
   timedOut: boolean,
-  attempts: number,
+  history: readonly TkeAttempt[],
   cause: unknown,
 ): TkeCallError {
-  const base = { attempts, cause, tkeAnswered: false, ...(failure.requestId !== undefined && { requestId: failure.requestId }) };
+  const attempts = history.length;
+  const base = {
+    attempts,
+    history,
+    cause,
+    outcomeUnknown: mayHaveActed(history),
+    ...(failure.requestId !== undefined && { requestId: failure.requestId }),
+  };
   if (failure.code !== undefined) {
     return new TkeCallError(verdict.status, failure.code, failure.message, {
       ...base,
-      tkeAnswered: true,
       ...(verdict.retryAfterSeconds !== undefined && { retryAfterSeconds: verdict.retryAfterSeconds }),
     });
   }

@@ -105,7 +105,7 @@ describe('errorReply: the one error-to-HTTP mapping', () => {
   });
 
   it("carries TKE's code, message and RequestId", () => {
-    const reply = errorReply(new TkeCallError(409, 'FailedOperation.QuotaMaxNodLimit', 'quota', { requestId: 'r-9', attempts: 1, tkeAnswered: true }));
+    const reply = errorReply(new TkeCallError(409, 'FailedOperation.QuotaMaxNodLimit', 'quota', { requestId: 'r-9', attempts: 1, outcomeUnknown: false }));
     expect(reply).toMatchObject({ status: 409, body: { error: { code: 'FailedOperation.QuotaMaxNodLimit', message: 'quota', requestId: 'r-9', attempts: 1 } } });
   });
 

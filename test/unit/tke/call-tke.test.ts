@@ -44,7 +44,7 @@ async function callError(tke: TkeApi, deadlineInMs?: number): Promise<TkeCallErr
 describe('callCreateClusterInstances', () => {
   it('returns the instances on the first success', async () => {
     const tke = scriptedTke([{ ok: ['ins-1'] }]);
-    await expect(call(tke)).resolves.toEqual({ response: { InstanceIdSet: ['ins-1'], RequestId: 'req-1' }, attempts: 1 });
+    await expect(call(tke)).resolves.toEqual({ response: { InstanceIdSet: ['ins-1'], RequestId: 'req-1' }, attempts: 1, history: [{ outcome: 'succeeded' }] });
   });
 
   it('retries throttling, InternalError, 5xx and network failures, always with the same ClientToken', async () => {

@@ -1,0 +1,70 @@
+import { ScaleOutError } from '../errors';
+import type { IgnoredAlert } from '../rules/plan';
+import type { ScaleOutTrace, TracedOutcome } from './lifecycle';
+
+/**
+ * The fields of the one structured log line written per request (middleware/decision-log.ts adds
+ * status, duration and the invocation). Built at the edge from what the steps returned: nothing
+ * writes into it while a request is being handled.
+ */
+export interface DecisionRecord extends Partial<ScaleOutTrace> {
+  outcome?: DecisionOutcome;
+  source?: string;
+  note?: string;
+  replyNote?: string;
+  ignored?: readonly IgnoredAlert[];
+  results?: readonly DecisionRecord[];
+  error?: { code: string; message: string; status: number; cause?: string };
+}
+
+export type DecisionOutcome =
+  | 'created'
+  | 'replayed'
+  | 'dry-run'
+  | 'health'
+  | 'rejected'
+  | 'failed'
+  | 'throttled'
+  | 'ignored'
+  | 'answered'
+  | 'mixed';
+
+/** One scale-out's part of the log line. */
+export function decisionOfOutcome(outcome: TracedOutcome): DecisionRecord {
+  if (outcome.ok) return { ...outcome.trace, outcome: outcome.status };
+  const { error, trace } = outcome;
+  // A failed call whose nodes may exist says so in `settlement: "unknown"`.
+  const kind: DecisionOutcome = trace.throttledBy !== undefined ? 'throttled' : error.status >= 500 ? 'failed' : 'rejected';
+  return { ...trace, outcome: kind, error: describeError(error) };
+}
+
+/** A delivery of several scale-outs (an Alertmanager group matching several rules) logs each. */
+export function decisionOfOutcomes(outcomes: readonly TracedOutcome[]): DecisionRecord {
+  const results = outcomes.map(decisionOfOutcome);
+  if (results.length === 1) return results[0]!;
+  return { outcome: summarize(results), results };
+}
+
+/** An error that ended the whole request (auth, a malformed body) before any scale-out. */
+export function describeError(error: ScaleOutError): NonNullable<DecisionRecord['error']> {
+  const cause = (error as { cause?: unknown }).cause;
+  return {
+    code: error.code,
+    message: error.message,
+    status: error.status,
+    // Our own failures keep their chain (a transport or Redis error names what failed, which the
+    // reply hides).
+    ...(error.status >= 500 && cause instanceof Error && { cause: cause.message }),
+  };
+}
+
+export function isScaleOutError(error: unknown): error is ScaleOutError {
+  return error instanceof ScaleOutError;
+}
+
+function summarize(records: readonly DecisionRecord[]): DecisionOutcome | undefined {
+  const outcomes = new Set(records.map((r) => r.outcome));
+  if (outcomes.size === 1) return [...outcomes][0];
+  if (records.some((r) => r.outcome === 'failed')) return 'failed';
+  return 'mixed';
+}

@@ -1,0 +1,292 @@
+import type { Config } from '../config/load-config';
+import { clientTokenFor } from '../core/client-token';
+import {
+  completeDelivery,
+  decideDelivery,
+  fingerprintOf,
+  idempotencyKeyFor,
+  releaseClaim,
+  type DeliveryDecision,
+  type IdempotencyRecord,
+  type RequestFingerprint,
+  type ScaleOutAnswer,
+} from '../core/idempotency';
+import { renderCreateClusterInstances } from '../core/render';
+import { resolveScaleOut } from '../core/resolve';
+import type { ResolvedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
+import {
+  decideThrottle,
+  settleThrottleFailure,
+  settleThrottleSuccess,
+  throttleScopeOf,
+  type ThrottleDecision,
+  type ThrottleRules,
+  type ThrottleState,
+} from '../core/throttle';
+import { EventInFlightError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError, type TkeAttempt } from '../errors';
+import type { ScaleOutOutcome } from '../sources/webhook-source';
+import type { StateStore } from '../store/state-store';
+import { callCreateClusterInstances, describeClusterNodeCount, mayHaveActed, type TkeCallOptions } from '../tke/call-tke';
+import type { TkeApi } from '../tke/tke-api';
+
+/**
+ * One scale-out's life, step by step:
+ *
+ *   resolve ─▶ claim the event ─▶ reserve budget ─▶ call TKE (every attempt recorded) ─▶ settle ─▶ outcome
+ *      │            │                  │                       │                           │
+ *      │            ├ replay: the stored answer                │                           ├ created: record the answer,
+ *      │            ├ in flight: 409   ├ throttled: 429,       │                           │  the grant is done, cooldown
+ *      │            └ reused ID: 422   │  claim released       │                           ├ refused (EVERY attempt was an
+ *      └ 422 (unknown cluster, ...)    └ store down: 503        │                           │  API error): budget back
+ *                                                              │                           └ unknown (ANY attempt timed out
+ *                                                              │                              or lost): grant kept, cooldown
+ *                                                              └ every failure frees the claim, so the sender's
+ *                                                                next delivery runs again with the same ClientToken
+ *
+ * Each step returns what it decided as data, and nothing here writes a log: the outcome carries a
+ * `ScaleOutTrace` from which the edge builds the log line (scale-out/decision-record.ts). The
+ * decisions themselves are the pure functions of core/; this file is the I/O around them.
+ */
+export interface LifecycleDeps {
+  readonly config: Config;
+  readonly store: StateStore;
+  readonly tke: TkeApi;
+  readonly now: () => number;
+  readonly newClaimId: () => string;
+}
+
+export interface LifecycleTimes {
+  /** Epoch ms by which TKE calls must end. */
+  readonly deadline: number;
+  /** Epoch ms at which the invocation ends: claims and in-flight grants expire then. */
+  readonly timeoutAt: number;
+}
+
+/** What happened to one scale-out, for its log line: facts, not prose. */
+export interface ScaleOutTrace {
+  readonly eventId: string;
+  readonly cluster: string;
+  readonly template: string;
+  readonly count?: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly reason?: string;
+  readonly clusterId?: string;
+  readonly region?: string;
+  readonly clientToken?: string;
+  readonly requestedCount?: number;
+  readonly clampedBy?: string;
+  readonly throttledBy?: string;
+  readonly instanceIds?: readonly string[];
+  readonly tkeRequestId?: string;
+  /** How many TKE attempts, and what each told. */
+  readonly attempts?: number;
+  readonly attemptOutcomes?: readonly TkeAttempt[];
+  /** How the call was settled with the store: nodes created, surely not created, or maybe. */
+  readonly settlement?: 'created' | 'refused' | 'unknown';
+  /** Store writes that failed after the decision; each says what is left and until when. */
+  readonly storeFailures?: readonly string[];
+}
+
+export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
+
+export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, times: LifecycleTimes): Promise<TracedOutcome> {
+  let trace: ScaleOutTrace = traceOfRequest(asked);
+  const fail = (error: ScaleOutError): TracedOutcome => ({ ok: false, request: asked, error, trace });
+  try {
+    // 1. resolve: names → cluster, template, count, params (the config only).
+    const resolved = resolveScaleOut(deps.config, asked);
+    const clientToken = clientTokenFor(resolved.cluster.clusterId, resolved.template.name, resolved.eventId);
+    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, clientToken };
+
+    if (asked.dryRun === true) {
+      // What would be sent, rendered by the same code; no claim, no budget, no call.
+      const preview = renderCreateClusterInstances(resolved, clientToken);
+      const answer: ScaleOutAnswer = { eventId: resolved.eventId, clusterId: resolved.cluster.clusterId, template: resolved.template.name, count: resolved.count, clientToken, instanceIds: [], requestId: '' };
+      return { ok: true, request: asked, status: 'dry-run', answer, preview, trace };
+    }
+
+    // 2. claim the event: one delivery at a time, a finished one replays.
+    const event = eventOf(deps, resolved, clientToken, times);
+    const claimed = await claimEvent(deps.store, event, deps.now());
+    if (claimed.kind === 'replay') {
+      const { answer } = claimed;
+      return { ok: true, request: asked, status: 'replayed', answer, trace: { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId } };
+    }
+    if (claimed.kind === 'in-flight') return fail(new EventInFlightError(resolved.eventId, claimed.retryAfterSeconds));
+    if (claimed.kind === 'conflict') {
+      return fail(new UnprocessableError('EventIdReused', `event ${JSON.stringify(resolved.eventId)} was already used for a different request: ${claimed.differences.join('; ')}`));
+    }
+
+    // From here this delivery holds the claim: every way out settles it.
+    const callOptions: TkeCallOptions = { deadline: times.deadline, now: deps.now, policy: deps.config.tke };
+
+    // 3. reserve budget: in flight? cooldown? node budget? cluster ceiling?
+    const reservation = await reserveBudget(deps, resolved, event, callOptions);
+    if (reservation.kind !== 'granted') {
+      const released = await releaseEvent(deps.store, event);
+      trace = { ...trace, ...(reservation.kind === 'throttled' && { throttledBy: reservation.rule }), ...storeFailures(released) };
+      return fail(reservation.kind === 'throttled' ? new ThrottledError(reservation.rule, reservation.detail, reservation.retryAt, deps.now()) : reservation.error);
+    }
+    const count = reservation.nodes;
+    const clampedBy = reservation.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined);
+    trace = { ...trace, count, ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }) };
+
+    // 4. call TKE, with retries; every attempt is in the result.
+    const request = renderCreateClusterInstances({ ...resolved, count }, clientToken);
+    let call: Awaited<ReturnType<typeof callCreateClusterInstances>>;
+    try {
+      call = await callCreateClusterInstances(deps.tke, resolved.cluster.region, request, callOptions);
+    } catch (error) {
+      if (!(error instanceof TkeCallError)) throw error;
+      // 5a. settle a failure: the claim goes (the next delivery retries with the same ClientToken);
+      // the budget goes back only when no attempt may have created nodes.
+      const settlement = mayHaveActed(error.history) ? 'unknown' : 'refused';
+      const problems = await settleFailure(deps, event, settlement);
+      trace = {
+        ...trace,
+        attempts: error.attempts,
+        attemptOutcomes: error.history,
+        settlement,
+        ...(error.requestId !== undefined && { tkeRequestId: error.requestId }),
+        ...storeFailures(problems),
+      };
+      return fail(error);
+    }
+
+    // 5b. settle a success: remember the answer for replays, mark the grant done, start the cooldown.
+    const answer: ScaleOutAnswer = {
+      eventId: resolved.eventId,
+      clusterId: resolved.cluster.clusterId,
+      template: resolved.template.name,
+      count,
+      ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }),
+      clientToken,
+      instanceIds: call.response.InstanceIdSet,
+      requestId: call.response.RequestId,
+    };
+    trace = { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId, attempts: call.attempts, attemptOutcomes: call.history, settlement: 'created' };
+    // If the record cannot be written, the nodes exist but a redelivery would not replay them: the
+    // sender gets the store's 503, and its retry reaches TKE with the same ClientToken, which
+    // returns these same instances (the trace has their IDs for the log line).
+    await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
+    const settled = await attempt(
+      () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleSuccess(current, event.key, event.claimId, event.scope.rules, deps.now())),
+      `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(times.timeoutAt)} and the cooldown did not start`,
+    );
+    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(settled) } };
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return fail(error);
+  }
+}
+
+/** The event being handled, with everything the store steps need to find it again. */
+interface EventClaim {
+  readonly key: string;
+  readonly claimId: string;
+  readonly fingerprint: RequestFingerprint;
+  readonly clientToken: string;
+  readonly timeoutAt: number;
+  readonly scope: { readonly key: string; readonly rules: ThrottleRules };
+}
+
+function eventOf(deps: LifecycleDeps, resolved: ResolvedScaleOut, clientToken: string, times: LifecycleTimes): EventClaim {
+  return {
+    key: idempotencyKeyFor(resolved.source, resolved.eventId),
+    claimId: deps.newClaimId(),
+    fingerprint: fingerprintOf(resolved),
+    clientToken,
+    timeoutAt: times.timeoutAt,
+    scope: throttleScopeOf(resolved),
+  };
+}
+
+function claimEvent(store: StateStore, event: EventClaim, now: number): Promise<DeliveryDecision> {
+  return store.update<IdempotencyRecord, DeliveryDecision>(event.key, (current) =>
+    decideDelivery(current, { claimId: event.claimId, fingerprint: event.fingerprint, clientToken: event.clientToken, claimExpiresAt: event.timeoutAt }, now),
+  );
+}
+
+type Reservation = Extract<ThrottleDecision, { kind: 'granted' }> | Extract<ThrottleDecision, { kind: 'throttled' }> | { readonly kind: 'failed'; readonly error: ScaleOutError };
+
+async function reserveBudget(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, callOptions: TkeCallOptions): Promise<Reservation> {
+  try {
+    // The ceiling needs the cluster's size, read just before: I/O stays out of the pure step.
+    const clusterNodes =
+      event.scope.rules.maxClusterNodes === undefined
+        ? undefined
+        : await describeClusterNodeCount(deps.tke, resolved.cluster.region, resolved.cluster.clusterId, callOptions);
+    const ask = {
+      eventKey: event.key,
+      claimId: event.claimId,
+      requested: resolved.count,
+      clampAllowed: resolved.template.count.clamp,
+      inFlightUntil: event.timeoutAt,
+      ...(clusterNodes !== undefined && { clusterNodes }),
+    };
+    const now = deps.now();
+    return await deps.store.update<ThrottleState, ThrottleDecision>(event.scope.key, (current) => decideThrottle(current, ask, event.scope.rules, now));
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return { kind: 'failed', error };
+  }
+}
+
+/** Frees the claim so the sender's next delivery runs again; only our own claim, by its ID. */
+function releaseEvent(store: StateStore, event: EventClaim): Promise<string | undefined> {
+  return attempt(
+    () => store.update<IdempotencyRecord, void>(event.key, (current) => releaseClaim(current, event.claimId)),
+    `the claim on ${event.key} could not be released: redeliveries get 409 until it expires at ${iso(event.timeoutAt)}`,
+  );
+}
+
+async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement: 'refused' | 'unknown'): Promise<Array<string | undefined>> {
+  const released = await releaseEvent(deps.store, event);
+  const settled = await attempt(
+    () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now())),
+    settlement === 'refused'
+      ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
+      : `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`,
+  );
+  return [released, settled];
+}
+
+/**
+ * A store write after the decision was made. Its failure must not hide the outcome the sender
+ * needs to hear (TKE's answer), so it is reported as data for the log line, saying what it leaves
+ * behind, instead of being thrown or swallowed.
+ */
+async function attempt(write: () => Promise<unknown>, consequence: string): Promise<string | undefined> {
+  try {
+    await write();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return `${consequence} (${error.code}: ${error.message})`;
+  }
+}
+
+function storeFailures(problems: string | undefined | ReadonlyArray<string | undefined>): Pick<ScaleOutTrace, 'storeFailures'> {
+  const list = (Array.isArray(problems) ? problems : [problems]).filter((p): p is string => p !== undefined);
+  return list.length === 0 ? {} : { storeFailures: list };
+}
+
+function traceOfRequest(asked: ScaleOutRequest): ScaleOutTrace {
+  return {
+    eventId: asked.eventId,
+    cluster: asked.cluster,
+    template: asked.template,
+    ...(asked.count !== undefined && { count: asked.count }),
+    ...(asked.reason !== undefined && { reason: asked.reason }),
+    ...(asked.params.size > 0 && { params: Object.fromEntries(asked.params) }),
+  };
+}
+
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+/** A scale-out the sender asked for that could not even be planned (e.g. an alert's count annotation is not a number). */
+export function refusedOutcome(request: ScaleOutRequest, error: ScaleOutError): TracedOutcome {
+  return { ok: false, request, error, trace: traceOfRequest(request) };
+}
