@@ -164,7 +164,8 @@ export class TkeCallError extends ScaleOutError {
       cause: opts.cause,
       retryAfterSeconds: opts.retryAfterSeconds,
       expose: true,
-      details: { requestId: opts.requestId, attempts: opts.attempts },
+      // `outcome: "unknown"` tells a caller that nodes may exist: check before asking again.
+      details: { requestId: opts.requestId, attempts: opts.attempts, ...(opts.outcomeUnknown && { outcome: 'unknown' }) },
     });
     this.tkeCode = tkeCode;
     this.requestId = opts.requestId;

@@ -1,4 +1,5 @@
 import type { ScaleOutOutcome } from '../sources/webhook-source';
+import { TkeCallError } from '../errors';
 import { COMMAND_USAGE } from './command';
 
 /** What the bot says, in plain text every chat renders. */
@@ -29,6 +30,17 @@ export function outcomeText(outcome: ScaleOutOutcome): string {
       : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).`;
   }
   const e = outcome.error;
+  if (e instanceof TkeCallError && e.outcomeUnknown) {
+    // The request reached TKE (or may have) and no answer came in time: TKE may be creating the
+    // nodes right now. "Not scaled" would be false and invite a second purchase; the cooldown now
+    // holds new scale-outs of this cluster, so retyping the command would only be held back.
+    const token = outcome.clientToken !== undefined ? `, ClientToken ${outcome.clientToken}` : '';
+    return (
+      `Sent to TKE, but no answer came in time (${e.code}): the nodes may be being created now. ` +
+      `Check the node list of cluster ${outcome.request.cluster} in the TKE console before asking again ` +
+      `(event ${outcome.request.eventId}${token}); new scale-outs of this cluster wait for the cooldown.`
+    );
+  }
   // The throttle's message already names the rule and the time it lifts.
   if (e.code === 'Throttled') return `Held back: ${e.message.replace(/^throttled by /, '')}`;
   const requestId = (e.details as { requestId?: string } | undefined)?.requestId;

@@ -91,7 +91,13 @@ export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
 
 export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, times: LifecycleTimes): Promise<TracedOutcome> {
   let trace: ScaleOutTrace = traceOfRequest(asked);
-  const fail = (error: ScaleOutError): TracedOutcome => ({ ok: false, request: asked, error, trace });
+  const fail = (error: ScaleOutError): TracedOutcome => ({
+    ok: false,
+    request: asked,
+    error,
+    ...(trace.clientToken !== undefined && { clientToken: trace.clientToken }),
+    trace,
+  });
   try {
     // 1. resolve: names → cluster, template, count, params (the config only).
     const resolved = resolveScaleOut(deps.config, asked);

@@ -51,7 +51,13 @@ export type ScaleOutOutcome =
       /** Dry runs only: what would have been sent. */
       readonly preview?: CreateClusterInstancesRequest;
     }
-  | { readonly ok: false; readonly request: ScaleOutRequest; readonly error: ScaleOutError };
+  | {
+      readonly ok: false;
+      readonly request: ScaleOutRequest;
+      readonly error: ScaleOutError;
+      /** Set once the request was resolved: the token a caller can look the purchase up by. */
+      readonly clientToken?: string;
+    };
 
 export interface RefusedScaleOut {
   readonly request: ScaleOutRequest;

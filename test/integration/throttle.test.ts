@@ -109,6 +109,43 @@ describe.each(storeEnvs)('with the %s store', (kind, storeEnv) => {
     expect((await post(harness, 'unknown', 3)).json.status).toBe('created');
   });
 
+  // Issue 8, defect 1: a call is settled by ALL its attempts. Attempt 1 reaches TKE, which creates
+  // the nodes, and its answer is lost; attempt 2 is refused (sold out). The nodes exist, so the
+  // budget must stay spent. (Before: judged by the last attempt, the budget went back: 6 nodes
+  // against a budget of 4.)
+  it('keeps the budget when an earlier attempt was lost and a later one refused', async () => {
+    const harness = await start({ ...RELAXED_THROTTLE, maxNodesPerWindow: 4 });
+    harness.sandbox.injectFault({ kind: 'drop-after-create', action: 'CreateClusterInstances' });
+    harness.sandbox.injectFault({ kind: 'error', code: 'ResourceInsufficient.SpecifiedInstanceType', action: 'CreateClusterInstances' });
+    const lost = await post(harness, 'lost-then-refused', 3);
+    expect(lost.statusCode).toBe(503);
+    const nodesCreated = () => harness.sandbox.createdCalls.reduce((n, c) => n + (c.instanceIds?.length ?? 0), 0);
+    expect(nodesCreated()).toBe(3);
+    expect(harness.logLines.find((l) => l.eventId === 'lost-then-refused')).toMatchObject({
+      settlement: 'unknown',
+      attempts: 2,
+      attemptOutcomes: [{ outcome: 'unknown', code: 'network' }, { outcome: 'refused', code: 'ResourceInsufficient.SpecifiedInstanceType' }],
+    });
+    const next = await post(harness, 'next', 3);
+    expect(next.json.error).toMatchObject({ code: 'Throttled', rule: 'node-budget' });
+    expect(nodesCreated()).toBe(3);
+  });
+
+  // Issue 8, defect 2: after an unknown outcome the nodes may be joining: a NEW event (a retyped
+  // chat command, the next alarm) is held by the cooldown, while the event's own redelivery goes on
+  // with the same ClientToken. (Before: no cooldown, the new event bought again.)
+  it('starts the cooldown after an unknown outcome; the same event still goes on', async () => {
+    const harness = await start({ ...RELAXED_THROTTLE, cooldownSeconds: 300 });
+    harness.sandbox.injectFault({ kind: 'drop-after-create', action: 'CreateClusterInstances', times: 4 });
+    expect((await post(harness, 'cut', 2)).statusCode).toBe(502);
+    const retyped = await post(harness, 'retyped', 2);
+    expect(retyped.json.error).toMatchObject({ code: 'Throttled', rule: 'cooldown' });
+    const redelivered = await post(harness, 'cut', 2);
+    expect(redelivered.json.status).toBe('created');
+    // CVM honoured the ClientToken: the four lost attempts and the redelivery are one purchase.
+    expect(new Set(harness.sandbox.createdCalls.flatMap((c) => c.instanceIds ?? [])).size).toBe(2);
+  });
+
   it('frees a throttled event, so its redelivery after the cooldown succeeds', async () => {
     const harness = await start({ ...RELAXED_THROTTLE, cooldownSeconds: 1 });
     await post(harness, 'a', 1);
