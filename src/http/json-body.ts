@@ -28,6 +28,9 @@ export function parseJsonText(text: string): unknown {
     });
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
+    // The prototype-key check walks the parsed value recursively: a body nested deeper than the
+    // stack allows ends here, as bad input, not as a crash.
+    if (error instanceof RangeError) throw new BadRequestError('InvalidJson', 'body is nested too deeply to be a webhook payload');
     throw new BadRequestError('InvalidJson', `body is not valid JSON: ${(error as Error).message}`);
   }
 }

@@ -44,30 +44,42 @@ export interface ScfHttpResponse {
 }
 
 export function isApiGatewayEvent(event: unknown): event is ApiGatewayEvent {
-  return isHttpEvent(event) && typeof (event as { requestContext?: unknown }).requestContext === 'object';
+  return isHttpEvent(event) && isPlainObject((event as { requestContext?: unknown }).requestContext);
 }
 
 function isHttpEvent(event: unknown): event is FunctionUrlEvent {
-  if (typeof event !== 'object' || event === null) return false;
+  if (!isPlainObject(event)) return false;
   const e = event as Partial<FunctionUrlEvent>;
   return typeof e.httpMethod === 'string' && typeof e.path === 'string';
 }
 
-/** Reads either event shape into one WebhookRequest. Input it cannot read is a 400, never a crash. */
+/**
+ * Reads either event shape into one WebhookRequest. Every field is checked for its type before it
+ * is used, so input it cannot read (a `null` where an object belongs, a number where a string
+ * belongs) is a 400 naming the field, never a crash and a 500 (which a sender would retry forever).
+ */
 export function toWebhookRequest(event: unknown, maxBodyBytes: number): WebhookRequest {
   if (!isHttpEvent(event)) {
-    throw new BadRequestError('NotAnHttpEvent', 'the function was invoked without an SCF HTTP event (httpMethod and path are required)');
+    throw new BadRequestError('NotAnHttpEvent', 'the function was invoked without an SCF HTTP event (httpMethod and path are required strings)');
   }
-  const headers = lowerCaseHeaders(event.headers);
-  const rawBody = decodeBody(event.body, event.isBase64Encoded === true, maxBodyBytes);
+  const raw = event as unknown as Record<string, unknown>;
+  if (raw.requestContext !== undefined && !isPlainObject(raw.requestContext)) {
+    throw invalidEvent('requestContext', 'an object');
+  }
+  if (raw.isBase64Encoded !== undefined && raw.isBase64Encoded !== null && typeof raw.isBase64Encoded !== 'boolean') {
+    throw invalidEvent('isBase64Encoded', 'true or false');
+  }
+  const headers = lowerCaseHeaders(objectField(raw, 'headers'));
+  const rawBody = decodeBody(raw.body, raw.isBase64Encoded === true, maxBodyBytes);
   if (isApiGatewayEvent(event)) {
+    const sourceIp = (event.requestContext as Record<string, unknown>).sourceIp;
     return {
       method: event.httpMethod.toUpperCase(),
       path: event.path,
       headers,
-      query: flattenQuery(event.queryString ?? event.queryStringParameters ?? undefined),
+      query: flattenQuery(objectField(raw, 'queryString') ?? objectField(raw, 'queryStringParameters'), 'queryString'),
       rawBody,
-      ...(event.requestContext.sourceIp !== undefined && { sourceIp: event.requestContext.sourceIp }),
+      ...(typeof sourceIp === 'string' && { sourceIp }),
     };
   }
   const remoteAddr = headers['x-scf-remote-addr'];
@@ -75,7 +87,7 @@ export function toWebhookRequest(event: unknown, maxBodyBytes: number): WebhookR
     method: event.httpMethod.toUpperCase(),
     path: event.path,
     headers,
-    query: flattenQuery(event.queryString),
+    query: flattenQuery(objectField(raw, 'queryString'), 'queryString'),
     rawBody,
     ...(remoteAddr !== undefined && { sourceIp: remoteAddr }),
   };
@@ -90,38 +102,84 @@ export function toScfResponse(reply: HttpReply): ScfHttpResponse {
   };
 }
 
-function lowerCaseHeaders(raw: FunctionUrlEvent['headers']): Record<string, string> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalidEvent(field: string, expected: string): BadRequestError {
+  return new BadRequestError('InvalidEvent', `the SCF event's ${field} must be ${expected}`);
+}
+
+/** An optional object field of the event: absent or null reads as absent; anything else but an object is a 400. */
+function objectField(event: Record<string, unknown>, field: string): Record<string, unknown> | undefined {
+  const value = event[field];
+  if (value === undefined || value === null) return undefined;
+  if (!isPlainObject(value)) throw invalidEvent(field, 'an object');
+  return value;
+}
+
+function lowerCaseHeaders(raw: Record<string, unknown> | undefined): Record<string, string> {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(raw ?? {})) {
-    if (value === undefined) continue;
-    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    if (value === undefined || value === null) continue;
+    if (typeof value === 'string' || typeof value === 'number') headers[name.toLowerCase()] = String(value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) headers[name.toLowerCase()] = value.join(', ');
+    else throw invalidEvent(`headers.${name.slice(0, 64)}`, 'a string or a list of strings');
   }
   return headers;
 }
 
 /** API Gateway's queryString values may be a string, an array, or `true` for a bare `?flag`. */
-function flattenQuery(raw: Record<string, QueryValue> | undefined): Record<string, string> {
+function flattenQuery(raw: Record<string, unknown> | undefined, field: string): Record<string, string> {
   const query: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(raw ?? {})) {
-    if (value === undefined) continue;
-    query[name] = value === true ? '' : Array.isArray(value) ? (value[0] ?? '') : String(value);
+    if (value === undefined || value === null) continue;
+    if (value === true) query[name] = '';
+    else if (typeof value === 'string' || typeof value === 'number') query[name] = String(value);
+    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) query[name] = value[0] ?? '';
+    else throw invalidEvent(`${field}.${name.slice(0, 64)}`, 'a string or a list of strings');
   }
   return query;
 }
 
-function decodeBody(body: string | null | undefined, isBase64: boolean, maxBodyBytes: number): Buffer {
+function decodeBody(body: unknown, isBase64: boolean, maxBodyBytes: number): Buffer {
   if (body === undefined || body === null || body === '') return Buffer.alloc(0);
-  if (typeof body !== 'string') throw new BadRequestError('InvalidBody', 'the event body must be a string');
+  if (typeof body !== 'string') throw invalidEvent('body', 'a string');
   // Size is checked before decoding too: a huge body is refused without allocating its copy.
   const approxBytes = isBase64 ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
   if (approxBytes > maxBodyBytes + 3) throw new PayloadTooLargeError(approxBytes, maxBodyBytes);
   let bytes: Buffer;
   if (isBase64) {
-    if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(body)) throw new BadRequestError('InvalidBody', 'isBase64Encoded is true but the body is not base64');
+    if (!isBase64Text(body)) throw new BadRequestError('InvalidBody', 'isBase64Encoded is true but the body is not base64');
     bytes = Buffer.from(body, 'base64');
   } else {
     bytes = Buffer.from(body, 'utf8');
   }
   if (bytes.length > maxBodyBytes) throw new PayloadTooLargeError(bytes.length, maxBodyBytes);
   return bytes;
+}
+
+/**
+ * Base64 (standard alphabet, line breaks allowed, at most two `=` at the end, then only
+ * whitespace), checked in one pass. A regular expression for this (`[A-Za-z0-9+/\r\n]*={0,2}\s*$`)
+ * backtracks quadratically on a long run of line breaks that ends badly, and this runs before auth.
+ */
+export function isBase64Text(text: string): boolean {
+  let i = 0;
+  const n = text.length;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const alphabet = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 10 || c === 13;
+    if (!alphabet) break;
+  }
+  let padding = 0;
+  while (i < n && text.charCodeAt(i) === 61 && padding < 2) {
+    i++;
+    padding++;
+  }
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (!(c === 32 || (c >= 9 && c <= 13))) return false;
+  }
+  return true;
 }
