@@ -123,8 +123,8 @@ export class StoreUnavailableError extends ScaleOutError {
 
 /** 503 for a sender whose secret env var is unset: the operator must fix the deployment. */
 export class SenderNotConfiguredError extends ScaleOutError {
-  constructor(source: string, envVar: string) {
-    super(503, 'SenderNotConfigured', `sender ${source} is not ready: its secret env var ${envVar} is not set`, {
+  constructor(source: string, envVar: string, blank = false) {
+    super(503, 'SenderNotConfigured', `sender ${source} is not ready: its secret env var ${envVar} ${blank ? 'holds only whitespace, which is no secret' : 'is not set'}`, {
       expose: true,
     });
   }

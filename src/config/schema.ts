@@ -20,6 +20,12 @@ const envVarName = z
   // SCF reserves these prefixes for the platform (platform-facts.md): a user cannot set them.
   .refine((name) => !/^(SCF_|QCLOUD_|TENCENTCLOUD_)/.test(name), 'SCF reserves the prefixes SCF_, QCLOUD_ and TENCENTCLOUD_');
 
+/**
+ * The env var(s) holding a sender's secret: one name, or a list with the current secret first and
+ * earlier ones after it, each still accepted, so that a secret can be rotated without downtime.
+ */
+const secretEnv = z.union([envVarName, z.array(envVarName).min(1).max(4)]);
+
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
 /** Throttle rules (core/throttle.ts). Top level: the defaults; a cluster or template overrides any of them. */
@@ -148,12 +154,12 @@ export const templateSchema = z.strictObject({
 
 const bearerAuthSchema = z.strictObject({
   /** Env var holding the token that `Authorization: Bearer <token>` must carry. */
-  tokenEnv: envVarName,
+  tokenEnv: secretEnv,
 });
 
 const hmacAuthSchema = z.strictObject({
   /** Env var holding the shared secret. */
-  secretEnv: envVarName,
+  secretEnv: secretEnv,
   /** How far the timestamp header may be from now, either way. */
   toleranceSeconds: z.number().int().min(1).max(3600).default(300),
 });
@@ -172,7 +178,7 @@ export const alertmanagerSourceSchema = z.strictObject({
     z
       .strictObject({
         bearer: bearerAuthSchema.optional(),
-        basic: z.strictObject({ username: z.string().min(1), passwordEnv: envVarName }).optional(),
+        basic: z.strictObject({ username: z.string().min(1), passwordEnv: secretEnv }).optional(),
       })
       .refine((a) => (a.bearer === undefined) !== (a.basic === undefined), 'set exactly one of bearer or basic'),
   ]),
@@ -190,7 +196,7 @@ export const grafanaSourceSchema = z.strictObject({
         bearer: bearerAuthSchema.optional(),
         hmac: z
           .strictObject({
-            secretEnv: envVarName,
+            secretEnv: secretEnv,
             /** hmac_config.header; Grafana's default. */
             header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Grafana-Alerting-Signature'),
             /** hmac_config.timestamp_header: when set, the timestamp is signed and must be fresh. */
@@ -212,8 +218,8 @@ export const tencentMonitorSourceSchema = z.strictObject({
     z.literal('none'),
     z
       .strictObject({
-        queryToken: z.strictObject({ tokenEnv: envVarName, param: z.string().regex(/^[A-Za-z0-9_-]+$/).default('token') }).optional(),
-        basic: z.strictObject({ username: z.string().min(1), passwordEnv: envVarName }).optional(),
+        queryToken: z.strictObject({ tokenEnv: secretEnv, param: z.string().regex(/^[A-Za-z0-9_-]+$/).default('token') }).optional(),
+        basic: z.strictObject({ username: z.string().min(1), passwordEnv: secretEnv }).optional(),
       })
       .refine((a) => (a.queryToken === undefined) !== (a.basic === undefined), 'set exactly one of queryToken or basic'),
   ]),
@@ -230,15 +236,15 @@ const chatAllowSchema = z
 
 /** Slack slash command: v0 signature (X-Slack-Signature) with a 5-minute window. */
 export const slackSourceSchema = z.strictObject({
-  signingSecretEnv: envVarName,
+  signingSecretEnv: secretEnv,
   toleranceSeconds: z.number().int().min(1).max(3600).default(300),
   allow: chatAllowSchema,
 });
 
 /** Feishu/Lark bot events: verification token, and with an Encrypt Key, encrypted events and X-Lark-Signature. */
 export const feishuSourceSchema = z.strictObject({
-  verificationTokenEnv: envVarName,
-  encryptKeyEnv: envVarName.optional(),
+  verificationTokenEnv: secretEnv,
+  encryptKeyEnv: secretEnv.optional(),
   /**
    * The app's credentials, to post replies (Feishu does not show the callback's answer). Without
    * them the bot acts but stays silent in the chat.
@@ -253,7 +259,7 @@ export const feishuSourceSchema = z.strictObject({
 
 /** DingTalk outgoing robot: timestamp + sign headers (HMAC of the timestamp), within an hour. */
 export const dingtalkSourceSchema = z.strictObject({
-  appSecretEnv: envVarName,
+  appSecretEnv: secretEnv,
   toleranceSeconds: z.number().int().min(1).max(3600).default(3600),
   allow: chatAllowSchema,
 });

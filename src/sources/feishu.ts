@@ -1,11 +1,12 @@
 import * as z from 'zod';
+import { readSecrets, verifyWithFallback } from '../auth/authenticators';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
 import { createFeishuMessenger } from '../chat/feishu-messenger';
 import type { Config } from '../config/load-config';
 import type { FeishuSourceConfig } from '../config/schema';
-import { BadRequestError, SenderNotConfiguredError, UnauthorizedError } from '../errors';
+import { BadRequestError, UnauthorizedError } from '../errors';
 import { parseJsonBody, parseJsonText } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import { isValidEventId } from './event-id';
@@ -33,8 +34,10 @@ const eventSchema = z.object({
 });
 
 export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
-  const verificationToken = env[config.verificationTokenEnv];
-  const encryptKey = config.encryptKeyEnv === undefined ? undefined : env[config.encryptKeyEnv];
+  const tokens = readSecrets('feishu', config.verificationTokenEnv, env);
+  const keys = config.encryptKeyEnv === undefined ? undefined : readSecrets('feishu', config.encryptKeyEnv, env);
+  // With an Encrypt Key configured, the current key and any previous ones still accepted.
+  const encryptKeys = keys?.secrets;
   const signed = (request: WebhookRequest) => request.headers['x-lark-signature'] !== undefined;
   const appId = config.appIdEnv === undefined ? undefined : env[config.appIdEnv];
   const appSecret = config.appSecretEnv === undefined ? undefined : env[config.appSecretEnv];
@@ -43,25 +46,40 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       ? createFeishuMessenger({ apiBase: config.apiBase, appId, appSecret, timeoutMs: 500, now: Date.now })
       : undefined;
 
-  const checkToken = (token: string) => {
-    if (!constantTimeEquals(token, verificationToken!)) throw new UnauthorizedError('wrong verification token');
-  };
+  const checkToken = (token: string) =>
+    verifyWithFallback(tokens.secrets, (expected) => {
+      if (!constantTimeEquals(token, expected)) throw new UnauthorizedError('wrong verification token');
+    });
 
   const platform: ChatPlatform = {
     name: 'feishu',
     allow: config.allow,
     authenticate(request, now) {
-      if (verificationToken === undefined || verificationToken === '') throw new SenderNotConfiguredError('feishu', config.verificationTokenEnv);
-      if (config.encryptKeyEnv !== undefined && (encryptKey === undefined || encryptKey === '')) throw new SenderNotConfiguredError('feishu', config.encryptKeyEnv);
+      if (tokens.missing !== undefined) throw tokens.missing;
+      if (keys?.missing !== undefined) throw keys.missing;
       // With an Encrypt Key every event is signed; the verification token inside is checked in `read`.
-      if (encryptKey !== undefined && signed(request)) verifyFeishuSignature(request.headers, request.rawBody, encryptKey, now, config.toleranceSeconds);
+      if (encryptKeys !== undefined && signed(request)) {
+        verifyWithFallback(encryptKeys, (key) => verifyFeishuSignature(request.headers, request.rawBody, key, now, config.toleranceSeconds));
+      }
     },
     read(request) {
       let payload = parseJsonBody(request) as Record<string, unknown>;
       if (typeof payload?.encrypt === 'string') {
-        if (encryptKey === undefined) throw new BadRequestError('InvalidPayload', 'an encrypted Feishu event, but no Encrypt Key is configured (sources.feishu.encryptKeyEnv)');
-        payload = parseJsonText(decryptFeishu(payload.encrypt, encryptKey)) as Record<string, unknown>;
-      } else if (encryptKey !== undefined) {
+        if (encryptKeys === undefined) throw new BadRequestError('InvalidPayload', 'an encrypted Feishu event, but no Encrypt Key is configured (sources.feishu.encryptKeyEnv)');
+        const encrypted = payload.encrypt;
+        let decrypted: Record<string, unknown> = {};
+        // A wrong key almost always fails the padding; when it does not, the text is not JSON.
+        // Either way, the next key (an earlier one during a rotation) gets its turn.
+        verifyWithFallback(encryptKeys, (key) => {
+          const plain = decryptFeishu(encrypted, key);
+          try {
+            decrypted = parseJsonText(plain) as Record<string, unknown>;
+          } catch {
+            throw new UnauthorizedError('encrypt could not be decrypted with the Encrypt Key');
+          }
+        });
+        payload = decrypted;
+      } else if (encryptKeys !== undefined) {
         throw new UnauthorizedError('an Encrypt Key is configured: events must be encrypted');
       }
 
@@ -71,7 +89,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
         return { reply: { status: 200, body: { challenge: challenge.data.challenge } }, note: 'url_verification' };
       }
       // Only the URL challenge may come unsigned when an Encrypt Key is set.
-      if (encryptKey !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
+      if (encryptKeys !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
 
       const parsed = eventSchema.safeParse(payload);
       if (!parsed.success) throw invalidPayload('a Feishu event', parsed.error);
