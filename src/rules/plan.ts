@@ -2,6 +2,7 @@ import type { RuleConfig } from '../config/load-config';
 import type { AlertSourceName } from '../config/schema';
 import type { ScaleOutRequest } from '../core/scale-out-request';
 import { UnprocessableError } from '../errors';
+import type { RefusedScaleOut } from '../sources/webhook-source';
 import type { Alert } from './alert';
 
 /**
@@ -29,12 +30,19 @@ export interface IgnoredAlert {
 export interface ScaleOutPlan {
   readonly requests: readonly ScaleOutRequest[];
   readonly ignored: readonly IgnoredAlert[];
+  /**
+   * Scale-outs a rule asks for that cannot be made (the alert's count label is not a number): each
+   * is answered and logged on its own; the rest of the delivery goes on. One bad alert must not
+   * drop a whole group, since a sender that gets a 4xx never sends it again.
+   */
+  readonly refused: readonly RefusedScaleOut[];
 }
 
 export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceName, alerts: readonly Alert[]): ScaleOutPlan {
   const firing = alerts.filter((a) => a.status === 'firing');
   const matchedEpisodes = new Set<string>();
   const requests: ScaleOutRequest[] = [];
+  const refused: RefusedScaleOut[] = [];
 
   for (const rule of rules) {
     if (!rule.sources.includes(source)) continue;
@@ -42,13 +50,17 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
     if (matched.length === 0) continue;
     matched.forEach((a) => matchedEpisodes.add(a.episode));
     const triggers = rule.perAlert ? matched : [oldest(matched)];
-    for (const alert of triggers) requests.push(requestFor(rule, source, alert, matched.length));
+    for (const alert of triggers) {
+      const planned = requestFor(rule, source, alert, matched.length);
+      if (planned.problem === undefined) requests.push(planned.request);
+      else refused.push({ request: planned.request, error: planned.problem });
+    }
   }
 
   const ignored: IgnoredAlert[] = alerts
     .filter((a) => !matchedEpisodes.has(a.episode))
     .map((a) => ({ episode: a.episode, reason: a.status === 'resolved' ? 'resolved' : 'no-rule' }));
-  return { requests, ignored };
+  return { requests, ignored, refused };
 }
 
 function matches(rule: RuleConfig, alert: Alert): boolean {
@@ -77,21 +89,23 @@ function oldest(alerts: readonly Alert[]): Alert {
   return [...alerts].sort((a, b) => a.startedAt - b.startedAt || (a.episode < b.episode ? -1 : 1))[0]!;
 }
 
-function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number): ScaleOutRequest {
+/** The scale-out a rule asks for on behalf of `alert`, or why it cannot be made (with the request it would have been). */
+function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number): { request: ScaleOutRequest; problem?: UnprocessableError } {
   const count = countFor(rule, alert);
   const name = alert.labels.alertname ?? alert.metric ?? alert.policyId ?? 'alert';
-  return {
+  const request: ScaleOutRequest = {
     source,
     eventId: `${rule.name}/${alert.episode}`,
     cluster: rule.scale.cluster,
     template: rule.scale.template,
-    ...(count !== undefined && { count }),
+    ...(typeof count === 'number' && { count }),
     params: new Map(),
     reason: `rule ${rule.name}: ${name}${groupSize > 1 && !rule.perAlert ? ` and ${groupSize - 1} more firing` : ''}`,
   };
+  return count instanceof UnprocessableError ? { request, problem: count } : { request };
 }
 
-function countFor(rule: RuleConfig, alert: Alert): number | undefined {
+function countFor(rule: RuleConfig, alert: Alert): number | undefined | UnprocessableError {
   const spec = rule.scale.count;
   if (spec === undefined || typeof spec === 'number') return spec;
   const [kind, name] = spec.label !== undefined ? ['label', spec.label] : spec.annotation !== undefined ? ['annotation', spec.annotation] : [undefined, undefined];
@@ -100,7 +114,7 @@ function countFor(rule: RuleConfig, alert: Alert): number | undefined {
   const raw = Object.hasOwn(from, name) ? from[name] : undefined;
   if (raw === undefined || raw.trim() === '') return spec.default;
   if (!/^\s*\d{1,4}\s*$/.test(raw)) {
-    throw new UnprocessableError('InvalidCount', `${kind} ${name} of the alert must be a whole number of nodes, got ${JSON.stringify(raw.slice(0, 32))}`);
+    return new UnprocessableError('InvalidCount', `${kind} ${name} of the alert must be a whole number of nodes, got ${JSON.stringify(raw.slice(0, 32))}`);
   }
   return Number(raw);
 }

@@ -51,6 +51,35 @@ describe('Alertmanager sender', () => {
     expect(h.sandbox.createdCalls).toHaveLength(1);
   });
 
+  // Issue 8, defect 9. Alertmanager never re-sends a group answered 4xx (notify/webhook: only 5xx
+  // and transport errors are retried), so a 422 for the whole group loses its valid scale-outs for
+  // good. (Before: one alert with scaleout_count "lots" made the whole delivery a 422.)
+  it('refuses only the alert whose count cannot be read; the rest of the group is scaled', async () => {
+    await h.close();
+    h = await startHarness({
+      env: { ALERTMANAGER_TOKEN: TOKEN },
+      config: (doc) => {
+        doc.throttle = RELAXED_THROTTLE;
+        doc.rules[0].perAlert = true;
+      },
+    });
+    const good = alertOf({ fingerprint: '1111111111111111', annotations: { scaleout_count: '2' } });
+    const bad = alertOf({ fingerprint: '2222222222222222', annotations: { scaleout_count: 'lots' } });
+    const reply = await deliver(h, withAlerts([bad, good]));
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json.status).toBe('partial');
+    expect(reply.json.results).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: 'created', count: 2 }),
+        expect.objectContaining({ eventId: expect.stringMatching(/^demo-critical\/2222222222222222\//), error: expect.objectContaining({ code: 'InvalidCount', message: expect.stringContaining('got "lots"') }) }),
+      ]),
+    );
+    expect(h.sandbox.createdCalls).toHaveLength(1);
+    const line = h.logLines.at(-1)!;
+    expect(line).toMatchObject({ outcome: 'mixed', status: 200 });
+    expect(line.results).toEqual(expect.arrayContaining([expect.objectContaining({ outcome: 'rejected', error: expect.objectContaining({ code: 'InvalidCount' }) })]));
+  });
+
   it('acknowledges a resolution and unmatched alerts with 200 ignored, and logs them', async () => {
     const reply = await deliver(h, resolved);
     expect(reply.statusCode).toBe(200);

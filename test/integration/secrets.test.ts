@@ -77,7 +77,7 @@ describe('rotating a secret', () => {
   });
 
   it('works with the previous secret\'s variable removed (the rotation is over) or blank', async () => {
-    for (const previous of [{}, { HMAC_PREVIOUS: '  ' }]) {
+    for (const previous of [{}, { HMAC_PREVIOUS: '  ' }] as Array<Record<string, string>>) {
       h = await startHarness({ env: { HMAC_CURRENT: 'new-secret', ...previous }, config: hmacGeneric(['HMAC_CURRENT', 'HMAC_PREVIOUS']) });
       const current = genericDelivery('new-secret');
       expect((await post(h, 'generic', current.body, current.headers)).statusCode).toBe(200);

@@ -2,7 +2,6 @@ import type { RuleConfig } from '../../../src/config/load-config';
 import { UnprocessableError } from '../../../src/errors';
 import type { Alert } from '../../../src/rules/alert';
 import { planScaleOuts } from '../../../src/rules/plan';
-import { thrownBy } from '../../support/thrown';
 
 const rule = (overrides: Partial<RuleConfig> = {}): RuleConfig => ({
   name: 'demo-critical',
@@ -93,8 +92,12 @@ describe('planScaleOuts', () => {
   });
 
   it('refuses a count that is not a number with a 422 naming the annotation', () => {
-    const error = thrownBy(() => planScaleOuts([rule()], 'alertmanager', [alert('a', 1000, { annotations: { scaleout_count: 'lots' } })]), UnprocessableError);
+    const plan = planScaleOuts([rule()], 'alertmanager', [alert('a', 1000, { annotations: { scaleout_count: 'lots' } })]);
+    expect(plan.requests).toEqual([]);
+    const error = plan.refused[0]!.error;
+    expect(error).toBeInstanceOf(UnprocessableError);
     expect(error.message).toBe('annotation scaleout_count of the alert must be a whole number of nodes, got "lots"');
+    expect(plan.refused[0]!.request).toMatchObject({ eventId: 'demo-critical/a/1', cluster: 'demo', template: 'small' });
   });
 
   it('lets several rules each scale their own cluster from one delivery', () => {
