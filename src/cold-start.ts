@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { bearerAuthentication } from './auth/authenticators';
 import { loadConfigFile, type Config } from './config/load-config';
 import { ConfigError } from './errors';
 import { createHandler, type ScfHandler } from './handler';
@@ -101,6 +102,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       tke,
       now,
       tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : endpointUrl !== undefined ? 'endpoint-override' : 'tencent-cloud',
+      ...(config.health !== undefined && { healthAuth: bearerAuthentication('health', config.health, env) }),
     });
     logger.info(
       {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { NotFoundError, ScaleOutError } from './errors';
 import { errorReply } from './http/error-response';
@@ -26,6 +27,11 @@ export interface ScaleOutAppDeps {
   /** Where TKE calls go, shown on /healthz: the local sandbox, TKE_ENDPOINT, or Tencent Cloud. */
   readonly tkeMode: TkeMode;
   readonly newClaimId?: () => string;
+  /**
+   * Checks the bearer token that unlocks the config summary on /healthz (`health.tokenEnv`);
+   * absent, the summary is shown to no one.
+   */
+  readonly healthAuth?: Authenticate;
 }
 
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
@@ -54,7 +60,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     let sourceName: string | undefined;
     try {
       const route = routeOf(request.method, request.path);
-      if (route.kind === 'healthz') return { reply: { status: 200, body: await health() }, decision: { outcome: 'health' } };
+      if (route.kind === 'healthz') return { reply: { status: 200, body: await health(request) }, decision: { outcome: 'health' } };
       sourceName = route.source;
       const source = senderFor(route.source);
 
@@ -102,13 +108,22 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     return { ...invocation, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
   }
 
-  async function health(): Promise<Record<string, unknown>> {
+  /**
+   * To anyone: whether the function is up and its store answers. With the health token: the config
+   * summary too (clusters and their IDs, throttle settings, senders, where TKE calls go), which
+   * tells an attacker what to aim at, so it is not public. Never a secret either way.
+   */
+  async function health(request: WebhookRequest): Promise<Record<string, unknown>> {
+    const reachable = await store.ping();
+    const status = { status: reachable ? 'ok' : 'degraded', store: { reachable } };
+    if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
+    deps.healthAuth(request, now());
     return {
-      status: 'ok',
+      ...status,
       clusters: Object.fromEntries([...config.clusters.values()].map((c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle }])),
       templates: [...config.templates.keys()],
       sources: [...sources.keys()],
-      store: { kind: store.kind, shared: store.shared, reachable: await store.ping() },
+      store: { kind: store.kind, shared: store.shared, reachable },
       tke: { mode: deps.tkeMode, endpoint: tke.endpointDescription },
     };
   }

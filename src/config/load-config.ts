@@ -17,6 +17,7 @@ export interface Config {
   readonly store: RawConfig['store'];
   readonly idempotency: RawConfig['idempotency'];
   readonly tke: RawConfig['tke'];
+  readonly health?: RawConfig['health'];
 }
 
 /** A rule as validated: which alarms of which senders scale which cluster with which template. */
@@ -211,6 +212,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     store: raw.store,
     idempotency: raw.idempotency,
     tke: raw.tke,
+    ...(raw.health !== undefined && { health: raw.health }),
   };
 }
 
@@ -266,6 +268,7 @@ const KNOWN_KEYS = [
   'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
   'timestampHeader', 'tencent-monitor', 'queryToken', 'param', 'slack', 'feishu', 'dingtalk', 'signingSecretEnv',
   'verificationTokenEnv', 'encryptKeyEnv', 'appSecretEnv', 'allow', 'usersEnv', 'channels', 'appIdEnv', 'apiBase',
+  'health',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -343,6 +343,12 @@ export const configSchema = z.strictObject({
       commandTimeoutMs: z.number().int().min(50).max(10_000).default(500),
     })
     .default({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500 }),
+  /**
+   * /healthz answers its status and whether the store answers to anyone; the config summary
+   * (clusters, templates, throttle settings, senders, where TKE calls go) only with
+   * `Authorization: Bearer <token>`, the token in this env var. Absent: to no one.
+   */
+  health: z.strictObject({ tokenEnv: secretEnv }).optional(),
   idempotency: z
     .strictObject({
       /** How long a handled event is remembered and replayed. */

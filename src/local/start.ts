@@ -11,7 +11,7 @@ import { startFunctionUrlServer } from './function-url-server';
 
 const DEV_TOKEN = 'dev-token';
 /** The secrets the example config names, given a local default when unset. */
-const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'DINGTALK_APP_SECRET'];
+const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'DINGTALK_APP_SECRET', 'SCALEOUT_HEALTH_TOKEN'];
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
   const server = await startFunctionUrlServer(handler, { port, timeoutMs });
   console.error(`listening on ${server.url} (PORT=${port})`);
-  console.error(`  health:  curl -s ${server.url}/healthz`);
+  console.error(`  health:  curl -s ${server.url}/healthz   (the config summary: add -H 'Authorization: Bearer ${env.SCALEOUT_HEALTH_TOKEN === DEV_TOKEN ? DEV_TOKEN : '$SCALEOUT_HEALTH_TOKEN'}')`);
   if (env.SCALEOUT_GENERIC_TOKEN === DEV_TOKEN) {
     console.error(
       `  scale:   curl -s -X POST ${server.url}/hooks/generic -H 'Authorization: Bearer ${DEV_TOKEN}' -H 'Content-Type: application/json' -d '{"eventId":"try-1","cluster":"demo","template":"small","count":2}'`,

@@ -72,6 +72,7 @@ describe('the packaged function under Node 18.15', () => {
         TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
         TKE_ENDPOINT: sandboxUrl,
         SCALEOUT_GENERIC_TOKEN: TOKEN,
+        SCALEOUT_HEALTH_TOKEN: 'bundle-health',
         ...env,
       },
       }, (error, stdout, stderr) => resolve({ status: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }));
@@ -97,7 +98,7 @@ describe('the packaged function under Node 18.15', () => {
     sandbox.reset();
     const event = genericEvent({ eventId: 'bundle-1', cluster: 'demo-bj', template: 'multi-disk', count: 2 });
     const { node, responses, stdout } = await invoke([
-      { httpMethod: 'GET', path: '/release/healthz', headers: {}, queryString: {}, body: '' },
+      { httpMethod: 'GET', path: '/release/healthz', headers: { authorization: 'Bearer bundle-health' }, queryString: {}, body: '' },
       event,
       event,
       genericEvent({ eventId: 'bundle-2', cluster: 'demo', template: 'small' }, 'wrong-token'),
@@ -132,9 +133,9 @@ describe('the packaged function under Node 18.15', () => {
   });
 
   it("finds its packaged config beside itself when loaded without SCF's code root, from anywhere", async () => {
-    const script = `require(${JSON.stringify(join(codeRoot, 'index.js'))}).main_handler({ httpMethod: 'GET', path: '/healthz', headers: {}, queryString: {}, body: '' }, {}).then((r) => { console.error(r.body); process.exit(0); })`;
+    const script = `require(${JSON.stringify(join(codeRoot, 'index.js'))}).main_handler({ httpMethod: 'GET', path: '/healthz', headers: { authorization: 'Bearer h' }, queryString: {}, body: '' }, {}).then((r) => { console.error(r.body); process.exit(0); })`;
     const body = await new Promise<string>((resolve, reject) =>
-      execFile(node18, ['-e', script], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', TENCENTCLOUD_SECRETID: 'id', TENCENTCLOUD_SECRETKEY: 'key', LOG_LEVEL: 'silent' } }, (error, _stdout, stderr) =>
+      execFile(node18, ['-e', script], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', TENCENTCLOUD_SECRETID: 'id', TENCENTCLOUD_SECRETKEY: 'key', SCALEOUT_HEALTH_TOKEN: 'h', LOG_LEVEL: 'silent' } }, (error, _stdout, stderr) =>
         error === null ? resolve(stderr) : reject(new Error(stderr)),
       ),
     );

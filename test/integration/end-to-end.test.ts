@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ScfHttpEvent } from '../../src/http/scf-event';
 import { SANDBOX_CREDENTIAL } from '../../src/sandbox/tke-sandbox';
 import { fixture, REPO_ROOT } from '../support/fixtures';
-import { GENERIC_TOKEN, startHarness, type Harness } from '../support/harness';
+import { GENERIC_TOKEN, HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 const seed2 = fixture<{ ClusterId: string; RunInstancePara: string; InstanceAdvancedSettings: Record<string, unknown> }>('seed-example-2.json');
 let eventCounter = 0;
@@ -107,9 +107,20 @@ describe('a generic event, end to end through the SDK to the sandbox', () => {
     expect(JSON.parse(gatewayCall.params.RunInstancePara as string)).toMatchObject({ InstanceCount: 2, Placement: { Zone: 'ap-guangzhou-3' } });
   });
 
-  it('reports its config on /healthz without a secret', async () => {
+  // Issue 8, defect 11: the summary names ClusterIds and throttle settings, so it is not public.
+  it('tells anyone only its status and whether the store answers', async () => {
     const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'healthz-function-url.json'), 'utf8')) as ScfHttpEvent;
     const reply = await h.invoke(event);
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json).toEqual({ status: 'ok', store: { reachable: true } });
+    const wrong = await h.invoke({ ...event, headers: { ...event.headers, authorization: 'Bearer guess' } } as ScfHttpEvent);
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).not.toContain('cls-');
+  });
+
+  it('reports its config on /healthz with the health token, without a secret', async () => {
+    const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'healthz-function-url.json'), 'utf8')) as ScfHttpEvent;
+    const reply = await h.invoke({ ...event, headers: { ...event.headers, authorization: `Bearer ${HEALTH_TOKEN}` } } as ScfHttpEvent);
     expect(reply.statusCode).toBe(200);
     expect(reply.json).toMatchObject({
       status: 'ok',

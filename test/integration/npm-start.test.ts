@@ -28,7 +28,8 @@ describe('npm start with no credentials: the local sandbox', () => {
   });
 
   it('serves /healthz with the sandbox named', async () => {
-    const health = await (await fetch(`${started.url}/healthz`)).json();
+    expect(await (await fetch(`${started.url}/healthz`)).json()).toEqual({ status: 'ok', store: { reachable: true } });
+    const health = await (await fetch(`${started.url}/healthz`, { headers: { authorization: 'Bearer dev-token' } })).json();
     expect(health).toMatchObject({ status: 'ok', tke: { mode: 'sandbox' }, store: { kind: 'memory' } });
   });
 

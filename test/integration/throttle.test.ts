@@ -196,7 +196,7 @@ describe('with Redis stopped', () => {
       }
       expect(h.sandbox.calls.length).toBe(calls);
       const health = await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: {}, body: '' });
-      expect(health.json.store).toEqual({ kind: 'redis', shared: true, reachable: false });
+      expect(health.json).toEqual({ status: 'degraded', store: { reachable: false } });
       const failed = h.logLines.filter((l) => l.eventId === 'down-1');
       expect(failed).toMatchObject([{ level: 'error', outcome: 'failed', status: 503, error: { code: 'StoreUnavailable' } }]);
 

@@ -6,6 +6,7 @@ import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../sr
 import { exampleConfigVariant, RELAXED_THROTTLE } from './fixtures';
 
 export const GENERIC_TOKEN = 'test-token-4f1c9e';
+export const HEALTH_TOKEN = 'health-token-77aa01';
 
 export interface Harness {
   readonly sandbox: TkeSandbox;
@@ -51,6 +52,7 @@ export async function startHarness(
       TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
       TKE_ENDPOINT: url,
       SCALEOUT_GENERIC_TOKEN: GENERIC_TOKEN,
+      SCALEOUT_HEALTH_TOKEN: HEALTH_TOKEN,
       ...opts.env,
     },
     createLogger(destination, 'debug'),
