@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
-import { NotFoundError, ScaleOutError } from './errors';
+import { bindSignature, type SignatureRecord, type SignatureVerdict } from './core/signature-binding';
+import { NotFoundError, ScaleOutError, UnauthorizedError } from './errors';
 import { errorReply } from './http/error-response';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
@@ -65,6 +66,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const source = senderFor(route.source);
 
       source.authenticate(request, now());
+      await bindSignatureToBody(source, request);
       const times = timesFor(source, invocation);
       const interpretation = await source.interpret(request, now());
       if (interpretation.kind === 'reply') {
@@ -96,6 +98,16 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       throw new NotFoundError('UnknownSource', `no sender ${JSON.stringify(name)} is enabled; enabled: ${[...sources.keys()].join(', ') || 'none'}`);
     }
     return source;
+  }
+
+  /** A signature that covers no body authorises the first body it came with, and only that one. */
+  async function bindSignatureToBody(source: WebhookSource, request: WebhookRequest): Promise<void> {
+    const use = source.signatureUse?.(request, now());
+    if (use === undefined) return;
+    const verdict = await store.update<SignatureRecord, SignatureVerdict>(use.key, (current) => bindSignature(current, use, now()));
+    if (verdict === 'other-body') {
+      throw new UnauthorizedError(`this ${source.name} signature was already used for another message; a signature authorises one message`);
+    }
   }
 
   /**

@@ -5,7 +5,8 @@ import { constantTimeEquals } from './constant-time';
 /**
  * DingTalk outgoing robot (企业内部机器人): headers `timestamp` (ms) and
  * `sign` = base64 HMAC-SHA256(appSecret, timestamp + "\n" + appSecret), refused over an hour away.
- * The sign does not cover the body: the timestamp window and the msgId event ID are what limit a replay.
+ * The sign does not cover the body, so a captured pair would authorise any body within the window:
+ * the sender binds each pair to the first body it came with (core/signature-binding.ts).
  */
 export function dingtalkSign(appSecret: string, timestampMs: string): string {
   return createHmac('sha256', appSecret).update(`${timestampMs}\n${appSecret}`).digest('base64');

@@ -25,6 +25,7 @@ export interface ChatPlatform {
   readonly name: string;
   readonly allow: ChatAllowConfig;
   authenticate: WebhookSource['authenticate'];
+  signatureUse?: WebhookSource['signatureUse'];
   /** The message, or a protocol answer (a URL challenge, an event that is not a message). */
   read(request: WebhookRequest, now: number): ChatMessage | { readonly reply: HttpReply; readonly note: string };
   /** The platform's reply format. */
@@ -55,6 +56,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     name: platform.name,
     answerWithinMs: platform.answerWithinMs ?? CHAT_ANSWER_WITHIN_MS,
     authenticate: platform.authenticate,
+    ...(platform.signatureUse !== undefined && { signatureUse: platform.signatureUse }),
     async interpret(request, now): Promise<Interpretation> {
       const message = platform.read(request, now);
       if ('reply' in message) return { kind: 'reply', reply: message.reply, note: message.note };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { signatureKeyFor } from '../core/signature-binding';
 import { withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
@@ -13,7 +15,8 @@ import type { WebhookSource } from './webhook-source';
 /**
  * A DingTalk outgoing robot: a group member @-mentions the bot with `/scaleout demo 2`, DingTalk
  * POSTs the message as JSON, and the HTTP answer is the robot's reply message (msgtype text).
- * Event ID: the message's msgId.
+ * Event ID: the message's msgId. The `sign` header covers only the `timestamp` header, not the
+ * body, so each (timestamp, sign) pair is bound to the first body it authorised (`signatureUse`).
  */
 const messageSchema = z.object({
   msgtype: z.string(),
@@ -31,6 +34,17 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
     authenticate: withSecret('dingtalk', config.appSecretEnv, env, (request, now, secret) =>
       verifyDingtalkSign(request.headers, secret, now, config.toleranceSeconds),
     ),
+    // The sign covers only the timestamp: bind each (timestamp, sign) to the first body it came
+    // with, for as long as the timestamp is accepted (core/signature-binding.ts).
+    signatureUse(request) {
+      const { timestamp, sign } = request.headers;
+      if (timestamp === undefined || sign === undefined) return undefined; // authenticate refused it already
+      return {
+        key: signatureKeyFor('dingtalk', timestamp, sign),
+        bodyDigest: createHash('sha256').update(request.rawBody).digest('hex'),
+        expiresAt: Number(timestamp) + config.toleranceSeconds * 1000,
+      };
+    },
     read(request) {
       const parsed = messageSchema.safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a DingTalk robot message', parsed.error);

@@ -1,4 +1,5 @@
 import type { ScaleOutAnswer } from '../core/idempotency';
+import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
 import type { ScaleOutRequest } from '../core/scale-out-request';
 import type { ScaleOutError } from '../errors';
@@ -23,6 +24,11 @@ export interface WebhookSource {
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
   interpret(request: WebhookRequest, now: number): Interpretation | Promise<Interpretation>;
   reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply | Promise<HttpReply>;
+  /**
+   * For a sender whose signature does not cover the body (DingTalk): the signature's use, which the
+   * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
+   */
+  signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
   /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
   readonly answerWithinMs?: number;
 }

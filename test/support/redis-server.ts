@@ -34,13 +34,14 @@ export function redisServerBinary(): string {
   }
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** `extraArgs`: more redis-server options, e.g. `['--maxmemory-policy', 'allkeys-lru']`. */
+export async function startRedisServer(extraArgs: readonly string[] = []): Promise<RedisServer> {
   const binary = redisServerBinary();
   const port = await freePort();
   let child: ChildProcess | undefined;
 
   const launch = async () => {
-    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+    const proc = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
