@@ -38,7 +38,13 @@ export interface ColdStart {
  */
 function redisStore(url: string, config: Config, now: () => number): StateStore {
   const { RedisStore } = require('./store/redis-store') as typeof import('./store/redis-store');
-  return new RedisStore({ url, keyPrefix: config.store.keyPrefix, commandTimeoutMs: config.store.commandTimeoutMs, now });
+  return new RedisStore({
+    url,
+    keyPrefix: config.store.keyPrefix,
+    commandTimeoutMs: config.store.commandTimeoutMs,
+    acceptEvictingPolicy: config.store.acceptEvictingPolicy,
+    now,
+  });
 }
 
 /**
@@ -114,6 +120,15 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
         tke: tke.endpointDescription,
       },
       'cold start',
+    );
+    // The store is checked before its first decision anyway; starting now puts what is wrong with it
+    // (an evicting Redis, a cluster node, a refused password) in the log at cold start.
+    store.check?.().then(
+      (check) => {
+        if (check.problem !== undefined) logger.error({ store: check }, 'state store refused: every scale-out answers 503 until this is fixed');
+        else if (check.warning !== undefined) logger.warn({ store: check }, 'state store accepted with a risk');
+      },
+      (error: unknown) => logger.error({ store: { problem: (error as Error).message } }, 'state store not reachable at cold start'),
     );
     return { app, handler: createHandler(app, logger), logger, store };
   } catch (error) {

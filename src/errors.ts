@@ -121,6 +121,16 @@ export class StoreUnavailableError extends ScaleOutError {
   }
 }
 
+/**
+ * 503: the store answers but must not be used (a Redis that may evict our keys, a Redis Cluster
+ * node). The message names the problem and the fix, and holds no secret: it is shown.
+ */
+export class StoreMisconfiguredError extends ScaleOutError {
+  constructor(problem: string) {
+    super(503, 'StoreMisconfigured', problem, { expose: true, retryAfterSeconds: 60 });
+  }
+}
+
 /** 503 for a sender whose secret env var is unset: the operator must fix the deployment. */
 export class SenderNotConfiguredError extends ScaleOutError {
   constructor(source: string, envVar: string, blank = false) {

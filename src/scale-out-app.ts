@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { bindSignature, type SignatureRecord, type SignatureVerdict } from './core/signature-binding';
-import { NotFoundError, ScaleOutError, UnauthorizedError } from './errors';
+import { NotFoundError, ScaleOutError, StoreMisconfiguredError, UnauthorizedError } from './errors';
 import { errorReply } from './http/error-response';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
@@ -66,6 +66,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const source = senderFor(route.source);
 
       source.authenticate(request, now());
+      await storeUsable();
       await bindSignatureToBody(source, request);
       const times = timesFor(source, invocation);
       const interpretation = await source.interpret(request, now());
@@ -100,6 +101,12 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     return source;
   }
 
+  /** The store's backend passed its check (cached by the store): else 503 naming what to fix. */
+  async function storeUsable(): Promise<void> {
+    const check = await store.check?.();
+    if (check?.problem !== undefined) throw new StoreMisconfiguredError(check.problem);
+  }
+
   /** A signature that covers no body authorises the first body it came with, and only that one. */
   async function bindSignatureToBody(source: WebhookSource, request: WebhookRequest): Promise<void> {
     const use = source.signatureUse?.(request, now());
@@ -127,7 +134,8 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
    */
   async function health(request: WebhookRequest): Promise<Record<string, unknown>> {
     const reachable = await store.ping();
-    const status = { status: reachable ? 'ok' : 'degraded', store: { reachable } };
+    const check = reachable ? await store.check?.().catch(() => undefined) : undefined;
+    const status = { status: reachable && check?.problem === undefined ? 'ok' : 'degraded', store: { reachable } };
     if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
     deps.healthAuth(request, now());
     return {
@@ -135,7 +143,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       clusters: Object.fromEntries([...config.clusters.values()].map((c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle }])),
       templates: [...config.templates.keys()],
       sources: [...sources.keys()],
-      store: { kind: store.kind, shared: store.shared, reachable },
+      store: { kind: store.kind, shared: store.shared, reachable, ...check },
       tke: { mode: deps.tkeMode, endpoint: tke.endpointDescription },
     };
   }

@@ -341,8 +341,13 @@ export const configSchema = z.strictObject({
       keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'must be letters, digits and : _ . - (at most 64)').default('tke-scaleout:'),
       /** Upper bound for one Redis command: a hung Redis cannot eat the function's time. */
       commandTimeoutMs: z.number().int().min(50).max(10_000).default(500),
+      /**
+       * Serve from a Redis whose maxmemory-policy may evict keys (any but noeviction). Off: such a
+       * Redis is refused, since an evicted record means nodes bought twice or a budget reset.
+       */
+      acceptEvictingPolicy: z.boolean().default(false),
     })
-    .default({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500 }),
+    .default({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500, acceptEvictingPolicy: false }),
   /**
    * /healthz answers its status and whether the store answers to anyone; the config summary
    * (clusters, templates, throttle settings, senders, where TKE calls go) only with

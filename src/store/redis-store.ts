@@ -1,6 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from '../errors';
-import type { StateStore, StoreStep } from './state-store';
+import type { StateStore, StoreCheck, StoreStep } from './state-store';
 
 /**
  * State shared by every function instance, in Redis 6 or 7 (TencentDB for Redis, standalone or
@@ -48,7 +48,15 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
   /** Compare-and-set rounds before giving up on a key many writers fight over. */
   readonly maxCasRounds?: number;
+  /**
+   * Accept a maxmemory-policy that may evict our keys (every key has a TTL, so every `allkeys-*`
+   * and `volatile-*` policy can). Off by default: the store refuses to serve on such a Redis.
+   */
+  readonly acceptEvictingPolicy?: boolean;
 }
+
+/** Re-check this often: an operator may fix the policy while the instance lives. */
+const CHECK_TTL_MS = { ok: 5 * 60_000, refused: 10_000 } as const;
 
 type CasRedis = Redis & {
   scaleoutCas(key: string, expectExisting: string, expected: string, op: string, value: string, ttlMs: number): Promise<number>;
@@ -61,6 +69,10 @@ export class RedisStore implements StateStore {
   private readonly commandTimeoutMs: number;
   private readonly maxCasRounds: number;
   private readyWait: Promise<void> | undefined;
+  /** The last connection error, named (AUTH refused, TLS, refused connection): what "not connected" means. */
+  private lastError: string | undefined;
+  private checked: { result: StoreCheck; until: number } | undefined;
+  private checking: Promise<StoreCheck> | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 500;
@@ -75,8 +87,15 @@ export class RedisStore implements StateStore {
       lazyConnect: false,
     };
     this.redis = new Redis(options.url, clientOptions) as CasRedis;
-    // Errors surface through commands; an unhandled 'error' event would crash the process.
-    this.redis.on('error', () => undefined);
+    // Errors surface through commands; an unhandled 'error' event would crash the process. The
+    // last one is kept: it is what a command that finds no connection reports.
+    const tls = options.url.startsWith('rediss:');
+    this.redis.on('error', (error: Error & { code?: string }) => {
+      this.lastError = describeConnectionError(error, tls);
+    });
+    this.redis.on('ready', () => {
+      this.lastError = undefined;
+    });
     this.redis.defineCommand('scaleoutCas', { numberOfKeys: 1, lua: CAS_SCRIPT });
   }
 
@@ -104,6 +123,61 @@ export class RedisStore implements StateStore {
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * round)));
     }
     throw new StoreUnavailableError(`state key contended beyond ${this.maxCasRounds} rounds; retry`);
+  }
+
+  /**
+   * Whether this Redis is one the store may serve from, checked before the first decision and
+   * every few minutes after (cached; concurrent callers share one check):
+   *  - maxmemory-policy (from INFO, since CONFIG is often disabled on managed Redis): anything but
+   *    `noeviction` may evict our keys under memory pressure, and an evicted idempotency or throttle
+   *    record means a duplicate purchase or a budget reset. Refused unless the config accepts it.
+   *  - a Redis Cluster node (INFO cluster: cluster_enabled:1): this client is not cluster-aware, so
+   *    keys in other slots would answer MOVED. Refused, naming the fix. TencentDB for Redis's
+   *    cluster edition reached through its proxy address reports no cluster and works.
+   * Throws StoreUnavailableError when Redis cannot be reached (not cached: the next call retries).
+   */
+  async check(): Promise<StoreCheck> {
+    const now = this.options.now();
+    if (this.checked !== undefined && now < this.checked.until) return this.checked.result;
+    this.checking ??= this.runCheck().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async runCheck(): Promise<StoreCheck> {
+    let info: string;
+    try {
+      info = await this.command(() => this.redis.info());
+    } catch (error) {
+      if (error instanceof StoreUnavailableError && !(error.cause instanceof Error && /ERR|NOPERM|unknown command/i.test(error.cause.message))) throw error;
+      // INFO itself refused (renamed or not permitted): the policy cannot be known.
+      const result: StoreCheck = this.options.acceptEvictingPolicy
+        ? { warning: 'maxmemory-policy could not be read (INFO refused); accepted by store.acceptEvictingPolicy' }
+        : { problem: 'the Redis in SCALEOUT_STORE does not answer INFO, so its maxmemory-policy cannot be checked; make sure it is noeviction and set store.acceptEvictingPolicy: true' };
+      return this.remember(result);
+    }
+    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const policy = field('maxmemory_policy');
+    if (field('cluster_enabled') === '1') {
+      return this.remember({
+        ...(policy !== undefined && { evictionPolicy: policy }),
+        problem:
+          'SCALEOUT_STORE points at a node of a Redis Cluster (cluster_enabled:1), and this client is not cluster-aware: keys in other slots would be refused with MOVED. Use a standalone Redis, or TencentDB for Redis cluster edition through its proxy address',
+      });
+    }
+    if (policy === undefined || policy === 'noeviction') return this.remember({ evictionPolicy: policy ?? 'unknown' });
+    const risk = `maxmemory-policy ${policy} lets Redis evict this function's keys (each has a TTL) under memory pressure: an evicted idempotency or throttle record means nodes bought twice or a budget reset`;
+    return this.remember(
+      this.options.acceptEvictingPolicy
+        ? { evictionPolicy: policy, warning: `${risk}; accepted by store.acceptEvictingPolicy` }
+        : { evictionPolicy: policy, problem: `${risk}. Set maxmemory-policy noeviction (TencentDB for Redis: the instance's parameter settings), or accept the risk with store.acceptEvictingPolicy: true` },
+    );
+  }
+
+  private remember(result: StoreCheck): StoreCheck {
+    this.checked = { result, until: this.options.now() + (result.problem === undefined ? CHECK_TTL_MS.ok : CHECK_TTL_MS.refused) };
+    return result;
   }
 
   async ping(): Promise<boolean> {
@@ -143,9 +217,26 @@ export class RedisStore implements StateStore {
         else reject(error);
       };
       const onReady = () => settle();
-      const timer = setTimeout(() => settle(new StoreUnavailableError('the state store (Redis) is not connected')), this.commandTimeoutMs);
+      const timer = setTimeout(
+        () => settle(new StoreUnavailableError(`the state store (Redis) is not connected${this.lastError !== undefined ? `: ${this.lastError}` : ''}`)),
+        this.commandTimeoutMs,
+      );
       this.redis.once('ready', onReady);
     });
     return this.readyWait;
   }
+}
+
+/**
+ * A connection error in words an operator can act on. ioredis's messages name the failure (the
+ * server's WRONGPASS or NOAUTH reply, ECONNREFUSED with host and port, a TLS alert) and never the
+ * password, which lives only in the URL; the URL itself is never part of them.
+ */
+function describeConnectionError(error: Error & { code?: string }, tls: boolean): string {
+  const message = error.message.split('\n')[0]!.slice(0, 200);
+  if (/WRONGPASS|NOAUTH|invalid password|AUTH/i.test(message)) return `authentication refused (${message}): check the password in SCALEOUT_STORE`;
+  if (tls && /TLS|SSL|certificate|ETIMEDOUT|disconnected|ECONNRESET/i.test(`${message} ${error.code ?? ''}`)) {
+    return `TLS connection failed (${message}): SCALEOUT_STORE is rediss://; does the server speak TLS on that port, with a certificate this runtime trusts?`;
+  }
+  return message;
 }

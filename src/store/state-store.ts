@@ -23,11 +23,25 @@ export interface StoreStep<V, R> {
   readonly result: R;
 }
 
+/** What a store found about its backend (Redis: its eviction policy, whether it is a cluster node). */
+export interface StoreCheck {
+  readonly evictionPolicy?: string;
+  /** Set when the store must not be used: what is wrong and how to fix it. */
+  readonly problem?: string;
+  /** Set when a risk was accepted by the config. */
+  readonly warning?: string;
+}
+
 export interface StateStore {
   readonly kind: StoreKind;
   /** True when the state is shared by every instance of the function (Redis), false for memory. */
   readonly shared: boolean;
   update<V, R>(key: string, step: (current: V | undefined) => StoreStep<V, R>): Promise<R>;
+  /**
+   * Whether the backend is one the store may serve from (cached by the store). Throws
+   * StoreUnavailableError when it cannot be reached. Absent: nothing to check (memory).
+   */
+  check?(): Promise<StoreCheck>;
   /** Reachable and answering: for /healthz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
