@@ -202,6 +202,8 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     }
   });
 
+  replayFloorProblems(raw).forEach((p) => problems.push(p));
+
   return {
     origin,
     clusters,
@@ -214,6 +216,26 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     tke: raw.tke,
     ...(raw.health !== undefined && { health: raw.health }),
   };
+}
+
+/**
+ * A signed request is accepted while its timestamp is within `toleranceSeconds` of the function's
+ * clock, either way: a request stamped up to that far ahead verifies until twice that after it
+ * first arrived. Its event must be remembered at least that long, or a replay after the record
+ * expired would be handled again as new (and, once CVM forgets the ClientToken, buy again).
+ */
+function replayFloorProblems(raw: RawConfig): string[] {
+  const windows: Array<[string, number]> = [];
+  const { generic, grafana, slack, feishu, dingtalk } = raw.sources;
+  if (generic !== undefined && generic.auth !== 'none' && generic.auth.hmac !== undefined) windows.push(['sources.generic.auth.hmac.toleranceSeconds', generic.auth.hmac.toleranceSeconds]);
+  if (grafana !== undefined && grafana.auth !== 'none' && grafana.auth.hmac?.timestampHeader !== undefined) windows.push(['sources.grafana.auth.hmac.toleranceSeconds', grafana.auth.hmac.toleranceSeconds]);
+  if (slack !== undefined) windows.push(['sources.slack.toleranceSeconds', slack.toleranceSeconds]);
+  if (feishu !== undefined) windows.push(['sources.feishu.toleranceSeconds', feishu.toleranceSeconds]);
+  if (dingtalk !== undefined) windows.push(['sources.dingtalk.toleranceSeconds', dingtalk.toleranceSeconds]);
+  const ttl = raw.idempotency.ttlSeconds;
+  return windows
+    .filter(([, tolerance]) => ttl < 2 * tolerance)
+    .map(([key, tolerance]) => `idempotency.ttlSeconds: ${ttl} s is shorter than twice ${key} (${tolerance} s): a signed request could be replayed after its event is forgotten and be handled again; set at least ${2 * tolerance}`);
 }
 
 /** One line per problem: `path.to.key: what was expected`, with a spelling hint for unknown keys. */
@@ -268,7 +290,7 @@ const KNOWN_KEYS = [
   'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
   'timestampHeader', 'tencent-monitor', 'queryToken', 'param', 'slack', 'feishu', 'dingtalk', 'signingSecretEnv',
   'verificationTokenEnv', 'encryptKeyEnv', 'appSecretEnv', 'allow', 'usersEnv', 'channels', 'appIdEnv', 'apiBase',
-  'health', 'acceptEvictingPolicy',
+  'health', 'acceptEvictingPolicy', 'acceptReplays',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -199,9 +199,27 @@ export const grafanaSourceSchema = z.strictObject({
             secretEnv: secretEnv,
             /** hmac_config.header; Grafana's default. */
             header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Grafana-Alerting-Signature'),
-            /** hmac_config.timestamp_header: when set, the timestamp is signed and must be fresh. */
+            /**
+             * hmac_config.timestamp_header: the timestamp is signed with the body and must be fresh.
+             * Required unless `acceptReplays: true`: without it a captured request verifies forever.
+             */
             timestampHeader: z.string().regex(/^[A-Za-z0-9-]+$/).optional(),
+            /** Without a timestamp header, say in so many words that replays are accepted. */
+            acceptReplays: z.literal(true).optional(),
             toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+          })
+          .superRefine((hmac, ctx) => {
+            if (hmac.timestampHeader === undefined && hmac.acceptReplays !== true) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['timestampHeader'],
+                message:
+                  "is required: Grafana signs the body alone unless its contact point names a timestamp header (HMAC signature → Timestamp header), and a body alone verifies forever, so a captured alert could be re-sent to buy nodes at any later time. Set the same header name here and in Grafana, e.g. X-Grafana-Alerting-Timestamp, or write acceptReplays: true to accept that risk",
+              });
+            }
+            if (hmac.timestampHeader !== undefined && hmac.acceptReplays !== undefined) {
+              ctx.addIssue({ code: 'custom', path: ['acceptReplays'], message: 'applies only without timestampHeader; remove it' });
+            }
           })
           .optional(),
       })

@@ -14,10 +14,17 @@ const deliver = (h: Harness, body: string, headers: Record<string, string>) => {
   return h.invoke(event);
 };
 
-describe('Grafana sender, HMAC without a timestamp (Grafana default)', () => {
+describe('Grafana sender, HMAC without a timestamp (Grafana default), replays accepted in so many words', () => {
   let h: Harness;
   beforeEach(async () => {
-    h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: SECRET } });
+    h = await startHarness({
+      env: { GRAFANA_WEBHOOK_SECRET: SECRET },
+      config: (doc) => {
+        delete doc.sources.grafana.auth.hmac.timestampHeader;
+        doc.sources.grafana.auth.hmac.acceptReplays = true;
+        doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 10_000 };
+      },
+    });
   });
   afterEach(() => h.close());
 
@@ -84,11 +91,20 @@ describe('Grafana sender, HMAC with a timestamp header', () => {
 });
 
 describe('the sample SCF event in events/', () => {
-  it('is signed with the dev secret npm start uses, and scales', async () => {
-    const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'grafana-function-url.json'), 'utf8')) as FunctionUrlEvent;
+  it('is signed with the dev secret npm start uses over its timestamp and body; stale now, so a live function refuses it', async () => {
+    const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'grafana-function-url.json'), 'utf8')) as FunctionUrlEvent & { headers: Record<string, string>; body: string };
+    const ts = event.headers['x-grafana-alerting-timestamp']!;
+    expect(new Date(Number(ts) * 1000).toISOString()).toBe('2025-11-25T08:00:00.000Z');
+    expect(event.headers['x-grafana-alerting-signature']).toBe(signGrafanaPayload('dev-token', event.body, ts));
     const h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: 'dev-token' } });
     try {
-      expect((await h.invoke(event)).json.results[0].status).toBe('created');
+      const reply = await h.invoke(event);
+      expect(reply.statusCode).toBe(401);
+      expect(reply.json.error.message).toMatch(/X-Grafana-Alerting-Timestamp is \d+ s from now; the window is 300 s/);
+      // Signed afresh, the same body scales.
+      const now = String(Math.floor(Date.now() / 1000));
+      const fresh = { ...event, headers: { ...event.headers, 'x-grafana-alerting-timestamp': now, 'x-grafana-alerting-signature': signGrafanaPayload('dev-token', event.body, now) } };
+      expect((await h.invoke(fresh)).json.results[0].status).toBe('created');
     } finally {
       await h.close();
     }

@@ -165,3 +165,31 @@ describe('loadConfigFile: the compiled JSON that `npm run package` ships', () =>
     expect(() => loadConfigFile(compiled('{"clusters": '))).toThrow(/JSON: /);
   });
 });
+
+// Issue 8, defect 7: replays after the record expires.
+describe('the replay floor', () => {
+  it('refuses idempotency.ttlSeconds shorter than twice a signing sender\'s window, naming both keys and the least to set', () => {
+    const yaml = `${minimal('', 'sources:\n  slack: { signingSecretEnv: SLACK_SECRET }\n  dingtalk: { appSecretEnv: DT_SECRET }\n')}\nidempotency: { ttlSeconds: 3600 }\n`;
+    expect(problemsOf(yaml)).toEqual([
+      'idempotency.ttlSeconds: 3600 s is shorter than twice sources.dingtalk.toleranceSeconds (3600 s): a signed request could be replayed after its event is forgotten and be handled again; set at least 7200',
+    ]);
+    const generic = `${minimal('', 'sources:\n  generic: { auth: { hmac: { secretEnv: S, toleranceSeconds: 600 } } }\n')}\nidempotency: { ttlSeconds: 900 }\n`;
+    expect(problemsOf(generic)).toEqual([expect.stringMatching(/^idempotency\.ttlSeconds: 900 s is shorter than twice sources\.generic\.auth\.hmac\.toleranceSeconds \(600 s\).*set at least 1200$/)]);
+    expect(() => parseConfig(`${minimal('', 'sources:\n  slack: { signingSecretEnv: SLACK_SECRET }\n')}\nidempotency: { ttlSeconds: 600 }\n`, 't.yaml')).not.toThrow();
+  });
+
+  it('refuses Grafana HMAC without a timestamp header unless the config accepts replays in so many words', () => {
+    const grafana = (hmac: string) => minimal('', `sources:\n  grafana: { auth: { hmac: { secretEnv: G, ${hmac} } } }\n`);
+    const [problem] = problemsOf(grafana('header: X-Grafana-Alerting-Signature'));
+    expect(problem).toMatch(/^sources\.grafana\.auth\.hmac\.timestampHeader: is required: Grafana signs the body alone .* or write acceptReplays: true to accept that risk$/);
+    expect(() => parseConfig(grafana('timestampHeader: X-Grafana-Alerting-Timestamp'), 't.yaml')).not.toThrow();
+    expect(() => parseConfig(grafana('acceptReplays: true'), 't.yaml')).not.toThrow();
+    expect(problemsOf(grafana('acceptReplays: false'))[0]).toMatch(/^sources\.grafana\.auth\.hmac\.acceptReplays: /);
+    expect(problemsOf(grafana('timestampHeader: X-T, acceptReplays: true'))).toEqual(['sources.grafana.auth.hmac.acceptReplays: applies only without timestampHeader; remove it']);
+  });
+
+  it('accepts a secret env var as a list (rotation) and refuses an empty list', () => {
+    expect(() => parseConfig(minimal('', 'sources:\n  slack: { signingSecretEnv: [SLACK_NEW, SLACK_OLD] }\n'), 't.yaml')).not.toThrow();
+    expect(problemsOf(minimal('', 'sources:\n  slack: { signingSecretEnv: [] }\n'))[0]).toMatch(/^sources\.slack\.signingSecretEnv/);
+  });
+});
