@@ -1,5 +1,6 @@
 import { dingtalkSign } from '../../src/auth/dingtalk-sign';
 import { encryptFeishu, feishuSignature } from '../../src/auth/feishu-crypto';
+import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
 import { signSlackRequest } from '../../src/auth/slack-signature';
 import { stripMentions } from '../../src/chat/command';
 import { isBase64Text } from '../../src/http/scf-event';
@@ -29,6 +30,8 @@ const env = {
   FEISHU_VERIFICATION_TOKEN: FEISHU_TOKEN,
   FEISHU_ENCRYPT_KEY: FEISHU_KEY,
   ALERTMANAGER_TOKEN: 'am-token',
+  GRAFANA_WEBHOOK_SECRET: 'grafana-secret',
+  TENCENT_MONITOR_TOKEN: 'tcm-token',
   SCALEOUT_CHAT_ALLOW: 'U1,manager1234,ou_1',
 };
 
@@ -156,6 +159,39 @@ describe('malformed SCF envelopes are a 400 naming the field', () => {
     expect(reply.statusCode).toBeGreaterThanOrEqual(400);
     expect(reply.statusCode).toBeLessThan(500);
     expect(reply.json.error.message).toMatch(message);
+    expect(h.sandbox.calls.length).toBe(calls);
+  });
+});
+
+describe('payloads of the wrong shape are a 4xx from every sender, never a 500', () => {
+  const ts = () => String(Math.floor(Date.now() / 1000));
+  const signedFor: Record<string, (body: string) => Record<string, string>> = {
+    generic: () => ({ 'content-type': 'application/json', authorization: `Bearer ${GENERIC_TOKEN}` }),
+    alertmanager: () => ({ 'content-type': 'application/json', authorization: 'Bearer am-token' }),
+    slack: (body) => {
+      const t = ts();
+      return { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': t, 'x-slack-signature': signSlackRequest(SLACK_SECRET, t, body) };
+    },
+    grafana: (body) => {
+      const t = ts();
+      return { 'content-type': 'application/json', 'x-grafana-alerting-timestamp': t, 'x-grafana-alerting-signature': signGrafanaPayload('grafana-secret', body, t) };
+    },
+    feishu: (body) => {
+      const t = ts();
+      return { 'content-type': 'application/json', 'x-lark-request-timestamp': t, 'x-lark-request-nonce': 'n', 'x-lark-signature': feishuSignature(t, 'n', FEISHU_KEY, body) };
+    },
+    dingtalk: () => {
+      const t = String(Date.now() + Math.floor(Math.random() * 1000));
+      return { 'content-type': 'application/json', timestamp: t, sign: dingtalkSign(DINGTALK_SECRET, t) };
+    },
+  };
+  const shapes = ['null', '[]', '"text"', '42', 'true', '{}', '{"alerts":null}', '{"alerts":[null]}', '{"alerts":[{"status":null}]}', '{"text":null,"msgId":null}', '{"msgtype":"text","text":{"content":null},"msgId":"m"}', '{"eventId":null}', '{"eventId":"e","cluster":{},"template":[]}', '{"params":null,"eventId":"e","cluster":"demo","template":"small"}', 'command=&text=&user_id='];
+  it.each(Object.keys(signedFor).flatMap((source) => shapes.map((body) => [source, body] as const)))('%s: %s', async (source, body) => {
+    const calls = h.sandbox.calls.length;
+    const reply = await post(source, body, signedFor[source]!(body));
+    expect(reply.statusCode).toBeLessThan(500);
+    const monitor = await h.invoke({ httpMethod: 'POST', path: '/hooks/tencent-monitor', headers: { 'content-type': 'application/json' }, queryString: { token: 'tcm-token' }, body } as FunctionUrlEvent);
+    expect(monitor.statusCode).toBeLessThan(500);
     expect(h.sandbox.calls.length).toBe(calls);
   });
 });
