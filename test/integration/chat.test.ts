@@ -197,7 +197,12 @@ describe('DingTalk outgoing robot', () => {
       msgtype: 'text',
       ...overrides,
     });
-  const signed = (ts = String(Date.now()), secret = DINGTALK_SECRET) => ({ 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(secret, ts) });
+  // A fresh timestamp per message, as DingTalk signs each call: a (timestamp, sign) pair is valid for
+  // the one message it first came with (test/integration/dingtalk-replay.test.ts), so two messages
+  // signed in the same millisecond must not share one here.
+  let lastTs = 0;
+  const freshTs = () => String((lastTs = Math.max(Date.now(), lastTs + 1)));
+  const signed = (ts = freshTs(), secret = DINGTALK_SECRET) => ({ 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(secret, ts) });
 
   it('scales and answers in DingTalk’s reply format', async () => {
     const reply = await post(h, 'dingtalk', message(' /scaleout demo 1'), signed());

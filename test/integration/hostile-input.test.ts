@@ -50,6 +50,10 @@ afterAll(() => h.close());
 const post = (source: string, body: string, headers: Record<string, string>, extra: Partial<FunctionUrlEvent> = {}) =>
   h.invoke({ httpMethod: 'POST', path: `/hooks/${source}`, headers, body, ...extra } as FunctionUrlEvent);
 
+/** A DingTalk timestamp no other message in this file shares (a pair is valid for one message). */
+let lastDingtalkTs = 0;
+const freshDingtalkTs = () => String((lastDingtalkTs = Math.max(Date.now(), lastDingtalkTs + 1)));
+
 /** About `bytes` of `unit` repeated. */
 const fill = (unit: string, bytes: number) => unit.repeat(Math.floor(bytes / unit.length));
 
@@ -81,7 +85,7 @@ describe('linear time in the input, at the size limit', () => {
     ['one 5 MB mention', `@${fill('x', 5_000_000)}`],
   ])('DingTalk: a 5 MB command of %s is parsed in one pass', async (_name, content) => {
     const body = JSON.stringify({ msgtype: 'text', text: { content }, msgId: `msg-hostile-${content.length}-${content.charCodeAt(1)}`, senderStaffId: 'manager1234' });
-    const ts = String(Date.now());
+    const ts = freshDingtalkTs();
     const reply = await post('dingtalk', body, { 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(DINGTALK_SECRET, ts) });
     expect(reply.statusCode).toBe(200);
     expect(reply.json.text.content).toMatch(/^(Not understood|Usage)/);
@@ -181,7 +185,7 @@ describe('payloads of the wrong shape are a 4xx from every sender, never a 500',
       return { 'content-type': 'application/json', 'x-lark-request-timestamp': t, 'x-lark-request-nonce': 'n', 'x-lark-signature': feishuSignature(t, 'n', FEISHU_KEY, body) };
     },
     dingtalk: () => {
-      const t = String(Date.now() + Math.floor(Math.random() * 1000));
+      const t = freshDingtalkTs();
       return { 'content-type': 'application/json', timestamp: t, sign: dingtalkSign(DINGTALK_SECRET, t) };
     },
   };
