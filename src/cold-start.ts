@@ -10,6 +10,7 @@ import { createScaleOutApp, type ScaleOutApp } from './scale-out-app';
 import { createSources } from './sources';
 import { MemoryStore } from './store/memory-store';
 import type { StateStore } from './store/state-store';
+import { createScfFollowUpDispatcher } from './tencentcloud/scf-follow-up';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
 
 /**
@@ -24,6 +25,9 @@ import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
  *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
  *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role
  *   SCALEOUT_TKE_MODE    "sandbox" when `npm start` points the function at its local sandbox
+ *   SCALEOUT_FUNCTION_NAME / _NAMESPACE / _REGION   this function, for chat follow-ups (an
+ *                        asynchronous Invoke of itself; `npm run deploy` sets them). Unset: none.
+ *   SCALEOUT_SCF_ENDPOINT  URL for those Invoke calls instead of https://scf.tencentcloudapi.com
  */
 export interface ColdStart {
   readonly app: ScaleOutApp;
@@ -84,6 +88,15 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     if (endpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpointUrl)) {
       problems.push(`TKE_ENDPOINT: must be a URL such as http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com, got ${JSON.stringify(endpointUrl)}`);
     }
+    const scfEndpointUrl = env.SCALEOUT_SCF_ENDPOINT === undefined || env.SCALEOUT_SCF_ENDPOINT === '' ? undefined : env.SCALEOUT_SCF_ENDPOINT;
+    if (scfEndpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(scfEndpointUrl)) {
+      problems.push(`SCALEOUT_SCF_ENDPOINT: must be a URL such as http://127.0.0.1:9002, got ${JSON.stringify(scfEndpointUrl)}`);
+    }
+    const functionName = env.SCALEOUT_FUNCTION_NAME === '' ? undefined : env.SCALEOUT_FUNCTION_NAME;
+    const functionRegion = env.SCALEOUT_FUNCTION_REGION === '' ? undefined : env.SCALEOUT_FUNCTION_REGION;
+    if (functionName !== undefined && functionRegion === undefined) {
+      problems.push('SCALEOUT_FUNCTION_REGION: must be set with SCALEOUT_FUNCTION_NAME (the region the function runs in)');
+    }
     for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY'] as const) {
       if (env[key] === undefined || env[key] === '') problems.push(`${key}: must be set (SCF sets it when the function has an execution role)`);
     }
@@ -95,7 +108,20 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       ...(env.TENCENTCLOUD_SESSIONTOKEN !== undefined && env.TENCENTCLOUD_SESSIONTOKEN !== '' && { token: env.TENCENTCLOUD_SESSIONTOKEN }),
     });
     const store: StateStore = storeSetting === 'memory' ? new MemoryStore(now) : redisStore(storeSetting, config, now);
-    const sources = createSources(config, env);
+    // Chat follow-ups: a command TKE did not answer within the chat's deadline is finished by an
+    // asynchronous invocation of this function (chat/follow-up.ts).
+    const followUps =
+      functionName === undefined
+        ? undefined
+        : createScfFollowUpDispatcher({
+            functionName,
+            namespace: env.SCALEOUT_FUNCTION_NAMESPACE || 'default',
+            region: functionRegion!,
+            ...(scfEndpointUrl !== undefined && { endpointUrl: scfEndpointUrl }),
+            credentials,
+            timeoutMs: 2000,
+          });
+    const sources = createSources(config, env, followUps);
     const tke = createSdkTkeApi({
       ...(endpointUrl !== undefined && { endpointUrl }),
       credentials,
@@ -118,6 +144,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
         sources: [...sources.keys()],
         store: store.kind,
         tke: tke.endpointDescription,
+        chatFollowUps: followUps?.description ?? 'off (SCALEOUT_FUNCTION_NAME unset): a chat command TKE does not answer in time is told how to check',
       },
       'cold start',
     );

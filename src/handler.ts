@@ -4,9 +4,15 @@ import { toScfResponse, type ScfHttpEvent, type ScfHttpResponse } from './http/s
 import { decisionLog } from './middleware/decision-log';
 import { httpErrorResponse } from './middleware/http-error-response';
 import type { InvocationContext } from './middleware/invocation-context';
-import { scfHttpRequest } from './middleware/scf-http-request';
+import { remainingMs, scfHttpRequest } from './middleware/scf-http-request';
+import { isFollowUpEvent, type FollowUpJob } from './chat/follow-up';
 import type { ScaleOutApp } from './scale-out-app';
 
+/**
+ * SCF's entry point. Typed for the HTTP events a Function URL (or API Gateway) delivers; it also
+ * takes the follow-up jobs this function sends itself (chat/follow-up.ts), which only SCF's
+ * asynchronous `Invoke` delivers.
+ */
 export type ScfHandler = (event: ScfHttpEvent, context: object) => Promise<ScfHttpResponse>;
 
 /**
@@ -30,5 +36,22 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
       context.decision = handled.decision;
       return toScfResponse(handled.reply);
     });
-  return handler as unknown as ScfHandler;
+  const httpHandler = handler as unknown as ScfHandler;
+
+  // An asynchronous invocation of this function by itself (chat/follow-up.ts) carries a job, not an
+  // HTTP event: it gets the function's whole time, one log line, and nothing to answer.
+  return async function mainHandler(event: ScfHttpEvent | FollowUpJob, context: object) {
+    if (!isFollowUpEvent(event)) return httpHandler(event, context);
+    const startedAt = app.now();
+    const timeoutAt = startedAt + remainingMs(context as Partial<InvocationContext>, app.config.tke.fallbackDeadlineMs);
+    const decision = await app.followUp(event, { deadline: timeoutAt - FOLLOW_UP_MARGIN_MS, timeoutAt });
+    const requestId = (context as { request_id?: unknown }).request_id;
+    const line = { ...decision, durationMs: app.now() - startedAt, ...(typeof requestId === 'string' && { invocationId: requestId }) };
+    if (decision.outcome === 'failed') logger.error(line, 'scale-out decision');
+    else logger.info(line, 'scale-out decision');
+    return { isBase64Encoded: false, statusCode: 200, headers: {}, body: JSON.stringify({ outcome: decision.outcome }) };
+  };
 }
+
+/** Kept free at the end of a follow-up for posting the reply and writing the record. */
+const FOLLOW_UP_MARGIN_MS = 3500;

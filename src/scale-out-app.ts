@@ -6,7 +6,8 @@ import { NotFoundError, ScaleOutError, StoreMisconfiguredError, UnauthorizedErro
 import { errorReply } from './http/error-response';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
-import { decisionOfOutcomes, describeError, type DecisionRecord } from './scale-out/decision-record';
+import type { FollowUpJob } from './chat/follow-up';
+import { decisionOfOutcome, decisionOfOutcomes, describeError, type DecisionRecord } from './scale-out/decision-record';
 import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, type TracedOutcome } from './scale-out/lifecycle';
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
@@ -50,6 +51,8 @@ export interface ScaleOutApp {
   readonly config: Config;
   readonly now: () => number;
   handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest>;
+  /** Finishes a chat scale-out an earlier invocation handed off (chat/follow-up.ts); the log line's fields. */
+  followUp(job: FollowUpJob, invocation: Invocation): Promise<DecisionRecord>;
 }
 
 
@@ -90,6 +93,20 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
         reply: errorReply(error),
         decision: { ...(sourceName !== undefined && { source: sourceName }), outcome: error.status >= 500 ? 'failed' : 'rejected', error: describeError(error) },
       };
+    }
+  }
+
+  async function followUp(job: FollowUpJob, invocation: Invocation): Promise<DecisionRecord> {
+    const base: DecisionRecord = { source: job.source, followUp: true };
+    try {
+      const source = senderFor(job.source);
+      if (source.completeFollowUp === undefined) throw new NotFoundError('UnknownSource', `sender ${job.source} takes no follow-ups`);
+      await storeUsable();
+      const { outcome, note } = await source.completeFollowUp(job, (request) => runScaleOut(lifecycle, request, invocation));
+      return { ...base, ...decisionOfOutcome(outcome as TracedOutcome), ...(note !== undefined && { replyNote: note }) };
+    } catch (error) {
+      if (!(error instanceof ScaleOutError)) throw error;
+      return { ...base, outcome: error.status >= 500 ? 'failed' : 'rejected', error: describeError(error) };
     }
   }
 
@@ -148,7 +165,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     };
   }
 
-  return { config, now, handle };
+  return { config, now, handle, followUp };
 }
 
 /** A reply's note (e.g. a chat reply that could not be posted) goes to the log line, not to the sender. */

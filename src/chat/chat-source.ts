@@ -1,13 +1,16 @@
 import type { Config } from '../config/load-config';
 import type { ChatAllowConfig } from '../config/schema';
+import { TkeCallError } from '../errors';
 import type { HttpReply, WebhookRequest } from '../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../sources/webhook-source';
 import { parseChatCommand } from './command';
-import { helpText, notAllowedText, outcomeText } from './replies';
+import { followUpJob, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
+import { followUpText, helpText, notAllowedText, outcomeText } from './replies';
 
 /**
- * What every chat sender shares: who may scale, the command, and the reply text. Each platform's
- * file (sources/slack.ts, feishu.ts, dingtalk.ts) only reads its message and writes its reply format.
+ * What every chat sender shares: who may scale, the command, the reply text, and finishing a
+ * command TKE did not answer in time (chat/follow-up.ts). Each platform's file (sources/slack.ts,
+ * feishu.ts, dingtalk.ts) only reads its message and writes and posts its reply format.
  */
 export interface ChatMessage {
   readonly user: string;
@@ -15,8 +18,11 @@ export interface ChatMessage {
   readonly text: string;
   /** The platform's ID for this message or command: trigger_id, event_id, msgId. */
   readonly eventId: string;
-  /** For platforms whose replies are posted, not answered: what the reply answers (Feishu message_id). */
-  readonly replyTo?: string;
+  /**
+   * Where a reply can be posted later (Slack's response_url, DingTalk's sessionWebhook, Feishu's
+   * message to reply to), when the payload names one the platform's configured base allows.
+   */
+  readonly replyTarget?: ReplyTarget;
 }
 
 export type Visibility = 'public' | 'private';
@@ -31,10 +37,12 @@ export interface ChatPlatform {
   /** The platform's reply format. */
   format(text: string, visibility: Visibility): HttpReply;
   /**
-   * For platforms that do not show the HTTP answer (Feishu): post the reply text. Resolves to why
-   * it could not be posted, or undefined.
+   * Posts a reply to `target` (a follow-up; for Feishu, every reply). Resolves to why it could not
+   * be posted, or undefined. Absent: the platform cannot be replied to later.
    */
-  post?(text: string, replyTo: string): Promise<string | undefined>;
+  post?(text: string, target: ReplyTarget): Promise<string | undefined>;
+  /** False when the platform does not show the HTTP answer (Feishu): every reply is posted. */
+  readonly showsAnswer: boolean;
   /** Overrides CHAT_ANSWER_WITHIN_MS, e.g. to leave time for posting the reply. */
   readonly answerWithinMs?: number;
 }
@@ -42,7 +50,7 @@ export interface ChatPlatform {
 /** Chat platforms give the function 3 s (Slack, Feishu): answer well before, whatever TKE does. */
 export const CHAT_ANSWER_WITHIN_MS = 2500;
 
-export function createChatSource(platform: ChatPlatform, config: Config, env: NodeJS.ProcessEnv): WebhookSource {
+export function createChatSource(platform: ChatPlatform, config: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const allowedUsers = new Set((env[platform.allow.usersEnv] ?? '').split(',').map((u) => u.trim()).filter(Boolean));
   const allowedChannels = platform.allow.channels === undefined ? undefined : new Set(platform.allow.channels);
   const clusters = [...config.clusters.keys()];
@@ -62,10 +70,10 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       if ('reply' in message) return { kind: 'reply', reply: message.reply, note: message.note };
       const allowed = allowedUsers.has(message.user) && (allowedChannels === undefined || (message.channel !== undefined && allowedChannels.has(message.channel)));
       if (!allowed) {
-        return { kind: 'reply', reply: await say(notAllowedText(message.user), 'private', message.replyTo), note: `user ${message.user} not allowed` };
+        return { kind: 'reply', reply: await say(notAllowedText(message.user), 'private', message.replyTarget), note: `user ${message.user} not allowed` };
       }
       const command = parseChatCommand(message.text);
-      if (command.kind === 'help') return { kind: 'reply', reply: await say(helpText(command.problem, clusters), 'private', message.replyTo), note: 'help' };
+      if (command.kind === 'help') return { kind: 'reply', reply: await say(helpText(command.problem, clusters), 'private', message.replyTarget), note: 'help' };
       return {
         kind: 'scale-out',
         requests: [
@@ -78,7 +86,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
             params: new Map(),
             reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
             ...(command.dryRun && { dryRun: true }),
-            ...(message.replyTo !== undefined && { replyTo: message.replyTo }),
+            ...(message.replyTarget !== undefined && { replyTarget: message.replyTarget }),
           },
         ],
       };
@@ -87,15 +95,33 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     async reply(outcomes: readonly ScaleOutOutcome[]): Promise<HttpReply> {
       const outcome = outcomes[0];
       if (outcome === undefined) return platform.format('Nothing to do.', 'private');
-      return say(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', outcome.request.replyTo);
+      const target = outcome.request.replyTarget;
+      if (!outcome.ok && outcome.error instanceof TkeCallError && outcome.error.outcomeUnknown && target !== undefined && followUps !== undefined && platform.post !== undefined) {
+        // TKE may still act: finish it in an invocation with the function's whole timeout, which
+        // posts the outcome here. If that cannot be started, say how to check instead.
+        const handedOff = await followUps.dispatch(followUpJob(outcome.request, target)).then(
+          () => undefined,
+          (error: unknown) => `the follow-up could not be started: ${(error as Error).message}`,
+        );
+        const reply = await say(outcomeText(outcome, handedOff === undefined), 'public', target);
+        return handedOff === undefined ? { ...reply, note: reply.note ?? `follow-up handed to ${followUps.description}` } : { ...reply, note: handedOff };
+      }
+      return say(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', target);
     },
+    ...(platform.post !== undefined && {
+      async completeFollowUp(job, run) {
+        const outcome = await run(requestOfJob(job));
+        const problem = await platform.post!(followUpText(outcome), job.target);
+        return problem === undefined ? { outcome } : { outcome, note: problem };
+      },
+    }),
   };
 
-  /** The reply in the platform's format, posted too where the platform needs that. */
-  async function say(text: string, visibility: Visibility, replyTo: string | undefined): Promise<HttpReply> {
+  /** The reply in the platform's format, posted too where the platform does not show the answer. */
+  async function say(text: string, visibility: Visibility, target: ReplyTarget | undefined): Promise<HttpReply> {
     const reply = platform.format(text, visibility);
-    if (platform.post === undefined || replyTo === undefined) return reply;
-    const problem = await platform.post(text, replyTo);
+    if (platform.showsAnswer || platform.post === undefined || target === undefined) return reply;
+    const problem = await platform.post(text, target);
     return problem === undefined ? reply : { ...reply, note: problem };
   }
 }

@@ -16,7 +16,11 @@ export function notAllowedText(user: string): string {
   return `You may not scale clusters from here (user ${user}). Ask an operator to add your user ID to the allow-list.`;
 }
 
-export function outcomeText(outcome: ScaleOutOutcome): string {
+/**
+ * `followUpComing`: a follow-up was handed off for an unknown outcome (chat/follow-up.ts), so the
+ * text promises the outcome later instead of sending the user to look.
+ */
+export function outcomeText(outcome: ScaleOutOutcome, followUpComing = false): string {
   if (outcome.ok) {
     const a = outcome.answer;
     const what = `${a.count} node${a.count === 1 ? '' : 's'} on ${a.clusterId} with template ${a.template}`;
@@ -35,15 +39,25 @@ export function outcomeText(outcome: ScaleOutOutcome): string {
     // nodes right now. "Not scaled" would be false and invite a second purchase; the cooldown now
     // holds new scale-outs of this cluster, so retyping the command would only be held back.
     const token = outcome.clientToken !== undefined ? `, ClientToken ${outcome.clientToken}` : '';
-    return (
-      `Sent to TKE, but no answer came in time (${e.code}): the nodes may be being created now. ` +
-      `Check the node list of cluster ${outcome.request.cluster} in the TKE console before asking again ` +
-      `(event ${outcome.request.eventId}${token}); new scale-outs of this cluster wait for the cooldown.`
-    );
+    const next = followUpComing
+      ? `I will post the outcome here once TKE answers (event ${outcome.request.eventId}${token}); do not ask again meanwhile.`
+      : `Check the node list of cluster ${outcome.request.cluster} in the TKE console before asking again (event ${outcome.request.eventId}${token}); new scale-outs of this cluster wait for the cooldown.`;
+    return `Sent to TKE, but no answer came in time (${e.code}): the nodes may be being created now. ${next}`;
   }
   // The throttle's message already names the rule and the time it lifts.
   if (e.code === 'Throttled') return `Held back: ${e.message.replace(/^throttled by /, '')}`;
   const requestId = (e.details as { requestId?: string } | undefined)?.requestId;
   const retry = e.status >= 500 ? ' This may pass: try again in a minute.' : '';
   return `Not scaled: ${e.message} (${e.code}${requestId !== undefined ? `, TKE RequestId ${requestId}` : ''}).${retry}`;
+}
+
+/** The follow-up's message: the final outcome of a command whose first answer said "may be in progress". */
+export function followUpText(outcome: ScaleOutOutcome): string {
+  const command = `/scaleout ${outcome.request.cluster} ${outcome.request.count ?? ''}`.trimEnd();
+  if (!outcome.ok && outcome.error instanceof TkeCallError && outcome.error.outcomeUnknown) {
+    const e = outcome.error;
+    const token = outcome.clientToken !== undefined ? ` (ClientToken ${outcome.clientToken})` : '';
+    return `Follow-up on ${command}: TKE still gave no answer (${e.code}); the nodes may exist. Check the node list of cluster ${outcome.request.cluster} in the TKE console${token} before asking again.`;
+  }
+  return `Follow-up on ${command}: ${outcomeText(outcome)}`;
 }

@@ -252,10 +252,20 @@ const chatAllowSchema = z
   })
   .default({ usersEnv: 'SCALEOUT_CHAT_ALLOW' });
 
+/**
+ * Where a chat platform's later replies may go: a reply URL a payload names (Slack's response_url,
+ * DingTalk's sessionWebhook) is used only under this base. Overridable for tests and private
+ * deployments; https in production.
+ */
+const replyBase = (fallback: string) =>
+  z.string().regex(/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, `must be a base URL such as ${fallback}`).default(fallback);
+
 /** Slack slash command: v0 signature (X-Slack-Signature) with a 5-minute window. */
 export const slackSourceSchema = z.strictObject({
   signingSecretEnv: secretEnv,
   toleranceSeconds: z.number().int().min(1).max(3600).default(300),
+  /** response_url must be under this (api.slack.com: response URLs are on hooks.slack.com). */
+  replyBase: replyBase('https://hooks.slack.com'),
   allow: chatAllowSchema,
 });
 
@@ -279,6 +289,8 @@ export const feishuSourceSchema = z.strictObject({
 export const dingtalkSourceSchema = z.strictObject({
   appSecretEnv: secretEnv,
   toleranceSeconds: z.number().int().min(1).max(3600).default(3600),
+  /** sessionWebhook must be under this (DingTalk: https://oapi.dingtalk.com/robot/sendBySession?session=...). */
+  replyBase: replyBase('https://oapi.dingtalk.com'),
   allow: chatAllowSchema,
 });
 

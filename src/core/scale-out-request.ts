@@ -1,3 +1,4 @@
+import type { ReplyTarget } from '../chat/follow-up';
 import type { ClusterConfig, ParamValue, TemplateConfig } from '../config/load-config';
 
 /**
@@ -19,8 +20,8 @@ export interface ScaleOutRequest {
   readonly reason?: string;
   /** Resolve and render only: show what would be sent, send nothing, record nothing. */
   readonly dryRun?: boolean;
-  /** Where the sender's reply goes when it is posted rather than answered (a Feishu message ID). */
-  readonly replyTo?: string;
+  /** Where a reply can be posted later, for chat senders (chat/follow-up.ts). */
+  readonly replyTarget?: ReplyTarget;
 }
 
 /** A request checked against the config: every name resolved, every value within its bounds. */

@@ -26,7 +26,8 @@ export function scfHttpRequest(options: ScfHttpRequestOptions): MiddlewareObj<Sc
   };
 }
 
-function remainingMs(context: Partial<InvocationContext>, fallbackMs: number): number {
+/** How long this invocation has left: what the runtime reports, else SCF's timeout, else the config's fallback. */
+export function remainingMs(context: Partial<InvocationContext>, fallbackMs: number): number {
   if (typeof context.getRemainingTimeInMillis === 'function') return context.getRemainingTimeInMillis();
   if (typeof context.time_limit_in_ms === 'number' && context.time_limit_in_ms > 0) return context.time_limit_in_ms;
   return fallbackMs;

@@ -12,6 +12,8 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
   source?: string;
   note?: string;
   replyNote?: string;
+  /** This invocation finished a chat scale-out an earlier one handed off (chat/follow-up.ts). */
+  followUp?: true;
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];
   error?: { code: string; message: string; status: number; cause?: string };

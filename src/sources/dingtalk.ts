@@ -4,6 +4,8 @@ import { signatureKeyFor } from '../core/signature-binding';
 import { withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
+import { postJson } from '../chat/post-json';
 import type { Config } from '../config/load-config';
 import type { DingtalkSourceConfig } from '../config/schema';
 import { BadRequestError } from '../errors';
@@ -25,9 +27,10 @@ const messageSchema = z.object({
   senderStaffId: z.string().optional(),
   senderId: z.string().optional(),
   conversationId: z.string().optional(),
+  sessionWebhook: z.string().optional(),
 });
 
-export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const platform: ChatPlatform = {
     name: 'dingtalk',
     allow: config.allow,
@@ -55,12 +58,27 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
       if (message.msgtype !== 'text' || message.text === undefined) {
         return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: `msgtype ${message.msgtype}` };
       }
-      return { user, ...(message.conversationId !== undefined && { channel: message.conversationId }), text: message.text.content, eventId: message.msgId };
+      // The documented way for an outgoing robot to reply later is the message's sessionWebhook
+      // (valid until sessionWebhookExpiredTime); only one under DingTalk's host is used.
+      const webhook = message.sessionWebhook;
+      return {
+        user,
+        ...(message.conversationId !== undefined && { channel: message.conversationId }),
+        text: message.text.content,
+        eventId: message.msgId,
+        ...(webhook !== undefined && isUnderBase(webhook, config.replyBase) && { replyTarget: { kind: 'url' as const, url: webhook } }),
+      };
     },
     // DingTalk shows the HTTP answer as the robot's reply; every reply is seen by the group.
     format(text) {
       return { status: 200, body: { msgtype: 'text', text: { content: text } } };
     },
+    showsAnswer: true,
+    // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
+    post: (text, target) =>
+      target.kind === 'url' && isUnderBase(target.url, config.replyBase)
+        ? postJson(target.url, { msgtype: 'text', text: { content: text } }, 'DingTalk')
+        : Promise.resolve(`a DingTalk reply goes only to a sessionWebhook under ${config.replyBase}`),
   };
-  return createChatSource(platform, appConfig, env);
+  return createChatSource(platform, appConfig, env, followUps);
 }

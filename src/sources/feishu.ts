@@ -3,6 +3,7 @@ import { readSecrets, verifyWithFallback } from '../auth/authenticators';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import type { FollowUpDispatcher, ReplyTarget } from '../chat/follow-up';
 import { createFeishuMessenger } from '../chat/feishu-messenger';
 import type { Config } from '../config/load-config';
 import type { FeishuSourceConfig } from '../config/schema';
@@ -33,7 +34,7 @@ const eventSchema = z.object({
   }),
 });
 
-export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const tokens = readSecrets('feishu', config.verificationTokenEnv, env);
   const keys = config.encryptKeyEnv === undefined ? undefined : readSecrets('feishu', config.encryptKeyEnv, env);
   // With an Encrypt Key configured, the current key and any previous ones still accepted.
@@ -109,17 +110,20 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
         ...(event.message.chat_id !== undefined && { channel: event.message.chat_id }),
         text: content.text,
         eventId: header.event_id,
-        ...(event.message.message_id !== undefined && { replyTo: event.message.message_id }),
+        ...(event.message.message_id !== undefined && { replyTarget: { kind: 'message' as const, messageId: event.message.message_id } }),
       };
     },
     format(text) {
       return { status: 200, body: { msg_type: 'text', content: { text } } };
     },
+    // Feishu does not show the callback's answer: every reply is posted (with the app's credentials).
+    showsAnswer: false,
     ...(messenger !== undefined && {
-      post: (text: string, replyTo: string) => messenger.replyTo(replyTo, text),
+      post: (text: string, target: ReplyTarget) =>
+        target.kind === 'message' ? messenger.replyTo(target.messageId, text) : Promise.resolve('a Feishu reply needs a message ID'),
       // Feishu waits 3 s for the callback's answer: TKE gets 1.8 s, posting the reply the rest.
       answerWithinMs: 1800,
     }),
   };
-  return createChatSource(platform, appConfig, env);
+  return createChatSource(platform, appConfig, env, followUps);
 }

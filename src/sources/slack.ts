@@ -1,6 +1,8 @@
 import { withSecret } from '../auth/authenticators';
 import { verifySlackSignature } from '../auth/slack-signature';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
+import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
+import { postJson } from '../chat/post-json';
 import type { Config } from '../config/load-config';
 import type { SlackSourceConfig } from '../config/schema';
 import { BadRequestError, UnsupportedMediaTypeError } from '../errors';
@@ -13,7 +15,7 @@ import type { WebhookSource } from './webhook-source';
  * the caller sees it) for help, refusals and dry runs. Slack gives up after 3 s; the event ID is the
  * command's trigger_id, so a retried delivery of one command never scales twice.
  */
-export function createSlackSource(config: SlackSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv): WebhookSource {
+export function createSlackSource(config: SlackSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const platform: ChatPlatform = {
     name: 'slack',
     allow: config.allow,
@@ -31,11 +33,26 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
       }
       const triggerId = form.get('trigger_id')!;
       if (!isValidEventId(triggerId)) throw new BadRequestError('InvalidPayload', 'not a Slack slash command: trigger_id is malformed');
-      return { user: form.get('user_id')!, channel: form.get('channel_id')!, text: form.get('text') ?? '', eventId: triggerId };
+      // response_url takes up to 5 follow-ups within 30 minutes (api.slack.com, "Handling slash
+      // commands"); only one under Slack's host is used, never a URL the payload makes up.
+      const responseUrl = form.get('response_url');
+      return {
+        user: form.get('user_id')!,
+        channel: form.get('channel_id')!,
+        text: form.get('text') ?? '',
+        eventId: triggerId,
+        ...(responseUrl !== null && isUnderBase(responseUrl, config.replyBase) && { replyTarget: { kind: 'url' as const, url: responseUrl } }),
+      };
     },
     format(text, visibility) {
       return { status: 200, body: { response_type: visibility === 'public' ? 'in_channel' : 'ephemeral', text } };
     },
+    showsAnswer: true,
+    // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
+    post: (text, target) =>
+      target.kind === 'url' && isUnderBase(target.url, config.replyBase)
+        ? postJson(target.url, { response_type: 'in_channel', replace_original: false, text }, 'Slack')
+        : Promise.resolve(`a Slack reply goes only to a response_url under ${config.replyBase}`),
   };
-  return createChatSource(platform, appConfig, env);
+  return createChatSource(platform, appConfig, env, followUps);
 }

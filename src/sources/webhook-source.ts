@@ -1,3 +1,4 @@
+import type { FollowUpJob } from '../chat/follow-up';
 import type { ScaleOutAnswer } from '../core/idempotency';
 import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
@@ -29,6 +30,12 @@ export interface WebhookSource {
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
    */
   signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
+  /**
+   * Finishes a scale-out an earlier delivery handed off because TKE had not answered by the
+   * sender's deadline (chat/follow-up.ts): `run` takes it through the lifecycle again (same event,
+   * same ClientToken), and the source posts the outcome where the job says.
+   */
+  completeFollowUp?(job: FollowUpJob, run: (request: ScaleOutRequest) => Promise<ScaleOutOutcome>): Promise<{ readonly outcome: ScaleOutOutcome; readonly note?: string }>;
   /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
   readonly answerWithinMs?: number;
 }

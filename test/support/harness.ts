@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { coldStart, type ColdStart } from '../../src/cold-start';
 import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/http/scf-event';
 import { createLogger } from '../../src/log/logger';
+import { ScfInvokeSandbox, type InvokedHandler } from '../../src/sandbox/scf-invoke-sandbox';
 import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../src/sandbox/tke-sandbox';
 import { exampleConfigVariant, RELAXED_THROTTLE } from './fixtures';
 
@@ -10,6 +11,8 @@ export const HEALTH_TOKEN = 'health-token-77aa01';
 
 export interface Harness {
   readonly sandbox: TkeSandbox;
+  /** SCF's Invoke, for the chat follow-ups the function hands to an asynchronous invocation of itself. */
+  readonly scf: ScfInvokeSandbox;
   readonly function: ColdStart;
   /** Every log line the function wrote, parsed. */
   readonly logLines: Array<Record<string, unknown>>;
@@ -28,12 +31,16 @@ export async function startHarness(
   opts: {
     env?: Record<string, string>;
     sandbox?: TkeSandboxOptions;
+    /** The function's timeout for the asynchronous invocations SCF's Invoke stand-in runs. */
+    functionTimeoutMs?: number;
     /** Changes to the example config; by default only a throttle that holds nothing back. */
     config?: (doc: Record<string, any>) => void;
   } = {},
 ): Promise<Harness> {
   const sandbox = new TkeSandbox(opts.sandbox);
   const url = await sandbox.start();
+  const scf = new ScfInvokeSandbox({ functionName: 'tke-scaleout-test', timeoutMs: opts.functionTimeoutMs ?? 10_000 });
+  const scfUrl = await scf.start();
   const logLines: Array<Record<string, unknown>> = [];
   const rawLog: string[] = [];
   const destination = new Writable({
@@ -53,10 +60,15 @@ export async function startHarness(
       TKE_ENDPOINT: url,
       SCALEOUT_GENERIC_TOKEN: GENERIC_TOKEN,
       SCALEOUT_HEALTH_TOKEN: HEALTH_TOKEN,
+      SCALEOUT_FUNCTION_NAME: 'tke-scaleout-test',
+      SCALEOUT_FUNCTION_REGION: 'ap-guangzhou',
+      SCALEOUT_SCF_ENDPOINT: scfUrl,
       ...opts.env,
     },
     createLogger(destination, 'debug'),
   );
+  // The handler takes SCF's asynchronous invocations too (its follow-up jobs).
+  scf.setHandler(fn.handler as unknown as InvokedHandler);
 
   const invoke = async (event: ScfHttpEvent, remainingMs = 10_000) => {
     const startedAt = Date.now();
@@ -66,6 +78,7 @@ export async function startHarness(
 
   return {
     sandbox,
+    scf,
     function: fn,
     logLines,
     rawLog,
@@ -81,6 +94,7 @@ export async function startHarness(
       return invoke(event, remainingMs);
     },
     close: async () => {
+      await scf.stop();
       await sandbox.stop();
       await fn.store.close();
     },

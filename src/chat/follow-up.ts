@@ -1,0 +1,122 @@
+import type { ParamValue } from '../config/load-config';
+import type { ScaleOutRequest } from '../core/scale-out-request';
+
+/**
+ * A chat command whose TKE call had no answer by the chat's deadline is finished by an
+ * asynchronous invocation of the function itself, which posts the final outcome to the chat.
+ *
+ * Why an invocation: SCF stops a function once it has answered its HTTP request, and the chat
+ * must be answered within 3 s, while TKE may take longer. So the first invocation answers "sent,
+ * may be in progress" and hands the same scale-out (same event ID, hence the same ClientToken:
+ * CVM returns the first purchase's instances, never a second purchase) to an `Invoke` of this
+ * function with `InvocationType: Event` (SCF's asynchronous invocation, which returns at once).
+ * That invocation has the function's whole timeout for TKE and posts the outcome where the
+ * platform takes later replies: Slack's `response_url`, DingTalk's `sessionWebhook`, Feishu's
+ * reply API.
+ *
+ * The job travels as the invocation's event (ClientContext, at most 128 KB for an asynchronous
+ * invocation). It comes only from an `Invoke` call, which needs Tencent Cloud credentials allowed
+ * to invoke this function; it is nevertheless checked field by field, its request goes through the
+ * config, the claim and the throttle like any other, and its reply address must be under the
+ * platform's configured base.
+ */
+export const FOLLOW_UP_EVENT_KIND = 'tke-scaleout/chat-follow-up';
+
+/** Where a later reply goes. */
+export type ReplyTarget =
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'message'; readonly messageId: string };
+
+export interface FollowUpJob {
+  readonly kind: typeof FOLLOW_UP_EVENT_KIND;
+  readonly source: string;
+  readonly request: SerializedRequest;
+  readonly target: ReplyTarget;
+}
+
+export interface SerializedRequest {
+  readonly source: string;
+  readonly eventId: string;
+  readonly cluster: string;
+  readonly template: string;
+  readonly count?: number;
+  readonly params: ReadonlyArray<readonly [string, ParamValue]>;
+  readonly reason?: string;
+}
+
+/** Sends a job to an asynchronous invocation of this function. */
+export interface FollowUpDispatcher {
+  /** Where jobs go, for logs: e.g. "scf:default/tke-scaleout in ap-guangzhou". */
+  readonly description: string;
+  dispatch(job: FollowUpJob): Promise<void>;
+}
+
+export function followUpJob(request: ScaleOutRequest, target: ReplyTarget): FollowUpJob {
+  return {
+    kind: FOLLOW_UP_EVENT_KIND,
+    source: request.source,
+    request: {
+      source: request.source,
+      eventId: request.eventId,
+      cluster: request.cluster,
+      template: request.template,
+      ...(request.count !== undefined && { count: request.count }),
+      params: [...request.params.entries()],
+      ...(request.reason !== undefined && { reason: request.reason }),
+    },
+    target,
+  };
+}
+
+export function requestOfJob(job: FollowUpJob): ScaleOutRequest {
+  const r = job.request;
+  return {
+    source: r.source,
+    eventId: r.eventId,
+    cluster: r.cluster,
+    template: r.template,
+    ...(r.count !== undefined && { count: r.count }),
+    params: new Map(r.params),
+    ...(r.reason !== undefined && { reason: r.reason }),
+    replyTarget: job.target,
+  };
+}
+
+/** A follow-up event, checked field by field (anything else is not one). */
+export function isFollowUpEvent(event: unknown): event is FollowUpJob {
+  if (!isObject(event) || event.kind !== FOLLOW_UP_EVENT_KIND || typeof event.source !== 'string') return false;
+  const { request, target } = event;
+  if (!isObject(request) || !isObject(target)) return false;
+  const stringsOk = ['source', 'eventId', 'cluster', 'template'].every((k) => typeof request[k] === 'string');
+  const countOk = request.count === undefined || (typeof request.count === 'number' && Number.isInteger(request.count));
+  const reasonOk = request.reason === undefined || typeof request.reason === 'string';
+  const paramsOk =
+    Array.isArray(request.params) &&
+    request.params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && ['string', 'number', 'boolean'].includes(typeof p[1]));
+  const targetOk = (target.kind === 'url' && typeof target.url === 'string') || (target.kind === 'message' && typeof target.messageId === 'string');
+  return stringsOk && countOk && reasonOk && paramsOk && targetOk && request.source === event.source;
+}
+
+/** A reply URL from a payload is used only under the platform's base (https://hooks.slack.com, ...). */
+export function isUnderBase(url: string, base: string): boolean {
+  let parsed: URL;
+  let allowed: URL;
+  try {
+    parsed = new URL(url);
+    allowed = new URL(base);
+  } catch {
+    return false;
+  }
+  const basePath = allowed.pathname.endsWith('/') ? allowed.pathname : `${allowed.pathname}/`;
+  return (
+    parsed.protocol === allowed.protocol &&
+    parsed.host === allowed.host &&
+    parsed.username === '' &&
+    parsed.password === '' &&
+    (allowed.pathname === '/' || parsed.pathname.startsWith(basePath))
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
