@@ -102,6 +102,12 @@ async function main(): Promise<void> {
     if (value !== undefined && value !== '') environment[name] = value;
     else if (!FUNCTION_SETTINGS.includes(name)) unset.push(name);
   }
+  // The function's own name, namespace and region, so a chat command TKE does not answer in time is
+  // finished by an asynchronous Invoke of itself (src/chat/follow-up.ts); its role needs scf:InvokeFunction
+  // on this function (docs/DEPLOY.md).
+  environment.SCALEOUT_FUNCTION_NAME = values.name;
+  environment.SCALEOUT_FUNCTION_NAMESPACE = values.namespace;
+  environment.SCALEOUT_FUNCTION_REGION = values.region;
   const envBytes = Object.entries(environment).reduce((sum, [k, v]) => sum + k.length + v.length, 0);
   if (envBytes > ENV_LIMIT_BYTES) throw new UsageError(`the function's environment would be ${envBytes} bytes; SCF allows 4 KB in all`);
 

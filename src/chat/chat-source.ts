@@ -1,10 +1,10 @@
 import type { Config } from '../config/load-config';
 import type { ChatAllowConfig } from '../config/schema';
-import { TkeCallError } from '../errors';
+import { TkeCallError, UnauthorizedError } from '../errors';
 import type { HttpReply, WebhookRequest } from '../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../sources/webhook-source';
 import { parseChatCommand } from './command';
-import { followUpJob, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
+import { followUpJob, isSignedFollowUp, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
 import { followUpText, helpText, notAllowedText, outcomeText } from './replies';
 
 /**
@@ -43,6 +43,8 @@ export interface ChatPlatform {
   post?(text: string, target: ReplyTarget): Promise<string | undefined>;
   /** False when the platform does not show the HTTP answer (Feishu): every reply is posted. */
   readonly showsAnswer: boolean;
+  /** The sender's secrets, current first: follow-up jobs are signed with the first, checked against all. */
+  readonly secrets: readonly string[];
   /** Overrides CHAT_ANSWER_WITHIN_MS, e.g. to leave time for posting the reply. */
   readonly answerWithinMs?: number;
 }
@@ -99,7 +101,9 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       if (!outcome.ok && outcome.error instanceof TkeCallError && outcome.error.outcomeUnknown && target !== undefined && followUps !== undefined && platform.post !== undefined) {
         // TKE may still act: finish it in an invocation with the function's whole timeout, which
         // posts the outcome here. If that cannot be started, say how to check instead.
-        const handedOff = await followUps.dispatch(followUpJob(outcome.request, target)).then(
+        const secret = platform.secrets[0];
+        const dispatched = secret === undefined ? Promise.reject(new Error('the sender has no secret to sign it with')) : followUps.dispatch(followUpJob(outcome.request, target, secret));
+        const handedOff = await dispatched.then(
           () => undefined,
           (error: unknown) => `the follow-up could not be started: ${(error as Error).message}`,
         );
@@ -110,6 +114,9 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     },
     ...(platform.post !== undefined && {
       async completeFollowUp(job, run) {
+        if (!isSignedFollowUp(job, platform.secrets)) {
+          throw new UnauthorizedError(`the follow-up job is not signed with a ${platform.name} secret of this function`);
+        }
         const outcome = await run(requestOfJob(job));
         const problem = await platform.post!(followUpText(outcome), job.target);
         return problem === undefined ? { outcome } : { outcome, note: problem };

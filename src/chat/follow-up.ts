@@ -1,3 +1,5 @@
+import { createHmac } from 'node:crypto';
+import { constantTimeEquals } from '../auth/constant-time';
 import type { ParamValue } from '../config/load-config';
 import type { ScaleOutRequest } from '../core/scale-out-request';
 
@@ -15,10 +17,11 @@ import type { ScaleOutRequest } from '../core/scale-out-request';
  * reply API.
  *
  * The job travels as the invocation's event (ClientContext, at most 128 KB for an asynchronous
- * invocation). It comes only from an `Invoke` call, which needs Tencent Cloud credentials allowed
- * to invoke this function; it is nevertheless checked field by field, its request goes through the
- * config, the claim and the throttle like any other, and its reply address must be under the
- * platform's configured base.
+ * invocation). Only an `Invoke` call can deliver one, but `scf:InvokeFunction` on this function must not
+ * amount to `tke:CreateClusterInstances` past the chat's allow-list: so the job carries an HMAC
+ * under the chat sender's own secret (which only the function knows), checked with the current and
+ * previous secrets; it is also checked field by field, its request goes through the config, the
+ * claim and the throttle like any other, and its reply address must be under the platform's base.
  */
 export const FOLLOW_UP_EVENT_KIND = 'tke-scaleout/chat-follow-up';
 
@@ -32,6 +35,8 @@ export interface FollowUpJob {
   readonly source: string;
   readonly request: SerializedRequest;
   readonly target: ReplyTarget;
+  /** hex HMAC-SHA256 of the job without it, under the sender's secret (`signFollowUp`). */
+  readonly mac: string;
 }
 
 export interface SerializedRequest {
@@ -51,8 +56,8 @@ export interface FollowUpDispatcher {
   dispatch(job: FollowUpJob): Promise<void>;
 }
 
-export function followUpJob(request: ScaleOutRequest, target: ReplyTarget): FollowUpJob {
-  return {
+export function followUpJob(request: ScaleOutRequest, target: ReplyTarget, secret: string): FollowUpJob {
+  const unsigned: Omit<FollowUpJob, 'mac'> = {
     kind: FOLLOW_UP_EVENT_KIND,
     source: request.source,
     request: {
@@ -66,6 +71,20 @@ export function followUpJob(request: ScaleOutRequest, target: ReplyTarget): Foll
     },
     target,
   };
+  return { ...unsigned, mac: followUpMac(unsigned, secret) };
+}
+
+/** Whether the job was signed under one of `secrets` (current first, then previous ones). */
+export function isSignedFollowUp(job: FollowUpJob, secrets: readonly string[]): boolean {
+  const { mac, ...unsigned } = job;
+  return secrets.some((secret) => constantTimeEquals(mac, followUpMac(unsigned, secret)));
+}
+
+/** Over a fixed field order, so the signature does not depend on how JSON was laid out in transit. */
+function followUpMac(job: Omit<FollowUpJob, 'mac'>, secret: string): string {
+  const r = job.request;
+  const canonical = JSON.stringify([job.kind, job.source, r.source, r.eventId, r.cluster, r.template, r.count ?? null, r.params, r.reason ?? null, job.target]);
+  return createHmac('sha256', `tke-scaleout follow-up\n${secret}`).update(canonical).digest('hex');
 }
 
 export function requestOfJob(job: FollowUpJob): ScaleOutRequest {
@@ -94,7 +113,7 @@ export function isFollowUpEvent(event: unknown): event is FollowUpJob {
     Array.isArray(request.params) &&
     request.params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && ['string', 'number', 'boolean'].includes(typeof p[1]));
   const targetOk = (target.kind === 'url' && typeof target.url === 'string') || (target.kind === 'message' && typeof target.messageId === 'string');
-  return stringsOk && countOk && reasonOk && paramsOk && targetOk && request.source === event.source;
+  return stringsOk && countOk && reasonOk && paramsOk && targetOk && request.source === event.source && typeof event.mac === 'string';
 }
 
 /** A reply URL from a payload is used only under the platform's base (https://hooks.slack.com, ...). */

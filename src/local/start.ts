@@ -6,6 +6,7 @@
  * it calls real TKE (or TKE_ENDPOINT) exactly as the deployed function would.
  */
 import { coldStart } from '../cold-start';
+import { ScfInvokeSandbox, type InvokedHandler } from '../sandbox/scf-invoke-sandbox';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
 
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
   const env = process.env;
   const port = Number(env.PORT ?? 9000);
   let sandbox: TkeSandbox | undefined;
+  let scfSandbox: ScfInvokeSandbox | undefined;
+  // The function timeout SCF would impose (the deadline every call is bounded by).
+  const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
 
   if (env.TENCENTCLOUD_SECRETID === undefined || env.TENCENTCLOUD_SECRETID === '') {
     sandbox = new TkeSandbox();
@@ -27,6 +31,14 @@ async function main(): Promise<void> {
     env.SCALEOUT_TKE_MODE = 'sandbox';
     console.error(`mode: SANDBOX. No TENCENTCLOUD_SECRETID set, so TKE calls go to the local sandbox at ${sandboxUrl}`);
     console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters)`);
+    // SCF's Invoke, for the chat follow-ups the function hands to an asynchronous invocation of itself.
+    if (env.SCALEOUT_FUNCTION_NAME === undefined) {
+      scfSandbox = new ScfInvokeSandbox({ functionName: 'tke-scaleout-local', timeoutMs });
+      env.SCALEOUT_SCF_ENDPOINT = await scfSandbox.start(Number(env.SCF_SANDBOX_PORT ?? 9002));
+      env.SCALEOUT_FUNCTION_NAME = 'tke-scaleout-local';
+      env.SCALEOUT_FUNCTION_REGION = 'ap-guangzhou';
+      console.error(`      chat follow-ups: asynchronous invocations go to a local SCF Invoke stand-in at ${env.SCALEOUT_SCF_ENDPOINT}`);
+    }
   } else {
     console.error(`mode: TENCENT CLOUD. TKE calls go to ${env.TKE_ENDPOINT ?? 'https://tke.tencentcloudapi.com'} with the credentials in the environment`);
   }
@@ -41,8 +53,7 @@ async function main(): Promise<void> {
   }
 
   const { handler, store } = coldStart(env);
-  // The function timeout SCF would impose (the deadline every call is bounded by).
-  const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
+  scfSandbox?.setHandler(handler as unknown as InvokedHandler);
   const server = await startFunctionUrlServer(handler, { port, timeoutMs });
   console.error(`listening on ${server.url} (PORT=${port})`);
   console.error(`  health:  curl -s ${server.url}/healthz   (the config summary: add -H 'Authorization: Bearer ${env.SCALEOUT_HEALTH_TOKEN === DEV_TOKEN ? DEV_TOKEN : '$SCALEOUT_HEALTH_TOKEN'}')`);
@@ -54,6 +65,7 @@ async function main(): Promise<void> {
 
   const shutdown = async () => {
     await server.close();
+    await scfSandbox?.stop();
     await sandbox?.stop();
     await store.close();
     process.exit(0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { signatureKeyFor } from '../core/signature-binding';
-import { withSecret } from '../auth/authenticators';
+import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
 import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
@@ -74,6 +74,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
       return { status: 200, body: { msgtype: 'text', text: { content: text } } };
     },
     showsAnswer: true,
+    secrets: readSecrets('dingtalk', config.appSecretEnv, env).secrets,
     // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
     post: (text, target) =>
       target.kind === 'url' && isUnderBase(target.url, config.replyBase)

@@ -118,6 +118,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
     },
     // Feishu does not show the callback's answer: every reply is posted (with the app's credentials).
     showsAnswer: false,
+    secrets: tokens.secrets,
     ...(messenger !== undefined && {
       post: (text: string, target: ReplyTarget) =>
         target.kind === 'message' ? messenger.replyTo(target.messageId, text) : Promise.resolve('a Feishu reply needs a message ID'),

@@ -1,4 +1,4 @@
-import { withSecret } from '../auth/authenticators';
+import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifySlackSignature } from '../auth/slack-signature';
 import { createChatSource, type ChatPlatform } from '../chat/chat-source';
 import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
@@ -48,6 +48,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
       return { status: 200, body: { response_type: visibility === 'public' ? 'in_channel' : 'ephemeral', text } };
     },
     showsAnswer: true,
+    secrets: readSecrets('slack', config.signingSecretEnv, env).secrets,
     // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
     post: (text, target) =>
       target.kind === 'url' && isUnderBase(target.url, config.replyBase)

@@ -7,7 +7,7 @@ import { routeFor } from './endpoint-route';
  * Chat follow-ups through SCF's own API: `Invoke` of this very function with
  * `InvocationType: "Event"` (asynchronous: SCF queues the event and answers at once; the event is
  * the job, at most 128 KB; tencentcloud-sdk-nodejs-scf's InvokeRequest). Signed by the official
- * SDK with the function's role credentials, so the role needs `scf:Invoke` on this function
+ * SDK with the function's role credentials, so the role needs `scf:InvokeFunction` on this function
  * (docs/DEPLOY.md). `endpointUrl` points it at a stand-in (npm start's, the tests'), routed the way
  * endpoint-route.ts explains.
  */

@@ -1,7 +1,7 @@
 import { dingtalkSign } from '../../src/auth/dingtalk-sign';
 import { encryptFeishu, feishuSignature } from '../../src/auth/feishu-crypto';
 import { signSlackRequest } from '../../src/auth/slack-signature';
-import { FOLLOW_UP_EVENT_KIND } from '../../src/chat/follow-up';
+import { FOLLOW_UP_EVENT_KIND, followUpJob, requestOfJob } from '../../src/chat/follow-up';
 import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/http/scf-event';
 import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';
 import { startHarness, type Harness } from '../support/harness';
@@ -104,13 +104,28 @@ describe('Slack: a command TKE does not answer in time', () => {
     expect(nodesBought(h)).toBe(1);
   });
 
-  it('refuses a forged follow-up job whose reply URL is outside the base: nothing is posted there', async () => {
+  // scf:Invoke on the function must not amount to CreateClusterInstances past the allow-list.
+  it('refuses a follow-up job that is not signed with the sender\'s secret: no call to TKE, nothing posted', async () => {
     h = await chatHarness();
     const before = replies.posts.length;
-    await h.function.handler(
-      { kind: FOLLOW_UP_EVENT_KIND, source: 'slack', request: { source: 'slack', eventId: 'forged-1', cluster: 'demo', template: 'small', count: 1, params: [] }, target: { kind: 'url', url: 'https://evil.example/x' } } as unknown as ScfHttpEvent,
-      { getRemainingTimeInMillis: () => 10_000 },
-    );
+    const request = { source: 'slack', eventId: 'forged-1', cluster: 'demo', template: 'small', count: 5, params: [] as Array<[string, string]> };
+    const target = { kind: 'url' as const, url: `${replies.url}/commands/T1/999/forged` };
+    const forged = { ...followUpJob(requestOfJob({ kind: FOLLOW_UP_EVENT_KIND, source: 'slack', request, target, mac: '' }), target, 'a guessed secret') };
+    const unsigned = { kind: FOLLOW_UP_EVENT_KIND, source: 'slack', request, target, mac: '00' };
+    for (const job of [forged, unsigned]) {
+      await h.function.handler(job as unknown as ScfHttpEvent, { getRemainingTimeInMillis: () => 10_000 });
+      expect(h.logLines.at(-1)).toMatchObject({ followUp: true, outcome: 'rejected', error: { code: 'Unauthorized', message: 'the follow-up job is not signed with a slack secret of this function' } });
+    }
+    expect(h.sandbox.calls).toHaveLength(0);
+    expect(replies.posts.length).toBe(before);
+  });
+
+  it('never posts a signed job\'s reply outside the base either', async () => {
+    h = await chatHarness();
+    const before = replies.posts.length;
+    const target = { kind: 'url' as const, url: 'https://evil.example/x' };
+    const job = followUpJob({ source: 'slack', eventId: 'signed-outside-1', cluster: 'demo', template: 'small', count: 1, params: new Map() }, target, SLACK_SECRET);
+    await h.function.handler(job as unknown as ScfHttpEvent, { getRemainingTimeInMillis: () => 10_000 });
     expect(replies.posts.length).toBe(before);
     expect(h.logLines.at(-1)).toMatchObject({ followUp: true, replyNote: expect.stringContaining('a Slack reply goes only to a response_url under') });
   });

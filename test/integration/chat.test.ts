@@ -18,6 +18,9 @@ const DINGTALK_SECRET = 'SECdingtalk-app-secret';
 const ALLOWED = 'U2CERLKJA,ou_7d8a6e6df7621556ce0d21922b676706ccs,manager1234';
 
 const env = {
+  // These payloads name the platforms' real reply hosts; posting later replies there is tested in
+  // chat-follow-up.test.ts against a local stand-in. Here the function has no follow-ups.
+  SCALEOUT_FUNCTION_NAME: '',
   SLACK_SIGNING_SECRET: SLACK_SECRET,
   FEISHU_VERIFICATION_TOKEN: FEISHU_TOKEN,
   FEISHU_ENCRYPT_KEY: FEISHU_KEY,

@@ -60,7 +60,13 @@ describe('npm run deploy', () => {
     expect(created).toMatchObject({ Runtime: 'Nodejs18.15', Handler: 'index.main_handler', MemorySize: 256, Timeout: 30, Role: 'SCF_TkeScaleoutRole' });
     expect(createHash('sha256').update(created.code).digest('hex')).toBe(createHash('sha256').update(readFileSync(ZIP)).digest('hex'));
     // The secrets the example config names, from the deployer's shell, and the store setting.
-    expect(Object.fromEntries(created.Environment.Variables.map((v) => [v.Key, v.Value]))).toEqual(SECRETS);
+    // And its own name, for the chat follow-ups it sends itself (an asynchronous Invoke).
+    expect(Object.fromEntries(created.Environment.Variables.map((v) => [v.Key, v.Value]))).toEqual({
+      ...SECRETS,
+      SCALEOUT_FUNCTION_NAME: 'tke-scaleout',
+      SCALEOUT_FUNCTION_NAMESPACE: 'default',
+      SCALEOUT_FUNCTION_REGION: 'ap-guangzhou',
+    });
 
     const url = JSON.parse(created.triggers[0]!.TriggerDesc).ExtranetUrl as string;
     expect(created.triggers).toHaveLength(1);

@@ -1,5 +1,7 @@
 import { TkeSandbox } from '../../src/sandbox/tke-sandbox';
-import { fixture } from '../support/fixtures';
+import { signSlackRequest } from '../../src/auth/slack-signature';
+import { exampleConfigVariant, fixture } from '../support/fixtures';
+import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
 
 /**
@@ -96,5 +98,42 @@ describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', ()
     expect(call.secretId).toBe(credential.secretId);
     const seed = fixture<{ RunInstancePara: string }>('seed-example-2.json');
     expect(JSON.parse(call.params.RunInstancePara as string)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 1, ClientToken: first.clientToken });
+  });
+});
+
+describe('npm start: a chat command TKE answers late is followed up by the local SCF Invoke stand-in', () => {
+  let started: FunctionProcess;
+  let replies: ReplyStandIn;
+  beforeAll(async () => {
+    replies = await startReplyStandIn();
+    started = await startFunctionProcess({
+      SCALEOUT_CHAT_ALLOW: 'U1',
+      SCALEOUT_CONFIG: exampleConfigVariant((doc) => (doc.sources.slack.replyBase = replies.url)),
+    });
+  });
+  afterAll(async () => {
+    await started.stop();
+    await replies.close();
+  });
+
+  it('answers "may be in progress", then posts the outcome to response_url; one purchase', async () => {
+    expect(started.output()).toContain('chat follow-ups: asynchronous invocations go to a local SCF Invoke stand-in at http://127.0.0.1:');
+    const sandboxUrl = /local sandbox at (http:\/\/\S+)/.exec(started.output())![1]!;
+    const nodes = async () => ((await (await fetch(`${sandboxUrl}/__sandbox/clusters`)).json()) as Array<{ clusterId: string; nodes: number }>).find((c) => c.clusterId === 'cls-e55paxnt')!.nodes;
+    const before = await nodes();
+    await fetch(`${sandboxUrl}/__sandbox/faults`, { method: 'POST', body: JSON.stringify({ kind: 'delay', ms: 4000, action: 'CreateClusterInstances' }) });
+    const body = new URLSearchParams({ command: '/scaleout', text: 'demo 1', user_id: 'U1', channel_id: 'C1', trigger_id: 'trig-npm-start-1', response_url: `${replies.url}/commands/1/2/3` }).toString();
+    const ts = String(Math.floor(Date.now() / 1000));
+    const answer = (await (
+      await fetch(`${started.url}/hooks/slack`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signSlackRequest('dev-token', ts, body) },
+        body,
+      })
+    ).json()) as { text: string };
+    expect(answer.text).toMatch(/^Sent to TKE, but no answer came in time .* I will post the outcome here once TKE answers/);
+    await replies.waitFor(1);
+    expect(replies.posts[0]!.body.text).toMatch(/^Follow-up on \/scaleout demo 1: Requested 1 node on cls-e55paxnt/);
+    expect(await nodes()).toBe(before + 1);
   });
 });
