@@ -118,3 +118,24 @@ describe('a wrong password', () => {
     }
   });
 });
+
+describe('rediss:// to a server that does not speak TLS', () => {
+  it('names the TLS failure in the log line of the 503', async () => {
+    const redis = await startRedisServer();
+    const h = await startHarness({ env: { SCALEOUT_STORE: `rediss://127.0.0.1:${redis.port}` }, config: (doc) => (doc.store = { commandTimeoutMs: 300 }) });
+    try {
+      // The first attempts may still be connecting; the TLS handshake times out, and says so.
+      let line: Record<string, unknown> | undefined;
+      for (let i = 0; i < 20 && line === undefined; i++) {
+        const reply = await post(h, `tls-${i}`);
+        expect(reply.statusCode).toBe(503);
+        line = h.logLines.find((l) => l.msg === 'scale-out decision' && /TLS connection failed/.test(JSON.stringify(l)));
+      }
+      expect(JSON.stringify(line)).toContain('SCALEOUT_STORE is rediss://; does the server speak TLS on that port');
+      expect(h.sandbox.calls).toHaveLength(0);
+    } finally {
+      await h.close();
+      await redis.stop();
+    }
+  });
+});
