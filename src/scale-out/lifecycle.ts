@@ -175,7 +175,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     // sender gets the store's 503, and its retry reaches TKE with the same ClientToken, which
     // returns these same instances (the trace has their IDs for the log line).
     await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
-    const settled = await attempt(
+    const settled = await storeWrite(
       () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleSuccess(current, event.key, event.claimId, event.scope.rules, deps.now())),
       `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(times.timeoutAt)} and the cooldown did not start`,
     );
@@ -240,7 +240,7 @@ async function reserveBudget(deps: LifecycleDeps, resolved: ResolvedScaleOut, ev
 
 /** Frees the claim so the sender's next delivery runs again; only our own claim, by its ID. */
 function releaseEvent(store: StateStore, event: EventClaim): Promise<string | undefined> {
-  return attempt(
+  return storeWrite(
     () => store.update<IdempotencyRecord, void>(event.key, (current) => releaseClaim(current, event.claimId)),
     `the claim on ${event.key} could not be released: redeliveries get 409 until it expires at ${iso(event.timeoutAt)}`,
   );
@@ -248,7 +248,7 @@ function releaseEvent(store: StateStore, event: EventClaim): Promise<string | un
 
 async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement: 'refused' | 'unknown'): Promise<Array<string | undefined>> {
   const released = await releaseEvent(deps.store, event);
-  const settled = await attempt(
+  const settled = await storeWrite(
     () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now())),
     settlement === 'refused'
       ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
@@ -262,7 +262,7 @@ async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement:
  * needs to hear (TKE's answer), so it is reported as data for the log line, saying what it leaves
  * behind, instead of being thrown or swallowed.
  */
-async function attempt(write: () => Promise<unknown>, consequence: string): Promise<string | undefined> {
+async function storeWrite(write: () => Promise<unknown>, consequence: string): Promise<string | undefined> {
   try {
     await write();
     return undefined;
