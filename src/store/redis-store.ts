@@ -131,9 +131,11 @@ export class RedisStore implements StateStore {
    *  - maxmemory-policy (from INFO, since CONFIG is often disabled on managed Redis): anything but
    *    `noeviction` may evict our keys under memory pressure, and an evicted idempotency or throttle
    *    record means a duplicate purchase or a budget reset. Refused unless the config accepts it.
-   *  - a Redis Cluster node (INFO cluster: cluster_enabled:1): this client is not cluster-aware, so
-   *    keys in other slots would answer MOVED. Refused, naming the fix. TencentDB for Redis's
-   *    cluster edition reached through its proxy address reports no cluster and works.
+   *  - a Redis Cluster node (INFO cluster: cluster_enabled:1) that does not itself serve all 16384
+   *    slots (CLUSTER SLOTS): this client is not cluster-aware, so keys of other slots would answer
+   *    MOVED. Refused, naming the fix. A node that serves every slot (a one-shard cluster), or a
+   *    proxy that reports cluster mode but does not answer CLUSTER SLOTS (TencentDB for Redis's
+   *    cluster edition through its proxy address routes every key itself), is served from.
    * Throws StoreUnavailableError when Redis cannot be reached (not cached: the next call retries).
    */
   async check(): Promise<StoreCheck> {
@@ -160,11 +162,13 @@ export class RedisStore implements StateStore {
     const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
     const policy = field('maxmemory_policy');
     if (field('cluster_enabled') === '1') {
-      return this.remember({
-        ...(policy !== undefined && { evictionPolicy: policy }),
-        problem:
-          'SCALEOUT_STORE points at a node of a Redis Cluster (cluster_enabled:1), and this client is not cluster-aware: keys in other slots would be refused with MOVED. Use a standalone Redis, or TencentDB for Redis cluster edition through its proxy address',
-      });
+      const served = await this.slotsServedHere();
+      if (served !== undefined && served < 16384) {
+        return this.remember({
+          ...(policy !== undefined && { evictionPolicy: policy }),
+          problem: `SCALEOUT_STORE points at a node of a Redis Cluster (cluster_enabled:1) that serves ${served} of its 16384 slots, and this client is not cluster-aware: keys of other slots would be refused with MOVED. Use a standalone Redis, or TencentDB for Redis cluster edition through its proxy address`,
+        });
+      }
     }
     if (policy === undefined || policy === 'noeviction') return this.remember({ evictionPolicy: policy ?? 'unknown' });
     const risk = `maxmemory-policy ${policy} lets Redis evict this function's keys (each has a TTL) under memory pressure: an evicted idempotency or throttle record means nodes bought twice or a budget reset`;
@@ -173,6 +177,30 @@ export class RedisStore implements StateStore {
         ? { evictionPolicy: policy, warning: `${risk}; accepted by store.acceptEvictingPolicy` }
         : { evictionPolicy: policy, problem: `${risk}. Set maxmemory-policy noeviction (TencentDB for Redis: the instance's parameter settings), or accept the risk with store.acceptEvictingPolicy: true` },
     );
+  }
+
+  /**
+   * Slots served by the node this client talks to, from CLUSTER SLOTS (ranges, each with its
+   * master first): all 16384 only when one master serves them all and that master is this node.
+   * Undefined when the command is not answered (a proxy in front of a cluster).
+   */
+  private async slotsServedHere(): Promise<number | undefined> {
+    let ranges: unknown;
+    let myId: unknown;
+    try {
+      [ranges, myId] = await Promise.all([this.command(() => this.redis.cluster('SLOTS')), this.command(() => this.redis.cluster('MYID'))]);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(ranges)) return undefined;
+    let served = 0;
+    for (const range of ranges) {
+      if (!Array.isArray(range)) continue;
+      const [start, end, master] = range as [unknown, unknown, unknown];
+      const masterId = Array.isArray(master) ? master[2] : undefined;
+      if (typeof start === 'number' && typeof end === 'number' && masterId === myId) served += end - start + 1;
+    }
+    return served;
   }
 
   private remember(result: StoreCheck): StoreCheck {

@@ -87,10 +87,29 @@ describe('a Redis Cluster node', () => {
     try {
       const reply = await post(h, 'cluster-1');
       expect(reply.statusCode).toBe(503);
-      expect(reply.json.error).toMatchObject({ code: 'StoreMisconfigured', message: expect.stringContaining('node of a Redis Cluster (cluster_enabled:1)') });
+      expect(reply.json.error).toMatchObject({ code: 'StoreMisconfigured', message: expect.stringContaining('node of a Redis Cluster (cluster_enabled:1) that serves 0 of its 16384 slots') });
       expect(reply.json.error.message).toContain('TencentDB for Redis cluster edition through its proxy address');
       expect(h.sandbox.calls).toHaveLength(0);
       expect((await health(h)).json).toEqual({ status: 'degraded', store: { reachable: true } });
+    } finally {
+      await h.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a one-shard Redis Cluster (one node serving every slot)', () => {
+  it('is served from: no key can answer MOVED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
+    const redis = await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]);
+    const admin = new Redis(redis.url);
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let i = 0; i < 100 && !/cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))); i++) await new Promise((r) => setTimeout(r, 50));
+    admin.disconnect();
+    const h = await startHarness({ env: { SCALEOUT_STORE: redis.url } });
+    try {
+      expect((await post(h, 'one-shard-1')).json.status).toBe('created');
+      expect((await health(h)).json.status).toBe('ok');
     } finally {
       await h.close();
       await redis.stop();
