@@ -197,8 +197,12 @@ export const grafanaSourceSchema = z.strictObject({
         hmac: z
           .strictObject({
             secretEnv: secretEnv,
-            /** hmac_config.header; Grafana's default. */
-            header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Grafana-Alerting-Signature'),
+            /**
+             * hmac_config.header. Grafana's own default when its Header field is left blank is
+             * X-Grafana-Alert-Signature (grafana/alerting http/hmac.go, defaultHeaderName); the
+             * "X-Grafana-Alerting-Signature" shown in the field is only a placeholder.
+             */
+            header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Grafana-Alert-Signature'),
             /**
              * hmac_config.timestamp_header: the timestamp is signed with the body and must be fresh.
              * Required unless `acceptReplays: true`: without it a captured request verifies forever.

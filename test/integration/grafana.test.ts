@@ -29,7 +29,7 @@ describe('Grafana sender, HMAC without a timestamp (Grafana default), replays ac
   afterEach(() => h.close());
 
   it('verifies the signature and maps the alert to the rule cluster, template and count', async () => {
-    const reply = await deliver(h, payload, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) });
+    const reply = await deliver(h, payload, { 'x-grafana-alert-signature': signGrafanaPayload(SECRET, payload) });
     expect(reply.statusCode).toBe(200);
     expect(reply.json.results[0]).toMatchObject({
       status: 'created',
@@ -46,14 +46,14 @@ describe('Grafana sender, HMAC without a timestamp (Grafana default), replays ac
     ['no signature header', payload, undefined],
     ['a malformed signature', payload, 'sha256=abc'],
   ])('refuses %s with 401 and sends nothing', async (_name, body, signature) => {
-    const reply = await deliver(h, body, signature === undefined ? {} : { 'x-grafana-alerting-signature': signature });
+    const reply = await deliver(h, body, signature === undefined ? {} : { 'x-grafana-alert-signature': signature });
     expect(reply.statusCode).toBe(401);
     expect(h.sandbox.calls).toHaveLength(0);
   });
 
   it('names what is missing from a body that is JSON but not Grafana-shaped', async () => {
     const body = JSON.stringify({ title: 'x', state: 'alerting' });
-    const reply = await deliver(h, body, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, body) });
+    const reply = await deliver(h, body, { 'x-grafana-alert-signature': signGrafanaPayload(SECRET, body) });
     expect(reply.statusCode).toBe(400);
     expect(reply.json.error.message).toBe('not the Grafana webhook payload: alerts: is required');
   });
@@ -71,7 +71,7 @@ describe('Grafana sender, HMAC with a timestamp header', () => {
 
   const signedAt = (secondsAgo: number, body = payload) => {
     const ts = String(Math.floor(Date.now() / 1000) - secondsAgo);
-    return { 'x-grafana-alerting-timestamp': ts, 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, body, ts) };
+    return { 'x-grafana-alerting-timestamp': ts, 'x-grafana-alert-signature': signGrafanaPayload(SECRET, body, ts) };
   };
 
   it('verifies "<timestamp>:<body>"', async () => {
@@ -82,11 +82,44 @@ describe('Grafana sender, HMAC with a timestamp header', () => {
   it.each([
     ['a stale timestamp', () => signedAt(302)],
     ['a future timestamp', () => signedAt(-302)],
-    ['a missing timestamp', () => ({ 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) })],
-    ['a signature of the body alone', () => ({ 'x-grafana-alerting-timestamp': String(Math.floor(Date.now() / 1000)), 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) })],
+    ['a missing timestamp', () => ({ 'x-grafana-alert-signature': signGrafanaPayload(SECRET, payload) })],
+    ['a signature of the body alone', () => ({ 'x-grafana-alerting-timestamp': String(Math.floor(Date.now() / 1000)), 'x-grafana-alert-signature': signGrafanaPayload(SECRET, payload) })],
   ])('refuses %s with 401', async (_name, headers) => {
     expect((await deliver(h, payload, headers())).statusCode).toBe(401);
     expect(h.sandbox.calls).toHaveLength(0);
+  });
+});
+
+// Issue 9, item 1. grafana/alerting http/hmac.go: `defaultHeaderName = "X-Grafana-Alert-Signature"`,
+// "If header is empty, it defaults to X-Grafana-Alert-Signature". A contact point whose Header field
+// is left blank signs in that header; the UI's "X-Grafana-Alerting-Signature" is a placeholder only.
+describe('Grafana\'s signature header', () => {
+  const signedAt = () => {
+    const ts = String(Math.floor(Date.now() / 1000));
+    return { ts, signature: signGrafanaPayload(SECRET, payload, ts) };
+  };
+
+  it('defaults to Grafana\'s own default, X-Grafana-Alert-Signature, and refuses the placeholder name', async () => {
+    const h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: SECRET } });
+    try {
+      const { ts, signature } = signedAt();
+      expect((await deliver(h, payload, { 'x-grafana-alerting-timestamp': ts, 'x-grafana-alert-signature': signature })).statusCode).toBe(200);
+      const placeholder = await deliver(h, payload, { 'x-grafana-alerting-timestamp': ts, 'x-grafana-alerting-signature': signature });
+      expect(placeholder.statusCode).toBe(401);
+      expect(placeholder.json.error.message).toBe('missing X-Grafana-Alert-Signature header');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('takes a configured name, as Grafana sends when its Header field is filled in', async () => {
+    const h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: SECRET }, config: (doc) => (doc.sources.grafana.auth.hmac.header = 'X-My-Signature') });
+    try {
+      const { ts, signature } = signedAt();
+      expect((await deliver(h, payload, { 'x-grafana-alerting-timestamp': ts, 'x-my-signature': signature })).statusCode).toBe(200);
+    } finally {
+      await h.close();
+    }
   });
 });
 
@@ -95,7 +128,7 @@ describe('the sample SCF event in events/', () => {
     const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'grafana-function-url.json'), 'utf8')) as FunctionUrlEvent & { headers: Record<string, string>; body: string };
     const ts = event.headers['x-grafana-alerting-timestamp']!;
     expect(new Date(Number(ts) * 1000).toISOString()).toBe('2025-11-25T08:00:00.000Z');
-    expect(event.headers['x-grafana-alerting-signature']).toBe(signGrafanaPayload('dev-token', event.body, ts));
+    expect(event.headers['x-grafana-alert-signature']).toBe(signGrafanaPayload('dev-token', event.body, ts));
     const h = await startHarness({ env: { GRAFANA_WEBHOOK_SECRET: 'dev-token' } });
     try {
       const reply = await h.invoke(event);
@@ -103,7 +136,7 @@ describe('the sample SCF event in events/', () => {
       expect(reply.json.error.message).toMatch(/X-Grafana-Alerting-Timestamp is \d+ s from now; the window is 300 s/);
       // Signed afresh, the same body scales.
       const now = String(Math.floor(Date.now() / 1000));
-      const fresh = { ...event, headers: { ...event.headers, 'x-grafana-alerting-timestamp': now, 'x-grafana-alerting-signature': signGrafanaPayload('dev-token', event.body, now) } };
+      const fresh = { ...event, headers: { ...event.headers, 'x-grafana-alerting-timestamp': now, 'x-grafana-alert-signature': signGrafanaPayload('dev-token', event.body, now) } };
       expect((await h.invoke(fresh)).json.results[0].status).toBe('created');
     } finally {
       await h.close();
@@ -125,7 +158,7 @@ describe('Grafana sender with a bearer token', () => {
   it('answers 503 naming the env var when the secret is unset', async () => {
     const h = await startHarness();
     try {
-      const reply = await deliver(h, payload, { 'x-grafana-alerting-signature': signGrafanaPayload(SECRET, payload) });
+      const reply = await deliver(h, payload, { 'x-grafana-alert-signature': signGrafanaPayload(SECRET, payload) });
       expect(reply.statusCode).toBe(503);
       expect(reply.json.error.message).toContain('GRAFANA_WEBHOOK_SECRET');
     } finally {

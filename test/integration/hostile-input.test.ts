@@ -178,7 +178,7 @@ describe('payloads of the wrong shape are a 4xx from every sender, never a 500',
     },
     grafana: (body) => {
       const t = ts();
-      return { 'content-type': 'application/json', 'x-grafana-alerting-timestamp': t, 'x-grafana-alerting-signature': signGrafanaPayload('grafana-secret', body, t) };
+      return { 'content-type': 'application/json', 'x-grafana-alerting-timestamp': t, 'x-grafana-alert-signature': signGrafanaPayload('grafana-secret', body, t) };
     },
     feishu: (body) => {
       const t = ts();
