@@ -19,7 +19,8 @@ export interface CreateClusterInstancesResponse {
 /**
  * Top-level CVM RunInstances parameters (cloud.tencent.com/document/api/213/15730) that may appear
  * in RunInstancePara. Used to catch a misspelt key in a template at cold start instead of at the
- * first alarm. When CVM adds a parameter, add it here.
+ * first alarm. test/unit/tke/tke-params.test.ts compares this list with the official CVM SDK's
+ * RunInstancesRequest model (a dev dependency), so it cannot drift from CVM again.
  */
 export const RUN_INSTANCE_PARA_KEYS = [
   'InstanceChargeType',
@@ -52,8 +53,10 @@ export const RUN_INSTANCE_PARA_KEYS = [
   'LaunchTemplate',
   'DedicatedClusterId',
   'ChcIds',
+  'PartitionNumber',
   'DisableApiTermination',
   'EnableJumboFrame',
+  'NetworkInterfaces',
 ] as const;
 
 /**
