@@ -6,6 +6,8 @@ import { httpErrorResponse } from './middleware/http-error-response';
 import type { InvocationContext } from './middleware/invocation-context';
 import { remainingMs, scfHttpRequest } from './middleware/scf-http-request';
 import { isFollowUpEvent, type FollowUpJob } from './chat/follow-up';
+import { ALERT_SOURCES } from './config/schema';
+import { hookSourceOf } from './http/routes';
 import type { ScaleOutApp } from './scale-out-app';
 
 /**
@@ -26,7 +28,10 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
     .use(httpErrorResponse())
     .use(
       scfHttpRequest({
-        maxBodyBytes: app.config.limits.maxBodyBytes,
+        maxBodyBytes: (path) => {
+          const source = hookSourceOf(path);
+          return source !== undefined && (ALERT_SOURCES as readonly string[]).includes(source) ? app.config.limits.maxAlarmBodyBytes : app.config.limits.maxBodyBytes;
+        },
         now: app.now,
         fallbackDeadlineMs: app.config.tke.fallbackDeadlineMs,
       }),

@@ -140,8 +140,9 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
    * guard may still be in flight at TKE.
    */
   function timesFor(source: WebhookSource, invocation: Invocation): LifecycleTimes {
-    if (source.answerWithinMs === undefined) return invocation;
-    return { ...invocation, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
+    const attempts = source.maxTkeAttempts === undefined ? {} : { maxTkeAttempts: source.maxTkeAttempts };
+    if (source.answerWithinMs === undefined) return { ...invocation, ...attempts };
+    return { ...invocation, ...attempts, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
   }
 
   /**

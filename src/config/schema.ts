@@ -8,6 +8,9 @@ import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED
  * live in `load-config.ts`, which has the whole document in hand.
  */
 
+/** SCF's limit for a synchronous invocation's request (platform docs: 6 MB). */
+export const SCF_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024;
+
 const MAX_INSTANCE_COUNT = 500; // CVM RunInstances InstanceCount upper bound (platform-facts.md)
 
 const alias = z
@@ -189,6 +192,11 @@ export const alertmanagerSourceSchema = z.strictObject({
  * "<unix seconds>:<body>" when a timestamp header is configured) or an Authorization header.
  */
 export const grafanaSourceSchema = z.strictObject({
+  /**
+   * TKE attempts in all for Grafana's scale-outs: Grafana never retries a failed webhook within a
+   * flush, so the function retries longer (within its time) than for senders that do.
+   */
+  tkeMaxAttempts: z.number().int().min(1).max(20).default(8),
   auth: z.union([
     z.literal('none'),
     z
@@ -364,11 +372,15 @@ export const configSchema = z.strictObject({
   throttle: throttleDefaultsSchema,
   limits: z
     .strictObject({
-      // SCF caps a synchronous request at 6 MB; webhooks are a few KB. Anything larger is refused
-      // before it is parsed.
-      maxBodyBytes: z.number().int().min(1024).max(6 * 1024 * 1024).default(64 * 1024),
+      // A chat command or a script's call is a few KB: anything larger is refused before it is
+      // parsed.
+      maxBodyBytes: z.number().int().min(1024).max(SCF_REQUEST_LIMIT_BYTES).default(64 * 1024),
+      // Alarm senders (Alertmanager, Grafana, Tencent Cloud Monitor) send whole groups: Alertmanager's
+      // max_alerts defaults to 0, no limit, and a group of ~1,200 alerts is ~320 KB. A 413 would come
+      // back at every group_interval, so they get SCF's own limit for a synchronous request (6 MB).
+      maxAlarmBodyBytes: z.number().int().min(1024).max(SCF_REQUEST_LIMIT_BYTES).default(SCF_REQUEST_LIMIT_BYTES),
     })
-    .default({ maxBodyBytes: 64 * 1024 }),
+    .default({ maxBodyBytes: 64 * 1024, maxAlarmBodyBytes: SCF_REQUEST_LIMIT_BYTES }),
   store: z
     .strictObject({
       /** Prepended to every Redis key, so several deployments can share one Redis. */

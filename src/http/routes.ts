@@ -20,6 +20,12 @@ export function routeOf(method: string, path: string): Route {
   throw new NotFoundError('UnknownRoute', 'no such route; senders post to …/hooks/<source>, and GET …/healthz reports status');
 }
 
+/** The `<source>` of a `…/hooks/<source>` path, or undefined for any other path. */
+export function hookSourceOf(path: string): string | undefined {
+  const hook = HOOK_PATH.exec(path);
+  return hook === null ? undefined : decodeURIComponentSafe(hook[1]!);
+}
+
 function decodeURIComponentSafe(segment: string): string {
   try {
     return decodeURIComponent(segment);

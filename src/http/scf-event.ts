@@ -58,7 +58,7 @@ function isHttpEvent(event: unknown): event is FunctionUrlEvent {
  * is used, so input it cannot read (a `null` where an object belongs, a number where a string
  * belongs) is a 400 naming the field, never a crash and a 500 (which a sender would retry forever).
  */
-export function toWebhookRequest(event: unknown, maxBodyBytes: number): WebhookRequest {
+export function toWebhookRequest(event: unknown, maxBodyBytes: number | ((path: string) => number)): WebhookRequest {
   if (!isHttpEvent(event)) {
     throw new BadRequestError('NotAnHttpEvent', 'the function was invoked without an SCF HTTP event (httpMethod and path are required strings)');
   }
@@ -70,7 +70,9 @@ export function toWebhookRequest(event: unknown, maxBodyBytes: number): WebhookR
     throw invalidEvent('isBase64Encoded', 'true or false');
   }
   const headers = lowerCaseHeaders(objectField(raw, 'headers'));
-  const rawBody = decodeBody(raw.body, raw.isBase64Encoded === true, maxBodyBytes);
+  // The limit may depend on the sender (alarm groups are larger than chat commands): by the path.
+  const limit = typeof maxBodyBytes === 'number' ? maxBodyBytes : maxBodyBytes(event.path);
+  const rawBody = decodeBody(raw.body, raw.isBase64Encoded === true, limit);
   if (isApiGatewayEvent(event)) {
     const sourceIp = (event.requestContext as Record<string, unknown>).sourceIp;
     return {

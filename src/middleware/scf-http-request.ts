@@ -3,7 +3,8 @@ import { toWebhookRequest, type ScfHttpEvent, type ScfHttpResponse } from '../ht
 import type { InvocationContext } from './invocation-context';
 
 export interface ScfHttpRequestOptions {
-  readonly maxBodyBytes: number;
+  /** By the request's path: alarm senders send larger bodies than chat commands. */
+  readonly maxBodyBytes: number | ((path: string) => number);
   readonly now: () => number;
   /** Used when the context does not say how long the function has. */
   readonly fallbackDeadlineMs: number;

@@ -60,6 +60,11 @@ export interface LifecycleTimes {
   readonly deadline: number;
   /** Epoch ms at which the invocation ends: claims and in-flight grants expire then. */
   readonly timeoutAt: number;
+  /**
+   * TKE attempts in all for this delivery, when its sender does not retry a failed delivery itself
+   * (Grafana): then the function's own retries, within its time, are the only ones. Default: tke.maxAttempts.
+   */
+  readonly maxTkeAttempts?: number;
 }
 
 /** What happened to one scale-out, for its log line: facts, not prose. */
@@ -124,7 +129,8 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     }
 
     // From here this delivery holds the claim: every way out settles it.
-    const callOptions: TkeCallOptions = { deadline: times.deadline, now: deps.now, policy: deps.config.tke };
+    const policy = times.maxTkeAttempts === undefined ? deps.config.tke : { ...deps.config.tke, maxAttempts: Math.max(deps.config.tke.maxAttempts, times.maxTkeAttempts) };
+    const callOptions: TkeCallOptions = { deadline: times.deadline, now: deps.now, policy };
 
     // 3. reserve budget: in flight? cooldown? node budget? cluster ceiling?
     const reservation = await reserveBudget(deps, resolved, event, callOptions);

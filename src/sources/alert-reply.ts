@@ -5,13 +5,17 @@ import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutOutcome } from './webhook-source';
 
 /**
- * The answer for senders that retry only on 5xx (Alertmanager, Grafana): see docs/DESIGN.md,
- * "Answers per sender".
- *  - nothing to do (resolved, or no rule matched): 200, status "ignored": never a retry;
- *  - any scale-out failed in a way a retry may fix: its 5xx, so the sender retries the group (the
- *    scale-outs that did succeed replay, the failed ones run again with the same ClientToken);
- *  - otherwise 200 if anything was created or replayed, else the first refusal's 4xx (throttled 429,
- *    in flight 409, ...), which the sender takes as final: no retry loop, and the log line stays.
+ * The answer for the alarm senders of Alertmanager's pipeline (Alertmanager, Grafana): see
+ * docs/DESIGN.md, "Answers per sender". Both re-send a group whose notification failed (any
+ * non-2xx) at its next group_interval, since a failed send is not written to the notification log
+ * (prometheus/alertmanager notify/notify.go); within one flush Alertmanager also retries a 5xx with
+ * backoff (notify/webhook: "5xx response codes are assumed to be recoverable"), Grafana never does.
+ *  - nothing to do (resolved, or no rule matched): 200, status "ignored": never sent again;
+ *  - any scale-out failed in a way a retry may fix: its 5xx (the scale-outs that did succeed
+ *    replay on the re-send, the failed ones run again with the same ClientToken);
+ *  - otherwise 200 if anything was created or replayed, else the first refusal's 4xx (throttled
+ *    429, in flight 409, ...): no retry within the flush; the group comes back at group_interval
+ *    and is judged afresh (a cooldown over by then lets it through; an in-flight event replays).
  */
 export function alertDeliveryReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply {
   const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));

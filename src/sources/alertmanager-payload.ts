@@ -25,7 +25,9 @@ export const alertmanagerPayloadSchema = z.object({
   status: z.enum(['firing', 'resolved']).optional(),
   receiver: z.string().optional(),
   groupKey: z.string().optional(),
-  alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }).max(1000, 'has more than 1000 alerts'),
+  // No cap on the number: Alertmanager's max_alerts defaults to 0, no limit (notify/webhook:
+  // truncateAlerts only when maxAlerts != 0); the body limit bounds it, and parsing is linear.
+  alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }),
 });
 
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;

@@ -36,6 +36,11 @@ export interface WebhookSource {
    * same ClientToken), and the source posts the outcome where the job says.
    */
   completeFollowUp?(job: FollowUpJob, run: (request: ScaleOutRequest) => Promise<ScaleOutOutcome>): Promise<{ readonly outcome: ScaleOutOutcome; readonly note?: string }>;
+  /**
+   * Set for a sender that never retries a failed delivery within its flush (Grafana): TKE attempts
+   * in all for its scale-outs, so the function's own retries make up for it within its time.
+   */
+  readonly maxTkeAttempts?: number;
   /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
   readonly answerWithinMs?: number;
 }

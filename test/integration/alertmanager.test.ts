@@ -80,6 +80,25 @@ describe('Alertmanager sender', () => {
     expect(line.results).toEqual(expect.arrayContaining([expect.objectContaining({ outcome: 'rejected', error: expect.objectContaining({ code: 'InvalidCount' }) })]));
   });
 
+  // Issue 9, item 3. Alertmanager's webhook_config max_alerts defaults to 0, no limit
+  // (prometheus/alertmanager notify/webhook/webhook.go: truncateAlerts cuts only when maxAlerts != 0),
+  // and it re-sends a failed notification at every group_interval (a failed send is not written to
+  // the notification log, notify/notify.go SetNotifiesStage). A big group answered 413 would come
+  // back forever. Alarm senders get SCF's own 6 MB limit; chat and script senders keep 64 KB.
+  it('takes a group of 1,200 alerts (~0.5 MB, no max_alerts) as one scale-out; other senders keep their 64 KB limit', async () => {
+    const alerts = Array.from({ length: 1200 }, (_, i) => alertOf({ fingerprint: (0x1000000 + i).toString(16).padStart(16, '0'), labels: { pod: `web-${i}` } }));
+    const body = JSON.stringify(withAlerts(alerts));
+    expect(body.length).toBeGreaterThan(320_000);
+    const reply = await deliver(h, body);
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json.results).toHaveLength(1);
+    expect(reply.json.results[0].status).toBe('created');
+    expect(h.sandbox.createdCalls).toHaveLength(1);
+
+    const big = await h.postGeneric({ eventId: 'big', cluster: 'demo', template: 'small', reason: 'x'.repeat(70_000) });
+    expect(big.statusCode).toBe(413);
+  });
+
   it('acknowledges a resolution and unmatched alerts with 200 ignored, and logs them', async () => {
     const reply = await deliver(h, resolved);
     expect(reply.statusCode).toBe(200);
