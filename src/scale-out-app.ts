@@ -63,7 +63,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   async function handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest> {
     let sourceName: string | undefined;
     try {
-      const route = routeOf(request.method, request.path);
+      const route = routeOf(request.method, request.path, (name) => sources.get(name)?.methods ?? ['POST']);
       if (route.kind === 'healthz') return { reply: { status: 200, body: await health(request) }, decision: { outcome: 'health' } };
       sourceName = route.source;
       const source = senderFor(route.source);
@@ -83,7 +83,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // only make concurrent ones wait on each other.
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
-      const reply = await source.reply(outcomes, ignored);
+      const reply = await source.reply(outcomes, ignored, interpretation.answerContext);
       const decision: DecisionRecord =
         outcomes.length === 0 ? { outcome: 'ignored' } : decisionOfOutcomes(outcomes);
       return noted(reply, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }) });

@@ -290,7 +290,7 @@ const KNOWN_KEYS = [
   'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
   'timestampHeader', 'tencent-monitor', 'queryToken', 'param', 'slack', 'feishu', 'dingtalk', 'signingSecretEnv',
   'verificationTokenEnv', 'encryptKeyEnv', 'appSecretEnv', 'allow', 'usersEnv', 'channels', 'appIdEnv', 'apiBase',
-  'health', 'acceptEvictingPolicy', 'acceptReplays', 'replyBase', 'maxAlarmBodyBytes', 'tkeMaxAttempts',
+  'health', 'acceptEvictingPolicy', 'acceptReplays', 'replyBase', 'maxAlarmBodyBytes', 'tkeMaxAttempts', 'eventName', 'product',
   ...RUN_INSTANCE_PARA_KEYS,
   ...INSTANCE_ADVANCED_SETTINGS_KEYS,
 ];

@@ -330,8 +330,12 @@ export const ruleSchema = z.strictObject({
       policyId: matchValue.optional(),
       /** Tencent Cloud Monitor metric name, e.g. cpu_usage. */
       metric: matchValue.optional(),
-      /** Tencent Cloud Monitor namespace, e.g. QCE/TKE2. */
+      /** Tencent Cloud Monitor namespace, e.g. QCE/TKE2 (matched without regard to case). */
       namespace: matchValue.optional(),
+      /** Tencent Cloud Monitor event alarms: the event name, e.g. guest_reboot. */
+      eventName: matchValue.optional(),
+      /** Tencent Cloud Monitor event alarms: the product, e.g. cvm. */
+      product: matchValue.optional(),
     })
     .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one condition'),
   scale: z.strictObject({

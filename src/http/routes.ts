@@ -7,11 +7,14 @@ export type Route = { readonly kind: 'hook'; readonly source: string } | { reado
 const HOOK_PATH = /(?:^|\/)hooks\/([^/]+)\/?$/;
 const HEALTHZ_PATH = /(?:^|\/)healthz\/?$/;
 
-export function routeOf(method: string, path: string): Route {
+/** `hookMethods`: the methods a sender takes (POST, and for some a verification GET). */
+export function routeOf(method: string, path: string, hookMethods: (source: string) => readonly string[] = () => ['POST']): Route {
   const hook = HOOK_PATH.exec(path);
   if (hook !== null) {
-    if (method !== 'POST') throw new MethodNotAllowedError(method, ['POST']);
-    return { kind: 'hook', source: decodeURIComponentSafe(hook[1]!) };
+    const source = decodeURIComponentSafe(hook[1]!);
+    const allowed = hookMethods(source);
+    if (!allowed.includes(method)) throw new MethodNotAllowedError(method, allowed);
+    return { kind: 'hook', source };
   }
   if (HEALTHZ_PATH.test(path)) {
     if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method, ['GET', 'HEAD']);

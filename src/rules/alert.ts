@@ -1,7 +1,7 @@
 /**
  * An alarm as the rules see it, whatever sent it: Alertmanager and Grafana alerts map their labels
  * and annotations; a Tencent Cloud Monitor alarm maps its policy, metric, namespace and object.
- * Sources build these (sources/*.ts); rules (rules/rules.ts) match them.
+ * Sources build these (sources/*.ts); rules (rules/plan.ts) match them.
  */
 export interface Alert {
   readonly status: 'firing' | 'resolved';
@@ -12,6 +12,9 @@ export interface Alert {
   /** Tencent Cloud Monitor: metric name (e.g. cpu_usage) and namespace (e.g. QCE/TKE2). */
   readonly metric?: string;
   readonly namespace?: string;
+  /** Tencent Cloud Monitor event alarms: the event (e.g. guest_reboot) and its product (e.g. cvm). */
+  readonly eventName?: string;
+  readonly product?: string;
   /**
    * What makes this alert's firing episode itself, stable across the sender's retries and
    * repeats and new for a new episode. Alertmanager/Grafana: `<fingerprint>/<startsAt seconds>`.

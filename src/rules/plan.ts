@@ -64,13 +64,16 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
 }
 
 function matches(rule: RuleConfig, alert: Alert): boolean {
-  const { labels, annotations, policyId, metric, namespace } = rule.match;
+  const { labels, annotations, policyId, metric, namespace, eventName, product } = rule.match;
   return (
     matchesAll(labels, alert.labels) &&
     matchesAll(annotations, alert.annotations) &&
     matchesOne(policyId, alert.policyId) &&
     matchesOne(metric, alert.metric) &&
-    matchesOne(namespace, alert.namespace)
+    // Tencent's own samples write namespaces both ways (QCE/TKE2, qce/cvm): case does not matter.
+    matchesOne(lowerCase(namespace), alert.namespace?.toLowerCase()) &&
+    matchesOne(eventName, alert.eventName) &&
+    matchesOne(product, alert.product)
   );
 }
 
@@ -85,6 +88,11 @@ function matchesOne(wanted: string | readonly string[] | undefined, actual: stri
   return typeof wanted === 'string' ? wanted === actual : wanted.includes(actual);
 }
 
+function lowerCase(wanted: string | readonly string[] | undefined): string | readonly string[] | undefined {
+  if (wanted === undefined) return undefined;
+  return typeof wanted === 'string' ? wanted.toLowerCase() : wanted.map((w) => w.toLowerCase());
+}
+
 function oldest(alerts: readonly Alert[]): Alert {
   return [...alerts].sort((a, b) => a.startedAt - b.startedAt || (a.episode < b.episode ? -1 : 1))[0]!;
 }
@@ -92,7 +100,7 @@ function oldest(alerts: readonly Alert[]): Alert {
 /** The scale-out a rule asks for on behalf of `alert`, or why it cannot be made (with the request it would have been). */
 function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number): { request: ScaleOutRequest; problem?: UnprocessableError } {
   const count = countFor(rule, alert);
-  const name = alert.labels.alertname ?? alert.metric ?? alert.policyId ?? 'alert';
+  const name = alert.labels.alertname ?? alert.metric ?? alert.eventName ?? alert.policyId ?? 'alert';
   const request: ScaleOutRequest = {
     source,
     eventId: `${rule.name}/${alert.episode}`,

@@ -7,87 +7,143 @@ import type { TencentMonitorSourceConfig } from '../config/schema';
 import { errorReply } from '../http/error-response';
 import { parseJsonBody } from '../http/json-body';
 import { scaleOutAnswerBody } from '../http/scale-out-answer';
-import type { HttpReply } from '../http/webhook-request';
+import type { HttpReply, WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
 import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
 import { invalidPayload } from './payload-error';
 import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
 
 /**
- * Tencent Cloud Monitor's alarm callback (cloud.tencent.com/document/product/248/9066). One alarm a
- * request, JSON, unsigned; sent when a policy fires, when it recovers, and again on repeats. It
- * retries a failed or slow (> 5 s) callback up to 3 times.
+ * Tencent Cloud Monitor's alarm callback (cloud.tencent.com/document/product/248/38209, "告警回调说明").
+ * One alarm a request, JSON, unsigned; sent when a policy fires, when it recovers, and again on
+ * repeats. Each push times out after 5 s and is tried at most 3 times; after the callback URL is
+ * saved the console checks it once, wanting a 200 within 5 s (the check's shape is not documented).
  *
- * Event ID: `<rule>/<policyId>/<object>/<firstOccurTime>`, the object being a short digest of the
- * alarm's dimensions. The docs call sessionId a "session ID" without saying whether a repeat of the
- * same alarm keeps it, so it is logged but not relied on; policy, object and first-occur time are
- * the same on every repeat of one alarm episode and differ for the next.
+ * Two kinds: metric alarms (`alarmType: "metric"`: conditions name a metric) and event alarms
+ * (`"event"`: conditions name a product and an event, and a dimension may hold a nested object,
+ * `objDetail`). `alarmStatus` comes as "1"/"0" or 1/0; captured callbacks may lack
+ * `alarmPolicyInfo.policyId` and `alarmObjInfo.namespace`.
+ *
+ * Event ID: `<rule>/<policyId or event or metric>/<object>/<firstOccurTime>`, the object being a
+ * short digest of the alarm's dimensions (nested ones included, keys sorted). The docs call
+ * sessionId a "session ID" without saying whether a repeat keeps it, so it is echoed in the answer
+ * but not relied on; policy, object and first-occur time are the same on every repeat of one alarm
+ * episode and differ for the next.
  */
-const scalar = z.union([z.string(), z.number()]);
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const dimensionValue = z.union([scalar, z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()]);
+
+const conditionsSchema = z.object({
+  metricName: z.string().optional(),
+  productName: z.string().optional(),
+  eventName: z.string().optional(),
+  currentValue: scalar.optional(),
+  calcValue: scalar.optional(),
+});
 
 const callbackSchema = z.object({
   sessionId: z.string().optional(),
-  alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered)' }),
+  alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered), as a string or a number' }),
   alarmType: z.string().optional(),
   alarmObjInfo: z.object({
     region: z.string().optional(),
     namespace: z.string().optional(),
-    dimensions: z.record(z.string(), scalar).default({}),
+    dimensions: z.record(z.string(), dimensionValue).default({}),
   }),
   alarmPolicyInfo: z.object({
-    policyId: z.string().min(1),
+    policyId: z.string().min(1).optional(),
     policyName: z.string().optional(),
-    conditions: z
-      .object({ metricName: z.string().optional(), eventName: z.string().optional(), currentValue: scalar.optional() })
-      .default({}),
+    // An object in the documented samples; a list is taken too (its first entry), for policies
+    // with several conditions.
+    conditions: z.union([conditionsSchema, z.array(conditionsSchema)]).default({}),
   }),
   firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
 });
 
+/** Well within Tencent Cloud Monitor's 5 s per push: TKE calls are cut here, as for chat. */
+export const TENCENT_MONITOR_ANSWER_WITHIN_MS = 4000;
+
 export function createTencentMonitorSource(config: TencentMonitorSourceConfig, rules: readonly RuleConfig[], env: NodeJS.ProcessEnv): WebhookSource {
   return {
     name: 'tencent-monitor',
+    // The console's one-off check of a saved URL is undocumented: a GET is answered too.
+    methods: ['POST', 'GET', 'HEAD'],
+    answerWithinMs: TENCENT_MONITOR_ANSWER_WITHIN_MS,
     authenticate: tencentMonitorAuthenticator(config, env),
     interpret(request) {
+      if (isUrlCheck(request)) return { kind: 'reply', reply: { status: 200, body: { retCode: 0, status: 'verified' } }, note: 'callback URL check' };
       const parsed = callbackSchema.safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a Tencent Cloud Monitor alarm callback', parsed.error);
-      return { kind: 'scale-out', ...planScaleOuts(rules, 'tencent-monitor', [alertOf(parsed.data)]) };
+      return {
+        kind: 'scale-out',
+        ...planScaleOuts(rules, 'tencent-monitor', [alertOf(parsed.data)]),
+        ...(parsed.data.sessionId !== undefined && { answerContext: { sessionId: parsed.data.sessionId } }),
+      };
     },
     reply: tencentMonitorReply,
   };
 }
 
+/**
+ * The console's check of a saved callback URL: authenticated already (the token is in the URL), and
+ * carrying no alarm: a GET, an empty body, or JSON with none of an alarm's fields.
+ */
+function isUrlCheck(request: WebhookRequest): boolean {
+  if (request.method !== 'POST') return true;
+  if (request.rawBody.length === 0) return true;
+  const body = request.rawBody.toString('utf8').trim();
+  if (body === '' || body === '{}') return true;
+  return false;
+}
+
 function alertOf(callback: z.infer<typeof callbackSchema>): Alert {
   const { alarmObjInfo, alarmPolicyInfo } = callback;
-  const dimensions = Object.fromEntries(Object.entries(alarmObjInfo.dimensions).map(([k, v]) => [k, String(v)]));
-  const object = createHash('sha256').update(JSON.stringify(Object.entries(dimensions).sort())).digest('hex').slice(0, 12);
+  const conditions = Array.isArray(alarmPolicyInfo.conditions) ? (alarmPolicyInfo.conditions[0] ?? {}) : alarmPolicyInfo.conditions;
+  // Scalar dimensions double as labels, so rules can match an instance or a cluster; nested ones
+  // (an event's objDetail) count towards the object's identity only.
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(alarmObjInfo.dimensions)) if (typeof v !== 'object' || v === null) labels[k] = String(v);
+  const object = createHash('sha256').update(stableJson(alarmObjInfo.dimensions)).digest('hex').slice(0, 12);
   const firstOccur = callback.firstOccurTime.replace(/\D/g, '').slice(0, 14);
-  const metric = alarmPolicyInfo.conditions.metricName ?? alarmPolicyInfo.conditions.eventName;
+  const policy = alarmPolicyInfo.policyId ?? conditions.eventName ?? conditions.metricName ?? 'no-policy';
   return {
     status: String(callback.alarmStatus) === '1' ? 'firing' : 'resolved',
-    // Dimensions double as labels, so rules can match an instance or a cluster.
-    labels: { ...dimensions, ...(alarmPolicyInfo.policyName !== undefined && { policyName: alarmPolicyInfo.policyName }) },
+    labels: { ...labels, ...(alarmPolicyInfo.policyName !== undefined && { policyName: alarmPolicyInfo.policyName }) },
     annotations: {},
-    policyId: alarmPolicyInfo.policyId,
-    ...(metric !== undefined && { metric }),
+    ...(alarmPolicyInfo.policyId !== undefined && { policyId: alarmPolicyInfo.policyId }),
+    ...(conditions.metricName !== undefined && { metric: conditions.metricName }),
+    ...(conditions.eventName !== undefined && { eventName: conditions.eventName }),
+    ...(conditions.productName !== undefined && { product: conditions.productName }),
     ...(alarmObjInfo.namespace !== undefined && { namespace: alarmObjInfo.namespace }),
-    episode: `${alarmPolicyInfo.policyId}/${object}/${firstOccur}`,
+    episode: `${policy}/${object}/${firstOccur}`,
     startedAt: Number(firstOccur) || 0,
   };
 }
 
+/** JSON with object keys sorted at every depth: the same dimensions always digest the same. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /**
- * By its retry rule (docs/DESIGN.md): 3 tries, 5 s apart. Only a failure a retry may fix gets a
+ * By its retry rule (docs/DESIGN.md): 3 tries, 5 s each. Only a failure a retry may fix gets a
  * 5xx; throttled, in flight, refused and ignored all get 200 with the outcome in the body, since
- * retrying them within 15 s cannot help. The log line is the record.
+ * retrying them within 15 s cannot help. The log line is the record. A 200 carries
+ * `{ sessionId, retCode: 0 }`, which an older version of the callback doc asks for.
  */
-function tencentMonitorReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply {
-  if (outcomes.length === 0) return { status: 200, body: { status: 'ignored', ignored } };
+function tencentMonitorReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpReply {
+  const ok = { ...(typeof context?.sessionId === 'string' && { sessionId: context.sessionId }), retCode: 0 };
+  if (outcomes.length === 0) return { status: 200, body: { ...ok, status: 'ignored', ignored } };
   const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
   const retryable = outcomes.find((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok && o.error.status >= 500);
   if (retryable !== undefined) return { status: retryable.error.status, body: { status: retryable.error.code, results } };
   const first = outcomes[0]!;
-  return { status: 200, body: { status: first.ok ? first.status : first.error.code === 'Throttled' ? 'throttled' : first.error.code, results } };
+  return { status: 200, body: { ...ok, status: first.ok ? first.status : first.error.code === 'Throttled' ? 'throttled' : first.error.code, results } };
 }
 
 function tencentMonitorAuthenticator(config: TencentMonitorSourceConfig, env: NodeJS.ProcessEnv): Authenticate {

@@ -20,11 +20,14 @@ import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 export interface WebhookSource {
   /** The `<source>` in `/hooks/<source>`. */
   readonly name: string;
+  /** HTTP methods it takes; POST when absent (Tencent Cloud Monitor's URL check may be another). */
+  readonly methods?: readonly string[];
   /** Throws UnauthorizedError (401) or SenderNotConfiguredError (503). `now` is epoch ms. */
   authenticate(request: WebhookRequest, now: number): void;
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
   interpret(request: WebhookRequest, now: number): Interpretation | Promise<Interpretation>;
-  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply | Promise<HttpReply>;
+  /** `context`: what `interpret` set aside for the answer (Tencent Cloud Monitor's sessionId). */
+  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpReply | Promise<HttpReply>;
   /**
    * For a sender whose signature does not cover the body (DingTalk): the signature's use, which the
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
@@ -56,6 +59,8 @@ export type Interpretation =
        * not a number): each is answered and logged as refused, and the rest of the delivery goes on.
        */
       readonly refused?: readonly RefusedScaleOut[];
+      /** Handed to `reply` as it is (e.g. a session ID the sender wants echoed). */
+      readonly answerContext?: Readonly<Record<string, unknown>>;
     }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
   | { readonly kind: 'reply'; readonly reply: HttpReply; readonly note: string };

@@ -95,3 +95,92 @@ describe('Tencent Cloud Monitor sender', () => {
     expect((await deliver(h, alarm, {}, basic('px'))).statusCode).toBe(401);
   });
 });
+
+// Issue 9, items 4 and 5. The event alarm's shape follows Tencent's callback doc ("告警回调说明",
+// cloud.tencent.com/document/product/248/38209 and 248/50397): alarmType "event", conditions with
+// productName/eventName instead of a metric, a dimension holding a nested objDetail object. The
+// doc's own sample page could be read here only in excerpts, so the nested object's fields are as
+// captured callbacks are described (issue 9); policyId and namespace are left out as captures lack them.
+const eventAlarm = {
+  sessionId: 'xxxxxxxx-event-1',
+  alarmStatus: 1,
+  alarmType: 'event',
+  alarmObjInfo: {
+    region: 'gz',
+    dimensions: {
+      unInstanceId: 'ins-o9p3rg3m',
+      objDetail: { id: 'ins-o9p3rg3m', name: 'demo-node-1', lanIp: '10.0.1.17', zone: 'ap-guangzhou-4' },
+    },
+  },
+  alarmPolicyInfo: {
+    policyType: 'cvm_device',
+    policyName: 'node reboots',
+    policyTypeCName: 'CVM - basic',
+    conditions: { productName: 'cvm', productShowName: '云服务器', eventName: 'guest_reboot', eventShowName: '服务器重启' },
+  },
+  firstOccurTime: '2026-11-25 16:00:00',
+  durationTime: 0,
+  recoverTime: '0',
+};
+
+describe('Tencent Cloud Monitor: event alarms, the URL check and its 5 s', () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  const withRules = (rules: Array<Record<string, unknown>>, extra: (doc: Record<string, any>) => void = () => undefined) =>
+    startHarness({
+      env: { TENCENT_MONITOR_TOKEN: TOKEN },
+      config: (doc) => {
+        doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 1000 };
+        doc.rules = rules;
+        extra(doc);
+      },
+    });
+
+  it('matches an event alarm by event name and product, without policyId or namespace, with a numeric alarmStatus', async () => {
+    h = await withRules([{ name: 'reboots', sources: ['tencent-monitor'], match: { eventName: 'guest_reboot', product: 'cvm' }, scale: { cluster: 'demo', template: 'small', count: 1 } }]);
+    const reply = await deliver(h, eventAlarm);
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json).toMatchObject({ sessionId: 'xxxxxxxx-event-1', retCode: 0, status: 'created', results: [{ status: 'created', eventId: expect.stringMatching(/^reboots\/guest_reboot\/[0-9a-f]{12}\/20261125160000$/) }] });
+    // The same alarm repeated, its objDetail's keys in another order: the same event.
+    const { objDetail } = eventAlarm.alarmObjInfo.dimensions;
+    const reordered = { ...eventAlarm, alarmStatus: '1', alarmObjInfo: { ...eventAlarm.alarmObjInfo, dimensions: { objDetail: { zone: objDetail.zone, lanIp: objDetail.lanIp, name: objDetail.name, id: objDetail.id }, unInstanceId: 'ins-o9p3rg3m' } } };
+    expect((await deliver(h, reordered)).json.results[0]).toMatchObject({ status: 'replayed', eventId: reply.json.results[0].eventId });
+    // Another event of the product does not match.
+    const other = await deliver(h, { ...eventAlarm, alarmPolicyInfo: { ...eventAlarm.alarmPolicyInfo, conditions: { ...eventAlarm.alarmPolicyInfo.conditions, eventName: 'disk_readonly' } } });
+    expect(other.json).toMatchObject({ status: 'ignored', retCode: 0 });
+  });
+
+  it('matches a namespace without regard to case (the docs write QCE/TKE2 and qce/cvm)', async () => {
+    h = await withRules([{ name: 'any-cvm', sources: ['tencent-monitor'], match: { namespace: 'QCE/CVM' }, scale: { cluster: 'demo', template: 'small', count: 1 } }]);
+    const cvm = { ...alarm, alarmObjInfo: { ...alarm.alarmObjInfo, namespace: 'qce/cvm' } };
+    expect((await deliver(h, cvm)).json.status).toBe('created');
+  });
+
+  it('answers the console\'s check of a saved URL with 200 when the token is right, 401 when not', async () => {
+    h = await withRules([]);
+    const check = (method: string, body: string, query: Record<string, string> = { token: TOKEN }) =>
+      h.invoke({ httpMethod: method, path: '/hooks/tencent-monitor', headers: {}, queryString: query, body } as FunctionUrlEvent);
+    for (const [method, body] of [['GET', ''], ['HEAD', ''], ['POST', ''], ['POST', '{}']] as const) {
+      const reply = await check(method, body);
+      expect(reply.statusCode).toBe(200);
+      expect(reply.json).toEqual({ retCode: 0, status: 'verified' });
+    }
+    expect((await check('GET', '', { token: 'wrong' })).statusCode).toBe(401);
+    expect((await check('GET', '', {})).statusCode).toBe(401);
+    expect((await check('PUT', '')).statusCode).toBe(405);
+    expect(h.sandbox.calls).toHaveLength(0);
+  });
+
+  it('cuts a slow TKE call to answer well within the push\'s 5 s: 504, and the retry goes on with the same ClientToken', async () => {
+    h = await withRules([{ name: 'demo-tcm', sources: ['tencent-monitor'], match: { policyId: 'policy-n4exeh88' }, scale: { cluster: 'demo', template: 'small', count: 1 } }]);
+    h.sandbox.injectFault({ kind: 'delay', ms: 8000, action: 'CreateClusterInstances' });
+    // Uncut, the call would wait 8 s and succeed (the function has 10 s here).
+    const slow = await deliver(h, alarm);
+    expect(slow.statusCode).toBe(504);
+    expect(slow.json.status).toBe('TkeTimeout');
+    const retry = await deliver(h, alarm);
+    expect(retry.json.results[0].status).toBe('created');
+    expect(new Set(h.sandbox.createdCalls.flatMap((c) => c.instanceIds ?? [])).size).toBe(1);
+  });
+});
