@@ -39,7 +39,8 @@ const compiledConfig = join(stage, 'config', 'scaleout.json');
 // cold start with the key's path.
 const validate = (configPath) => {
   try {
-    execFileSync(process.execPath, ['-e', "require('./index.js')"], {
+    // The function builds itself on its first invocation (src/index.ts); build it now.
+    execFileSync(process.execPath, ['-e', "require('./index.js').coldStartNow()"], {
       cwd: stage,
       // NODE_PATH: the checkout's node_modules, where the bundle finds the YAML library it leaves out.
       env: { PATH: process.env.PATH, NODE_PATH: join(root, 'node_modules'), USER_CODE_ROOT: stage, SCALEOUT_CONFIG: configPath, TENCENTCLOUD_SECRETID: 'validate', TENCENTCLOUD_SECRETKEY: 'validate' },

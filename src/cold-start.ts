@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import * as z from 'zod';
 import { bearerAuthentication } from './auth/authenticators';
+import { configPathFor } from './config/config-path';
 import { loadConfigFile, type Config } from './config/load-config';
 import { ConfigError } from './errors';
 import { createHandler, type ScfHandler } from './handler';
@@ -51,22 +50,6 @@ function redisStore(url: string, config: Config, now: () => number): StateStore 
   });
 }
 
-/**
- * Beside the handler: the packaged config (`npm run package` compiles the YAML into
- * config/scaleout.json in the zip), found under SCF's code root (USER_CODE_ROOT), else beside the
- * bundle itself (a zip loaded some other way), else under the working directory; in a checkout,
- * where there is none, the example config.
- */
-function defaultConfigPath(env: NodeJS.ProcessEnv): string {
-  const roots = [env.USER_CODE_ROOT, typeof __dirname === 'string' ? __dirname : undefined, process.cwd()];
-  for (const root of roots) {
-    if (root === undefined || root === '') continue;
-    const packaged = resolve(root, 'config', 'scaleout.json');
-    if (existsSync(packaged)) return packaged;
-  }
-  return resolve(env.USER_CODE_ROOT || process.cwd(), 'config', 'example.yaml');
-}
-
 // zod compiles each object schema into a fast parser with `new Function` on its first parse. A
 // webhook parses a config once and a few small payloads per instance, so that compilation costs more
 // than it saves: about 5 ms of every cold start on SCF's Node 18 (docs/PERFORMANCE.md).
@@ -74,7 +57,7 @@ z.config({ jitless: true });
 
 export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
   try {
-    const configPath = env.SCALEOUT_CONFIG ?? defaultConfigPath(env);
+    const configPath = configPathFor(env);
     const config = loadConfigFile(configPath);
     const problems: string[] = [];
 

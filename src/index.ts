@@ -1,7 +1,26 @@
-import { coldStart } from './cold-start';
+import type { ColdStart } from './cold-start';
+import type { ScfHttpEvent } from './http/scf-event';
+import { feishuUrlVerification } from './sources/feishu-url-verification';
 
 /**
- * SCF entry: handler `index.main_handler`. Built at module load, i.e. once per cold start; a bad
- * config or environment fails the instance's start with a log line naming the key.
+ * SCF entry: handler `index.main_handler`.
+ *
+ * The function is built on the first invocation that needs it, not at module load: Feishu's URL
+ * challenge must be answered within 1 s, usually on a cold instance, and needs none of it
+ * (sources/feishu-url-verification.ts). Everything else builds the function once per instance
+ * (cold-start.ts), and a bad config or environment fails that invocation, and every later one,
+ * with the log line naming the key.
  */
-export const main_handler = coldStart().handler;
+let built: ColdStart | undefined;
+
+export async function main_handler(event: ScfHttpEvent, context: object): Promise<unknown> {
+  const challenge = feishuUrlVerification(event, process.env);
+  if (challenge !== undefined) return challenge;
+  return coldStartNow().handler(event, context);
+}
+
+/** Builds the function (once); `npm run package` calls it to validate the config it ships. */
+export function coldStartNow(): ColdStart {
+  built ??= (require('./cold-start') as typeof import('./cold-start')).coldStart();
+  return built;
+}
