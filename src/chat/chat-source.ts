@@ -41,8 +41,11 @@ export interface ChatPlatform {
    * be posted, or undefined. Absent: the platform cannot be replied to later.
    */
   post?(text: string, target: ReplyTarget): Promise<string | undefined>;
-  /** False when the platform does not show the HTTP answer (Feishu): every reply is posted. */
-  readonly showsAnswer: boolean;
+  /**
+   * True when every reply is posted too, not only answered: Feishu does not show the callback's
+   * answer; DingTalk's documented reply path is the message's sessionWebhook. Slack shows the answer.
+   */
+  readonly postEveryReply: boolean;
   /** The sender's secrets, current first: follow-up jobs are signed with the first, checked against all. */
   readonly secrets: readonly string[];
   /** Overrides CHAT_ANSWER_WITHIN_MS, e.g. to leave time for posting the reply. */
@@ -124,10 +127,10 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     }),
   };
 
-  /** The reply in the platform's format, posted too where the platform does not show the answer. */
+  /** The reply in the platform's format, posted too where the platform wants every reply posted. */
   async function say(text: string, visibility: Visibility, target: ReplyTarget | undefined): Promise<HttpReply> {
     const reply = platform.format(text, visibility);
-    if (platform.showsAnswer || platform.post === undefined || target === undefined) return reply;
+    if (!platform.postEveryReply || platform.post === undefined || target === undefined) return reply;
     const problem = await platform.post(text, target);
     return problem === undefined ? reply : { ...reply, note: problem };
   }

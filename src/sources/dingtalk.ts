@@ -15,8 +15,10 @@ import { invalidPayload } from './payload-error';
 import type { WebhookSource } from './webhook-source';
 
 /**
- * A DingTalk outgoing robot: a group member @-mentions the bot with `/scaleout demo 2`, DingTalk
- * POSTs the message as JSON, and the HTTP answer is the robot's reply message (msgtype text).
+ * A DingTalk outgoing robot: a group member @-mentions the bot with `/scaleout demo 2` and DingTalk
+ * POSTs the message as JSON. The robot replies through the message's `sessionWebhook` (DingTalk's
+ * documented reply path, valid until `sessionWebhookExpiredTime`; only under `replyBase`,
+ * https://oapi.dingtalk.com), and the HTTP answer carries the same text message (msgtype text).
  * Event ID: the message's msgId. The `sign` header covers only the `timestamp` header, not the
  * body, so each (timestamp, sign) pair is bound to the first body it authorised (`signatureUse`).
  */
@@ -28,6 +30,8 @@ const messageSchema = z.object({
   senderId: z.string().optional(),
   conversationId: z.string().optional(),
   sessionWebhook: z.string().optional(),
+  /** When the sessionWebhook stops working (epoch ms). */
+  sessionWebhookExpiredTime: z.number().optional(),
 });
 
 export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
@@ -48,7 +52,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
         expiresAt: Number(timestamp) + config.toleranceSeconds * 1000,
       };
     },
-    read(request) {
+    read(request, now) {
       const parsed = messageSchema.safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a DingTalk robot message', parsed.error);
       const message = parsed.data;
@@ -60,7 +64,8 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
       }
       // The documented way for an outgoing robot to reply later is the message's sessionWebhook
       // (valid until sessionWebhookExpiredTime); only one under DingTalk's host is used.
-      const webhook = message.sessionWebhook;
+      const expired = message.sessionWebhookExpiredTime !== undefined && message.sessionWebhookExpiredTime <= now;
+      const webhook = expired ? undefined : message.sessionWebhook;
       return {
         user,
         ...(message.conversationId !== undefined && { channel: message.conversationId }),
@@ -73,7 +78,9 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
     format(text) {
       return { status: 200, body: { msgtype: 'text', text: { content: text } } };
     },
-    showsAnswer: true,
+    // DingTalk's documented way for a robot to reply is the message's sessionWebhook: every reply
+    // is posted there, and is the HTTP answer too, for clients that show it.
+    postEveryReply: true,
     secrets: readSecrets('dingtalk', config.appSecretEnv, env).secrets,
     // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
     post: (text, target) =>

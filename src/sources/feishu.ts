@@ -117,7 +117,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       return { status: 200, body: { msg_type: 'text', content: { text } } };
     },
     // Feishu does not show the callback's answer: every reply is posted (with the app's credentials).
-    showsAnswer: false,
+    postEveryReply: true,
     secrets: tokens.secrets,
     ...(messenger !== undefined && {
       post: (text: string, target: ReplyTarget) =>

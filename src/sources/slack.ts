@@ -47,7 +47,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
     format(text, visibility) {
       return { status: 200, body: { response_type: visibility === 'public' ? 'in_channel' : 'ephemeral', text } };
     },
-    showsAnswer: true,
+    postEveryReply: false,
     secrets: readSecrets('slack', config.signingSecretEnv, env).secrets,
     // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
     post: (text, target) =>

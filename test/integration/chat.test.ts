@@ -9,6 +9,7 @@ import { createSources } from '../../src/sources';
 import { exampleConfig, REPO_ROOT } from '../support/fixtures';
 import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';
 import { startHarness, type Harness } from '../support/harness';
+import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 
 /** The chat senders through the real handler: payload shapes from each platform's docs, signed as they sign. */
 const SLACK_SECRET = 'slack-signing-secret';
@@ -173,8 +174,13 @@ describe('Slack slash command', () => {
 
 describe('DingTalk outgoing robot', () => {
   let h: Harness;
+  let replies: ReplyStandIn;
+  beforeAll(async () => {
+    replies = await startReplyStandIn();
+  });
+  afterAll(() => replies.close());
   beforeEach(async () => {
-    h = await startHarness({ env });
+    h = await startHarness({ env, config: (doc) => (doc.sources.dingtalk.replyBase = replies.url) });
   });
   afterEach(() => h.close());
 
@@ -194,7 +200,7 @@ describe('DingTalk outgoing robot', () => {
       senderId: '$:LWCP_v1:$sender',
       conversationTitle: 'SRE on call',
       isInAtList: true,
-      sessionWebhook: 'https://oapi.dingtalk.com/robot/sendBySession?session=abc',
+      sessionWebhook: `${replies.url}/robot/sendBySession?session=abc`,
       text: { content },
       robotCode: 'dingbot',
       msgtype: 'text',
@@ -207,10 +213,22 @@ describe('DingTalk outgoing robot', () => {
   const freshTs = () => String((lastTs = Math.max(Date.now(), lastTs + 1)));
   const signed = (ts = freshTs(), secret = DINGTALK_SECRET) => ({ 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(secret, ts) });
 
-  it('scales and answers in DingTalk’s reply format', async () => {
+  // Issue 9, item 7. DingTalk's documented reply path for a robot is the message's sessionWebhook
+  // (open.dingtalk.com, robot "接收消息": sessionWebhook, valid until sessionWebhookExpiredTime); the
+  // reply is posted there, and is the HTTP answer too.
+  it('scales, posts the reply to the sessionWebhook, and answers in DingTalk’s reply format too', async () => {
+    const before = replies.posts.length;
     const reply = await post(h, 'dingtalk', message(' /scaleout demo 1'), signed());
     expect(reply.statusCode).toBe(200);
     expect(reply.json).toEqual({ msgtype: 'text', text: { content: expect.stringMatching(/^Requested 1 node on cls-e55paxnt with template small: ins-/) } });
+    expect(replies.posts.slice(before)).toEqual([{ path: '/robot/sendBySession?session=abc', body: reply.json }]);
+  });
+
+  it('posts nowhere when the sessionWebhook has expired or is not under DingTalk\'s host', async () => {
+    const before = replies.posts.length;
+    await post(h, 'dingtalk', message('/scaleout demo 1 --dry-run', { sessionWebhookExpiredTime: Date.now() - 1000 }), signed());
+    await post(h, 'dingtalk', message('/scaleout demo 1 --dry-run', { sessionWebhook: 'http://169.254.169.254/latest/meta-data' }), signed());
+    expect(replies.posts.length).toBe(before);
   });
 
   it.each([

@@ -33,7 +33,6 @@ const message = (content: string, overrides: Record<string, unknown> = {}) =>
     msgId: `msgReplay${++counter}`,
     senderStaffId: 'manager1234',
     conversationId: 'cid-1',
-    sessionWebhook: 'https://oapi.dingtalk.com/robot/sendBySession?session=abc',
     ...overrides,
   });
 const signedHeaders = (ts: string) => ({ 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(SECRET, ts) });
