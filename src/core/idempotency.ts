@@ -46,7 +46,6 @@ export type IdempotencyRecord =
       readonly state: 'in-progress';
       readonly claimId: string;
       readonly fingerprint: RequestFingerprint;
-      readonly clientToken: string;
       readonly expiresAt: number;
     }
   | {
@@ -85,7 +84,7 @@ export function idempotencyKeyFor(source: string, eventId: string): string {
  */
 export function decideDelivery(
   current: IdempotencyRecord | undefined,
-  claim: { claimId: string; fingerprint: RequestFingerprint; clientToken: string; claimExpiresAt: number },
+  claim: { claimId: string; fingerprint: RequestFingerprint; claimExpiresAt: number },
   now: number,
 ): StoreStep<IdempotencyRecord, DeliveryDecision> {
   const live = current !== undefined && current.expiresAt > now ? current : undefined;
@@ -97,7 +96,6 @@ export function decideDelivery(
           state: 'in-progress',
           claimId: claim.claimId,
           fingerprint: claim.fingerprint,
-          clientToken: claim.clientToken,
           expiresAt: claim.claimExpiresAt,
         },
         expiresAt: claim.claimExpiresAt,

@@ -1,4 +1,5 @@
 import type { StoreStep } from '../store/state-store';
+import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 import type { ResolvedScaleOut } from './scale-out-request';
 
 /**
@@ -37,6 +38,18 @@ export interface Grant {
    * so the grant is never given back, even if a later call for the same event is refused.
    */
   readonly mayExist?: true;
+  /**
+   * The exact request sent when the outcome was unknown, ClientToken included: the event's
+   * redelivery re-sends it as it is (not rendered again from a config that may have changed), so
+   * one token only ever goes out with one request, and CVM can answer it with the first purchase.
+   */
+  readonly sent?: SentRequest;
+}
+
+/** A CreateClusterInstances request as sent, for a redelivery to send again byte for byte. */
+export interface SentRequest {
+  readonly clientToken: string;
+  readonly request: CreateClusterInstancesRequest;
 }
 
 export interface ThrottleState {
@@ -59,7 +72,7 @@ export interface ThrottleAsk {
 }
 
 export type ThrottleDecision =
-  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule }
+  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule; readonly resend?: SentRequest }
   | { readonly kind: 'throttled'; readonly rule: ThrottleRule; readonly retryAt: number; readonly detail: string };
 
 /**
@@ -85,7 +98,7 @@ export function decideThrottle(
   const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || isInFlight(g, now));
   const state: ThrottleState = { ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }), grants };
   const keep = (decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({ write: { kind: 'keep' }, result: decision });
-  const grant = (nodes: number, clampedBy?: ThrottleRule, mayExist?: true): StoreStep<ThrottleState, ThrottleDecision> => {
+  const grant = (nodes: number, clampedBy?: ThrottleRule, mayExist?: true, sent?: SentRequest): StoreStep<ThrottleState, ThrottleDecision> => {
     const next: Grant = {
       eventKey: ask.eventKey,
       claimId: ask.claimId,
@@ -94,18 +107,19 @@ export function decideThrottle(
       state: 'in-flight',
       inFlightUntil: ask.inFlightUntil,
       ...(mayExist && { mayExist }),
+      ...(sent !== undefined && { sent }),
     };
     const others = grants.filter((g) => g.eventKey !== ask.eventKey);
     return {
       write: { kind: 'put', value: { ...state, grants: [...others, next] }, expiresAt: stateExpiry(state, rules, now, ask.inFlightUntil) },
-      result: { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }) },
+      result: { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }), ...(sent !== undefined && { resend: sent }) },
     };
   };
 
   const own = grants.find((g) => g.eventKey === ask.eventKey);
   if (own !== undefined && !(isInFlight(own, now) && own.claimId !== ask.claimId)) {
     // This event's earlier attempt took budget and its outcome is unknown: go on with the same nodes.
-    return grant(own.nodes, undefined, own.mayExist);
+    return grant(own.nodes, undefined, own.mayExist, own.sent);
   }
 
   const inFlight = grants.find((g) => isInFlight(g, now));
@@ -192,6 +206,8 @@ export function settleThrottleFailure(
   outcome: 'refused' | 'unknown',
   rules: ThrottleRules,
   now: number,
+  /** With `unknown`: what was sent, kept for the redelivery to send again. */
+  sent?: SentRequest,
 ): StoreStep<ThrottleState, void> {
   const grants = current?.grants ?? [];
   const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
@@ -201,7 +217,7 @@ export function settleThrottleFailure(
     ? { ...current, grants: grants.filter((g) => g !== ours) }
     : {
         ...(outcome === 'unknown' ? { lastScaleOutAt: now } : current.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }),
-        grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const } : g)),
+        grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const, ...((g.sent ?? sent) !== undefined && { sent: g.sent ?? sent }) } : g)),
       };
   return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
 }

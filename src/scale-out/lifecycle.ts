@@ -1,5 +1,4 @@
 import type { Config } from '../config/load-config';
-import { clientTokenFor } from '../core/client-token';
 import {
   completeDelivery,
   decideDelivery,
@@ -19,6 +18,7 @@ import {
   settleThrottleFailure,
   settleThrottleSuccess,
   throttleScopeOf,
+  type SentRequest,
   type ThrottleDecision,
   type ThrottleRules,
   type ThrottleState,
@@ -86,6 +86,8 @@ export interface ScaleOutTrace {
   /** How many TKE attempts, and what each told. */
   readonly attempts?: number;
   readonly attemptOutcomes?: readonly TkeAttempt[];
+  /** True when this delivery re-sent the exact request of an earlier one whose outcome was unknown. */
+  readonly resent?: true;
   /** How the call was settled with the store: nodes created, surely not created, or maybe. */
   readonly settlement?: 'created' | 'refused' | 'unknown';
   /** Store writes that failed after the decision; each says what is left and until when. */
@@ -106,18 +108,17 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
   try {
     // 1. resolve: names → cluster, template, count, params (the config only).
     const resolved = resolveScaleOut(deps.config, asked);
-    const clientToken = clientTokenFor(resolved.cluster.clusterId, resolved.template.name, resolved.eventId);
-    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, clientToken };
+    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count };
 
     if (asked.dryRun === true) {
       // What would be sent, rendered by the same code; no claim, no budget, no call.
-      const preview = renderCreateClusterInstances(resolved, clientToken);
+      const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
       const answer: ScaleOutAnswer = { eventId: resolved.eventId, clusterId: resolved.cluster.clusterId, template: resolved.template.name, count: resolved.count, clientToken, instanceIds: [], requestId: '' };
-      return { ok: true, request: asked, status: 'dry-run', answer, preview, trace };
+      return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...trace, clientToken } };
     }
 
     // 2. claim the event: one delivery at a time, a finished one replays.
-    const event = eventOf(deps, resolved, clientToken, times);
+    const event = eventOf(deps, resolved, times);
     const claimed = await claimEvent(deps.store, event, deps.now());
     if (claimed.kind === 'replay') {
       const { answer } = claimed;
@@ -143,8 +144,10 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const clampedBy = reservation.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined);
     trace = { ...trace, count, ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }) };
 
-    // 4. call TKE, with retries; every attempt is in the result.
-    const request = renderCreateClusterInstances({ ...resolved, count }, clientToken);
+    // 4. render (the ClientToken is this exact request's), or re-send exactly what an earlier
+    // delivery of this event sent when its outcome was unknown; then call TKE, with retries.
+    const { request, clientToken } = reservation.resend ?? renderCreateClusterInstances({ ...resolved, count });
+    trace = { ...trace, clientToken, ...(reservation.resend !== undefined && { resent: true }) };
     let call: Awaited<ReturnType<typeof callCreateClusterInstances>>;
     try {
       call = await callCreateClusterInstances(deps.tke, resolved.cluster.region, request, callOptions);
@@ -153,7 +156,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       // 5a. settle a failure: the claim goes (the next delivery retries with the same ClientToken);
       // the budget goes back only when no attempt may have created nodes.
       const settlement = mayHaveActed(error.history) ? 'unknown' : 'refused';
-      const problems = await settleFailure(deps, event, settlement);
+      const problems = await settleFailure(deps, event, settlement, { clientToken, request });
       trace = {
         ...trace,
         attempts: error.attempts,
@@ -197,17 +200,15 @@ interface EventClaim {
   readonly key: string;
   readonly claimId: string;
   readonly fingerprint: RequestFingerprint;
-  readonly clientToken: string;
   readonly timeoutAt: number;
   readonly scope: { readonly key: string; readonly rules: ThrottleRules };
 }
 
-function eventOf(deps: LifecycleDeps, resolved: ResolvedScaleOut, clientToken: string, times: LifecycleTimes): EventClaim {
+function eventOf(deps: LifecycleDeps, resolved: ResolvedScaleOut, times: LifecycleTimes): EventClaim {
   return {
     key: idempotencyKeyFor(resolved.source, resolved.eventId),
     claimId: deps.newClaimId(),
     fingerprint: fingerprintOf(resolved),
-    clientToken,
     timeoutAt: times.timeoutAt,
     scope: throttleScopeOf(resolved),
   };
@@ -215,7 +216,7 @@ function eventOf(deps: LifecycleDeps, resolved: ResolvedScaleOut, clientToken: s
 
 function claimEvent(store: StateStore, event: EventClaim, now: number): Promise<DeliveryDecision> {
   return store.update<IdempotencyRecord, DeliveryDecision>(event.key, (current) =>
-    decideDelivery(current, { claimId: event.claimId, fingerprint: event.fingerprint, clientToken: event.clientToken, claimExpiresAt: event.timeoutAt }, now),
+    decideDelivery(current, { claimId: event.claimId, fingerprint: event.fingerprint, claimExpiresAt: event.timeoutAt }, now),
   );
 }
 
@@ -252,10 +253,10 @@ function releaseEvent(store: StateStore, event: EventClaim): Promise<string | un
   );
 }
 
-async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement: 'refused' | 'unknown'): Promise<Array<string | undefined>> {
+async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement: 'refused' | 'unknown', sent: SentRequest): Promise<Array<string | undefined>> {
   const released = await releaseEvent(deps.store, event);
   const settled = await storeWrite(
-    () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now())),
+    () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now(), sent)),
     settlement === 'refused'
       ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
       : `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`,

@@ -141,7 +141,7 @@ describe('Slack slash command', () => {
     const reply = await command('demo 1');
     expect(reply.statusCode).toBe(200);
     expect(reply.json.text).toMatch(/^Sent to TKE, but no answer came in time \(TkeTimeout\): the nodes may be being created now\. Check the node list of cluster demo/);
-    expect(reply.json.text).toMatch(/event 13345224609\.738474920\.[0-9a-f]{32}, ClientToken so1-[0-9a-f]{40}/);
+    expect(reply.json.text).toMatch(/event 13345224609\.738474920\.[0-9a-f]{32}, ClientToken so2-[0-9a-f]{40}/);
     expect(reply.json.text).not.toMatch(/Not scaled|try again/);
     expect(h.logLines.at(-1)).toMatchObject({ outcome: 'failed', settlement: 'unknown', status: 200 });
   });

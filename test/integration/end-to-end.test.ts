@@ -23,7 +23,7 @@ describe('a generic event, end to end through the SDK to the sandbox', () => {
 
     expect(reply.statusCode).toBe(200);
     expect(reply.json).toMatchObject({ status: 'created', eventId, clusterId: 'cls-nfjdk3n0', template: 'multi-disk', count: 1 });
-    expect(reply.json.clientToken).toMatch(/^so1-[0-9a-f]{40}$/);
+    expect(reply.json.clientToken).toMatch(/^so2-[0-9a-f]{40}$/);
     expect(reply.json.instanceIds).toHaveLength(1);
     expect(reply.json.requestId).toMatch(/^[0-9a-f-]{36}$/);
 

@@ -18,8 +18,8 @@ const answer: ScaleOutAnswer = {
   requestId: 'req-1',
 };
 const T0 = 1_700_000_000_000;
-const claim = { claimId: 'claim-A', fingerprint, clientToken: 'so1-x', claimExpiresAt: T0 + 30_000 };
-const inProgress: IdempotencyRecord = { state: 'in-progress', claimId: 'claim-A', fingerprint, clientToken: 'so1-x', expiresAt: T0 + 30_000 };
+const claim = { claimId: 'claim-A', fingerprint, claimExpiresAt: T0 + 30_000 };
+const inProgress: IdempotencyRecord = { state: 'in-progress', claimId: 'claim-A', fingerprint, expiresAt: T0 + 30_000 };
 const completed: IdempotencyRecord = { state: 'completed', fingerprint, answer, expiresAt: T0 + 86_400_000 };
 
 describe('decideDelivery', () => {

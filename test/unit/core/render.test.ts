@@ -1,4 +1,3 @@
-import { clientTokenFor } from '../../../src/core/client-token';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ParamValue } from '../../../src/config/load-config';
@@ -17,8 +16,7 @@ const resolve = (cluster: string, template: string, count: number | undefined, p
 
 describe('renderCreateClusterInstances', () => {
   it('renders multi-disk as the seed example 2 plus InstanceCount and ClientToken', () => {
-    const token = clientTokenFor('cls-nfjdk3n0', 'multi-disk', 'evt-1');
-    const rendered = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', undefined), token);
+    const { request: rendered, clientToken: token } = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', undefined));
     const seed = fixture<{ ClusterId: string; RunInstancePara: string; InstanceAdvancedSettings: unknown }>('seed-example-2.json');
 
     expect(rendered.ClusterId).toBe(seed.ClusterId);
@@ -29,15 +27,15 @@ describe('renderCreateClusterInstances', () => {
   });
 
   it('renders small as the seed example 1 with the event count', () => {
-    const rendered = renderCreateClusterInstances(resolve('demo', 'small', 3), 'tok');
+    const { request: rendered, clientToken } = renderCreateClusterInstances(resolve('demo', 'small', 3));
     const seed = fixture<{ ClusterId: string; RunInstancePara: string }>('seed-example-1.json');
     expect(rendered.ClusterId).toBe(seed.ClusterId);
-    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 3, ClientToken: 'tok' });
+    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 3, ClientToken: clientToken });
     expect(rendered.InstanceAdvancedSettings).toBeUndefined();
   });
 
   it('writes a param to every path it declares and leaves the template untouched', () => {
-    const rendered = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 200, instanceType: 'S5.2XLARGE16' }), 'tok');
+    const { request: rendered } = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 200, instanceType: 'S5.2XLARGE16' }));
     const para = JSON.parse(rendered.RunInstancePara);
     expect(para.DataDisks).toEqual([{ DiskType: 'CLOUD_BSSD', DiskSize: 50 }, { DiskType: 'CLOUD_BSSD', DiskSize: 200 }]);
     expect(para.InstanceType).toBe('S5.2XLARGE16');
@@ -47,8 +45,19 @@ describe('renderCreateClusterInstances', () => {
   });
 
   it('is deterministic, so a retry sends byte-identical parameters', () => {
-    const a = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 80 }), 'tok');
-    const b = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 80 }), 'tok');
+    const a = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 80 }));
+    const b = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 80 }));
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+
+  // Issue 9, item 8: one ClientToken always goes out with one exact RunInstancePara. A delivery of
+  // the same event whose count was clamped differently is another request, with another token.
+  it('gives another request of the same event another token, and the same request the same one', () => {
+    const tokens = [2, 3, 2].map((count) => renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', count)).clientToken);
+    expect(tokens[0]).toBe(tokens[2]);
+    expect(tokens[0]).not.toBe(tokens[1]);
+    const disk = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', 2, { dataDiskSize: 80 })).clientToken;
+    expect(disk).not.toBe(tokens[0]);
+    expect(tokens[0]).toMatch(/^so2-[0-9a-f]{40}$/);
   });
 });

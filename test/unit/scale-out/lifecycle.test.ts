@@ -5,7 +5,10 @@ import { runScaleOut, type LifecycleDeps, type TracedOutcome } from '../../../sr
 import { MemoryStore } from '../../../src/store/memory-store';
 import type { StateStore, StoreStep } from '../../../src/store/state-store';
 import type { TkeApi } from '../../../src/tke/tke-api';
-import { exampleConfig } from '../../support/fixtures';
+import { loadConfigFile } from '../../../src/config/load-config';
+import { renderCreateClusterInstances } from '../../../src/core/render';
+import { resolveScaleOut } from '../../../src/core/resolve';
+import { exampleConfig, exampleConfigVariant } from '../../support/fixtures';
 
 /**
  * The lifecycle of one scale-out, failure path by failure path, with the memory store, a fake TKE
@@ -15,15 +18,17 @@ import { exampleConfig } from '../../support/fixtures';
 type Play = { ok: string[] } | { code: string } | { lost: true };
 
 /** A fake TKE playing scripted outcomes; `lost` is a request TKE acted on whose answer never came. */
-function fakeTke(plays: Play[]): TkeApi & { calls: number; created: Set<string> } {
+function fakeTke(plays: Play[]): TkeApi & { calls: number; created: Set<string>; sent: string[] } {
   const byToken = new Map<string, string[]>();
   const fake = {
     endpointDescription: 'fake',
     calls: 0,
     created: new Set<string>(),
+    sent: [] as string[],
     describeClusterNodeCount: async () => 0,
     async createClusterInstances(_region: string, request: { RunInstancePara: string }) {
       fake.calls++;
+      fake.sent.push(request.RunInstancePara);
       const play = plays.shift() ?? { ok: ['ins-default'] };
       if ('code' in play) throw Object.assign(new Error(`tke says ${play.code}`), { code: play.code, requestId: `req-${fake.calls}` });
       const para = JSON.parse(request.RunInstancePara) as { ClientToken: string; InstanceCount: number };
@@ -203,5 +208,29 @@ describe('one scale-out, step by step', () => {
       expect.stringMatching(/the claim on event:\{generic:e-1\} could not be released: redeliveries get 409 until/),
       expect.stringMatching(/budget taken on throttle:\{cls-e55paxnt\} could not be given back/),
     ]);
+  });
+
+  // Issue 9, item 8: one ClientToken, one exact request. After an unknown outcome the redelivery
+  // re-sends what was sent, byte for byte, even if the template changed in between; a delivery
+  // whose request differs (clamped otherwise after a refusal) goes out with another token.
+  it('re-sends the exact first request after an unknown outcome, even after the template changed', async () => {
+    const { deps, run, tke } = setup([{ lost: true }, { lost: true }, { lost: true }, { lost: true }, { ok: ['ins-1', 'ins-2'] }], fastRetries);
+    expect(failure(await run('e-1', 2)).trace.settlement).toBe('unknown');
+    const changed = loadConfigFile(exampleConfigVariant((doc) => (doc.templates.small.runInstancePara.InstanceType = 'S5.LARGE8')));
+    const redelivered = await runScaleOut({ ...deps, config: fastRetries(changed) }, { source: 'generic', eventId: 'e-1', cluster: 'demo', template: 'small', count: 2, params: new Map() }, { deadline: Date.now() + 20_000, timeoutAt: Date.now() + 25_000 });
+    expect(redelivered).toMatchObject({ ok: true, status: 'created', trace: { resent: true } });
+    expect(new Set(tke.sent).size).toBe(1);
+    expect(JSON.parse(tke.sent[0]!).InstanceType).toBe('S3.SMALL1');
+  });
+
+  it('sends another token with another request of the same event (refused, then clamped otherwise)', async () => {
+    const { run, tke } = setup([{ code: 'ResourceInsufficient.SpecifiedInstanceType' }, { ok: ['ins-1'] }], (c) => fastRetries(c));
+    expect(failure(await run('e-2', 3)).trace.settlement).toBe('refused');
+    expect(await run('e-2', 3)).toMatchObject({ ok: true });
+    const [first, second] = tke.sent.map((p) => JSON.parse(p) as { ClientToken: string; InstanceCount: number });
+    // Same request, same token: the refusal changed nothing.
+    expect(first!.ClientToken).toBe(second!.ClientToken);
+    const { request } = renderCreateClusterInstances(resolveScaleOut(exampleConfig(), { source: 'generic', eventId: 'e-2', cluster: 'demo', template: 'small', count: 2, params: new Map() }));
+    expect(JSON.parse(request.RunInstancePara).ClientToken).not.toBe(first!.ClientToken);
   });
 });
