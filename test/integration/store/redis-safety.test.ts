@@ -79,10 +79,12 @@ describe('the policy check', () => {
   });
 });
 
+/** A redis-server in cluster mode, serving no slot until told to. */
+const startClusterNode = () => startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', join(mkdtempSync(join(tmpdir(), 'redis-cluster-')), 'nodes.conf')]);
+
 describe('a Redis Cluster node', () => {
   it('is refused at the first decision with what to use instead, and /healthz is degraded though the node answers PING', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
-    const redis = await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]);
+    const redis = await startClusterNode();
     const h = await startHarness({ env: { SCALEOUT_STORE: redis.url } });
     try {
       const reply = await post(h, 'cluster-1');
@@ -100,8 +102,7 @@ describe('a Redis Cluster node', () => {
 
 describe('a one-shard Redis Cluster (one node serving every slot)', () => {
   it('is served from: no key can answer MOVED', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
-    const redis = await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')]);
+    const redis = await startClusterNode();
     const admin = new Redis(redis.url);
     await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     for (let i = 0; i < 100 && !/cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))); i++) await new Promise((r) => setTimeout(r, 50));
