@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     else if (!FUNCTION_SETTINGS.includes(name)) unset.push(name);
   }
   // The function's own name, namespace and region, so a chat command TKE does not answer in time is
-  // finished by an asynchronous Invoke of itself (src/chat/follow-up.ts); its role needs scf:InvokeFunction
+  // finished by an asynchronous Invoke of itself (src/sources/chat/follow-up.ts); its role needs scf:InvokeFunction
   // on this function (docs/DEPLOY.md).
   environment.SCALEOUT_FUNCTION_NAME = values.name;
   environment.SCALEOUT_FUNCTION_NAMESPACE = values.namespace;

@@ -9,7 +9,8 @@ import { createScaleOutApp, type ScaleOutApp } from './scale-out-app';
 import { createSources } from './sources';
 import { MemoryStore } from './store/memory-store';
 import type { StateStore } from './store/state-store';
-import { createScfFollowUpDispatcher } from './tencentcloud/scf-follow-up';
+import { followUpsThroughScf } from './sources/chat/follow-up';
+import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
 
 /**
@@ -92,18 +93,15 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     });
     const store: StateStore = storeSetting === 'memory' ? new MemoryStore(now) : redisStore(storeSetting, config, now);
     // Chat follow-ups: a command TKE did not answer within the chat's deadline is finished by an
-    // asynchronous invocation of this function (chat/follow-up.ts).
-    const followUps =
-      functionName === undefined
-        ? undefined
-        : createScfFollowUpDispatcher({
-            functionName,
-            namespace: env.SCALEOUT_FUNCTION_NAMESPACE || 'default',
-            region: functionRegion!,
-            ...(scfEndpointUrl !== undefined && { endpointUrl: scfEndpointUrl }),
-            credentials,
-            timeoutMs: 2000,
-          });
+    // asynchronous invocation of this function (sources/chat/follow-up.ts).
+    const followUps = functionName === undefined ? undefined : followUpsThroughScf(createScfAsyncInvoker({
+      functionName,
+      namespace: env.SCALEOUT_FUNCTION_NAMESPACE || 'default',
+      region: functionRegion!,
+      ...(scfEndpointUrl !== undefined && { endpointUrl: scfEndpointUrl }),
+      credentials,
+      timeoutMs: 2000,
+    }));
     const sources = createSources(config, env, followUps);
     const tke = createSdkTkeApi({
       ...(endpointUrl !== undefined && { endpointUrl }),

@@ -5,14 +5,14 @@ import { decisionLog } from './middleware/decision-log';
 import { httpErrorResponse } from './middleware/http-error-response';
 import type { InvocationContext } from './middleware/invocation-context';
 import { remainingMs, scfHttpRequest } from './middleware/scf-http-request';
-import { isFollowUpEvent, type FollowUpJob } from './chat/follow-up';
+import { isFollowUpEvent, type FollowUpJob } from './sources/chat/follow-up';
 import { ALERT_SOURCES } from './config/schema';
 import { hookSourceOf } from './http/routes';
 import type { ScaleOutApp } from './scale-out-app';
 
 /**
  * SCF's entry point. Typed for the HTTP events a Function URL (or API Gateway) delivers; it also
- * takes the follow-up jobs this function sends itself (chat/follow-up.ts), which only SCF's
+ * takes the follow-up jobs this function sends itself (sources/chat/follow-up.ts), which only SCF's
  * asynchronous `Invoke` delivers.
  */
 export type ScfHandler = (event: ScfHttpEvent, context: object) => Promise<ScfHttpResponse>;
@@ -43,7 +43,7 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
     });
   const httpHandler = handler as unknown as ScfHandler;
 
-  // An asynchronous invocation of this function by itself (chat/follow-up.ts) carries a job, not an
+  // An asynchronous invocation of this function by itself (sources/chat/follow-up.ts) carries a job, not an
   // HTTP event: it gets the function's whole time, one log line, and nothing to answer.
   return async function mainHandler(event: ScfHttpEvent | FollowUpJob, context: object) {
     if (!isFollowUpEvent(event)) return httpHandler(event, context);

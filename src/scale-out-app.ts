@@ -6,7 +6,7 @@ import { NotFoundError, ScaleOutError, StoreMisconfiguredError, UnauthorizedErro
 import { errorReply } from './http/error-response';
 import { routeOf } from './http/routes';
 import type { HttpReply, WebhookRequest } from './http/webhook-request';
-import type { FollowUpJob } from './chat/follow-up';
+import type { FollowUpJob } from './sources/chat/follow-up';
 import { decisionOfOutcome, decisionOfOutcomes, describeError, type DecisionRecord } from './scale-out/decision-record';
 import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, type TracedOutcome } from './scale-out/lifecycle';
 import type { WebhookSource } from './sources/webhook-source';
@@ -51,7 +51,7 @@ export interface ScaleOutApp {
   readonly config: Config;
   readonly now: () => number;
   handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest>;
-  /** Finishes a chat scale-out an earlier invocation handed off (chat/follow-up.ts); the log line's fields. */
+  /** Finishes a chat scale-out an earlier invocation handed off (sources/chat/follow-up.ts); the log line's fields. */
   followUp(job: FollowUpJob, invocation: Invocation): Promise<DecisionRecord>;
 }
 

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
-import { parsePath, pathProblem, type PathSegment } from '../core/json-path';
+import { parsePath, pathProblem } from '../core/json-path';
 import { INSTANCE_ADVANCED_SETTINGS_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
-import type { ThrottleRules } from '../core/throttle';
-import { configSchema, type RawConfig, type RuleInput, type ThrottleOverride } from './schema';
+import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
+import { configSchema, type RawConfig, type RuleInput } from './schema';
+
+export type { ClusterConfig, ParamSpec, ParamTarget, ParamValue, ParamWrite, TemplateConfig } from '../core/model';
 
 /** The validated, frozen config every request reads. Built once per cold start. */
 export interface Config {
@@ -22,48 +24,6 @@ export interface Config {
 
 /** A rule as validated: which alarms of which senders scale which cluster with which template. */
 export type RuleConfig = RuleInput;
-
-export interface ClusterConfig {
-  readonly alias: string;
-  readonly clusterId: string;
-  readonly region: string;
-  /** The cluster's throttle: the top-level defaults with its overrides. */
-  readonly throttle: ThrottleRules;
-}
-
-export type ParamTarget = 'RunInstancePara' | 'InstanceAdvancedSettings';
-export type ParamValue = string | number | boolean;
-
-export interface ParamSpec {
-  readonly name: string;
-  readonly description?: string;
-  /** Every place the value is written. */
-  readonly writes: readonly ParamWrite[];
-  readonly values?: readonly ParamValue[];
-  readonly min?: number;
-  readonly max?: number;
-  readonly integer: boolean;
-}
-
-export interface ParamWrite {
-  readonly path: string;
-  readonly target: ParamTarget;
-  /** The path inside the target object. */
-  readonly segments: readonly PathSegment[];
-}
-
-export interface TemplateConfig {
-  readonly name: string;
-  readonly description?: string;
-  readonly clusters: readonly string[];
-  readonly count: { readonly default: number; readonly max: number; readonly clamp: boolean };
-  readonly runInstancePara: Readonly<Record<string, unknown>>;
-  readonly instanceAdvancedSettings?: Readonly<Record<string, unknown>>;
-  readonly skipValidateOptions?: readonly string[];
-  readonly params: ReadonlyMap<string, ParamSpec>;
-  /** Set when the template is throttled on its own (per cluster) rather than with its cluster. */
-  readonly throttle?: ThrottleOverride;
-}
 
 /**
  * Reads, parses and validates the config file at `path`: YAML (what operators write), or the JSON

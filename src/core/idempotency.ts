@@ -1,5 +1,5 @@
-import type { ParamValue } from '../config/load-config';
-import type { StoreStep } from '../store/state-store';
+import type { ParamValue } from './model';
+import type { StoreStep } from './store-step';
 import type { ResolvedScaleOut } from './scale-out-request';
 
 /**

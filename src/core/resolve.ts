@@ -1,4 +1,4 @@
-import type { ClusterConfig, Config, ParamSpec, ParamValue } from '../config/load-config';
+import type { Catalog, ClusterConfig, ParamSpec, ParamValue } from './model';
 import { UnprocessableError } from '../errors';
 import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
 
@@ -6,7 +6,7 @@ import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
  * Checks a normalized request against the operator's config. Pure: the config is the only state.
  * An event can choose only what a template declares: its cluster list, its count bounds, its params.
  */
-export function resolveScaleOut(config: Config, request: ScaleOutRequest): ResolvedScaleOut {
+export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): ResolvedScaleOut {
   const cluster = findCluster(config, request.cluster);
   if (cluster === undefined) {
     throw new UnprocessableError(
@@ -67,11 +67,11 @@ export function resolveScaleOut(config: Config, request: ScaleOutRequest): Resol
 }
 
 /** By alias first; a ClusterId is accepted too, but only one the config declares. */
-function findCluster(config: Config, nameOrId: string): ClusterConfig | undefined {
+function findCluster(config: Catalog, nameOrId: string): ClusterConfig | undefined {
   return config.clusters.get(nameOrId) ?? [...config.clusters.values()].find((c) => c.clusterId === nameOrId);
 }
 
-function describeClusters(config: Config): string {
+function describeClusters(config: Catalog): string {
   return [...config.clusters.values()].map((c) => `${c.alias} (${c.clusterId})`).join(', ');
 }
 

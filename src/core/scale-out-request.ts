@@ -1,5 +1,5 @@
-import type { ReplyTarget } from '../chat/follow-up';
-import type { ClusterConfig, ParamValue, TemplateConfig } from '../config/load-config';
+import type { ScaleOutError } from '../errors';
+import type { ClusterConfig, ParamValue, TemplateConfig } from './model';
 
 /**
  * What every sender's payload becomes: one request to add nodes. Sources fill it from their own
@@ -20,7 +20,7 @@ export interface ScaleOutRequest {
   readonly reason?: string;
   /** Resolve and render only: show what would be sent, send nothing, record nothing. */
   readonly dryRun?: boolean;
-  /** Where a reply can be posted later, for chat senders (chat/follow-up.ts). */
+  /** Where a reply can be posted later, for chat senders (sources/chat/follow-up.ts). */
   readonly replyTarget?: ReplyTarget;
 }
 
@@ -36,4 +36,19 @@ export interface ResolvedScaleOut {
   readonly requestedCount: number;
   readonly params: ReadonlyMap<string, ParamValue>;
   readonly reason?: string;
+}
+
+/**
+ * Where a reply can be posted later, for senders whose platform takes later replies (chat): a URL
+ * the platform gave (Slack's response_url, DingTalk's sessionWebhook) or a message to reply to
+ * (Feishu). Which it is, is the sender's business (sources/chat/follow-up.ts).
+ */
+export type ReplyTarget =
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'message'; readonly messageId: string };
+
+/** A scale-out a payload asks for that cannot even be planned (an alert's count label is not a number). */
+export interface RefusedScaleOut {
+  readonly request: ScaleOutRequest;
+  readonly error: ScaleOutError;
 }

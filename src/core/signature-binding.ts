@@ -1,4 +1,4 @@
-import type { StoreStep } from '../store/state-store';
+import type { StoreStep } from './store-step';
 
 /**
  * A signature that does not cover the body binds to the first body it authorised.

@@ -1,4 +1,7 @@
-import type { StoreStep } from '../store/state-store';
+import type { ThrottleRules } from './model';
+import type { StoreStep } from './store-step';
+
+export type { ThrottleRules } from './model';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 import type { ResolvedScaleOut } from './scale-out-request';
 
@@ -18,13 +21,6 @@ import type { ResolvedScaleOut } from './scale-out-request';
  * Grants are remembered per event: the redelivery of an event whose instance died mid-call finds its
  * own grant and goes on with it (same nodes, same ClientToken), instead of being throttled by itself.
  */
-export interface ThrottleRules {
-  readonly cooldownSeconds: number;
-  readonly windowSeconds: number;
-  readonly maxNodesPerWindow: number;
-  readonly maxClusterNodes?: number;
-}
-
 export interface Grant {
   readonly eventKey: string;
   readonly claimId: string;

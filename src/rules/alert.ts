@@ -23,3 +23,9 @@ export interface Alert {
   /** When the episode started (epoch ms), to pick a group's oldest alert. */
   readonly startedAt: number;
 }
+
+/** An alert of a delivery that asks for nothing, and why (answered 200 `ignored`, and logged). */
+export interface IgnoredAlert {
+  readonly episode: string;
+  readonly reason: 'resolved' | 'no-rule';
+}

@@ -1,9 +1,8 @@
 import type { RuleConfig } from '../config/load-config';
 import type { AlertSourceName } from '../config/schema';
-import type { ScaleOutRequest } from '../core/scale-out-request';
 import { UnprocessableError } from '../errors';
-import type { RefusedScaleOut } from '../sources/webhook-source';
-import type { Alert } from './alert';
+import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
+import type { Alert, IgnoredAlert } from './alert';
 
 /**
  * Which scale-outs a delivery of alarms asks for. Pure: the rules and the alerts are all it reads.
@@ -22,10 +21,7 @@ import type { Alert } from './alert';
  * - The count comes from the same alert as the event ID, so a re-send can never ask a different
  *   count for the same event.
  */
-export interface IgnoredAlert {
-  readonly episode: string;
-  readonly reason: 'resolved' | 'no-rule';
-}
+export type { IgnoredAlert } from './alert';
 
 export interface ScaleOutPlan {
   readonly requests: readonly ScaleOutRequest[];

@@ -12,7 +12,7 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
   source?: string;
   note?: string;
   replyNote?: string;
-  /** This invocation finished a chat scale-out an earlier one handed off (chat/follow-up.ts). */
+  /** This invocation finished a chat scale-out an earlier one handed off (sources/chat/follow-up.ts). */
   followUp?: true;
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];

@@ -3,9 +3,9 @@ import * as z from 'zod';
 import { signatureKeyFor } from '../core/signature-binding';
 import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
-import { createChatSource, type ChatPlatform } from '../chat/chat-source';
-import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
-import { postJson } from '../chat/post-json';
+import { createChatSource, type ChatPlatform } from './chat/chat-source';
+import { isUnderBase, type FollowUpDispatcher } from './chat/follow-up';
+import { postJson } from './chat/post-json';
 import type { Config } from '../config/load-config';
 import type { DingtalkSourceConfig } from '../config/schema';
 import { BadRequestError } from '../errors';
@@ -82,7 +82,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
     // is posted there, and is the HTTP answer too, for clients that show it.
     postEveryReply: true,
     secrets: readSecrets('dingtalk', config.appSecretEnv, env).secrets,
-    // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
+    // Checked again here: a follow-up job names its own target (sources/chat/follow-up.ts).
     post: (text, target) =>
       target.kind === 'url' && isUnderBase(target.url, config.replyBase)
         ? postJson(target.url, { msgtype: 'text', text: { content: text } }, 'DingTalk')

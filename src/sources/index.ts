@@ -1,4 +1,4 @@
-import type { FollowUpDispatcher } from '../chat/follow-up';
+import type { FollowUpDispatcher } from './chat/follow-up';
 import type { Config } from '../config/load-config';
 import { createAlertmanagerSource } from './alertmanager';
 import { createDingtalkSource } from './dingtalk';

@@ -1,8 +1,8 @@
 import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifySlackSignature } from '../auth/slack-signature';
-import { createChatSource, type ChatPlatform } from '../chat/chat-source';
-import { isUnderBase, type FollowUpDispatcher } from '../chat/follow-up';
-import { postJson } from '../chat/post-json';
+import { createChatSource, type ChatPlatform } from './chat/chat-source';
+import { isUnderBase, type FollowUpDispatcher } from './chat/follow-up';
+import { postJson } from './chat/post-json';
 import type { Config } from '../config/load-config';
 import type { SlackSourceConfig } from '../config/schema';
 import { BadRequestError, UnsupportedMediaTypeError } from '../errors';
@@ -49,7 +49,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
     },
     postEveryReply: false,
     secrets: readSecrets('slack', config.signingSecretEnv, env).secrets,
-    // Checked again here: a follow-up job names its own target (chat/follow-up.ts).
+    // Checked again here: a follow-up job names its own target (sources/chat/follow-up.ts).
     post: (text, target) =>
       target.kind === 'url' && isUnderBase(target.url, config.replyBase)
         ? postJson(target.url, { response_type: 'in_channel', replace_original: false, text }, 'Slack')

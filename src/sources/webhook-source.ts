@@ -1,11 +1,11 @@
-import type { FollowUpJob } from '../chat/follow-up';
+import type { FollowUpJob } from './chat/follow-up';
 import type { ScaleOutAnswer } from '../core/idempotency';
 import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
-import type { ScaleOutRequest } from '../core/scale-out-request';
+import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
 import type { ScaleOutError } from '../errors';
 import type { HttpReply, WebhookRequest } from '../http/webhook-request';
-import type { IgnoredAlert } from '../rules/plan';
+import type { IgnoredAlert } from '../rules/alert';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
 /**
@@ -35,7 +35,7 @@ export interface WebhookSource {
   signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
   /**
    * Finishes a scale-out an earlier delivery handed off because TKE had not answered by the
-   * sender's deadline (chat/follow-up.ts): `run` takes it through the lifecycle again (same event,
+   * sender's deadline (sources/chat/follow-up.ts): `run` takes it through the lifecycle again (same event,
    * same ClientToken), and the source posts the outcome where the job says.
    */
   completeFollowUp?(job: FollowUpJob, run: (request: ScaleOutRequest) => Promise<ScaleOutOutcome>): Promise<{ readonly outcome: ScaleOutOutcome; readonly note?: string }>;
@@ -82,7 +82,4 @@ export type ScaleOutOutcome =
       readonly clientToken?: string;
     };
 
-export interface RefusedScaleOut {
-  readonly request: ScaleOutRequest;
-  readonly error: ScaleOutError;
-}
+export type { RefusedScaleOut } from '../core/scale-out-request';

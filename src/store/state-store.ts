@@ -1,27 +1,21 @@
+import type { StoreStep } from '../core/store-step';
+
+export type { StoreStep, StoreWrite } from '../core/store-step';
+
 /**
  * The smallest store the decision core needs: one atomic read-decide-write on one key.
  *
- * The decision itself stays a pure function (`step`) that every store executes, so memory and
- * Redis cannot disagree about *what* to decide, only about how they make it atomic: memory by
- * running `step` synchronously inside one event-loop turn, Redis (next issue) by an optimistic
- * WATCH/MULTI transaction that re-runs `step` when another instance wrote the key first.
+ * The decision itself stays a pure function (`step`, core/store-step.ts) that every store executes,
+ * so memory and Redis cannot disagree about *what* to decide, only about how they make it atomic:
+ * memory by running `step` synchronously inside one event-loop turn, Redis by an optimistic
+ * compare-and-set (a GET, the step, then a Lua script that writes only if the key still holds what
+ * was read; store/redis-store.ts) that re-runs `step` when another instance wrote the key first.
  * Hence: `step` must be pure and may run more than once.
  *
  * Values are JSON: the memory store round-trips them through JSON too, so a value that would not
  * survive Redis does not survive memory either, and the two pass the same tests.
  */
-export const STORE_KINDS = ['memory', 'redis'] as const;
-export type StoreKind = (typeof STORE_KINDS)[number];
-
-export type StoreWrite<V> =
-  | { readonly kind: 'put'; readonly value: V; /** epoch ms; the store forgets the key after it */ readonly expiresAt: number }
-  | { readonly kind: 'delete' }
-  | { readonly kind: 'keep' };
-
-export interface StoreStep<V, R> {
-  readonly write: StoreWrite<V>;
-  readonly result: R;
-}
+export type StoreKind = 'memory' | 'redis';
 
 /** What a store found about its backend (Redis: its eviction policy, whether it is a cluster node). */
 export interface StoreCheck {

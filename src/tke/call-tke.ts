@@ -1,5 +1,4 @@
 import { backOff } from 'exponential-backoff';
-import type { Config } from '../config/load-config';
 import { TkeCallError, type TkeAttempt } from '../errors';
 
 export type { TkeAttempt };
@@ -26,10 +25,20 @@ export function mayHaveActed(history: readonly TkeAttempt[]): boolean {
   return history.some((a) => a.outcome === 'unknown');
 }
 
+/** How hard to try (the config's `tke` section). */
+export interface TkeRetryPolicy {
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** One attempt at most; never past the deadline. */
+  readonly attemptTimeoutMs: number;
+}
+
 export interface TkeCallOptions {
   readonly deadline: number;
   readonly now: () => number;
-  readonly policy: Config['tke'];
+  readonly policy: TkeRetryPolicy;
 }
 
 /**

@@ -1,6 +1,7 @@
 // The 2018-05-25 client alone: the package root also loads the 2022-05-01 client and both versions'
 // model modules, which this function never uses.
 import { Client as TkeClient20180525 } from 'tencentcloud-sdk-nodejs-tke/tencentcloud/services/tke/v20180525/tke_client';
+import type { ApiCredentials } from '../tencentcloud/credentials';
 import { routeFor } from '../tencentcloud/endpoint-route';
 import type { TkeApi } from './tke-api';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
@@ -10,11 +11,8 @@ type TkeSdkClient = InstanceType<typeof TKE_API_VERSION_CLIENT>;
 
 export const PUBLIC_TKE_HOST = 'tke.tencentcloudapi.com';
 
-export interface TkeCredentials {
-  readonly secretId: string;
-  readonly secretKey: string;
-  readonly token?: string;
-}
+/** The function's role keys (tencentcloud/credentials.ts). */
+export type TkeCredentials = ApiCredentials;
 
 export interface SdkTkeApiOptions {
   /**

@@ -1,4 +1,4 @@
-import { parseChatCommand } from '../../../src/chat/command';
+import { parseChatCommand } from '../../../src/sources/chat/command';
 
 describe('parseChatCommand', () => {
   it.each([

@@ -1,8 +1,8 @@
-import type { Config } from '../config/load-config';
-import type { ChatAllowConfig } from '../config/schema';
-import { TkeCallError, UnauthorizedError } from '../errors';
-import type { HttpReply, WebhookRequest } from '../http/webhook-request';
-import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../sources/webhook-source';
+import type { Config } from '../../config/load-config';
+import type { ChatAllowConfig } from '../../config/schema';
+import { TkeCallError, UnauthorizedError } from '../../errors';
+import type { HttpReply, WebhookRequest } from '../../http/webhook-request';
+import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../webhook-source';
 import { parseChatCommand } from './command';
 import { followUpJob, isSignedFollowUp, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
 import { followUpText, helpText, notAllowedText, outcomeText } from './replies';

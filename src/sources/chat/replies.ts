@@ -1,5 +1,5 @@
-import type { ScaleOutOutcome } from '../sources/webhook-source';
-import { TkeCallError } from '../errors';
+import type { ScaleOutOutcome } from '../webhook-source';
+import { TkeCallError } from '../../errors';
 import { COMMAND_USAGE } from './command';
 
 /** What the bot says, in plain text every chat renders. */

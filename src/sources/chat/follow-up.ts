@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { constantTimeEquals } from '../auth/constant-time';
-import type { ParamValue } from '../config/load-config';
-import type { ScaleOutRequest } from '../core/scale-out-request';
+import { constantTimeEquals } from '../../auth/constant-time';
+import type { ParamValue } from '../../core/model';
+import type { ReplyTarget, ScaleOutRequest } from '../../core/scale-out-request';
 
 /**
  * A chat command whose TKE call had no answer by the chat's deadline is finished by an
@@ -25,10 +25,7 @@ import type { ScaleOutRequest } from '../core/scale-out-request';
  */
 export const FOLLOW_UP_EVENT_KIND = 'tke-scaleout/chat-follow-up';
 
-/** Where a later reply goes. */
-export type ReplyTarget =
-  | { readonly kind: 'url'; readonly url: string }
-  | { readonly kind: 'message'; readonly messageId: string };
+export type { ReplyTarget } from '../../core/scale-out-request';
 
 export interface FollowUpJob {
   readonly kind: typeof FOLLOW_UP_EVENT_KIND;
@@ -54,6 +51,11 @@ export interface FollowUpDispatcher {
   /** Where jobs go, for logs: e.g. "scf:default/tke-scaleout in ap-guangzhou". */
   readonly description: string;
   dispatch(job: FollowUpJob): Promise<void>;
+}
+
+/** Follow-ups as asynchronous invocations of this function (tencentcloud/scf-invoke.ts). */
+export function followUpsThroughScf(invoker: { readonly description: string; invoke(event: object): Promise<void> }): FollowUpDispatcher {
+  return { description: invoker.description, dispatch: (job) => invoker.invoke(job) };
 }
 
 export function followUpJob(request: ScaleOutRequest, target: ReplyTarget, secret: string): FollowUpJob {
