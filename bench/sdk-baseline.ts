@@ -28,7 +28,7 @@ export function sdkBaselineCall(client: ReturnType<typeof sdkBaselineClient>, cl
   return client.CreateClusterInstances({
     ClusterId: clusterId,
     RunInstancePara: JSON.stringify({ ...SEED_RUN_INSTANCE_PARA, InstanceCount: 1, ClientToken: clientToken }),
-    // The SDK's typings make optional fields required (platform-facts.md); the seed's body is the API's.
+    // The SDK's typings make optional fields required (docs/PLATFORM.md); the seed's body is the API's.
     InstanceAdvancedSettings: seedExample2.InstanceAdvancedSettings as never,
   });
 }

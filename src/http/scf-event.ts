@@ -2,7 +2,7 @@ import { BadRequestError, PayloadTooLargeError } from '../errors';
 import type { HttpReply, WebhookRequest } from './webhook-request';
 
 /**
- * SCF delivers HTTP in two shapes (platform-facts.md): the Function URL event (the way forward)
+ * SCF delivers HTTP in two shapes (docs/PLATFORM.md): the Function URL event (the way forward)
  * and the API Gateway event (retired for new triggers since 2024-07-01; existing ones still send it).
  * As in hono's Lambda adapter, one reader per shape, chosen by a type guard in one place.
  */

@@ -60,7 +60,7 @@ export async function startFunctionUrlServer(
   };
 }
 
-/** SCF refuses synchronous requests over 6 MB before the function sees them (platform-facts.md). */
+/** SCF refuses synchronous requests over 6 MB before the function sees them (docs/PLATFORM.md). */
 const SCF_MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 
 class RequestTooLargeError extends Error {}

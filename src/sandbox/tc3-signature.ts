@@ -3,7 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 /**
  * TC3-HMAC-SHA256 as the *server* checks it, for the local sandbox only. The function itself never
  * signs: the SDK does. Written from Tencent Cloud's signature v3 doc and tested against its
- * published vector (platform-facts.md), so a signature the SDK makes is judged the way the real
+ * published vector (docs/PLATFORM.md), so a signature the SDK makes is judged the way the real
  * API judges it.
  */
 export interface Tc3Authorization {

@@ -5,7 +5,7 @@ import * as tls from 'node:tls';
 
 /**
  * Where a Tencent Cloud SDK client sends its calls, and what it signs for. Two SDK quirks shape
- * this (platform-facts.md, and tencentcloud-sdk-nodejs-common's abstract_client.js):
+ * this (docs/PLATFORM.md, and tencentcloud-sdk-nodejs-common's abstract_client.js):
  *
  * 1. The SDK derives the *signing service* from the endpoint's first label
  *    (`endpoint.split(".")[0]`). Pointed at `127.0.0.1:9001` it would sign for service "127", which

@@ -44,7 +44,7 @@ export interface TkeCallOptions {
 /**
  * Calls CreateClusterInstances until it succeeds, fails for good, or the function runs out of time.
  *
- * The SDK never retries (platform-facts.md), so this does: RequestLimitExceeded, InternalError-class
+ * The SDK never retries (docs/PLATFORM.md), so this does: RequestLimitExceeded, InternalError-class
  * codes, 5xx and network failures, with exponential backoff and full jitter. Every attempt sends the
  * very same request, ClientToken included, so an attempt that reached TKE but whose answer was lost
  * cannot add nodes twice. Each attempt is bounded by `attemptTimeoutMs` and by the deadline.

@@ -81,5 +81,5 @@ export const INSTANCE_ADVANCED_SETTINGS_KEYS = [
   'ExtraArgs',
 ] as const;
 
-/** CVM's limit on ClientToken (platform-facts.md). */
+/** CVM's limit on ClientToken (docs/PLATFORM.md). */
 export const CLIENT_TOKEN_MAX_LENGTH = 64;

@@ -246,7 +246,7 @@ function environmentOf(value: unknown): StandinFunction['Environment'] {
   return { Variables: variables.map((v: { Key?: unknown; Value?: unknown }) => ({ Key: String(v.Key), Value: String(v.Value ?? '') })) };
 }
 
-/** SCF's limits (platform-facts.md): memory 64-3072 MB, timeout 1-900 s, env vars 4 KB in all, reserved prefixes. */
+/** SCF's limits (docs/PLATFORM.md): memory 64-3072 MB, timeout 1-900 s, env vars 4 KB in all, reserved prefixes. */
 function checkLimits(fn: StandinFunction): void {
   if (fn.MemorySize < 64 || fn.MemorySize > 3072) throw new ApiError('InvalidParameterValue.MemorySize', 'MemorySize must be 64-3072');
   if (fn.Timeout < 1 || fn.Timeout > 900) throw new ApiError('InvalidParameterValue.Timeout', 'Timeout must be 1-900');

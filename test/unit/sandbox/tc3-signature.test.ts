@@ -1,7 +1,7 @@
 import { parseTc3Authorization, tc3Signature } from '../../../src/sandbox/tc3-signature';
 
 describe('tc3Signature (the sandbox verifier)', () => {
-  // Tencent Cloud's published example for signature v3 (platform-facts.md).
+  // Tencent Cloud's published example for signature v3 (docs/PLATFORM.md).
   const vector = {
     method: 'POST',
     canonicalUri: '/',
