@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { UnauthorizedError } from '../errors';
 import { constantTimeEquals } from './constant-time';
+import { checkTimestampWindow } from './timestamp-window';
 
 /**
  * DingTalk outgoing robot (企业内部机器人): headers `timestamp` (ms) and
@@ -17,8 +18,6 @@ export function verifyDingtalkSign(headers: Readonly<Record<string, string>>, ap
   const sign = headers.sign;
   if (timestamp === undefined) throw new UnauthorizedError('missing timestamp header');
   if (sign === undefined) throw new UnauthorizedError('missing sign header');
-  if (!/^\d{1,15}$/.test(timestamp)) throw new UnauthorizedError('timestamp must be unix milliseconds');
-  const skew = Math.abs(nowMs - Number(timestamp)) / 1000;
-  if (skew > toleranceSeconds) throw new UnauthorizedError(`timestamp is ${Math.round(skew)} s from now; the window is ${toleranceSeconds} s`);
+  checkTimestampWindow('timestamp', timestamp, nowMs, toleranceSeconds, 'milliseconds');
   if (!constantTimeEquals(sign, dingtalkSign(appSecret, timestamp))) throw new UnauthorizedError('sign does not match');
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { UnauthorizedError } from '../errors';
 import { constantTimeEquals } from './constant-time';
+import { checkTimestampWindow } from './timestamp-window';
 
 /**
  * Feishu/Lark event security (open.feishu.cn, "Encrypt Key"):
@@ -36,9 +37,7 @@ export function verifyFeishuSignature(headers: Readonly<Record<string, string>>,
   if (timestamp === undefined || nonce === undefined || signature === undefined) {
     throw new UnauthorizedError('missing X-Lark-Request-Timestamp, X-Lark-Request-Nonce or X-Lark-Signature header');
   }
-  if (!/^\d{1,12}$/.test(timestamp)) throw new UnauthorizedError('X-Lark-Request-Timestamp must be unix seconds');
-  const skew = Math.abs(nowMs / 1000 - Number(timestamp));
-  if (skew > toleranceSeconds) throw new UnauthorizedError(`X-Lark-Request-Timestamp is ${Math.round(skew)} s from now; the window is ${toleranceSeconds} s`);
+  checkTimestampWindow('X-Lark-Request-Timestamp', timestamp, nowMs, toleranceSeconds);
   if (!constantTimeEquals(signature.toLowerCase(), feishuSignature(timestamp, nonce, encryptKey, rawBody))) {
     throw new UnauthorizedError('X-Lark-Signature does not match the body');
   }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { UnauthorizedError } from '../errors';
 import { constantTimeEquals } from './constant-time';
+import { checkTimestampWindow } from './timestamp-window';
 
 /**
  * The generic sender's HMAC scheme, the common shape of Slack's and Stripe's:
@@ -30,11 +31,7 @@ export function verifyGenericSignature(
   const signature = headers[GENERIC_SIGNATURE_HEADER];
   if (timestamp === undefined) throw new UnauthorizedError(`missing ${GENERIC_TIMESTAMP_HEADER} header`);
   if (signature === undefined) throw new UnauthorizedError(`missing ${GENERIC_SIGNATURE_HEADER} header`);
-  if (!/^\d{1,12}$/.test(timestamp)) throw new UnauthorizedError(`${GENERIC_TIMESTAMP_HEADER} must be unix seconds`);
-  const skew = Math.abs(nowMs / 1000 - Number(timestamp));
-  if (skew > toleranceSeconds) {
-    throw new UnauthorizedError(`${GENERIC_TIMESTAMP_HEADER} is ${Math.round(skew)} s from now; the window is ${toleranceSeconds} s`);
-  }
+  checkTimestampWindow(GENERIC_TIMESTAMP_HEADER, timestamp, nowMs, toleranceSeconds);
   if (!/^sha256=[0-9a-f]{64}$/i.test(signature)) {
     throw new UnauthorizedError(`${GENERIC_SIGNATURE_HEADER} must be "sha256=<64 hex digits>"`);
   }

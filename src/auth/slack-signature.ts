@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { UnauthorizedError } from '../errors';
 import { constantTimeEquals } from './constant-time';
+import { checkTimestampWindow } from './timestamp-window';
 
 /**
  * Slack's request signing (api.slack.com/authentication/verifying-requests-from-slack):
@@ -16,9 +17,7 @@ export function verifySlackSignature(headers: Readonly<Record<string, string>>, 
   const signature = headers['x-slack-signature'];
   if (timestamp === undefined) throw new UnauthorizedError('missing X-Slack-Request-Timestamp header');
   if (signature === undefined) throw new UnauthorizedError('missing X-Slack-Signature header');
-  if (!/^\d{1,12}$/.test(timestamp)) throw new UnauthorizedError('X-Slack-Request-Timestamp must be unix seconds');
-  const skew = Math.abs(nowMs / 1000 - Number(timestamp));
-  if (skew > toleranceSeconds) throw new UnauthorizedError(`X-Slack-Request-Timestamp is ${Math.round(skew)} s from now; the window is ${toleranceSeconds} s`);
+  checkTimestampWindow('X-Slack-Request-Timestamp', timestamp, nowMs, toleranceSeconds);
   if (!/^v0=[0-9a-f]{64}$/.test(signature)) throw new UnauthorizedError('X-Slack-Signature must be "v0=<64 hex digits>"');
   if (!constantTimeEquals(signature, signSlackRequest(secret, timestamp, rawBody))) throw new UnauthorizedError('signature does not match the body');
 }

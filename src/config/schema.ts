@@ -426,12 +426,7 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type ClusterConfigInput = z.infer<typeof clusterSchema>;
-export type TemplateConfigInput = z.infer<typeof templateSchema>;
-export type ParamSpecInput = z.infer<typeof paramSpecSchema>;
 export type GenericSourceConfig = z.infer<typeof genericSourceSchema>;
-export type AuthConfig = z.infer<typeof authSchema>;
-export type ThrottleOverride = z.infer<typeof throttleOverrideSchema>;
 export type AlertmanagerSourceConfig = z.infer<typeof alertmanagerSourceSchema>;
 export type GrafanaSourceConfig = z.infer<typeof grafanaSourceSchema>;
 export type TencentMonitorSourceConfig = z.infer<typeof tencentMonitorSourceSchema>;

@@ -53,7 +53,8 @@ export interface ThrottleState {
   readonly grants: readonly Grant[];
 }
 
-export const THROTTLE_RULES = ['max-count-per-event', 'in-flight', 'cooldown', 'node-budget', 'cluster-ceiling'] as const;
+/** The throttle's rules, in the order they are checked. */
+export const THROTTLE_RULES = ['in-flight', 'cooldown', 'node-budget', 'cluster-ceiling'] as const;
 export type ThrottleRule = (typeof THROTTLE_RULES)[number];
 
 export interface ThrottleAsk {

@@ -30,10 +30,9 @@ export const alertmanagerPayloadSchema = z.object({
   alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }),
 });
 
-export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
 /** Parses the body as an Alertmanager-format payload into rule-ready alerts; 400 naming what is missing. */
-export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: string): { payload: AlertmanagerPayload; alerts: Alert[] } {
+export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: string): { alerts: Alert[] } {
   const parsed = alertmanagerPayloadSchema.safeParse(parseJsonBody(request));
   if (!parsed.success) throw invalidPayload(`the ${sender} webhook payload`, parsed.error);
   const alerts = parsed.data.alerts.map((a): Alert => {
@@ -48,5 +47,5 @@ export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: s
       startedAt,
     };
   });
-  return { payload: parsed.data, alerts };
+  return { alerts };
 }
