@@ -8,12 +8,7 @@ import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
  */
 export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): ResolvedScaleOut {
   const cluster = findCluster(config, request.cluster);
-  if (cluster === undefined) {
-    throw new UnprocessableError(
-      'UnknownCluster',
-      `cluster ${JSON.stringify(request.cluster)} is not in the config; known: ${describeClusters(config)}`,
-    );
-  }
+  if (cluster === undefined) throw unknownClusterError(config, request.cluster);
   const template = config.templates.get(request.template);
   if (template === undefined) {
     throw new UnprocessableError(
@@ -67,8 +62,12 @@ export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): Reso
 }
 
 /** By alias first; a ClusterId is accepted too, but only one the config declares. */
-function findCluster(config: Catalog, nameOrId: string): ClusterConfig | undefined {
+export function findCluster(config: Catalog, nameOrId: string): ClusterConfig | undefined {
   return config.clusters.get(nameOrId) ?? [...config.clusters.values()].find((c) => c.clusterId === nameOrId);
+}
+
+export function unknownClusterError(config: Catalog, nameOrId: string): UnprocessableError {
+  return new UnprocessableError('UnknownCluster', `cluster ${JSON.stringify(nameOrId)} is not in the config; known: ${describeClusters(config)}`);
 }
 
 function describeClusters(config: Catalog): string {

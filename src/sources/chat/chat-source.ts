@@ -1,6 +1,8 @@
 import type { Config } from '../../config/load-config';
 import type { ChatAllowConfig } from '../../config/schema';
-import { TkeCallError, UnauthorizedError } from '../../errors';
+import { findCluster, unknownClusterError } from '../../core/resolve';
+import type { ScaleOutRequest } from '../../core/scale-out-request';
+import { TkeCallError, UnauthorizedError, UnprocessableError } from '../../errors';
 import type { HttpReply, WebhookRequest } from '../../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../webhook-source';
 import { parseChatCommand } from './command';
@@ -61,7 +63,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
   const clusters = [...config.clusters.keys()];
   // `/scaleout demo 2` with no template: the first template the config lists for that cluster.
   const defaultTemplateFor = (cluster: string): string | undefined => {
-    const alias = config.clusters.has(cluster) ? cluster : [...config.clusters.values()].find((c) => c.clusterId === cluster)?.alias;
+    const alias = findCluster(config, cluster)?.alias;
     return alias === undefined ? undefined : [...config.templates.values()].find((t) => t.clusters.includes(alias))?.name;
   };
 
@@ -79,22 +81,24 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       }
       const command = parseChatCommand(message.text);
       if (command.kind === 'help') return { kind: 'reply', reply: await say(helpText(command.problem, clusters), 'private', message.replyTarget), note: 'help' };
-      return {
-        kind: 'scale-out',
-        requests: [
-          {
-            source: platform.name,
-            eventId: message.eventId,
-            cluster: command.cluster,
-            template: command.template ?? defaultTemplateFor(command.cluster) ?? '(none for this cluster)',
-            count: command.count,
-            params: new Map(),
-            reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
-            ...(command.dryRun && { dryRun: true }),
-            ...(message.replyTarget !== undefined && { replyTarget: message.replyTarget }),
-          },
-        ],
+      const template = command.template ?? defaultTemplateFor(command.cluster);
+      const asked: ScaleOutRequest = {
+        source: platform.name,
+        eventId: message.eventId,
+        cluster: command.cluster,
+        template: template ?? '',
+        count: command.count,
+        params: new Map(),
+        reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
+        ...(command.dryRun && { dryRun: true }),
+        ...(message.replyTarget !== undefined && { replyTarget: message.replyTarget }),
       };
+      if (template !== undefined) return { kind: 'scale-out', requests: [asked] };
+      // No template named and none for the cluster: say which, as data (no sentinel name).
+      const error = findCluster(config, command.cluster) === undefined
+        ? unknownClusterError(config, command.cluster)
+        : new UnprocessableError('NoTemplateForCluster', `no template in the config may scale cluster ${command.cluster}; name one`);
+      return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }] };
     },
     // A person reads the reply: always 200, the outcome in words.
     async reply(outcomes: readonly ScaleOutOutcome[]): Promise<HttpReply> {
