@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ConfigError } from '../errors';
 import { parsePath, pathProblem } from '../core/json-path';
-import { INSTANCE_ADVANCED_SETTINGS_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
+import { RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import { configSchema, type RawConfig, type RuleInput } from './schema';
 
@@ -239,21 +239,49 @@ function dotted(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
-const KNOWN_KEYS = [
-  'clusters', 'templates', 'sources', 'limits', 'idempotency', 'tke', 'clusterId', 'region', 'description',
-  'count', 'default', 'max', 'min', 'runInstancePara', 'instanceAdvancedSettings', 'skipValidateOptions',
-  'params', 'path', 'values', 'integer', 'generic', 'auth', 'bearer', 'hmac', 'tokenEnv', 'secretEnv',
-  'toleranceSeconds', 'maxBodyBytes', 'ttlSeconds', 'maxAttempts', 'baseDelayMs', 'maxDelayMs',
-  'attemptTimeoutMs', 'fallbackDeadlineMs', 'store', 'keyPrefix', 'commandTimeoutMs', 'throttle',
-  'cooldownSeconds', 'windowSeconds', 'maxNodesPerWindow', 'maxClusterNodes', 'clamp', 'rules', 'name',
-  'sources', 'match', 'labels', 'annotations', 'policyId', 'metric', 'namespace', 'scale', 'cluster', 'template',
-  'label', 'annotation', 'perAlert', 'alertmanager', 'basic', 'username', 'passwordEnv', 'grafana', 'header',
-  'timestampHeader', 'tencent-monitor', 'queryToken', 'param', 'slack', 'feishu', 'dingtalk', 'signingSecretEnv',
-  'verificationTokenEnv', 'encryptKeyEnv', 'appSecretEnv', 'allow', 'usersEnv', 'channels', 'appIdEnv', 'apiBase',
-  'health', 'acceptEvictingPolicy', 'acceptReplays', 'replyBase', 'maxAlarmBodyBytes', 'tkeMaxAttempts', 'eventName', 'product',
-  ...RUN_INSTANCE_PARA_KEYS,
-  ...INSTANCE_ADVANCED_SETTINGS_KEYS,
-];
+/**
+ * Every key the schema knows, for spelling hints: collected from the schema itself, so a key added
+ * there is hinted without a second list to keep in step. RunInstancePara is a record checked
+ * against CVM's parameter list, so that list is added.
+ */
+const KNOWN_KEYS: readonly string[] = [...schemaKeys(configSchema), ...RUN_INSTANCE_PARA_KEYS];
+
+function schemaKeys(schema: z.ZodType, found = new Set<string>()): Set<string> {
+  const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
+  const visit = (inner: unknown) => {
+    if (inner !== undefined && inner !== null) schemaKeys(inner as z.ZodType, found);
+  };
+  switch (def.type) {
+    case 'object':
+      for (const [key, value] of Object.entries(def.shape as Record<string, z.ZodType>)) {
+        found.add(key);
+        visit(value);
+      }
+      break;
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+      visit(def.innerType);
+      break;
+    case 'union':
+      for (const option of def.options as z.ZodType[]) visit(option);
+      break;
+    case 'array':
+      visit(def.element);
+      break;
+    case 'record':
+      visit(def.valueType);
+      break;
+    case 'pipe':
+      visit(def.in);
+      visit(def.out);
+      break;
+  }
+  return found;
+}
 
 function hintFor(key: string, issue: z.core.$ZodIssue): string {
   // A key near a known one is almost always a typo; name the likely intent.

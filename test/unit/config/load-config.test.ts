@@ -193,3 +193,15 @@ describe('the replay floor', () => {
     expect(problemsOf(minimal('', 'sources:\n  slack: { signingSecretEnv: [] }\n'))[0]).toMatch(/^sources\.slack\.signingSecretEnv/);
   });
 });
+
+describe('spelling hints', () => {
+  // The known keys come from the schema itself (issue 10): a key added to the schema is hinted
+  // without a second list to keep in step.
+  it('hint keys added to the schema, anywhere in it', () => {
+    const yaml = `${minimal()}\nstore: { acceptEvictngPolicy: true }\nlimits: { maxAlarmBodyByte: 1024 }\n`;
+    expect(problemsOf(yaml).sort()).toEqual([
+      'limits.maxAlarmBodyByte: unknown key; did you mean maxAlarmBodyBytes?',
+      'store.acceptEvictngPolicy: unknown key; did you mean acceptEvictingPolicy?',
+    ]);
+  });
+});
