@@ -52,7 +52,7 @@ const throttleDefaultsSchema = z
     maxNodesPerWindow: throttleRuleFields.maxNodesPerWindow.default(THROTTLE_DEFAULTS.maxNodesPerWindow),
     maxClusterNodes: throttleRuleFields.maxClusterNodes.optional(),
   })
-  .default(THROTTLE_DEFAULTS);
+  .prefault({});
 
 const throttleOverrideSchema = z.strictObject(throttleRuleFields).partial();
 
@@ -262,7 +262,7 @@ const chatAllowSchema = z
     /** Channel / chat / conversation IDs; absent: any. */
     channels: z.array(z.string().min(1)).optional(),
   })
-  .default({ usersEnv: 'SCALEOUT_CHAT_ALLOW' });
+  .prefault({});
 
 /**
  * Where a chat platform's later replies may go: a reply URL a payload names (Slack's response_url,
@@ -384,7 +384,7 @@ export const configSchema = z.strictObject({
       // back at every group_interval, so they get SCF's own limit for a synchronous request (6 MB).
       maxAlarmBodyBytes: z.number().int().min(1024).max(SCF_REQUEST_LIMIT_BYTES).default(SCF_REQUEST_LIMIT_BYTES),
     })
-    .default({ maxBodyBytes: 64 * 1024, maxAlarmBodyBytes: SCF_REQUEST_LIMIT_BYTES }),
+    .prefault({}),
   store: z
     .strictObject({
       /** Prepended to every Redis key, so several deployments can share one Redis. */
@@ -397,7 +397,7 @@ export const configSchema = z.strictObject({
        */
       acceptEvictingPolicy: z.boolean().default(false),
     })
-    .default({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500, acceptEvictingPolicy: false }),
+    .prefault({}),
   /**
    * /healthz answers its status and whether the store answers to anyone; the config summary
    * (clusters, templates, throttle settings, senders, where TKE calls go) only with
@@ -409,7 +409,7 @@ export const configSchema = z.strictObject({
       /** How long a handled event is remembered and replayed. */
       ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
     })
-    .default({ ttlSeconds: 24 * 3600 }),
+    .prefault({}),
   tke: z
     .strictObject({
       /** Attempts in all, first call included, for retryable failures. */
@@ -422,7 +422,7 @@ export const configSchema = z.strictObject({
       /** Time left for the call when the runtime does not say how long the function has. */
       fallbackDeadlineMs: z.number().int().min(1_000).max(900_000).default(25_000),
     })
-    .default({ maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2_000, attemptTimeoutMs: 8_000, fallbackDeadlineMs: 25_000 }),
+    .prefault({}),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

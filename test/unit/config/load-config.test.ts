@@ -205,3 +205,19 @@ describe('spelling hints', () => {
     ]);
   });
 });
+
+describe('defaults', () => {
+  // Each section's defaults are written once, on its fields (zod's prefault runs the section's own
+  // schema on an absent section), so an omitted section and an empty one are the same.
+  it('fill every section a config leaves out, from the fields\' own defaults', () => {
+    const config = parseConfig(minimal(), 't.yaml');
+    expect(config.tke).toEqual({ maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 2_000, attemptTimeoutMs: 8_000, fallbackDeadlineMs: 25_000 });
+    expect(config.store).toEqual({ keyPrefix: 'tke-scaleout:', commandTimeoutMs: 500, acceptEvictingPolicy: false });
+    expect(config.idempotency).toEqual({ ttlSeconds: 86_400 });
+    expect(config.limits).toEqual({ maxBodyBytes: 65_536, maxAlarmBodyBytes: 6 * 1024 * 1024 });
+    expect(config.clusters.get('demo')!.throttle).toEqual({ cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 20 });
+    const empty = parseConfig(`${minimal()}\ntke: {}\nstore: {}\nthrottle: {}\n`, 't.yaml');
+    expect(empty.tke).toEqual(config.tke);
+    expect(empty.store).toEqual(config.store);
+  });
+});
