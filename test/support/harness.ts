@@ -31,6 +31,8 @@ export async function startHarness(
   opts: {
     env?: Record<string, string>;
     sandbox?: TkeSandboxOptions;
+    /** The function's clock (default Date.now): tests move it instead of sleeping. */
+    now?: () => number;
     /** The function's timeout for the asynchronous invocations SCF's Invoke stand-in runs. */
     functionTimeoutMs?: number;
     /** Changes to the example config; by default only a throttle that holds nothing back. */
@@ -66,6 +68,7 @@ export async function startHarness(
       ...opts.env,
     },
     createLogger(destination, 'debug'),
+    opts.now ?? Date.now,
   );
   // The handler takes SCF's asynchronous invocations too (its follow-up jobs).
   scf.setHandler(fn.handler as unknown as InvokedHandler);
