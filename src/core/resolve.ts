@@ -3,33 +3,28 @@ import { UnprocessableError } from '../errors';
 import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
 
 /**
- * Checks a normalized request against the operator's config. Pure: the config is the only state.
+ * Checks a normalized request against the operator's config. Pure: the config is the only state,
+ * and the verdict is data, like every decision of core/ (a refusal carries the 422 to answer).
  * An event can choose only what a template declares: its cluster list, its count bounds, its params.
  */
-export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): ResolvedScaleOut {
+export type Resolution = { readonly kind: 'resolved'; readonly resolved: ResolvedScaleOut } | { readonly kind: 'refused'; readonly error: UnprocessableError };
+
+export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): Resolution {
+  const refused = (code: string, message: string): Resolution => ({ kind: 'refused', error: new UnprocessableError(code, message) });
   const cluster = findCluster(config, request.cluster);
-  if (cluster === undefined) throw unknownClusterError(config, request.cluster);
+  if (cluster === undefined) return { kind: 'refused', error: unknownClusterError(config, request.cluster) };
   const template = config.templates.get(request.template);
   if (template === undefined) {
-    throw new UnprocessableError(
-      'UnknownTemplate',
-      `template ${JSON.stringify(request.template)} is not in the config; known: ${[...config.templates.keys()].join(', ')}`,
-    );
+    return refused('UnknownTemplate', `template ${JSON.stringify(request.template)} is not in the config; known: ${[...config.templates.keys()].join(', ')}`);
   }
   if (!template.clusters.includes(cluster.alias)) {
-    throw new UnprocessableError(
-      'TemplateNotForCluster',
-      `template ${template.name} may scale ${template.clusters.join(', ')}, not ${cluster.alias}`,
-    );
+    return refused('TemplateNotForCluster', `template ${template.name} may scale ${template.clusters.join(', ')}, not ${cluster.alias}`);
   }
 
   const requestedCount = request.count ?? template.count.default;
   const tooMany = Number.isInteger(requestedCount) && requestedCount > template.count.max;
   if (!Number.isInteger(requestedCount) || requestedCount < 1 || (tooMany && !template.count.clamp)) {
-    throw new UnprocessableError(
-      'CountOutOfRange',
-      `count must be a whole number from 1 to ${template.count.max} for template ${template.name}, got ${requestedCount}`,
-    );
+    return refused('CountOutOfRange', `count must be a whole number from 1 to ${template.count.max} for template ${template.name}, got ${requestedCount}`);
   }
   // The per-event maximum; with `count.clamp` a larger ask is scaled down to it, not refused.
   const count = tooMany ? template.count.max : requestedCount;
@@ -38,26 +33,26 @@ export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): Reso
     const spec = template.params.get(name);
     if (spec === undefined) {
       const declared = [...template.params.keys()];
-      throw new UnprocessableError(
-        'UnknownParam',
-        `params.${name} is not declared by template ${template.name}; ${declared.length > 0 ? `declared: ${declared.join(', ')}` : 'it declares no params'}`,
-      );
+      return refused('UnknownParam', `params.${name} is not declared by template ${template.name}; ${declared.length > 0 ? `declared: ${declared.join(', ')}` : 'it declares no params'}`);
     }
     const problem = paramValueProblem(spec, value);
     if (problem !== undefined) {
-      throw new UnprocessableError('ParamValueNotAllowed', `params.${name}: ${problem}`);
+      return refused('ParamValueNotAllowed', `params.${name}: ${problem}`);
     }
   }
 
   return {
-    source: request.source,
-    eventId: request.eventId,
-    cluster,
-    template,
-    count,
-    requestedCount,
-    params: request.params,
-    ...(request.reason !== undefined && { reason: request.reason }),
+    kind: 'resolved',
+    resolved: {
+      source: request.source,
+      eventId: request.eventId,
+      cluster,
+      template,
+      count,
+      requestedCount,
+      params: request.params,
+      ...(request.reason !== undefined && { reason: request.reason }),
+    },
   };
 }
 

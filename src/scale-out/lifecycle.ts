@@ -107,7 +107,9 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
   });
   try {
     // 1. resolve: names → cluster, template, count, params (the config only).
-    const resolved = resolveScaleOut(deps.config, asked);
+    const resolution = resolveScaleOut(deps.config, asked);
+    if (resolution.kind === 'refused') return fail(resolution.error);
+    const { resolved } = resolution;
     trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count };
 
     if (asked.dryRun === true) {

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadConfigFile, type Config } from '../../src/config/load-config';
+import type { Resolution } from '../../src/core/resolve';
+import type { ResolvedScaleOut } from '../../src/core/scale-out-request';
 import type { WebhookRequest } from '../../src/http/webhook-request';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
@@ -38,4 +40,10 @@ export function webhookRequest(overrides: Partial<WebhookRequest> & { json?: unk
     rawBody: Buffer.from(json === undefined ? '{}' : JSON.stringify(json)),
     ...rest,
   };
+}
+
+/** For tests that need a resolved request: resolveScaleOut's verdict, which must be `resolved`. */
+export function resolvedOf(resolution: Resolution): ResolvedScaleOut {
+  if (resolution.kind !== 'resolved') throw new Error(`expected a resolved request, got ${resolution.error.code}: ${resolution.error.message}`);
+  return resolution.resolved;
 }

@@ -1,18 +1,18 @@
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ParamValue } from '../../../src/config/load-config';
-import { exampleConfig, fixture } from '../../support/fixtures';
+import { exampleConfig, fixture, resolvedOf } from '../../support/fixtures';
 
 const config = exampleConfig();
 const resolve = (cluster: string, template: string, count: number | undefined, params: Record<string, ParamValue> = {}) =>
-  resolveScaleOut(config, {
+  resolvedOf(resolveScaleOut(config, {
     source: 'generic',
     eventId: 'evt-1',
     cluster,
     template,
     ...(count !== undefined && { count }),
     params: new Map(Object.entries(params)),
-  });
+  }));
 
 describe('renderCreateClusterInstances', () => {
   it('renders multi-disk as the seed example 2 plus InstanceCount and ClientToken', () => {

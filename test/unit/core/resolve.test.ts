@@ -2,8 +2,7 @@ import type { ParamValue } from '../../../src/config/load-config';
 import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ScaleOutRequest } from '../../../src/core/scale-out-request';
 import { UnprocessableError } from '../../../src/errors';
-import { exampleConfig } from '../../support/fixtures';
-import { thrownBy } from '../../support/thrown';
+import { exampleConfig, resolvedOf } from '../../support/fixtures';
 
 const config = exampleConfig();
 const request = (overrides: Partial<ScaleOutRequest> = {}, params: Record<string, ParamValue> = {}): ScaleOutRequest => ({
@@ -15,11 +14,18 @@ const request = (overrides: Partial<ScaleOutRequest> = {}, params: Record<string
   ...overrides,
 });
 
-const rejection = (req: ScaleOutRequest) => thrownBy(() => resolveScaleOut(config, req), UnprocessableError);
+// The verdict is data (issue 10): a refusal carries the 422 to answer; nothing is thrown.
+const rejection = (req: ScaleOutRequest): UnprocessableError => {
+  const resolution = resolveScaleOut(config, req);
+  if (resolution.kind !== 'refused') throw new Error('expected a refusal');
+  expect(resolution.error).toBeInstanceOf(UnprocessableError);
+  return resolution.error;
+};
+const resolve = (req: ScaleOutRequest) => resolvedOf(resolveScaleOut(config, req));
 
 describe('resolveScaleOut', () => {
   it('resolves an alias, the default count and no params', () => {
-    const resolved = resolveScaleOut(config, request());
+    const resolved = resolve(request());
     expect(resolved.cluster.clusterId).toBe('cls-e55paxnt');
     expect(resolved.cluster.region).toBe('ap-guangzhou');
     expect(resolved.template.name).toBe('small');
@@ -27,11 +33,11 @@ describe('resolveScaleOut', () => {
   });
 
   it('accepts a ClusterId the config declares', () => {
-    expect(resolveScaleOut(config, request({ cluster: 'cls-e55paxnt' })).cluster.alias).toBe('demo');
+    expect(resolve(request({ cluster: 'cls-e55paxnt' })).cluster.alias).toBe('demo');
   });
 
   it('accepts declared params within their bounds', () => {
-    const resolved = resolveScaleOut(config, request({ cluster: 'demo-bj', template: 'multi-disk', count: 10 }, { dataDiskSize: 200, instanceType: 'S5.2XLARGE16' }));
+    const resolved = resolve(request({ cluster: 'demo-bj', template: 'multi-disk', count: 10 }, { dataDiskSize: 200, instanceType: 'S5.2XLARGE16' }));
     expect(resolved.count).toBe(10);
     expect(resolved.params.get('dataDiskSize')).toBe(200);
   });

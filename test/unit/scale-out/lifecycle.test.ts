@@ -8,7 +8,7 @@ import type { TkeApi } from '../../../src/tke/tke-api';
 import { loadConfigFile } from '../../../src/config/load-config';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
-import { exampleConfig, exampleConfigVariant } from '../../support/fixtures';
+import { exampleConfig, exampleConfigVariant, resolvedOf } from '../../support/fixtures';
 
 /**
  * The lifecycle of one scale-out, failure path by failure path, with the memory store, a fake TKE
@@ -230,7 +230,7 @@ describe('one scale-out, step by step', () => {
     const [first, second] = tke.sent.map((p) => JSON.parse(p) as { ClientToken: string; InstanceCount: number });
     // Same request, same token: the refusal changed nothing.
     expect(first!.ClientToken).toBe(second!.ClientToken);
-    const { request } = renderCreateClusterInstances(resolveScaleOut(exampleConfig(), { source: 'generic', eventId: 'e-2', cluster: 'demo', template: 'small', count: 2, params: new Map() }));
+    const { request } = renderCreateClusterInstances(resolvedOf(resolveScaleOut(exampleConfig(), { source: 'generic', eventId: 'e-2', cluster: 'demo', template: 'small', count: 2, params: new Map() })));
     expect(JSON.parse(request.RunInstancePara).ClientToken).not.toBe(first!.ClientToken);
   });
 });
