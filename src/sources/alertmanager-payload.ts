@@ -2,7 +2,12 @@ import * as z from 'zod';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
+import type { RuleConfig } from '../config/load-config';
+import type { AlertSourceName } from '../config/schema';
+import { planScaleOuts } from '../rules/plan';
+import { alertDeliveryReply } from './alert-reply';
 import { invalidPayload } from './payload-error';
+import type { WebhookSource } from './webhook-source';
 
 /**
  * The Alertmanager webhook payload (version "4"), which Grafana's webhook contact point also sends,
@@ -48,4 +53,26 @@ export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: s
     };
   });
   return { alerts };
+}
+
+/**
+ * A sender of Alertmanager-format groups (Alertmanager itself, Grafana): parse, plan with the
+ * rules, answer by their shared retry rules (alert-reply.ts). Each sender adds its own auth and
+ * whatever else differs.
+ */
+export function alarmGroupSource(
+  name: AlertSourceName,
+  label: string,
+  rules: readonly RuleConfig[],
+  own: Pick<WebhookSource, 'authenticate'> & Partial<Pick<WebhookSource, 'maxTkeAttempts'>>,
+): WebhookSource {
+  return {
+    name,
+    ...own,
+    interpret(request) {
+      const { alerts } = alertsFromAlertmanagerPayload(request, label);
+      return { kind: 'scale-out', ...planScaleOuts(rules, name, alerts) };
+    },
+    reply: alertDeliveryReply,
+  };
 }

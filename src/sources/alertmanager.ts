@@ -1,27 +1,18 @@
 import { basicAuthentication, bearerAuthentication, noAuthentication, type Authenticate } from '../auth/authenticators';
 import type { RuleConfig } from '../config/load-config';
 import type { AlertmanagerSourceConfig } from '../config/schema';
-import { planScaleOuts } from '../rules/plan';
-import { alertDeliveryReply } from './alert-reply';
-import { alertsFromAlertmanagerPayload } from './alertmanager-payload';
+import { alarmGroupSource } from './alertmanager-payload';
 import type { WebhookSource } from './webhook-source';
 
 /**
  * Prometheus Alertmanager's webhook_config. It signs nothing; it can send a bearer token
- * (`http_config.authorization`) or basic auth (`http_config.basic_auth`). It retries only on 5xx and
- * transport errors, and re-sends a firing group every repeat_interval and on group changes; the
- * event IDs (rules/plan.ts) make all of those one scale-out per firing episode.
+ * (`http_config.authorization`) or basic auth (`http_config.basic_auth`). Within a flush it
+ * retries 5xx and transport errors; a failed group comes again at every group_interval, a
+ * delivered one at repeat_interval and on group changes; the event IDs (rules/plan.ts) make all of
+ * those one scale-out per firing episode.
  */
 export function createAlertmanagerSource(config: AlertmanagerSourceConfig, rules: readonly RuleConfig[], env: NodeJS.ProcessEnv): WebhookSource {
-  return {
-    name: 'alertmanager',
-    authenticate: alertmanagerAuthenticator(config, env),
-    interpret(request) {
-      const { alerts } = alertsFromAlertmanagerPayload(request, 'Alertmanager');
-      return { kind: 'scale-out', ...planScaleOuts(rules, 'alertmanager', alerts) };
-    },
-    reply: alertDeliveryReply,
-  };
+  return alarmGroupSource('alertmanager', 'Alertmanager', rules, { authenticate: alertmanagerAuthenticator(config, env) });
 }
 
 function alertmanagerAuthenticator(config: AlertmanagerSourceConfig, env: NodeJS.ProcessEnv): Authenticate {

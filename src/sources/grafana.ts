@@ -2,9 +2,7 @@ import { bearerAuthentication, noAuthentication, withSecret, type Authenticate }
 import { verifyGrafanaSignature } from '../auth/grafana-hmac';
 import type { RuleConfig } from '../config/load-config';
 import type { GrafanaSourceConfig } from '../config/schema';
-import { planScaleOuts } from '../rules/plan';
-import { alertDeliveryReply } from './alert-reply';
-import { alertsFromAlertmanagerPayload } from './alertmanager-payload';
+import { alarmGroupSource } from './alertmanager-payload';
 import type { WebhookSource } from './webhook-source';
 
 /**
@@ -20,16 +18,7 @@ import type { WebhookSource } from './webhook-source';
  * status is the same as Alertmanager's: a 5xx shows the contact point failing in Grafana.
  */
 export function createGrafanaSource(config: GrafanaSourceConfig, rules: readonly RuleConfig[], env: NodeJS.ProcessEnv): WebhookSource {
-  return {
-    name: 'grafana',
-    authenticate: grafanaAuthenticator(config, env),
-    maxTkeAttempts: config.tkeMaxAttempts,
-    interpret(request) {
-      const { alerts } = alertsFromAlertmanagerPayload(request, 'Grafana');
-      return { kind: 'scale-out', ...planScaleOuts(rules, 'grafana', alerts) };
-    },
-    reply: alertDeliveryReply,
-  };
+  return alarmGroupSource('grafana', 'Grafana', rules, { authenticate: grafanaAuthenticator(config, env), maxTkeAttempts: config.tkeMaxAttempts });
 }
 
 function grafanaAuthenticator(config: GrafanaSourceConfig, env: NodeJS.ProcessEnv): Authenticate {
