@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backOff } from 'exponential-backoff';
+import { describeApiFailure } from '../src/tencentcloud/api-failure';
 import type { scf } from 'tencentcloud-sdk-nodejs-scf';
 
 type ScfClient = InstanceType<typeof scf.v20180416.Client>;
@@ -66,7 +67,7 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
   };
 
   const existing = await call(() => client.GetFunction(ids)).catch((error: unknown) => {
-    if (codeOf(error) === 'ResourceNotFound.Function') return undefined;
+    if (describeApiFailure(error).code === 'ResourceNotFound.Function') return undefined;
     throw error;
   });
 
@@ -148,17 +149,8 @@ function call<T>(request: () => Promise<T>): Promise<T> {
     timeMultiple: 2,
     jitter: 'full',
     retry: (error: unknown) => {
-      const code = codeOf(error);
-      return code === undefined ? !hasHttpCode(error) || (error as { httpCode: number }).httpCode >= 500 : TRANSIENT.test(code);
+      const { code, httpCode } = describeApiFailure(error);
+      return code === undefined ? httpCode === undefined || httpCode >= 500 : TRANSIENT.test(code);
     },
   });
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code !== '' ? code : undefined;
-}
-
-function hasHttpCode(error: unknown): boolean {
-  return typeof (error as { httpCode?: unknown } | null)?.httpCode === 'number';
 }

@@ -1,3 +1,4 @@
+import { describeApiFailure, type ApiFailure } from '../tencentcloud/api-failure';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
 /**
@@ -19,21 +20,6 @@ export interface TkeApi {
   describeClusterNodeCount(region: string, clusterId: string, signal: AbortSignal): Promise<number>;
 }
 
-export interface TkeFailure {
-  /** TKE's error code; absent when no API answer arrived. */
-  readonly code?: string;
-  /** Set when the endpoint answered with a status other than 200. */
-  readonly httpCode?: number;
-  readonly requestId?: string;
-  readonly message: string;
-}
-
-export function describeTkeFailure(error: unknown): TkeFailure {
-  const e = (error ?? {}) as { code?: unknown; httpCode?: unknown; requestId?: unknown; message?: unknown };
-  return {
-    ...(typeof e.code === 'string' && e.code !== '' && { code: e.code }),
-    ...(typeof e.httpCode === 'number' && { httpCode: e.httpCode }),
-    ...(typeof e.requestId === 'string' && e.requestId !== '' && { requestId: e.requestId }),
-    message: typeof e.message === 'string' ? e.message : String(error),
-  };
-}
+/** How a TKE call failed, read off the SDK's exception (tencentcloud/api-failure.ts). */
+export type TkeFailure = ApiFailure;
+export const describeTkeFailure = describeApiFailure;
