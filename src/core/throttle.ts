@@ -50,7 +50,25 @@ export interface SentRequest {
 
 export interface ThrottleState {
   readonly lastScaleOutAt?: number;
+  /** Grants a delivery may still need to find by its event: in flight, or with an unknown outcome. */
   readonly grants: readonly Grant[];
+  /**
+   * Nodes of settled successes, summed per slice of the window (1/60 of it, at least a second), so
+   * that a decision's cost does not grow with the number of scale-outs in the window. A success
+   * needs no grant of its own any more: its redelivery replays the idempotency record first.
+   */
+  readonly spent?: readonly SpentSlice[];
+}
+
+/** Nodes granted in [from, from + slice). */
+export interface SpentSlice {
+  readonly from: number;
+  readonly nodes: number;
+}
+
+/** How long one slice of `spent` is: a sixtieth of the window (a minute for an hour), at least 1 s. */
+function sliceMs(rules: ThrottleRules): number {
+  return Math.max(1000, Math.floor((rules.windowSeconds * 1000) / 60));
 }
 
 /** The throttle's rules, in the order they are checked. */
@@ -93,7 +111,13 @@ export function decideThrottle(
 ): StoreStep<ThrottleState, ThrottleDecision> {
   const windowMs = rules.windowSeconds * 1000;
   const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || isInFlight(g, now));
-  const state: ThrottleState = { ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }), grants };
+  // A slice counts until its END leaves the window: never less than the exact grants would.
+  const spent = (current?.spent ?? []).filter((s) => s.from + sliceMs(rules) + windowMs > now);
+  const state: ThrottleState = {
+    ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }),
+    grants,
+    ...(spent.length > 0 && { spent }),
+  };
   const keep = (decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({ write: { kind: 'keep' }, result: decision });
   const grant = (nodes: number, clampedBy?: ThrottleRule, mayExist?: true, sent?: SentRequest): StoreStep<ThrottleState, ThrottleDecision> => {
     const next: Grant = {
@@ -136,7 +160,7 @@ export function decideThrottle(
   let nodes = ask.requested;
   let clampedBy: ThrottleRule | undefined;
 
-  const used = grants.reduce((sum, g) => sum + g.nodes, 0);
+  const used = grants.reduce((sum, g) => sum + g.nodes, 0) + spent.reduce((sum, s) => sum + s.nodes, 0);
   const budgetLeft = rules.maxNodesPerWindow - used;
   if (nodes > budgetLeft) {
     if (ask.clampAllowed && budgetLeft > 0) {
@@ -147,7 +171,7 @@ export function decideThrottle(
       return keep({
         kind: 'throttled',
         rule: 'node-budget',
-        retryAt: budgetFreesAt(grants, rules, need),
+        retryAt: budgetFreesAt(state, rules, need),
         detail: `${used} of ${rules.maxNodesPerWindow} nodes per ${rules.windowSeconds} s are taken; ${ask.requested} asked`,
       });
     }
@@ -174,7 +198,11 @@ export function decideThrottle(
   return grant(nodes, clampedBy);
 }
 
-/** The call succeeded: the grant counts as done, and the cooldown starts now. */
+/**
+ * The call succeeded: the cooldown starts now, and the grant's nodes move into the spent slice of
+ * the time it was granted (the event's idempotency record, written just before, answers its
+ * redeliveries from now on).
+ */
 export function settleThrottleSuccess(
   current: ThrottleState | undefined,
   eventKey: string,
@@ -182,8 +210,11 @@ export function settleThrottleSuccess(
   rules: ThrottleRules,
   now: number,
 ): StoreStep<ThrottleState, void> {
-  const grants = (current?.grants ?? []).map((g) => (g.eventKey === eventKey && g.claimId === claimId ? { ...g, state: 'done' as const } : g));
-  const next: ThrottleState = { lastScaleOutAt: now, grants };
+  const all = current?.grants ?? [];
+  const ours = all.find((g) => g.eventKey === eventKey && g.claimId === claimId);
+  const grants = ours === undefined ? all : all.filter((g) => g !== ours);
+  const spent = ours === undefined ? (current?.spent ?? []) : addToSlice(current?.spent ?? [], ours, rules);
+  const next: ThrottleState = { lastScaleOutAt: now, grants, ...(spent.length > 0 && { spent }) };
   return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
 }
 
@@ -223,21 +254,33 @@ function isInFlight(grant: Grant, now: number): boolean {
   return grant.state === 'in-flight' && grant.inFlightUntil > now;
 }
 
-/** When enough grants leave the window for `need` nodes to fit. */
-function budgetFreesAt(grants: readonly Grant[], rules: ThrottleRules, need: number): number {
+function addToSlice(spent: readonly SpentSlice[], grant: Grant, rules: ThrottleRules): SpentSlice[] {
+  const from = Math.floor(grant.at / sliceMs(rules)) * sliceMs(rules);
+  const existing = spent.find((s) => s.from === from);
+  return existing === undefined
+    ? [...spent, { from, nodes: grant.nodes }].sort((a, b) => a.from - b.from)
+    : spent.map((s) => (s === existing ? { from, nodes: s.nodes + grant.nodes } : s));
+}
+
+/** When enough grants and spent slices leave the window for `need` nodes to fit. */
+function budgetFreesAt(state: ThrottleState, rules: ThrottleRules, need: number): number {
   const windowMs = rules.windowSeconds * 1000;
-  let used = grants.reduce((sum, g) => sum + g.nodes, 0);
-  for (const g of [...grants].sort((a, b) => a.at - b.at)) {
-    used -= g.nodes;
-    if (rules.maxNodesPerWindow - used >= need) return g.at + windowMs;
+  const leaving = [
+    ...state.grants.map((g) => ({ at: g.at + windowMs, nodes: g.nodes })),
+    ...(state.spent ?? []).map((s) => ({ at: s.from + sliceMs(rules) + windowMs, nodes: s.nodes })),
+  ].sort((a, b) => a.at - b.at);
+  let used = leaving.reduce((sum, l) => sum + l.nodes, 0);
+  for (const l of leaving) {
+    used -= l.nodes;
+    if (rules.maxNodesPerWindow - used >= need) return l.at;
   }
   // More than the whole window allows: never by waiting. Say "a window from now".
-  return Math.max(...grants.map((g) => g.at + windowMs), 0);
+  return Math.max(...leaving.map((l) => l.at), 0);
 }
 
 /** Keep the state as long as anything in it still matters: the window, the cooldown, a claim. */
 function stateExpiry(state: ThrottleState, rules: ThrottleRules, now: number, inFlightUntil: number): number {
-  const lastGrant = Math.max(now, ...state.grants.map((g) => g.at));
+  const lastGrant = Math.max(now, ...state.grants.map((g) => g.at), ...(state.spent ?? []).map((s) => s.from + sliceMs(rules)));
   return Math.max(
     lastGrant + rules.windowSeconds * 1000,
     (state.lastScaleOutAt ?? 0) + rules.cooldownSeconds * 1000,

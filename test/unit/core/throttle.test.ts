@@ -87,11 +87,13 @@ describe('decideThrottle', () => {
 describe('settling a grant', () => {
   const granted = (decideThrottle(undefined, ask(), rules, T0).write as { value: ThrottleState }).value;
 
-  it('on success: done, and the cooldown starts', () => {
+  it('on success: done (its nodes move to the spent slice of the time it was granted), and the cooldown starts', () => {
     const next = (settleThrottleSuccess(granted, 'event:generic:e1', 'c1', rules, T0 + 5000).write as { value: ThrottleState }).value;
     expect(next.lastScaleOutAt).toBe(T0 + 5000);
-    expect(next.grants[0]!.state).toBe('done');
+    expect(next.grants).toEqual([]);
+    expect(next.spent).toEqual([{ from: Math.floor(T0 / 60_000) * 60_000, nodes: 3 }]);
   });
+
 
   it('on a refusal from TKE: the budget goes back', () => {
     const next = (settleThrottleFailure(granted, 'event:generic:e1', 'c1', 'refused', rules, T0 + 5000).write as { value: ThrottleState }).value;
@@ -106,5 +108,37 @@ describe('settling a grant', () => {
 
   it('leaves another claim alone', () => {
     expect(settleThrottleFailure(granted, 'event:generic:e1', 'other', 'refused', rules, T0).write).toEqual({ kind: 'keep' });
+  });
+});
+
+// Issue 10: a decision's cost must not grow with the scale-outs in the window. Settled successes
+// are summed per slice (1/60 of the window), so the state holds at most ~61 slices plus the grants
+// that may still be looked up (in flight, unknown outcome).
+describe('bounded accounting', () => {
+  const fast = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 100_000 };
+  it('keeps the state bounded over thousands of scale-outs, and the budget exact', () => {
+    let state: ThrottleState | undefined;
+    for (let i = 0; i < 5000; i++) {
+      const now = T0 + i * 500;
+      const granted = decideThrottle(state, ask({ eventKey: `e${i}`, claimId: `c${i}`, requested: 2, inFlightUntil: now + 1000 }), fast, now);
+      expect(granted.result).toMatchObject({ kind: 'granted', nodes: 2 });
+      state = (granted.write as { value: ThrottleState }).value;
+      state = (settleThrottleSuccess(state, `e${i}`, `c${i}`, fast, now + 100).write as { value: ThrottleState }).value;
+    }
+    expect(state!.grants).toHaveLength(0);
+    expect(state!.spent!.length).toBeLessThanOrEqual(61);
+    // 5000 × 2 nodes over 2500 s, all still in the hour's window: 10,000 counted.
+    const tight = { ...fast, maxNodesPerWindow: 10_001 };
+    expect(decideThrottle(state, ask({ eventKey: 'x', requested: 2 }), tight, T0 + 2_500_000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
+    expect(decideThrottle(state, ask({ eventKey: 'x', requested: 1 }), tight, T0 + 2_500_000).result).toMatchObject({ kind: 'granted', nodes: 1 });
+  });
+
+  it('counts a slice until its end leaves the window, never less than the exact grant would', () => {
+    const granted = (decideThrottle(undefined, ask({ requested: 20 }), rules, T0 + 59_000).write as { value: ThrottleState }).value;
+    const settled = (settleThrottleSuccess(granted, 'event:generic:e1', 'c1', rules, T0 + 60_000).write as { value: ThrottleState }).value;
+    const exactExpiry = T0 + 59_000 + 3_600_000;
+    const stillFull = decideThrottle(settled, ask({ eventKey: 'e2', requested: 1 }), rules, exactExpiry - 1).result;
+    expect(stillFull).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
+    expect((stillFull as { retryAt: number }).retryAt).toBeGreaterThanOrEqual(exactExpiry);
   });
 });
