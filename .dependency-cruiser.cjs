@@ -18,7 +18,7 @@ module.exports = {
         'core/ decides with data: no I/O (no node: modules but crypto, no store, no TKE client, no HTTP, no SDK). The clock and the state are arguments.',
       from: { path: '^src/core/' },
       to: {
-        path: ['^src/store/', '^src/tke/sdk-', '^src/tke/call-tke', '^src/http/', '^src/middleware/', '^src/sources/', '^src/chat/', '^src/tencentcloud/', 'node_modules/(ioredis|tencentcloud-sdk|pino|@middy)'],
+        path: ['^src/store/', '^src/tke/sdk-', '^src/tke/call-tke', '^src/http/', '^src/scf/', '^src/sources/', '^src/tencentcloud/', 'node_modules/(ioredis|tencentcloud-sdk|pino|@middy)'],
         pathNot: ['^src/store/state-store\\.ts$'],
       },
     },
@@ -31,7 +31,7 @@ module.exports = {
     },
     // Layers, lowest first: core (decisions) < adapters (tke, store, tencentcloud, auth, http, log)
     // < config < rules < sources < scale-out < the app (scale-out-app, handler, cold-start, index,
-    // middleware). A layer never imports one above it, so no two folders can form a cycle either.
+    // scf). A layer never imports one above it, so no two folders can form a cycle either.
     {
       name: 'core-imports-only-core',
       severity: 'error',
@@ -44,26 +44,26 @@ module.exports = {
       severity: 'error',
       comment: 'TKE, the store, Tencent Cloud routing, auth and HTTP shapes know nothing of config, rules, senders or the lifecycle.',
       from: { path: '^src/(tke|store|tencentcloud|auth|http|log)/' },
-      to: { path: '^src/(config|rules|sources|scale-out|middleware)/' },
+      to: { path: '^src/(config|rules|sources|scale-out|scf)/' },
     },
     {
       name: 'config-below-rules-and-senders',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(rules|sources|scale-out|store|http|middleware)/' },
+      to: { path: '^src/(rules|sources|scale-out|store|http|scf)/' },
     },
     {
       name: 'rules-below-senders',
       severity: 'error',
       from: { path: '^src/rules/' },
-      to: { path: '^src/(sources|scale-out|middleware)/' },
+      to: { path: '^src/(sources|scale-out|scf)/' },
     },
     {
       name: 'senders-below-the-lifecycle',
       severity: 'error',
       comment: 'A sender reads its payload and writes its answer; the lifecycle runs the scale-out.',
       from: { path: '^src/sources/' },
-      to: { path: '^src/(scale-out|middleware)/|^src/(scale-out-app|handler|cold-start|index)\\.ts$' },
+      to: { path: '^src/(scale-out|scf)/|^src/(scale-out-app|handler|cold-start|index)\\.ts$' },
     },
     {
       name: 'shipped-code-has-no-dev-tools',

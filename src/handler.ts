@@ -1,10 +1,10 @@
 import middy from '@middy/core';
 import type { Logger } from './log/logger';
-import { toScfResponse, type ScfHttpEvent, type ScfHttpResponse } from './http/scf-event';
-import { decisionLog } from './middleware/decision-log';
-import { httpErrorResponse } from './middleware/http-error-response';
-import type { InvocationContext } from './middleware/invocation-context';
-import { remainingMs, scfHttpRequest } from './middleware/scf-http-request';
+import { errorReply } from './http/error-response';
+import { toScfResponse, type ScfHttpEvent, type ScfHttpResponse } from './scf/event';
+import { decisionLog } from './scf/decision-log';
+import type { InvocationContext } from './scf/invocation-context';
+import { remainingMs, scfHttpRequest } from './scf/http-request';
 import { isFollowUpEvent, type FollowUpJob } from './sources/chat/follow-up';
 import { ALERT_SOURCES } from './config/schema';
 import { hookSourceOf } from './http/routes';
@@ -25,7 +25,9 @@ export type ScfHandler = (event: ScfHttpEvent, context: object) => Promise<ScfHt
 export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
   const handler = middy<ScfHttpEvent, ScfHttpResponse, Error, InvocationContext>()
     .use(decisionLog(logger, app.now))
-    .use(httpErrorResponse())
+    // Any error that reaches here becomes the answer http/error-response.ts maps it to: the one
+    // place errors become HTTP.
+    .use({ onError: function errorAnswer(request) { request.response = toScfResponse(errorReply(request.error)); } })
     .use(
       scfHttpRequest({
         maxBodyBytes: (path) => {

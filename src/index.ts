@@ -1,5 +1,5 @@
 import type { ColdStart } from './cold-start';
-import type { ScfHttpEvent } from './http/scf-event';
+import type { ScfHttpEvent } from './scf/event';
 import { feishuUrlVerification } from './sources/feishu-url-verification';
 
 /**

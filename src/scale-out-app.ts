@@ -38,10 +38,10 @@ export interface ScaleOutAppDeps {
 
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
 
-/** This invocation's times (middleware/scf-http-request.ts fixes them from SCF's context). */
+/** This invocation's times (scf/http-request.ts fixes them from SCF's context). */
 export interface Invocation extends LifecycleTimes {}
 
-/** What the app answers, and the fields of the request's log line (written by middleware/decision-log.ts). */
+/** What the app answers, and the fields of the request's log line (written by scf/decision-log.ts). */
 export interface HandledRequest {
   readonly reply: HttpReply;
   readonly decision: DecisionRecord;

@@ -1,6 +1,6 @@
 /**
  * One HTTP request as the function sees it, whichever SCF trigger delivered it
- * (http/scf-event.ts builds it). Header names are lower-case; the body is the raw bytes, because
+ * (scf/event.ts builds it). Header names are lower-case; the body is the raw bytes, because
  * signatures are computed over exactly those.
  */
 export interface WebhookRequest {
@@ -12,7 +12,7 @@ export interface WebhookRequest {
   readonly sourceIp?: string;
 }
 
-/** The answer before it becomes SCF's integration response (http/scf-event.ts). */
+/** The answer before it becomes SCF's integration response (scf/event.ts). */
 export interface HttpReply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ScfHandler } from '../handler';
-import type { FunctionUrlEvent } from '../http/scf-event';
+import type { FunctionUrlEvent } from '../scf/event';
 
 export interface FunctionUrlServer {
   readonly url: string;

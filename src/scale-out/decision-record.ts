@@ -3,7 +3,7 @@ import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutTrace, TracedOutcome } from './lifecycle';
 
 /**
- * The fields of the one structured log line written per request (middleware/decision-log.ts adds
+ * The fields of the one structured log line written per request (scf/decision-log.ts adds
  * status, duration and the invocation). Built at the edge from what the steps returned: nothing
  * writes into it while a request is being handled.
  */

@@ -1,4 +1,4 @@
-import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, RELAXED_THROTTLE, REPO_ROOT } from '../support/fixtures';

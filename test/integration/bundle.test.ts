@@ -3,7 +3,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
 import { parse } from 'yaml';
 import { EXAMPLE_CONFIG_PATH, REPO_ROOT, exampleConfigVariant } from '../support/fixtures';

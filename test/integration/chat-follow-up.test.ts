@@ -2,7 +2,7 @@ import { dingtalkSign } from '../../src/auth/dingtalk-sign';
 import { encryptFeishu, feishuSignature } from '../../src/auth/feishu-crypto';
 import { signSlackRequest } from '../../src/auth/slack-signature';
 import { FOLLOW_UP_EVENT_KIND, followUpJob, requestOfJob } from '../../src/sources/chat/follow-up';
-import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/scf/event';
 import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';
 import { startHarness, type Harness } from '../support/harness';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';

@@ -4,7 +4,7 @@ import { signSlackRequest } from '../../src/auth/slack-signature';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnauthorizedError } from '../../src/errors';
-import { toWebhookRequest, type FunctionUrlEvent } from '../../src/http/scf-event';
+import { toWebhookRequest, type FunctionUrlEvent } from '../../src/scf/event';
 import { createSources } from '../../src/sources';
 import { exampleConfig, REPO_ROOT } from '../support/fixtures';
 import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';

@@ -1,5 +1,5 @@
 import { dingtalkSign } from '../../src/auth/dingtalk-sign';
-import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 import { startHarness, type Harness } from '../support/harness';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 

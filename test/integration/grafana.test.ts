@@ -1,5 +1,5 @@
 import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
-import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, REPO_ROOT } from '../support/fixtures';

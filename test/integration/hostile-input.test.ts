@@ -3,8 +3,8 @@ import { encryptFeishu, feishuSignature } from '../../src/auth/feishu-crypto';
 import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
 import { signSlackRequest } from '../../src/auth/slack-signature';
 import { stripMentions } from '../../src/sources/chat/command';
-import { isBase64Text } from '../../src/http/scf-event';
-import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/http/scf-event';
+import { isBase64Text } from '../../src/scf/event';
+import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/scf/event';
 import { GENERIC_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /**

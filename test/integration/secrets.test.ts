@@ -1,7 +1,7 @@
 import { encryptFeishu, feishuSignature } from '../../src/auth/feishu-crypto';
 import { signGenericPayload } from '../../src/auth/hmac';
 import { signSlackRequest } from '../../src/auth/slack-signature';
-import type { FunctionUrlEvent } from '../../src/http/scf-event';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 import { startHarness, type Harness } from '../support/harness';
 
 /**

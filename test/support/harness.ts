@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { coldStart, type ColdStart } from '../../src/cold-start';
-import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/http/scf-event';
+import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/scf/event';
 import { createLogger } from '../../src/log/logger';
 import { ScfInvokeSandbox, type InvokedHandler } from '../../src/sandbox/scf-invoke-sandbox';
 import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../src/sandbox/tke-sandbox';

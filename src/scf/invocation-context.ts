@@ -1,5 +1,5 @@
 import type { Context as LambdaContext } from 'aws-lambda';
-import type { DecisionRecord } from '../scale-out-app';
+import type { DecisionRecord } from '../scale-out/decision-record';
 import type { WebhookRequest } from '../http/webhook-request';
 
 /**

@@ -1,4 +1,4 @@
-import { isApiGatewayEvent, toScfResponse, toWebhookRequest } from '../../../src/http/scf-event';
+import { isApiGatewayEvent, toScfResponse, toWebhookRequest } from '../../../src/scf/event';
 import { BadRequestError, PayloadTooLargeError } from '../../../src/errors';
 import { routeOf } from '../../../src/http/routes';
 import { errorReply } from '../../../src/http/error-response';

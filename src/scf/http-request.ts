@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { toWebhookRequest, type ScfHttpEvent, type ScfHttpResponse } from '../http/scf-event';
+import { toWebhookRequest, type ScfHttpEvent, type ScfHttpResponse } from './event';
 import type { InvocationContext } from './invocation-context';
 
 export interface ScfHttpRequestOptions {

@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Logger } from '../log/logger';
 import { ScaleOutError } from '../errors';
-import type { ScfHttpEvent, ScfHttpResponse } from '../http/scf-event';
+import type { ScfHttpEvent, ScfHttpResponse } from './event';
 import type { InvocationContext } from './invocation-context';
 
 /**

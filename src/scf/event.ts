@@ -1,5 +1,5 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors';
-import type { HttpReply, WebhookRequest } from './webhook-request';
+import type { HttpReply, WebhookRequest } from '../http/webhook-request';
 
 /**
  * SCF delivers HTTP in two shapes (docs/PLATFORM.md): the Function URL event (the way forward)
