@@ -3,7 +3,7 @@
  * share an event loop with the server they call. Prints its URL, then serves until SIGTERM.
  * Quotas are effectively unlimited: the benchmark adds thousands of nodes.
  */
-import { DEFAULT_SANDBOX_CLUSTERS, TkeSandbox } from '../src/sandbox/tke-sandbox';
+import { DEFAULT_SANDBOX_CLUSTERS, TkeSandbox } from '../dev/sandbox/tke-sandbox';
 import { benchClusters } from './bench-clusters';
 
 const sandbox = new TkeSandbox({

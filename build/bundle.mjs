@@ -1,7 +1,7 @@
 // Bundles for SCF's Node 18.15 with esbuild.
 //   node build/bundle.mjs                       the function: dist/function/index.js (`npm run build`)
 //   node build/bundle.mjs <entry> <outfile> [--no-minify] [--sourcemap]
-//                                               anything else (`npm start` bundles src/local/start.ts)
+//                                               anything else (`npm start` bundles dev/local/start.ts)
 // `npm run package` and the benchmark build the function through `buildFunction`.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 import type { ScfHandler } from '../../src/handler';
-import { startFunctionUrlServer, type FunctionUrlServer } from '../../src/local/function-url-server';
+import { startFunctionUrlServer, type FunctionUrlServer } from '../../dev/local/function-url-server';
 import { startAlertingStack, type AlertingStack } from '../support/alerting-stack';
 import { startHarness, type Harness } from '../support/harness';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionUrlEvent } from '../../src/scf/event';
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { parse } from 'yaml';
 import { EXAMPLE_CONFIG_PATH, REPO_ROOT, exampleConfigVariant } from '../support/fixtures';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScfHttpEvent } from '../../src/scf/event';
-import { SANDBOX_CREDENTIAL } from '../../src/sandbox/tke-sandbox';
+import { SANDBOX_CREDENTIAL } from '../../dev/sandbox/tke-sandbox';
 import { fixture, REPO_ROOT } from '../support/fixtures';
 import { GENERIC_TOKEN, HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 

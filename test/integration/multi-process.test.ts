@@ -1,4 +1,4 @@
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { exampleConfigVariant } from '../support/fixtures';
 import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
 import { startRedisServer, type RedisServer } from '../support/redis-server';

@@ -1,4 +1,4 @@
-import { TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { signSlackRequest } from '../../src/auth/slack-signature';
 import { exampleConfigVariant, fixture } from '../support/fixtures';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tke } from 'tencentcloud-sdk-nodejs-tke';
 import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../src/sandbox/tke-sandbox';
+import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 
 /**
  * The sandbox as the SDK sees it: the official client, signing as it does for TKE, reads what the

@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import { coldStart, type ColdStart } from '../../src/cold-start';
 import type { FunctionUrlEvent, ScfHttpEvent, ScfHttpResponse } from '../../src/scf/event';
 import { createLogger } from '../../src/log/logger';
-import { ScfInvokeSandbox, type InvokedHandler } from '../../src/sandbox/scf-invoke-sandbox';
-import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../src/sandbox/tke-sandbox';
+import { ScfInvokeSandbox, type InvokedHandler } from '../../dev/sandbox/scf-invoke-sandbox';
+import { SANDBOX_CREDENTIAL, TkeSandbox, type TkeSandboxOptions } from '../../dev/sandbox/tke-sandbox';
 import { exampleConfigVariant, RELAXED_THROTTLE } from './fixtures';
 
 export const GENERIC_TOKEN = 'test-token-4f1c9e';

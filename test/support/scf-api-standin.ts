@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from '../../src/sandbox/api3-server';
+import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from '../../dev/sandbox/api3-server';
 
 /**
  * A local stand-in for scf.tencentcloudapi.com (API 3.0, version 2018-04-16), for testing

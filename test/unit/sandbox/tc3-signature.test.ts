@@ -1,4 +1,4 @@
-import { parseTc3Authorization, tc3Signature } from '../../../src/sandbox/tc3-signature';
+import { parseTc3Authorization, tc3Signature } from '../../../dev/sandbox/tc3-signature';
 
 describe('tc3Signature (the sandbox verifier)', () => {
   // Tencent Cloud's published example for signature v3 (docs/PLATFORM.md).

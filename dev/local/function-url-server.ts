@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ScfHandler } from '../handler';
-import type { FunctionUrlEvent } from '../scf/event';
+import type { ScfHandler } from '../../src/handler';
+import type { FunctionUrlEvent } from '../../src/scf/event';
 
 export interface FunctionUrlServer {
   readonly url: string;

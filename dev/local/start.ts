@@ -5,7 +5,7 @@
  * points the function at it, so a newcomer sees nodes "added" with no account. With credentials
  * it calls real TKE (or TKE_ENDPOINT) exactly as the deployed function would.
  */
-import { coldStart } from '../cold-start';
+import { coldStart } from '../../src/cold-start';
 import { ScfInvokeSandbox, type InvokedHandler } from '../sandbox/scf-invoke-sandbox';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
