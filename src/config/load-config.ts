@@ -5,6 +5,7 @@ import { parsePath, pathProblem } from '../core/json-path';
 import { RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import { configSchema, type RawConfig, type RuleInput } from './schema';
+import { dotted, isMissing } from './zod-issues';
 
 export type { ClusterConfig, ParamSpec, ParamTarget, ParamValue, ParamWrite, TemplateConfig } from '../core/model';
 
@@ -218,7 +219,7 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]
       }
     } else if (issue.code === 'invalid_key') {
       lines.push(`${dotted(path)}: invalid name: ${issue.issues.map((i) => i.message).join('; ')}`);
-    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+    } else if (isMissing(issue) && issue.code === 'invalid_type') {
       lines.push(`${dotted(path)}: is required (expected ${issue.expected})`);
     } else {
       lines.push(`${dotted(path)}: ${issue.message}`);
@@ -235,9 +236,6 @@ function describeMissing(input: unknown): string | undefined {
   return input === undefined ? 'is required' : undefined;
 }
 
-function dotted(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map(String).join('.');
-}
 
 /**
  * Every key the schema knows, for spelling hints: collected from the schema itself, so a key added

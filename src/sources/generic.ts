@@ -1,3 +1,4 @@
+import { dotted } from '../config/zod-issues';
 import { errorReply } from '../http/error-response';
 import * as z from 'zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
@@ -59,7 +60,7 @@ function normalize(request: WebhookRequest): ScaleOutRequest {
   const parsed = genericPayloadSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : dotted(issue.path, 'body');
     const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason' : issue.message;
     throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
   }
