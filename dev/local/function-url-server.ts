@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { ScfHandler } from '../../src/handler';
 import type { FunctionUrlEvent } from '../../src/scf/event';
+import { startLocalApiServer } from '../sandbox/api3-server';
 
 export interface FunctionUrlServer {
   readonly url: string;
-  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -14,50 +13,36 @@ export interface FunctionUrlServer {
  * Serves an SCF handler on localhost the way a Function URL would call it: each HTTP request
  * becomes a Function URL event (lower-case headers, x-scf-remote-addr, queryString, body; bodies
  * that are not UTF-8 go base64 with isBase64Encoded) and the integration response becomes the HTTP
- * answer. Used by `npm start`, the integration tests and the benchmark.
+ * answer. Used by `npm start`, the integration tests and the benchmark. Listening and closing are
+ * the stand-ins' (dev/sandbox/api3-server.ts).
  */
 export async function startFunctionUrlServer(
   handler: ScfHandler,
   options: { port?: number; host?: string; timeoutMs?: number } = {},
 ): Promise<FunctionUrlServer> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const server = createServer((req, res) => {
-    void (async () => {
-      try {
-        const event = await toFunctionUrlEvent(req);
-        const startedAt = Date.now();
-        const response = await handler(event, {
-          request_id: randomUUID(),
-          time_limit_in_ms: timeoutMs,
-          getRemainingTimeInMillis: () => timeoutMs - (Date.now() - startedAt),
-        });
-        const body = response.isBase64Encoded ? Buffer.from(response.body, 'base64') : response.body;
-        res.writeHead(response.statusCode, response.headers).end(body);
-      } catch (error) {
-        if (error instanceof RequestTooLargeError) {
-          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: { code: 'RequestTooLarge', message: 'SCF accepts at most 6 MB' } }));
-          return;
-        }
-        // SCF answers an invocation that threw with its own error; so do we, without internals.
-        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FunctionError', message: 'the function threw; see its log' } }));
-        console.error(error);
+  const server = await startLocalApiServer(async function serveFunctionUrl(req, res) {
+    try {
+      const event = await toFunctionUrlEvent(req);
+      const startedAt = Date.now();
+      const response = await handler(event, {
+        request_id: randomUUID(),
+        time_limit_in_ms: timeoutMs,
+        getRemainingTimeInMillis: () => timeoutMs - (Date.now() - startedAt),
+      });
+      const body = response.isBase64Encoded ? Buffer.from(response.body, 'base64') : response.body;
+      res.writeHead(response.statusCode, response.headers).end(body);
+    } catch (error) {
+      if (error instanceof RequestTooLargeError) {
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: { code: 'RequestTooLarge', message: 'SCF accepts at most 6 MB' } }));
+        return;
       }
-    })();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+      // SCF answers an invocation that threw with its own error; so do we, without internals.
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FunctionError', message: 'the function threw; see its log' } }));
+      console.error(error);
+    }
+  }, options.port ?? 0, options.host ?? '127.0.0.1');
+  return { url: server.url, close: () => server.stop() };
 }
 
 /** SCF refuses synchronous requests over 6 MB before the function sees them (docs/PLATFORM.md). */
