@@ -20,8 +20,6 @@ export interface ScaleOutRequest {
   readonly reason?: string;
   /** Resolve and render only: show what would be sent, send nothing, record nothing. */
   readonly dryRun?: boolean;
-  /** Where a reply can be posted later, for chat senders (sources/chat/follow-up.ts). */
-  readonly replyTarget?: ReplyTarget;
 }
 
 /** A request checked against the config: every name resolved, every value within its bounds. */
@@ -37,15 +35,6 @@ export interface ResolvedScaleOut {
   readonly params: ReadonlyMap<string, ParamValue>;
   readonly reason?: string;
 }
-
-/**
- * Where a reply can be posted later, for senders whose platform takes later replies (chat): a URL
- * the platform gave (Slack's response_url, DingTalk's sessionWebhook) or a message to reply to
- * (Feishu). Which it is, is the sender's business (sources/chat/follow-up.ts).
- */
-export type ReplyTarget =
-  | { readonly kind: 'url'; readonly url: string }
-  | { readonly kind: 'message'; readonly messageId: string };
 
 /** A scale-out a payload asks for that cannot even be planned (an alert's count label is not a number). */
 export interface RefusedScaleOut {

@@ -91,20 +91,21 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         params: new Map(),
         reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
         ...(command.dryRun && { dryRun: true }),
-        ...(message.replyTarget !== undefined && { replyTarget: message.replyTarget }),
       };
-      if (template !== undefined) return { kind: 'scale-out', requests: [asked] };
+      // Where a later reply goes is this sender's business: it travels to `reply`, not in the request.
+      const answerContext = message.replyTarget === undefined ? undefined : { replyTarget: message.replyTarget };
+      if (template !== undefined) return { kind: 'scale-out', requests: [asked], ...(answerContext !== undefined && { answerContext }) };
       // No template named and none for the cluster: say which, as data (no sentinel name).
       const error = findCluster(config, command.cluster) === undefined
         ? unknownClusterError(config, command.cluster)
         : new UnprocessableError('NoTemplateForCluster', `no template in the config may scale cluster ${command.cluster}; name one`);
-      return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }] };
+      return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }], ...(answerContext !== undefined && { answerContext }) };
     },
     // A person reads the reply: always 200, the outcome in words.
-    async reply(outcomes: readonly ScaleOutOutcome[]): Promise<HttpReply> {
+    async reply(outcomes: readonly ScaleOutOutcome[], _ignored, context): Promise<HttpReply> {
       const outcome = outcomes[0];
       if (outcome === undefined) return platform.format('Nothing to do.', 'private');
-      const target = outcome.request.replyTarget;
+      const target = context?.replyTarget as ReplyTarget | undefined;
       if (!outcome.ok && outcome.error instanceof TkeCallError && outcome.error.outcomeUnknown && target !== undefined && followUps !== undefined && platform.post !== undefined) {
         // TKE may still act: finish it in an invocation with the function's whole timeout, which
         // posts the outcome here. If that cannot be started, say how to check instead.

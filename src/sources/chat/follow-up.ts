@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEquals } from '../../auth/constant-time';
 import type { ParamValue } from '../../core/model';
-import type { ReplyTarget, ScaleOutRequest } from '../../core/scale-out-request';
+import type { ScaleOutRequest } from '../../core/scale-out-request';
 
 /**
  * A chat command whose TKE call had no answer by the chat's deadline is finished by an
@@ -25,7 +25,13 @@ import type { ReplyTarget, ScaleOutRequest } from '../../core/scale-out-request'
  */
 export const FOLLOW_UP_EVENT_KIND = 'tke-scaleout/chat-follow-up';
 
-export type { ReplyTarget } from '../../core/scale-out-request';
+/**
+ * Where a reply can be posted later: a URL the platform gave (Slack's response_url, DingTalk's
+ * sessionWebhook) or a message to reply to (Feishu).
+ */
+export type ReplyTarget =
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'message'; readonly messageId: string };
 
 export interface FollowUpJob {
   readonly kind: typeof FOLLOW_UP_EVENT_KIND;
@@ -99,7 +105,6 @@ export function requestOfJob(job: FollowUpJob): ScaleOutRequest {
     ...(r.count !== undefined && { count: r.count }),
     params: new Map(r.params),
     ...(r.reason !== undefined && { reason: r.reason }),
-    replyTarget: job.target,
   };
 }
 
