@@ -2,7 +2,10 @@
 //   index.js               the bundled function (handler: index.main_handler)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
 //                          compiled from YAML to JSON: parsing the YAML would cost every cold start
-//                          ~25 ms on SCF's Node 18; the function still validates it at cold start.
+//                          ~25 ms on SCF's Node 18.
+//   config/scaleout.validated.json   its validated form, made by the bundle's own schema, with the
+//                          digest of scaleout.json: a cold start that finds them matching skips the
+//                          schema (src/config/load-config.ts); an edited scaleout.json is validated.
 // The YAML is validated first by the bundle's own cold start, so a bad config never ships and its
 // errors name the key (and the YAML line) as they would at run time. The unzipped function stays
 // in dist/function/ for inspection (and for `npm run deploy`, which reads the config's env var names).
@@ -55,12 +58,18 @@ const validate = (configPath) => {
 };
 validate(configSource);
 writeFileSync(compiledConfig, `${JSON.stringify(parse(readFileSync(configSource, 'utf8')), null, 1)}\n`);
+const validatedConfig = join(stage, 'config', 'scaleout.validated.json');
+writeFileSync(
+  validatedConfig,
+  execFileSync(process.execPath, ['-e', `process.stdout.write(require('./index.js').validatedConfigOf(${JSON.stringify(compiledConfig)}))`], { cwd: stage, env: { PATH: process.env.PATH } }),
+);
 validate(compiledConfig);
 
 const zip = new yazl.ZipFile();
 const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the same zip
 zip.addBuffer(readFileSync(join(stage, 'index.js')), 'index.js', { mtime: fixedTime, mode: 0o100644 });
 zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644 });
+zip.addBuffer(readFileSync(validatedConfig), 'config/scaleout.validated.json', { mtime: fixedTime, mode: 0o100644 });
 zip.end();
 await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(join(work, 'function.zip'))).on('close', resolveDone).on('error', reject));
 rmSync(join(out, 'function'), { recursive: true, force: true });

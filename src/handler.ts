@@ -6,7 +6,7 @@ import { decisionLog } from './scf/decision-log';
 import type { InvocationContext } from './scf/invocation-context';
 import { remainingMs, scfHttpRequest } from './scf/http-request';
 import { isFollowUpEvent, type FollowUpJob } from './sources/chat/follow-up';
-import { ALERT_SOURCES } from './config/schema';
+import { ALERT_SOURCES } from './config/alert-sources';
 import { hookSourceOf } from './http/routes';
 import type { ScaleOutApp } from './scale-out-app';
 

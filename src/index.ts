@@ -19,6 +19,11 @@ export async function main_handler(event: ScfHttpEvent, context: object): Promis
   return coldStartNow().handler(event, context);
 }
 
+/** For `npm run package`: the validated form of the packaged config (config/load-config.ts). */
+export function validatedConfigOf(path: string): string {
+  return (require('./config/load-config') as typeof import('./config/load-config')).validatedFormOf(path);
+}
+
 /** Builds the function (once); `npm run package` calls it to validate the config it ships. */
 export function coldStartNow(): ColdStart {
   built ??= (require('./cold-start') as typeof import('./cold-start')).coldStart();

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
 import { ConfigError } from '../errors';
 import { parsePath, pathProblem } from '../core/json-path';
 import { RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
-import { configSchema, type RawConfig, type RuleInput } from './schema';
+import type { RawConfig, RuleInput } from './schema';
 import { dotted, isMissing } from './zod-issues';
 
 export type { ClusterConfig, ParamSpec, ParamTarget, ParamValue, ParamWrite, TemplateConfig } from '../core/model';
@@ -37,7 +38,48 @@ export function loadConfigFile(path: string): Config {
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
-  return path.endsWith('.json') ? validateConfig(parseCompiledConfig(text, path), path) : parseConfig(text, path);
+  if (!path.endsWith('.json')) return parseConfig(text, path);
+  const validated = validatedForm(path, text);
+  return validated !== undefined ? checkCrossFields(validated, path) : validateConfig(parseCompiledConfig(text, path), path);
+}
+
+/**
+ * The packaged config's validated form (`npm run package` writes it beside config/scaleout.json):
+ * the schema's own output for exactly that file, defaults applied, with the sha256 of the file it
+ * came from. When the digest matches, a cold start skips the schema (loading it and parsing with
+ * it cost ~20 ms on SCF's Node 18, docs/PERFORMANCE.md) and runs only the cross-field checks. A
+ * file edited after packaging no longer matches and is validated in full, as without one.
+ */
+export const VALIDATED_SUFFIX = '.validated.json';
+const VALIDATED_FORMAT = 1;
+
+export function validatedFormOf(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  const raw = schema().configSchema.safeParse(parseCompiledConfig(text, path));
+  if (!raw.success) throw new ConfigError(path, formatIssues(raw.error.issues));
+  return `${JSON.stringify({ format: VALIDATED_FORMAT, source: sha256(text), config: raw.data })}\n`;
+}
+
+function validatedForm(path: string, text: string): RawConfig | undefined {
+  let form: { format?: unknown; source?: unknown; config?: unknown };
+  try {
+    form = JSON.parse(readFileSync(path.replace(/\.json$/, VALIDATED_SUFFIX), 'utf8')) as typeof form;
+  } catch {
+    return undefined;
+  }
+  return form.format === VALIDATED_FORMAT && form.source === sha256(text) && typeof form.config === 'object' && form.config !== null ? (form.config as RawConfig) : undefined;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Loaded on first use: a packaged function whose validated form matches never needs it (see
+ * `validatedForm`).
+ */
+function schema(): typeof import('./schema') {
+  return require('./schema') as typeof import('./schema');
 }
 
 export function parseConfig(yamlText: string, origin: string): Config {
@@ -80,12 +122,17 @@ function parseCompiledConfig(jsonText: string, origin: string): unknown {
 
 /** Validates parsed config data (from YAML or compiled JSON) into the frozen Config. */
 function validateConfig(data: unknown, origin: string): Config {
-  const parsed = configSchema.safeParse(data);
+  const parsed = schema().configSchema.safeParse(data);
   if (!parsed.success) {
     throw new ConfigError(origin, formatIssues(parsed.error.issues));
   }
+  return checkCrossFields(parsed.data, origin);
+}
+
+/** What the schema cannot see (a template naming an unknown cluster, ...), then frozen. */
+function checkCrossFields(raw: RawConfig, origin: string): Config {
   const problems: string[] = [];
-  const config = resolve(parsed.data, origin, problems);
+  const config = resolve(raw, origin, problems);
   if (problems.length > 0) throw new ConfigError(origin, problems);
   return deepFreeze(config);
 }
@@ -242,7 +289,8 @@ function describeMissing(input: unknown): string | undefined {
  * there is hinted without a second list to keep in step. RunInstancePara is a record checked
  * against CVM's parameter list, so that list is added.
  */
-const KNOWN_KEYS: readonly string[] = [...schemaKeys(configSchema), ...RUN_INSTANCE_PARA_KEYS];
+let knownKeys: readonly string[] | undefined;
+const KNOWN_KEYS = (): readonly string[] => (knownKeys ??= [...schemaKeys(schema().configSchema), ...RUN_INSTANCE_PARA_KEYS]);
 
 function schemaKeys(schema: z.ZodType, found = new Set<string>()): Set<string> {
   const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
@@ -283,7 +331,7 @@ function schemaKeys(schema: z.ZodType, found = new Set<string>()): Set<string> {
 
 function hintFor(key: string, issue: z.core.$ZodIssue): string {
   // A key near a known one is almost always a typo; name the likely intent.
-  const close = KNOWN_KEYS.find((known) => known !== key && editDistance(known.toLowerCase(), key.toLowerCase()) <= 2);
+  const close = KNOWN_KEYS().find((known) => known !== key && editDistance(known.toLowerCase(), key.toLowerCase()) <= 2);
   if (close !== undefined) return `; did you mean ${close}?`;
   return issue.message.startsWith('Unrecognized key') ? '' : `; ${issue.message}`;
 }

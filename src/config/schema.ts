@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ALERT_SOURCES } from './alert-sources';
 import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 
 /**
@@ -311,8 +312,7 @@ export const genericSourceSchema = z.strictObject({
   auth: authSchema,
 });
 
-/** Senders whose payloads are alarms, matched by rules (chat senders name cluster and template themselves). */
-export const ALERT_SOURCES = ['alertmanager', 'grafana', 'tencent-monitor'] as const;
+export { ALERT_SOURCES, type AlertSourceName } from './alert-sources';
 
 const matchValue = z.union([z.string(), z.array(z.string()).min(1)]);
 
@@ -435,4 +435,3 @@ export type FeishuSourceConfig = z.infer<typeof feishuSourceSchema>;
 export type DingtalkSourceConfig = z.infer<typeof dingtalkSourceSchema>;
 export type ChatAllowConfig = z.infer<typeof chatAllowSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
-export type AlertSourceName = (typeof ALERT_SOURCES)[number];

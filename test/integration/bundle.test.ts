@@ -90,7 +90,7 @@ describe('the packaged function under Node 18.15', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.json', 'index.js']);
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'index.js']);
     // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
@@ -162,6 +162,24 @@ describe('the packaged function under Node 18.15', () => {
     // A wrong token is not echoed: it goes to the full function, which cannot start here.
     const wrong = { ...challenge, body: JSON.stringify({ encrypt: encryptFeishu(plain.replace('fs-token', 'guess'), 'fs-key') }) };
     await expect(invoke([wrong], noCredentials)).rejects.toThrow(/TENCENTCLOUD_SECRETID: must be set/);
+  });
+
+  // Issue 10: a cold start trusts the packaged config's validated form (the schema's own output,
+  // made at packaging) when its digest matches config/scaleout.json, and skips the schema; a
+  // scaleout.json edited after packaging no longer matches and is validated in full.
+  it('validates a config/scaleout.json edited after packaging in full, naming the key', async () => {
+    const edited = mkdtempSync(join(tmpdir(), 'scf-edited-'));
+    execFileSync('unzip', ['-q', ZIP, '-d', edited]);
+    const validated = JSON.parse(readFileSync(join(edited, 'config', 'scaleout.validated.json'), 'utf8')) as { format: number; source: string; config: { tke: { maxAttempts: number } } };
+    expect(validated).toMatchObject({ format: 1, source: expect.stringMatching(/^[0-9a-f]{64}$/), config: { tke: { maxAttempts: 4 } } });
+    const config = JSON.parse(readFileSync(join(edited, 'config', 'scaleout.json'), 'utf8')) as Record<string, any>;
+    config.templates.small.count.max = 0;
+    writeFileSync(join(edited, 'config', 'scaleout.json'), JSON.stringify(config));
+    const script = `try { require(${JSON.stringify(join(edited, 'index.js'))}).coldStartNow(); console.error('started'); } catch (e) { console.error(e.message); }`;
+    const stderr = await new Promise<string>((resolve) =>
+      execFile(node18, ['-e', script], { cwd: edited, env: { PATH: process.env.PATH ?? '', USER_CODE_ROOT: edited, TENCENTCLOUD_SECRETID: 'id', TENCENTCLOUD_SECRETKEY: 'key', LOG_LEVEL: 'silent' } }, (_error, _stdout, err) => resolve(err)),
+    );
+    expect(stderr).toContain('templates.small.count.max');
   });
 
   it('refuses to start without credentials, naming the variables', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfigFile, parseConfig } from '../../../src/config/load-config';
+import { loadConfigFile, parseConfig, validatedFormOf, VALIDATED_SUFFIX } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors';
 import { EXAMPLE_CONFIG_PATH, exampleConfig, fixture } from '../../support/fixtures';
 
@@ -219,5 +219,36 @@ describe('defaults', () => {
     const empty = parseConfig(`${minimal()}\ntke: {}\nstore: {}\nthrottle: {}\n`, 't.yaml');
     expect(empty.tke).toEqual(config.tke);
     expect(empty.store).toEqual(config.store);
+  });
+});
+
+describe('the packaged config\'s validated form', () => {
+  // Issue 10: a cold start skips the schema when npm run package's validated form matches the file.
+  const packaged = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'packaged-'));
+    const path = join(dir, 'scaleout.json');
+    writeFileSync(path, JSON.stringify(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8'))));
+    return path;
+  };
+
+  it('is used when its digest matches the file: the schema is not run again', () => {
+    const path = packaged();
+    const form = JSON.parse(validatedFormOf(path)) as { config: { tke: { maxAttempts: number } } };
+    // Marked, to see which one the loader took.
+    form.config.tke.maxAttempts = 9;
+    writeFileSync(path.replace(/\.json$/, VALIDATED_SUFFIX), JSON.stringify(form));
+    expect(loadConfigFile(path).tke.maxAttempts).toBe(9);
+  });
+
+  it('is ignored when the file changed after packaging: the file is validated in full', () => {
+    const path = packaged();
+    writeFileSync(path.replace(/\.json$/, VALIDATED_SUFFIX), validatedFormOf(path));
+    const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
+    doc.tke = { maxAttempts: 6 };
+    writeFileSync(path, JSON.stringify(doc));
+    expect(loadConfigFile(path).tke.maxAttempts).toBe(6);
+    doc.templates.small.count.max = 0;
+    writeFileSync(path, JSON.stringify(doc));
+    expect(() => loadConfigFile(path)).toThrow(/templates\.small\.count\.max/);
   });
 });
