@@ -112,7 +112,7 @@ describe('linear time in the input, at the size limit', () => {
     const depth = 3_000_000;
     const reply = await post('generic', '['.repeat(depth) + ']'.repeat(depth), { 'content-type': 'application/json', authorization: `Bearer ${GENERIC_TOKEN}` });
     expect(reply.statusCode).toBe(400);
-    expect(reply.json.error).toMatchObject({ code: 'InvalidJson', message: expect.stringContaining('nested too deeply') });
+    expect(reply.json.error).toMatchObject({ code: 'InvalidJson', message: expect.stringContaining('nested deeper than 64 levels') });
   });
 
   it('Alertmanager: a 6 MB group of 1,000 large firing alerts is planned in one pass: one scale-out for the rule', async () => {
@@ -197,5 +197,27 @@ describe('payloads of the wrong shape are a 4xx from every sender, never a 500',
     const monitor = await h.invoke({ httpMethod: 'POST', path: '/hooks/tencent-monitor', headers: { 'content-type': 'application/json' }, queryString: { token: 'tcm-token' }, body } as FunctionUrlEvent);
     expect(monitor.statusCode).toBeLessThan(500);
     expect(h.sandbox.calls.length).toBe(calls);
+  });
+});
+
+// Found by probing after the fact: a Tencent Cloud Monitor alarm whose objDetail nested ~2,250 deep
+// passed the JSON parse but overflowed the stack further on (a 500). Every body is now refused past
+// 64 levels, before parsing, so nothing recursive after it can overflow on input.
+describe('deeply nested bodies', () => {
+  const alarm = {
+    sessionId: 's',
+    alarmStatus: '1',
+    alarmType: 'event',
+    alarmObjInfo: { region: 'gz', dimensions: { objDetail: '__NESTED__' } },
+    alarmPolicyInfo: { policyId: 'policy-n4exeh88', conditions: { eventName: 'guest_reboot', productName: 'cvm' } },
+    firstOccurTime: '2026-11-25 16:00:00',
+  };
+  const nested = (depth: number) => JSON.stringify(alarm).replace('"__NESTED__"', '{"a":'.repeat(depth) + '1' + '}'.repeat(depth));
+
+  it.each([10, 60, 65, 500, 2250, 2500, 100_000])('a Tencent Cloud Monitor alarm nested %i deep is answered, never a 500', async (depth) => {
+    const reply = await h.invoke({ httpMethod: 'POST', path: '/hooks/tencent-monitor', headers: { 'content-type': 'application/json' }, queryString: { token: 'tcm-token' }, body: nested(depth) } as FunctionUrlEvent);
+    expect(reply.statusCode).toBeLessThan(500);
+    if (depth + 3 > 64) expect(reply.json.error).toMatchObject({ code: 'InvalidJson', message: 'body is nested deeper than 64 levels, more than any webhook payload' });
+    else expect(reply.statusCode).toBe(200);
   });
 });
