@@ -81,11 +81,14 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
     // DingTalk's documented way for a robot to reply is the message's sessionWebhook: every reply
     // is posted there, and is the HTTP answer too, for clients that show it.
     postEveryReply: true,
+    // Every reply is posted before the answer goes back: TKE gets 1.7 s and the post 1 s, so the
+    // answer is back within 3 s, as for the other chat platforms.
+    answerWithinMs: 1700,
     secrets: readSecrets('dingtalk', config.appSecretEnv, env).secrets,
     // Checked again here: a follow-up job names its own target (sources/chat/follow-up.ts).
     post: (text, target) =>
       target.kind === 'url' && isUnderBase(target.url, config.replyBase)
-        ? postJson(target.url, { msgtype: 'text', text: { content: text } }, 'DingTalk')
+        ? postJson(target.url, { msgtype: 'text', text: { content: text } }, 'DingTalk', 1000)
         : Promise.resolve(`a DingTalk reply goes only to a sessionWebhook under ${config.replyBase}`),
   };
   return createChatSource(platform, appConfig, env, followUps);
