@@ -12,6 +12,14 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'zod-through-config-zod',
+      severity: 'error',
+      comment:
+        "src/ builds schemas with the zod of src/config/zod.ts, which turns zod's JIT off before any schema is built (zod reads the switch at construction). Type-only imports are fine.",
+      from: { path: '^src/', pathNot: '^src/config/zod\\.ts$' },
+      to: { path: 'node_modules/zod/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'core-is-pure',
       severity: 'error',
       comment:

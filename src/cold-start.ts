@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { bearerAuthentication } from './auth/authenticators';
 import { configPathFor } from './config/config-path';
 import { loadConfigFile, type Config } from './config/load-config';
@@ -51,10 +50,6 @@ function redisStore(url: string, config: Config, now: () => number): StateStore 
   });
 }
 
-// zod compiles each object schema into a fast parser with `new Function` on its first parse. A
-// webhook parses a config once and a few small payloads per instance, so that compilation costs more
-// than it saves: about 5 ms of every cold start on SCF's Node 18 (docs/PERFORMANCE.md).
-z.config({ jitless: true });
 
 export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
   try {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod';
 import { ALERT_SOURCES } from './alert-sources';
 import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../config/zod';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
@@ -17,23 +17,29 @@ import type { WebhookSource } from './webhook-source';
  */
 const labelSet = z.record(z.string(), z.string());
 
-const alertSchema = z.object({
-  status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
-  labels: labelSet,
-  annotations: labelSet.default({}),
-  startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
-  fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
-});
+// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
+// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
+const alertSchema = z.lazy(() =>
+  z.object({
+    status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
+    labels: labelSet,
+    annotations: labelSet.default({}),
+    startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
+    fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
+  }),
+);
 
-export const alertmanagerPayloadSchema = z.object({
-  version: z.string().optional(),
-  status: z.enum(['firing', 'resolved']).optional(),
-  receiver: z.string().optional(),
-  groupKey: z.string().optional(),
-  // No cap on the number: Alertmanager's max_alerts defaults to 0, no limit (notify/webhook:
-  // truncateAlerts only when maxAlerts != 0); the body limit bounds it, and parsing is linear.
-  alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }),
-});
+export const alertmanagerPayloadSchema = z.lazy(() =>
+  z.object({
+    version: z.string().optional(),
+    status: z.enum(['firing', 'resolved']).optional(),
+    receiver: z.string().optional(),
+    groupKey: z.string().optional(),
+    // No cap on the number: Alertmanager's max_alerts defaults to 0, no limit (notify/webhook:
+    // truncateAlerts only when maxAlerts != 0); the body limit bounds it, and parsing is linear.
+    alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }),
+  }),
+);
 
 
 /** Parses the body as an Alertmanager-format payload into rule-ready alerts; 400 naming what is missing. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../config/zod';
 import { signatureKeyFor } from '../core/signature-binding';
 import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
@@ -22,17 +22,21 @@ import type { WebhookSource } from './webhook-source';
  * Event ID: the message's msgId. The `sign` header covers only the `timestamp` header, not the
  * body, so each (timestamp, sign) pair is bound to the first body it authorised (`signatureUse`).
  */
-const messageSchema = z.object({
-  msgtype: z.string(),
-  text: z.object({ content: z.string() }).optional(),
-  msgId: z.string().min(1),
-  senderStaffId: z.string().optional(),
-  senderId: z.string().optional(),
-  conversationId: z.string().optional(),
-  sessionWebhook: z.string().optional(),
-  /** When the sessionWebhook stops working (epoch ms). */
-  sessionWebhookExpiredTime: z.number().optional(),
-});
+// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
+// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
+const messageSchema = z.lazy(() =>
+  z.object({
+    msgtype: z.string(),
+    text: z.object({ content: z.string() }).optional(),
+    msgId: z.string().min(1),
+    senderStaffId: z.string().optional(),
+    senderId: z.string().optional(),
+    conversationId: z.string().optional(),
+    sessionWebhook: z.string().optional(),
+    /** When the sessionWebhook stops working (epoch ms). */
+    sessionWebhookExpiredTime: z.number().optional(),
+  }),
+);
 
 export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const platform: ChatPlatform = {

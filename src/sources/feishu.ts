@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../config/zod';
 import { readSecrets, verifyWithFallback } from '../auth/authenticators';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
@@ -23,16 +23,22 @@ import type { WebhookSource } from './webhook-source';
  * secret configured the reply is posted as a reply to the user's message (chat/feishu-messenger.ts);
  * it is also the HTTP answer, in Feishu's message format. Without them the bot acts silently.
  */
-const challengeSchema = z.object({ type: z.literal('url_verification'), challenge: z.string(), token: z.string() });
+// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
+// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
+const challengeSchema = z.lazy(() =>
+  z.object({ type: z.literal('url_verification'), challenge: z.string(), token: z.string() }),
+);
 
-const eventSchema = z.object({
-  schema: z.literal('2.0', { error: 'must be "2.0" (event subscription version 2)' }),
-  header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
-  event: z.object({
-    sender: z.object({ sender_id: z.object({ open_id: z.string().optional(), user_id: z.string().optional(), union_id: z.string().optional() }) }).optional(),
-    message: z.object({ message_id: z.string().optional(), chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
+const eventSchema = z.lazy(() =>
+  z.object({
+    schema: z.literal('2.0', { error: 'must be "2.0" (event subscription version 2)' }),
+    header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
+    event: z.object({
+      sender: z.object({ sender_id: z.object({ open_id: z.string().optional(), user_id: z.string().optional(), union_id: z.string().optional() }) }).optional(),
+      message: z.object({ message_id: z.string().optional(), chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
+    }),
   }),
-});
+);
 
 export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config, env: NodeJS.ProcessEnv, followUps?: FollowUpDispatcher): WebhookSource {
   const tokens = readSecrets('feishu', config.verificationTokenEnv, env);

@@ -1,6 +1,6 @@
 import { dotted } from '../config/zod-issues';
 import { errorReply } from '../http/error-response';
-import * as z from 'zod';
+import * as z from '../config/zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
 import type { GenericSourceConfig } from '../config/schema';
@@ -21,19 +21,23 @@ import type { Interpretation, WebhookSource } from './webhook-source';
  *
  * `Idempotency-Key` (IETF draft) may carry the event ID instead of the body.
  */
-const genericPayloadSchema = z.strictObject({
-  eventId: z.string().optional(),
-  cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
-  template: z.string({ error: 'is required: a template name from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
-  count: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
-  params: z
-    .record(
-      z.string().max(64, 'param names are at most 64 characters'),
-      z.union([z.string().max(256), z.number(), z.boolean()], { error: 'param values must be a string, number or boolean' }),
-    )
-    .optional(),
-  reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
-});
+// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
+// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
+const genericPayloadSchema = z.lazy(() =>
+  z.strictObject({
+    eventId: z.string().optional(),
+    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
+    template: z.string({ error: 'is required: a template name from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
+    count: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
+    params: z
+      .record(
+        z.string().max(64, 'param names are at most 64 characters'),
+        z.union([z.string().max(256), z.number(), z.boolean()], { error: 'param values must be a string, number or boolean' }),
+      )
+      .optional(),
+    reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
+  }),
+);
 
 export function createGenericSource(config: GenericSourceConfig, env: NodeJS.ProcessEnv): WebhookSource {
   const authenticate = authenticatorFor(config, env);

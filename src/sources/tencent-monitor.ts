@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../config/zod';
 import { basicAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyQueryToken } from '../auth/query-token';
 import type { RuleConfig } from '../config/load-config';
@@ -33,32 +33,38 @@ import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const dimensionValue = z.union([scalar, z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()]);
 
-const conditionsSchema = z.object({
-  metricName: z.string().optional(),
-  productName: z.string().optional(),
-  eventName: z.string().optional(),
-  currentValue: scalar.optional(),
-  calcValue: scalar.optional(),
-});
+// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
+// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
+const conditionsSchema = z.lazy(() =>
+  z.object({
+    metricName: z.string().optional(),
+    productName: z.string().optional(),
+    eventName: z.string().optional(),
+    currentValue: scalar.optional(),
+    calcValue: scalar.optional(),
+  }),
+);
 
-const callbackSchema = z.object({
-  sessionId: z.string().optional(),
-  alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered), as a string or a number' }),
-  alarmType: z.string().optional(),
-  alarmObjInfo: z.object({
-    region: z.string().optional(),
-    namespace: z.string().optional(),
-    dimensions: z.record(z.string(), dimensionValue).default({}),
+const callbackSchema = z.lazy(() =>
+  z.object({
+    sessionId: z.string().optional(),
+    alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered), as a string or a number' }),
+    alarmType: z.string().optional(),
+    alarmObjInfo: z.object({
+      region: z.string().optional(),
+      namespace: z.string().optional(),
+      dimensions: z.record(z.string(), dimensionValue).default({}),
+    }),
+    alarmPolicyInfo: z.object({
+      policyId: z.string().min(1).optional(),
+      policyName: z.string().optional(),
+      // An object in the documented samples; a list is taken too (its first entry), for policies
+      // with several conditions.
+      conditions: z.union([conditionsSchema, z.array(conditionsSchema)]).default({}),
+    }),
+    firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
   }),
-  alarmPolicyInfo: z.object({
-    policyId: z.string().min(1).optional(),
-    policyName: z.string().optional(),
-    // An object in the documented samples; a list is taken too (its first entry), for policies
-    // with several conditions.
-    conditions: z.union([conditionsSchema, z.array(conditionsSchema)]).default({}),
-  }),
-  firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
-});
+);
 
 /** Well within Tencent Cloud Monitor's 5 s per push: TKE calls are cut here, as for chat. */
 export const TENCENT_MONITOR_ANSWER_WITHIN_MS = 4000;
