@@ -1,5 +1,7 @@
 // `npm run package [-- --out <dir>]`: the deployable zip for SCF, dist/tke-scaleout.zip:
 //   index.js               the bundled function (handler: index.main_handler)
+//   ioredis.js             the Redis client, loaded only when SCALEOUT_STORE names a Redis
+//                          (build/bundle.mjs says why it is a file of its own)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
 //                          compiled from YAML to JSON: parsing the YAML would cost every cold start
 //                          ~25 ms on SCF's Node 18.
@@ -18,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import yazl from 'yazl';
-import { buildFunction } from './bundle.mjs';
+import { buildFunction, REDIS_CLIENT_FILE } from './bundle.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const out = resolve(parseArgs({ options: { out: { type: 'string' } } }).values.out ?? join(root, 'dist'));
@@ -68,6 +70,7 @@ validate(compiledConfig);
 const zip = new yazl.ZipFile();
 const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the same zip
 zip.addBuffer(readFileSync(join(stage, 'index.js')), 'index.js', { mtime: fixedTime, mode: 0o100644 });
+zip.addBuffer(readFileSync(join(stage, REDIS_CLIENT_FILE)), REDIS_CLIENT_FILE, { mtime: fixedTime, mode: 0o100644 });
 zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644 });
 zip.addBuffer(readFileSync(validatedConfig), 'config/scaleout.validated.json', { mtime: fixedTime, mode: 0o100644 });
 zip.end();

@@ -7,6 +7,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { parse } from 'yaml';
 import { EXAMPLE_CONFIG_PATH, REPO_ROOT, exampleConfigVariant } from '../support/fixtures';
+import { startRedisServer } from '../support/redis-server';
 
 /**
  * What we upload to SCF: `npm run package` builds dist/tke-scaleout.zip, and the function inside it
@@ -86,11 +87,11 @@ describe('the packaged function under Node 18.15', () => {
     return { node, stdout: run.stdout, responses: answers.map((a) => ({ ...a.response, json: JSON.parse(a.response.body) })) };
   };
 
-  it('is a valid zip holding index.js and the packaged config', () => {
+  it('is a valid zip holding index.js, the Redis client beside it, and the packaged config', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'index.js']);
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'index.js', 'ioredis.js']);
     // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
@@ -131,6 +132,26 @@ describe('the packaged function under Node 18.15', () => {
     ]);
     expect(stdout).not.toContain(SANDBOX_CREDENTIAL.secretKey);
     expect(stdout).not.toContain(TOKEN);
+  });
+
+  // The Redis client ships as ioredis.js beside index.js (build/bundle.mjs), loaded only for a
+  // Redis store: this is the one test of the packaged function on a real Redis.
+  it('runs on a real Redis through the client file beside it, and replays a redelivery from Redis', async () => {
+    const redis = await startRedisServer();
+    try {
+      sandbox.reset();
+      const event = genericEvent({ eventId: 'bundle-redis-1', cluster: 'demo-bj', template: 'multi-disk' });
+      const env = { SCALEOUT_STORE: redis.url };
+      const first = await invoke([{ httpMethod: 'GET', path: '/healthz', headers: { authorization: 'Bearer bundle-health' }, queryString: {}, body: '' }, event], env);
+      expect(first.responses[0]!.json).toMatchObject({ status: 'ok', store: { kind: 'redis', reachable: true } });
+      expect(first.responses[1]!.json).toMatchObject({ status: 'created', clusterId: 'cls-nfjdk3n0' });
+      // A second cold process finds the record in Redis: the redelivery is replayed, not re-created.
+      const second = await invoke([event], env);
+      expect(second.responses[0]!.json).toMatchObject({ status: 'replayed', instanceIds: first.responses[1]!.json.instanceIds });
+      expect(sandbox.createdCalls).toHaveLength(1);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it("finds its packaged config beside itself when loaded without SCF's code root, from anywhere", async () => {
