@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { Logger } from './log/logger';
-import { errorReply } from './http/error-response';
+import { errorAnswer } from './http/error-response';
 import { toScfResponse, type ScfHttpEvent, type ScfHttpResponse } from './scf/event';
 import { decisionLog } from './scf/decision-log';
 import type { InvocationContext } from './scf/invocation-context';
@@ -27,7 +27,7 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
     .use(decisionLog(logger, app.now))
     // Any error that reaches here becomes the answer http/error-response.ts maps it to: the one
     // place errors become HTTP.
-    .use({ onError: function errorAnswer(request) { request.response = toScfResponse(errorReply(request.error)); } })
+    .use({ onError: function answerError(request) { request.response = toScfResponse(errorAnswer(request.error)); } })
     .use(
       scfHttpRequest({
         maxBodyBytes: (path) => {
@@ -41,7 +41,7 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
     .handler(async function scaleOutHandler(_event, context) {
       const handled = await app.handle(context.webhook, { deadline: context.deadline, timeoutAt: context.timeoutAt });
       context.decision = handled.decision;
-      return toScfResponse(handled.reply);
+      return toScfResponse(handled.answer);
     });
   const httpHandler = handler as unknown as ScfHandler;
 

@@ -3,9 +3,9 @@ import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { bindSignature, type SignatureRecord, type SignatureVerdict } from './core/signature-binding';
 import { NotFoundError, ScaleOutError, StoreMisconfiguredError, UnauthorizedError } from './errors';
-import { errorReply } from './http/error-response';
+import { errorAnswer } from './http/error-response';
 import { routeOf } from './http/routes';
-import type { HttpReply, WebhookRequest } from './http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from './http/webhook-request';
 import type { FollowUpJob } from './sources/chat/follow-up';
 import { decisionOfOutcome, decisionOfOutcomes, describeError, type DecisionRecord } from './scale-out/decision-record';
 import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, type TracedOutcome } from './scale-out/lifecycle';
@@ -43,7 +43,7 @@ export interface Invocation extends LifecycleTimes {}
 
 /** What the app answers, and the fields of the request's log line (written by scf/decision-log.ts). */
 export interface HandledRequest {
-  readonly reply: HttpReply;
+  readonly answer: HttpAnswer;
   readonly decision: DecisionRecord;
 }
 
@@ -64,7 +64,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     let sourceName: string | undefined;
     try {
       const route = routeOf(request.method, request.path, (name) => sources.get(name)?.methods ?? ['POST']);
-      if (route.kind === 'healthz') return { reply: { status: 200, body: await health(request) }, decision: { outcome: 'health' } };
+      if (route.kind === 'healthz') return { answer: { status: 200, body: await health(request) }, decision: { outcome: 'health' } };
       sourceName = route.source;
       const source = senderFor(route.source);
 
@@ -73,8 +73,8 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       await bindSignatureToBody(source, request);
       const times = timesFor(source, invocation);
       const interpretation = await source.interpret(request, now());
-      if (interpretation.kind === 'reply') {
-        return noted(interpretation.reply, { source: source.name, outcome: 'answered', note: interpretation.note });
+      if (interpretation.kind === 'answer') {
+        return noted(interpretation.answer, { source: source.name, outcome: 'answered', note: interpretation.note });
       }
 
       const ignored = interpretation.ignored ?? [];
@@ -83,14 +83,14 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // only make concurrent ones wait on each other.
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
-      const reply = await source.reply(outcomes, ignored, interpretation.answerContext);
+      const answer = await source.answer(outcomes, ignored, interpretation.answerContext);
       const decision: DecisionRecord =
         outcomes.length === 0 ? { outcome: 'ignored' } : decisionOfOutcomes(outcomes);
-      return noted(reply, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }) });
+      return noted(answer, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }) });
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error; // a bug: the middleware answers 500 and logs the stack
       return {
-        reply: errorReply(error),
+        answer: errorAnswer(error),
         decision: { ...(sourceName !== undefined && { source: sourceName }), outcome: error.status >= 500 ? 'failed' : 'rejected', error: describeError(error) },
       };
     }
@@ -169,9 +169,9 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   return { config, now, handle, followUp };
 }
 
-/** A reply's note (e.g. a chat reply that could not be posted) goes to the log line, not to the sender. */
-function noted(reply: HttpReply, decision: DecisionRecord): HandledRequest {
-  if (reply.note === undefined) return { reply, decision };
-  const { note, ...sent } = reply;
-  return { reply: sent, decision: { ...decision, replyNote: note } };
+/** An answer's note (e.g. a chat reply that could not be posted) goes to the log line (`replyNote`), not to the sender. */
+function noted(answer: HttpAnswer, decision: DecisionRecord): HandledRequest {
+  if (answer.note === undefined) return { answer, decision };
+  const { note, ...sent } = answer;
+  return { answer: sent, decision: { ...decision, replyNote: note } };
 }

@@ -1,12 +1,12 @@
 import { MethodNotAllowedError, ScaleOutError } from '../errors';
-import type { HttpReply } from './webhook-request';
+import type { HttpAnswer } from './webhook-request';
 
 /**
  * The one place an error becomes an HTTP answer: `{ error: { code, message, ... } }` with the
  * error's status. Anything that is not a ScaleOutError is a bug of ours: a 500 with a generic body
  * (the log line has the details), never a stack or an internal message.
  */
-export function errorReply(error: unknown): HttpReply {
+export function errorAnswer(error: unknown): HttpAnswer {
   if (error instanceof ScaleOutError) {
     const headers: Record<string, string> = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);

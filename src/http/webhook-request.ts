@@ -13,7 +13,7 @@ export interface WebhookRequest {
 }
 
 /** The answer before it becomes SCF's integration response (scf/event.ts). */
-export interface HttpReply {
+export interface HttpAnswer {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body: unknown;

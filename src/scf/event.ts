@@ -1,5 +1,5 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors';
-import type { HttpReply, WebhookRequest } from '../http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
 
 /**
  * SCF delivers HTTP in two shapes (docs/PLATFORM.md): the Function URL event (the way forward)
@@ -95,12 +95,12 @@ export function toWebhookRequest(event: unknown, maxBodyBytes: number | ((path: 
   };
 }
 
-export function toScfResponse(reply: HttpReply): ScfHttpResponse {
+export function toScfResponse(answer: HttpAnswer): ScfHttpResponse {
   return {
     isBase64Encoded: false,
-    statusCode: reply.status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...reply.headers },
-    body: JSON.stringify(reply.body),
+    statusCode: answer.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...answer.headers },
+    body: JSON.stringify(answer.body),
   };
 }
 

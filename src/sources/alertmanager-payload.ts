@@ -5,7 +5,7 @@ import type { Alert } from '../rules/alert';
 import type { RuleConfig } from '../config/load-config';
 import type { AlertSourceName } from '../config/schema';
 import { planScaleOuts } from '../rules/plan';
-import { alertDeliveryReply } from './alert-reply';
+import { alertDeliveryAnswer } from './alert-answer';
 import { invalidPayload } from './payload-error';
 import type { WebhookSource } from './webhook-source';
 
@@ -63,7 +63,7 @@ export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: s
 
 /**
  * A sender of Alertmanager-format groups (Alertmanager itself, Grafana): parse, plan with the
- * rules, answer by their shared retry rules (alert-reply.ts). Each sender adds its own auth and
+ * rules, answer by their shared retry rules (alert-answer.ts). Each sender adds its own auth and
  * whatever else differs.
  */
 export function alarmGroupSource(
@@ -79,6 +79,6 @@ export function alarmGroupSource(
       const { alerts } = alertsFromAlertmanagerPayload(request, label);
       return { kind: 'scale-out', ...planScaleOuts(rules, name, alerts) };
     },
-    reply: alertDeliveryReply,
+    answer: alertDeliveryAnswer,
   };
 }

@@ -64,7 +64,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
       if (user === undefined) throw new BadRequestError('InvalidPayload', 'not a DingTalk robot message: senderStaffId or senderId is required');
       if (!isValidEventId(message.msgId)) throw new BadRequestError('InvalidPayload', 'not a DingTalk robot message: msgId is malformed');
       if (message.msgtype !== 'text' || message.text === undefined) {
-        return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: `msgtype ${message.msgtype}` };
+        return { answer: this.format('Send the command as text: /scaleout help', 'private'), note: `msgtype ${message.msgtype}` };
       }
       // The documented way for an outgoing robot to reply later is the message's sessionWebhook
       // (valid until sessionWebhookExpiredTime); only one under DingTalk's host is used.

@@ -93,7 +93,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       const challenge = challengeSchema.safeParse(payload);
       if (challenge.success) {
         checkToken(challenge.data.token);
-        return { reply: { status: 200, body: { challenge: challenge.data.challenge } }, note: 'url_verification' };
+        return { answer: { status: 200, body: { challenge: challenge.data.challenge } }, note: 'url_verification' };
       }
       // Only the URL challenge may come unsigned when an Encrypt Key is set.
       if (encryptKeys !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
@@ -103,12 +103,12 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       const { header, event } = parsed.data;
       checkToken(header.token);
       if (header.event_type !== 'im.message.receive_v1' || event.message === undefined) {
-        return { reply: { status: 200, body: {} }, note: `event ${header.event_type} ignored` };
+        return { answer: { status: 200, body: {} }, note: `event ${header.event_type} ignored` };
       }
       if (!isValidEventId(header.event_id)) throw new BadRequestError('InvalidPayload', 'not a Feishu event: header.event_id is malformed');
       const user = event.sender?.sender_id.open_id ?? event.sender?.sender_id.user_id ?? event.sender?.sender_id.union_id;
       if (user === undefined) throw new BadRequestError('InvalidPayload', 'not a Feishu event: event.sender.sender_id is required');
-      if (event.message.message_type !== 'text') return { reply: this.format('Send the command as text: /scaleout help', 'private'), note: 'not text' };
+      if (event.message.message_type !== 'text') return { answer: this.format('Send the command as text: /scaleout help', 'private'), note: 'not text' };
       const content = parseJsonText(event.message.content) as { text?: unknown };
       if (typeof content?.text !== 'string') throw new BadRequestError('InvalidPayload', 'not a Feishu event: event.message.content has no text');
       return {

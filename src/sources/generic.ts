@@ -1,5 +1,5 @@
 import { dotted } from '../config/zod-issues';
-import { errorReply } from '../http/error-response';
+import { errorAnswer } from '../http/error-response';
 import * as z from '../config/zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
@@ -48,9 +48,9 @@ export function createGenericSource(config: GenericSourceConfig, env: NodeJS.Pro
       return { kind: 'scale-out', requests: [normalize(request)] };
     },
     // One request, one answer: the outcome itself, or its error through the one error mapping.
-    reply([outcome]) {
+    answer([outcome]) {
       if (outcome === undefined) throw new Error('the generic sender always asks for one scale-out');
-      if (!outcome.ok) return errorReply(outcome.error);
+      if (!outcome.ok) return errorAnswer(outcome.error);
       return { status: 200, body: scaleOutAnswerBody(outcome.status, outcome.answer, outcome.preview) };
     },
   };

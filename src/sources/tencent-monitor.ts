@@ -4,10 +4,10 @@ import { basicAuthentication, noAuthentication, withSecret, type Authenticate } 
 import { verifyQueryToken } from '../auth/query-token';
 import type { RuleConfig } from '../config/load-config';
 import type { TencentMonitorSourceConfig } from '../config/schema';
-import { errorReply } from '../http/error-response';
+import { errorAnswer } from '../http/error-response';
 import { parseJsonBody } from '../http/json-body';
 import { scaleOutAnswerBody } from '../http/scale-out-answer';
-import type { HttpReply, WebhookRequest } from '../http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
 import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
 import { invalidPayload } from './payload-error';
@@ -77,7 +77,7 @@ export function createTencentMonitorSource(config: TencentMonitorSourceConfig, r
     answerWithinMs: TENCENT_MONITOR_ANSWER_WITHIN_MS,
     authenticate: tencentMonitorAuthenticator(config, env),
     interpret(request) {
-      if (isUrlCheck(request)) return { kind: 'reply', reply: { status: 200, body: { retCode: 0, status: 'verified' } }, note: 'callback URL check' };
+      if (isUrlCheck(request)) return { kind: 'answer', answer: { status: 200, body: { retCode: 0, status: 'verified' } }, note: 'callback URL check' };
       const parsed = callbackSchema.safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a Tencent Cloud Monitor alarm callback', parsed.error);
       return {
@@ -86,7 +86,7 @@ export function createTencentMonitorSource(config: TencentMonitorSourceConfig, r
         ...(parsed.data.sessionId !== undefined && { answerContext: { sessionId: parsed.data.sessionId } }),
       };
     },
-    reply: tencentMonitorReply,
+    answer: tencentMonitorAnswer,
   };
 }
 
@@ -142,10 +142,10 @@ function stableJson(value: unknown): string {
  * retrying them within 15 s cannot help. The log line is the record. A 200 carries
  * `{ sessionId, retCode: 0 }`, which an older version of the callback doc asks for.
  */
-function tencentMonitorReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpReply {
+function tencentMonitorAnswer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpAnswer {
   const ok = { ...(typeof context?.sessionId === 'string' && { sessionId: context.sessionId }), retCode: 0 };
   if (outcomes.length === 0) return { status: 200, body: { ...ok, status: 'ignored', ignored } };
-  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
+  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorAnswer(o.error).body as object) }));
   const retryable = outcomes.find((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok && o.error.status >= 500);
   if (retryable !== undefined) return { status: retryable.error.status, body: { status: retryable.error.code, results } };
   const first = outcomes[0]!;

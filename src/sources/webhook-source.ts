@@ -4,7 +4,7 @@ import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
 import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
 import type { ScaleOutError } from '../errors';
-import type { HttpReply, WebhookRequest } from '../http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
 import type { IgnoredAlert } from '../rules/alert';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
@@ -14,7 +14,7 @@ import type { CreateClusterInstancesRequest } from '../tke/tke-params';
  *
  * The pipeline calls `authenticate` on the raw request before anything is parsed, then
  * `interpret`, runs every scale-out it asks for through the shared decide → render → call path
- * (which knows nothing of the sender's format), and hands the outcomes back to `reply`, which
+ * (which knows nothing of the sender's format), and hands the outcomes back to `answer`, which
  * answers the way the sender's retry rules need (docs/DESIGN.md, "Answers per sender").
  */
 export interface WebhookSource {
@@ -27,7 +27,7 @@ export interface WebhookSource {
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
   interpret(request: WebhookRequest, now: number): Interpretation | Promise<Interpretation>;
   /** `context`: what `interpret` set aside for the answer (Tencent Cloud Monitor's sessionId). */
-  reply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpReply | Promise<HttpReply>;
+  answer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpAnswer | Promise<HttpAnswer>;
   /**
    * For a sender whose signature does not cover the body (DingTalk): the signature's use, which the
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
@@ -59,11 +59,11 @@ export type Interpretation =
        * not a number): each is answered and logged as refused, and the rest of the delivery goes on.
        */
       readonly refused?: readonly RefusedScaleOut[];
-      /** Handed to `reply` as it is (e.g. a session ID the sender wants echoed). */
+      /** Handed to `answer` as it is (e.g. a session ID the sender wants echoed). */
       readonly answerContext?: Readonly<Record<string, unknown>>;
     }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
-  | { readonly kind: 'reply'; readonly reply: HttpReply; readonly note: string };
+  | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string };
 
 export type ScaleOutOutcome =
   | {

@@ -3,7 +3,7 @@ import type { ChatAllowConfig } from '../../config/schema';
 import { findCluster, unknownClusterError } from '../../core/resolve';
 import type { ScaleOutRequest } from '../../core/scale-out-request';
 import { TkeCallError, UnauthorizedError, UnprocessableError } from '../../errors';
-import type { HttpReply, WebhookRequest } from '../../http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from '../../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../webhook-source';
 import { parseChatCommand } from './command';
 import { followUpJob, isSignedFollowUp, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
@@ -35,9 +35,9 @@ export interface ChatPlatform {
   authenticate: WebhookSource['authenticate'];
   signatureUse?: WebhookSource['signatureUse'];
   /** The message, or a protocol answer (a URL challenge, an event that is not a message). */
-  read(request: WebhookRequest, now: number): ChatMessage | { readonly reply: HttpReply; readonly note: string };
+  read(request: WebhookRequest, now: number): ChatMessage | { readonly answer: HttpAnswer; readonly note: string };
   /** The platform's reply format. */
-  format(text: string, visibility: Visibility): HttpReply;
+  format(text: string, visibility: Visibility): HttpAnswer;
   /**
    * Posts a reply to `target` (a follow-up; for Feishu, every reply). Resolves to why it could not
    * be posted, or undefined. Absent: the platform cannot be replied to later.
@@ -74,13 +74,13 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     ...(platform.signatureUse !== undefined && { signatureUse: platform.signatureUse }),
     async interpret(request, now): Promise<Interpretation> {
       const message = platform.read(request, now);
-      if ('reply' in message) return { kind: 'reply', reply: message.reply, note: message.note };
+      if ('answer' in message) return { kind: 'answer', answer: message.answer, note: message.note };
       const allowed = allowedUsers.has(message.user) && (allowedChannels === undefined || (message.channel !== undefined && allowedChannels.has(message.channel)));
       if (!allowed) {
-        return { kind: 'reply', reply: await say(notAllowedText(message.user), 'private', message.replyTarget), note: `user ${message.user} not allowed` };
+        return { kind: 'answer', answer: await say(notAllowedText(message.user), 'private', message.replyTarget), note: `user ${message.user} not allowed` };
       }
       const command = parseChatCommand(message.text);
-      if (command.kind === 'help') return { kind: 'reply', reply: await say(helpText(command.problem, clusters), 'private', message.replyTarget), note: 'help' };
+      if (command.kind === 'help') return { kind: 'answer', answer: await say(helpText(command.problem, clusters), 'private', message.replyTarget), note: 'help' };
       const template = command.template ?? defaultTemplateFor(command.cluster);
       const asked: ScaleOutRequest = {
         source: platform.name,
@@ -92,7 +92,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
         ...(command.dryRun && { dryRun: true }),
       };
-      // Where a later reply goes is this sender's business: it travels to `reply`, not in the request.
+      // Where a later reply goes is this sender's business: it travels to `answer`, not in the request.
       const answerContext = message.replyTarget === undefined ? undefined : { replyTarget: message.replyTarget };
       if (template !== undefined) return { kind: 'scale-out', requests: [asked], ...(answerContext !== undefined && { answerContext }) };
       // No template named and none for the cluster: say which, as data (no sentinel name).
@@ -102,7 +102,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }], ...(answerContext !== undefined && { answerContext }) };
     },
     // A person reads the reply: always 200, the outcome in words.
-    async reply(outcomes: readonly ScaleOutOutcome[], _ignored, context): Promise<HttpReply> {
+    async answer(outcomes: readonly ScaleOutOutcome[], _ignored, context): Promise<HttpAnswer> {
       const outcome = outcomes[0];
       if (outcome === undefined) return platform.format('Nothing to do.', 'private');
       const target = context?.replyTarget as ReplyTarget | undefined;
@@ -115,8 +115,8 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
           () => undefined,
           (error: unknown) => `the follow-up could not be started: ${(error as Error).message}`,
         );
-        const reply = await say(outcomeText(outcome, handedOff === undefined), 'public', target);
-        return handedOff === undefined ? { ...reply, note: reply.note ?? `follow-up handed to ${followUps.description}` } : { ...reply, note: handedOff };
+        const answer = await say(outcomeText(outcome, handedOff === undefined), 'public', target);
+        return handedOff === undefined ? { ...answer, note: answer.note ?? `follow-up handed to ${followUps.description}` } : { ...answer, note: handedOff };
       }
       return say(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', target);
     },
@@ -132,11 +132,11 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
     }),
   };
 
-  /** The reply in the platform's format, posted too where the platform wants every reply posted. */
-  async function say(text: string, visibility: Visibility, target: ReplyTarget | undefined): Promise<HttpReply> {
-    const reply = platform.format(text, visibility);
-    if (!platform.postEveryReply || platform.post === undefined || target === undefined) return reply;
+  /** The answer carrying the reply in the platform's format; the reply is posted too where the platform wants every reply posted. */
+  async function say(text: string, visibility: Visibility, target: ReplyTarget | undefined): Promise<HttpAnswer> {
+    const answer = platform.format(text, visibility);
+    if (!platform.postEveryReply || platform.post === undefined || target === undefined) return answer;
     const problem = await platform.post(text, target);
-    return problem === undefined ? reply : { ...reply, note: problem };
+    return problem === undefined ? answer : { ...answer, note: problem };
   }
 }

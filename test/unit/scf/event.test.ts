@@ -1,7 +1,7 @@
 import { isApiGatewayEvent, toScfResponse, toWebhookRequest } from '../../../src/scf/event';
 import { BadRequestError, PayloadTooLargeError } from '../../../src/errors';
 import { routeOf } from '../../../src/http/routes';
-import { errorReply } from '../../../src/http/error-response';
+import { errorAnswer } from '../../../src/http/error-response';
 import { EventInFlightError, MethodNotAllowedError, ScaleOutError, TkeCallError } from '../../../src/errors';
 
 const LIMIT = 1024;
@@ -90,9 +90,9 @@ describe('routeOf', () => {
   });
 });
 
-describe('errorReply: the one error-to-HTTP mapping', () => {
+describe('errorAnswer: the one error-to-HTTP mapping', () => {
   it('gives a 4xx its message and code', () => {
-    expect(errorReply(new BadRequestError('InvalidJson', 'body is not valid JSON'))).toEqual({
+    expect(errorAnswer(new BadRequestError('InvalidJson', 'body is not valid JSON'))).toEqual({
       status: 400,
       headers: {},
       body: { error: { code: 'InvalidJson', message: 'body is not valid JSON' } },
@@ -100,24 +100,24 @@ describe('errorReply: the one error-to-HTTP mapping', () => {
   });
 
   it('sets Retry-After and Allow', () => {
-    expect(errorReply(new EventInFlightError('e', 7)).headers).toEqual({ 'retry-after': '7' });
-    expect(errorReply(new MethodNotAllowedError('GET', ['POST'])).headers).toEqual({ allow: 'POST' });
+    expect(errorAnswer(new EventInFlightError('e', 7)).headers).toEqual({ 'retry-after': '7' });
+    expect(errorAnswer(new MethodNotAllowedError('GET', ['POST'])).headers).toEqual({ allow: 'POST' });
   });
 
   it("carries TKE's code, message and RequestId", () => {
-    const reply = errorReply(new TkeCallError(409, 'FailedOperation.QuotaMaxNodLimit', 'quota', { requestId: 'r-9', attempts: 1, outcomeUnknown: false }));
+    const reply = errorAnswer(new TkeCallError(409, 'FailedOperation.QuotaMaxNodLimit', 'quota', { requestId: 'r-9', attempts: 1, outcomeUnknown: false }));
     expect(reply).toMatchObject({ status: 409, body: { error: { code: 'FailedOperation.QuotaMaxNodLimit', message: 'quota', requestId: 'r-9', attempts: 1 } } });
   });
 
   it("answers middy's timeout guard with 504", () => {
     const timeout = Object.assign(new Error('[AbortError]: The operation was aborted.'), { name: 'TimeoutError' });
-    expect(errorReply(timeout)).toMatchObject({ status: 504, body: { error: { code: 'FunctionTimeout' } } });
+    expect(errorAnswer(timeout)).toMatchObject({ status: 504, body: { error: { code: 'FunctionTimeout' } } });
   });
 
   it('hides the message of an unexposed 5xx and of any bug', () => {
-    const internal = errorReply(new ScaleOutError(503, 'StoreDown', 'redis at 10.0.0.5:6379 refused'));
+    const internal = errorAnswer(new ScaleOutError(503, 'StoreDown', 'redis at 10.0.0.5:6379 refused'));
     expect(JSON.stringify(internal.body)).not.toContain('10.0.0.5');
-    const bug = errorReply(new TypeError('cannot read x of undefined at /var/user/index.js:1'));
+    const bug = errorAnswer(new TypeError('cannot read x of undefined at /var/user/index.js:1'));
     expect(bug).toEqual({ status: 500, body: { error: { code: 'InternalError', message: 'the function failed; see its log' } } });
   });
 });

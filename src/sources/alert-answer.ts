@@ -1,6 +1,6 @@
-import { errorReply } from '../http/error-response';
+import { errorAnswer } from '../http/error-response';
 import { scaleOutAnswerBody } from '../http/scale-out-answer';
-import type { HttpReply } from '../http/webhook-request';
+import type { HttpAnswer } from '../http/webhook-request';
 import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutOutcome } from './webhook-source';
 
@@ -17,8 +17,8 @@ import type { ScaleOutOutcome } from './webhook-source';
  *    429, in flight 409, ...): no retry within the flush; the group comes back at group_interval
  *    and is judged afresh (a cooldown over by then lets it through; an in-flight event replays).
  */
-export function alertDeliveryReply(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpReply {
-  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorReply(o.error).body as object) }));
+export function alertDeliveryAnswer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[]): HttpAnswer {
+  const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorAnswer(o.error).body as object) }));
   if (outcomes.length === 0) return { status: 200, body: { status: 'ignored', ignored } };
 
   const failures = outcomes.filter((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok);
