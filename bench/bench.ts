@@ -152,8 +152,10 @@ async function main() {
           if (!answers.answers[0]?.response.body.includes('challenge')) throw new Error(`the Feishu challenge answered ${JSON.stringify(answers.answers[0])}`);
         }
         if (name === 'function') {
-          const answers = JSON.parse(readFileSync(join(codeRoot, 'cold-answers.json'), 'utf8')) as { loadMs: number; answers: Array<{ ms: number; response: { statusCode: number } }> };
+          const answers = JSON.parse(readFileSync(join(codeRoot, 'cold-answers.json'), 'utf8')) as { loadMs: number; codeCache: string; answers: Array<{ ms: number; response: { statusCode: number } }> };
           if (answers.answers[0]?.response.statusCode !== 200) throw new Error(`cold start answered ${JSON.stringify(answers.answers[0])}`);
+          // The figure is for the zip as shipped: its code cache taken by Node 18.15 (build/function-loader.cjs).
+          if (answers.codeCache !== 'accepted') throw new Error(`the packaged code cache was ${answers.codeCache} under Node 18.15`);
           loadMs.push(answers.loadMs);
           firstEventMs.push(answers.answers[0].ms);
         }
@@ -207,7 +209,8 @@ async function main() {
       hot,
       hotOneCluster,
       zipBytes,
-      functionBytes: statSync(join(codeRoot, 'index.js')).size,
+      functionBytes: statSync(join(codeRoot, 'function.js')).size,
+      codeCacheBytes: statSync(join(codeRoot, 'function.cache')).size,
       sdkPlainBytes: statSync(join(DIST, 'bench', 'sdk-cold-plain.js')).size,
       sdkPlainGzip,
       storms,
@@ -261,6 +264,7 @@ interface Figures {
   hotOneCluster: HotResult;
   zipBytes: number;
   functionBytes: number;
+  codeCacheBytes: number;
   sdkPlainBytes: number;
   sdkPlainGzip: number;
   storms: Array<{ store: string; events: number; timings: Timings }>;
@@ -292,7 +296,7 @@ function render(f: Figures): string {
     `| cold start | ${ms(f.cold.function!)}: fresh process, load the zip's function, answer one event | ${ms(f.base)}: \`node -e 0\` | **${ratio(coldRatio)}** | ≤ 1.3 |`,
     `| cold start vs the SDK alone | ${ms(f.cold.function!)} | ${ms(f.cold['SDK client alone, bundled as the function']!)}: the same call by the SDK client alone, bundled as the function | **${ratio(f.cold.function! / f.cold['SDK client alone, bundled as the function']!)}** | ≤ 1.25 |`,
     `| Feishu challenge, cold | ${ms(f.cold['feishu challenge']!)}: fresh process, load the zip's function, echo an encrypted url_verification | ${ms(f.base)}: \`node -e 0\` | **${ratio(f.cold['feishu challenge']! / f.base)}** | Feishu: ≤ 1 s in all |`,
-    `| size | ${kb(f.zipBytes)} zip (${kb(f.functionBytes)} index.js) | ${kb(f.sdkPlainGzip)}: the SDK's client bundled alone, gzipped (${kb(f.sdkPlainBytes)} raw) | **${ratio(f.zipBytes / f.sdkPlainGzip)}** (${ratio(f.zipBytes / (200 * 1024))} of the goal) | ≤ 200 KB |`,
+    `| size | ${kb(f.zipBytes)} zip (${kb(f.functionBytes)} function.js, its ${kb(f.codeCacheBytes)} code cache) | ${kb(f.sdkPlainGzip)}: the SDK's client bundled alone, gzipped (${kb(f.sdkPlainBytes)} raw) | **${ratio(f.zipBytes / f.sdkPlainGzip)}** (${ratio(f.zipBytes / (200 * 1024))} of the goal) | ≤ 200 KB |`,
     `| storm, ${n(HEADLINE_STORM)} events, memory | ${throughputLine(stormOf('memory', HEADLINE_STORM).timings)} | ${throughputLine(f.stormBaseline)}: ${n(HEADLINE_STORM)} bare SDK calls | **${ratio(throughput(stormOf('memory', HEADLINE_STORM).timings) / throughput(f.stormBaseline))}** (throughput) | |`,
     `| storm, ${n(HEADLINE_STORM)} events, Redis | ${throughputLine(stormOf('redis', HEADLINE_STORM).timings)} | the same, memory store | **${ratio(throughput(stormOf('redis', HEADLINE_STORM).timings) / throughput(stormOf('memory', HEADLINE_STORM).timings))}** (throughput) | |`,
     '<!-- figures-end -->',
@@ -303,7 +307,7 @@ function render(f: Figures): string {
     '|---|---|---|',
     ...Object.entries(f.cold).map(([name, value]) => `| ${coldLabel(name)} | ${ms(value)} | ${ratio(value / f.base)} |`),
     '',
-    `Inside the function's process: loading the bundle (module evaluation only) took ${ms(f.loadMs)}, and the first`,
+    `Inside the function's process: loading the bundle (its top-level code from the packaged code cache, then module evaluation) took ${ms(f.loadMs)}, and the first`,
     `event ${ms(f.firstEventMs)}: building the function, which src/index.ts does on the first invocation that needs it`,
     '(config read and validated, senders, store and SDK client built), then its first TCP connection, first',
     'signature, and the first run of every function on the path. A Feishu challenge needs none of that.',

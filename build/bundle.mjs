@@ -24,7 +24,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
     // Prefer packages' ES module builds: they tree-shake (zod, yaml) where the CommonJS ones do not.
     mainFields: ['module', 'main'],
     // Modules the SDK imports for code paths this function never takes (build/shims/ says why, each).
-    alias: { 'whatwg-url': shim('whatwg-url'), 'form-data': shim('form-data'), 'https-proxy-agent': shim('https-proxy-agent') },
+    alias: { 'whatwg-url': shim('whatwg-url'), 'form-data': shim('form-data'), 'https-proxy-agent': shim('https-proxy-agent'), 'thread-stream': shim('thread-stream') },
     external,
     plugins,
     legalComments: 'none',

@@ -5,7 +5,8 @@
 //   node build/invoke-bundle.cjs <code root> <events.json> <answers.json>
 //
 // events.json holds an array of SCF events; answers.json receives the integration responses, each
-// with the milliseconds it took, and how long loading the bundle (its cold start) took. The
+// with the milliseconds it took, how long loading the bundle (its cold start) took, and whether V8
+// took the packaged code cache (build/function-loader.cjs). The
 // function's own log lines go to stdout, as on SCF. The code root is also USER_CODE_ROOT, so the
 // packaged config (config/scaleout.json) is the one loaded unless SCALEOUT_CONFIG says otherwise.
 'use strict';
@@ -18,7 +19,7 @@ async function main() {
   process.env.USER_CODE_ROOT = resolve(codeRoot);
   const events = JSON.parse(readFileSync(eventsPath, 'utf8'));
   const loadStartedAt = performance.now();
-  const { main_handler } = require(resolve(codeRoot, 'index.js'));
+  const { main_handler, codeCache } = require(resolve(codeRoot, 'index.js'));
   const loadMs = performance.now() - loadStartedAt;
   const answers = [];
   for (const event of events) {
@@ -28,7 +29,7 @@ async function main() {
     const response = await main_handler(event, context);
     answers.push({ ms: performance.now() - startedAt, response });
   }
-  writeFileSync(answersPath, JSON.stringify({ node: process.version, loadMs, answers }));
+  writeFileSync(answersPath, JSON.stringify({ node: process.version, loadMs, codeCache, answers }));
   // A warm SCF instance keeps its sockets; a one-shot run must not wait for keep-alive to time out.
   process.exit(0);
 }

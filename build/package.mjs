@@ -1,5 +1,11 @@
-// `npm run package [-- --out <dir>]`: the deployable zip for SCF, dist/tke-scaleout.zip:
-//   index.js               the bundled function (handler: index.main_handler)
+// `npm run package [-- --out <dir>] [-- --no-code-cache]`: the deployable zip for SCF, dist/tke-scaleout.zip:
+//   index.js               the handler (index.main_handler): build/function-loader.cjs, which loads
+//                          function.js with its code cache
+//   function.js            the bundled function
+//   function.cache         V8's code cache of function.js's top-level code, made under Node 18.15
+//                          with the digest of function.js (build/make-code-cache.cjs); without the
+//                          exact Node 18.15 at packaging it is left out, and the function compiles
+//                          as usual
 //   ioredis.js             the Redis client, loaded only when SCALEOUT_STORE names a Redis
 //                          (build/bundle.mjs says why it is a file of its own)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
@@ -15,15 +21,17 @@
 // Built in a staging folder and moved into place at the end, so that a reader of dist/ (a test, a
 // deploy) running beside another packaging never sees half a function.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import yazl from 'yazl';
 import { buildFunction, REDIS_CLIENT_FILE } from './bundle.mjs';
+import { ensureNode18 } from './node18.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
-const out = resolve(parseArgs({ options: { out: { type: 'string' } } }).values.out ?? join(root, 'dist'));
+const args = parseArgs({ options: { out: { type: 'string' }, 'no-code-cache': { type: 'boolean' } } }).values;
+const out = resolve(args.out ?? join(root, 'dist'));
 const zipPath = join(out, 'tke-scaleout.zip');
 const configSource = resolve(process.env.SCALEOUT_CONFIG ?? join(root, 'config', 'example.yaml'));
 
@@ -36,7 +44,8 @@ const stage = join(work, 'function');
 mkdirSync(join(stage, 'config'), { recursive: true });
 // The function reads the JSON compiled below, so the YAML library stays out of the bundle (for the
 // validation below it resolves from the checkout's node_modules, so the bundle checks the YAML itself).
-await buildFunction(join(stage, 'index.js'));
+await buildFunction(join(stage, 'function.js'));
+copyFileSync(join(root, 'build', 'function-loader.cjs'), join(stage, 'index.js'));
 const compiledConfig = join(stage, 'config', 'scaleout.json');
 
 // Load the bundle as SCF would (code root = the staged folder, placeholder credentials): first with
@@ -67,15 +76,30 @@ writeFileSync(
 );
 validate(compiledConfig);
 
+// The code cache is only worth shipping if SCF's V8 can take it: made by the exact Node 18.15.
+let codeCache = 'no code cache';
+if (!args['no-code-cache']) {
+  try {
+    // --random-seed: V8's cache otherwise differs from run to run; a fixed seed makes the same
+    // function.js give the same cache (the seed is not among the flags V8 checks when it loads one).
+    execFileSync(ensureNode18(), ['--random-seed=1', join(root, 'build', 'make-code-cache.cjs'), join(stage, 'function.js'), join(stage, 'function.cache')]);
+    codeCache = `code cache ${(statSync(join(stage, 'function.cache')).size / 1024).toFixed(0)} KB`;
+  } catch (error) {
+    console.error(`packaging without a code cache (the function compiles as usual at cold start): ${error.message}`);
+  }
+}
+
 const zip = new yazl.ZipFile();
 const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the same zip
-zip.addBuffer(readFileSync(join(stage, 'index.js')), 'index.js', { mtime: fixedTime, mode: 0o100644 });
-zip.addBuffer(readFileSync(join(stage, REDIS_CLIENT_FILE)), REDIS_CLIENT_FILE, { mtime: fixedTime, mode: 0o100644 });
-zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644 });
-zip.addBuffer(readFileSync(validatedConfig), 'config/scaleout.validated.json', { mtime: fixedTime, mode: 0o100644 });
+for (const name of ['index.js', 'function.js', 'function.cache'].filter((n) => existsSync(join(stage, n)))) {
+  zip.addBuffer(readFileSync(join(stage, name)), name, { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
+}
+zip.addBuffer(readFileSync(join(stage, REDIS_CLIENT_FILE)), REDIS_CLIENT_FILE, { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
+zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
+zip.addBuffer(readFileSync(validatedConfig), 'config/scaleout.validated.json', { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
 zip.end();
 await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(join(work, 'function.zip'))).on('close', resolveDone).on('error', reject));
 rmSync(join(out, 'function'), { recursive: true, force: true });
 renameSync(stage, join(out, 'function'));
 renameSync(join(work, 'function.zip'), zipPath);
-console.error(`packaged ${zipPath}: ${(statSync(zipPath).size / 1024).toFixed(0)} KB (config from ${configSource})`);
+console.error(`packaged ${zipPath}: ${(statSync(zipPath).size / 1024).toFixed(0)} KB, ${codeCache} (config from ${configSource})`);

@@ -1,6 +1,6 @@
 import { encryptFeishu } from '../../src/auth/feishu-crypto';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionUrlEvent } from '../../src/scf/event';
@@ -61,11 +61,11 @@ describe('the packaged function under Node 18.15', () => {
    * Runs the events through the unzipped bundle in one fresh Node 18.15 process. Asynchronously:
    * the sandbox answering it lives in this process.
    */
-  const invoke = async (events: unknown[], env: Record<string, string> = {}) => {
+  const invoke = async (events: unknown[], env: Record<string, string> = {}, root = codeRoot) => {
     const work = mkdtempSync(join(tmpdir(), 'scf-invoke-'));
     writeFileSync(join(work, 'events.json'), JSON.stringify(events));
     const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-      const args = [join(REPO_ROOT, 'build', 'invoke-bundle.cjs'), codeRoot, join(work, 'events.json'), join(work, 'answers.json')];
+      const args = [join(REPO_ROOT, 'build', 'invoke-bundle.cjs'), root, join(work, 'events.json'), join(work, 'answers.json')];
       execFile(node18, args, {
       // Only what SCF would give the function: no inherited config or store settings.
       env: {
@@ -80,18 +80,19 @@ describe('the packaged function under Node 18.15', () => {
       }, (error, stdout, stderr) => resolve({ status: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }));
     });
     if (run.status !== 0) throw new Error(`the bundle failed under Node 18.15 (${run.status}):\n${run.stderr}\n${run.stdout}`);
-    const { node, answers } = JSON.parse(readFileSync(join(work, 'answers.json'), 'utf8')) as {
+    const { node, codeCache, answers } = JSON.parse(readFileSync(join(work, 'answers.json'), 'utf8')) as {
       node: string;
+      codeCache: string;
       answers: Array<{ response: { statusCode: number; isBase64Encoded: boolean; headers: Record<string, string>; body: string } }>;
     };
-    return { node, stdout: run.stdout, responses: answers.map((a) => ({ ...a.response, json: JSON.parse(a.response.body) })) };
+    return { node, codeCache, stdout: run.stdout, responses: answers.map((a) => ({ ...a.response, json: JSON.parse(a.response.body) })) };
   };
 
-  it('is a valid zip holding index.js, the Redis client beside it, and the packaged config', () => {
+  it('is a valid zip holding the loader, the function and its code cache, the Redis client beside it, and the packaged config', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'index.js', 'ioredis.js']);
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'function.cache', 'function.js', 'index.js', 'ioredis.js']);
     // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
@@ -99,13 +100,15 @@ describe('the packaged function under Node 18.15', () => {
   it('scales the sandbox once per event, and replays a redelivery', async () => {
     sandbox.reset();
     const event = genericEvent({ eventId: 'bundle-1', cluster: 'demo-bj', template: 'multi-disk', count: 2 });
-    const { node, responses, stdout } = await invoke([
+    const { node, codeCache, responses, stdout } = await invoke([
       { httpMethod: 'GET', path: '/release/healthz', headers: { authorization: 'Bearer bundle-health' }, queryString: {}, body: '' },
       event,
       event,
       genericEvent({ eventId: 'bundle-2', cluster: 'demo', template: 'small' }, 'wrong-token'),
     ]);
     expect(node).toBe('v18.15.0');
+    // Node 18.15's V8 takes the cache packaging made with the same binary (build/function-loader.cjs).
+    expect(codeCache).toBe('accepted');
     const [health, created, replayed, refused] = responses;
 
     expect(health).toMatchObject({ statusCode: 200, isBase64Encoded: false });
@@ -201,6 +204,28 @@ describe('the packaged function under Node 18.15', () => {
       execFile(node18, ['-e', script], { cwd: edited, env: { PATH: process.env.PATH ?? '', USER_CODE_ROOT: edited, TENCENTCLOUD_SECRETID: 'id', TENCENTCLOUD_SECRETKEY: 'key', LOG_LEVEL: 'silent' } }, (_error, _stdout, err) => resolve(err)),
     );
     expect(stderr).toContain('templates.small.count.max');
+  });
+
+  // V8 checks a cache against its own version and flags, and the source only by its length; the
+  // loader adds the digest of function.js. Whatever is wrong with the cache, the function compiles
+  // as it would have without one and behaves the same.
+  it.each([
+    ['stale', 'function.js edited after packaging', (root: string) => writeFileSync(join(root, 'function.js'), `${readFileSync(join(root, 'function.js'), 'utf8')}\n// edited\n`)],
+    ['rejected', 'a cache V8 refuses (its header altered, as another V8 version would differ)', (root: string) => {
+      const packed = readFileSync(join(root, 'function.cache'));
+      for (let i = 32; i < 48; i++) packed[i] = packed[i]! ^ 0xff;
+      writeFileSync(join(root, 'function.cache'), packed);
+    }],
+    ['absent', 'no cache at all', (root: string) => rmSync(join(root, 'function.cache'))],
+  ])('compiles as usual when the code cache is %s (%s)', async (expected, _what, spoil) => {
+    const root = mkdtempSync(join(tmpdir(), 'scf-cache-'));
+    execFileSync('unzip', ['-q', ZIP, '-d', root]);
+    spoil(root);
+    sandbox.reset();
+    const { codeCache, responses } = await invoke([genericEvent({ eventId: `cache-${expected}`, cluster: 'demo-bj', template: 'multi-disk' })], {}, root);
+    expect(codeCache).toBe(expected);
+    expect(responses[0]!.json).toMatchObject({ status: 'created', clusterId: 'cls-nfjdk3n0' });
+    expect(sandbox.createdCalls).toHaveLength(1);
   });
 
   it('refuses to start without credentials, naming the variables', async () => {
