@@ -11,6 +11,7 @@ const { Script } = require('node:vm');
 const [file, out] = process.argv.slice(2);
 const source = readFileSync(file, 'utf8');
 // The script's name is written into the cache: a fixed one keeps the cache the same wherever the
-// packaging staged the file (V8 does not check it when loading, so the loader's real path is fine).
+// packaging staged the file. V8 does not check it when loading; stack traces and profiles then name
+// the file `function.js`, as the zip does.
 const cache = new Script(Module.wrap(source), { filename: 'function.js' }).createCachedData();
 writeFileSync(out, Buffer.concat([createHash('sha256').update(source).digest(), cache]));

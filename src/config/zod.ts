@@ -13,3 +13,13 @@ import { config } from 'zod';
 config({ jitless: true });
 
 export * from 'zod';
+
+/**
+ * A schema built on its first use and kept: an instance builds only the schemas of the senders it
+ * hears from (a cold start answers one). zod's own `z.lazy` defers building too, but each ZodLazy is
+ * itself a full schema object, about as costly to build as a small schema.
+ */
+export function builtOnFirstUse<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}

@@ -1,4 +1,5 @@
 import * as z from '../config/zod';
+import { builtOnFirstUse } from '../config/zod';
 import { parseJsonBody } from '../http/json-body';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
@@ -15,36 +16,30 @@ import type { WebhookSource } from './webhook-source';
  * newer Alertmanager or Grafana adding fields keeps working.
  * Source: prometheus/alertmanager notify/webhook (Message) and template.Data.
  */
-const labelSet = z.record(z.string(), z.string());
-
-// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
-// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
-const alertSchema = z.lazy(() =>
-  z.object({
+// Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+const alertmanagerPayloadSchema = builtOnFirstUse(() => {
+  const labelSet = z.record(z.string(), z.string());
+  const alert = z.object({
     status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
     labels: labelSet,
     annotations: labelSet.default({}),
     startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
     fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
-  }),
-);
-
-export const alertmanagerPayloadSchema = z.lazy(() =>
-  z.object({
+  });
+  return z.object({
     version: z.string().optional(),
     status: z.enum(['firing', 'resolved']).optional(),
     receiver: z.string().optional(),
     groupKey: z.string().optional(),
     // No cap on the number: Alertmanager's max_alerts defaults to 0, no limit (notify/webhook:
     // truncateAlerts only when maxAlerts != 0); the body limit bounds it, and parsing is linear.
-    alerts: z.array(alertSchema, { error: 'is required: the list of alerts' }),
-  }),
-);
-
+    alerts: z.array(alert, { error: 'is required: the list of alerts' }),
+  });
+});
 
 /** Parses the body as an Alertmanager-format payload into rule-ready alerts; 400 naming what is missing. */
 export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: string): { alerts: Alert[] } {
-  const parsed = alertmanagerPayloadSchema.safeParse(parseJsonBody(request));
+  const parsed = alertmanagerPayloadSchema().safeParse(parseJsonBody(request));
   if (!parsed.success) throw invalidPayload(`the ${sender} webhook payload`, parsed.error);
   const alerts = parsed.data.alerts.map((a): Alert => {
     const startedAt = Date.parse(a.startsAt);

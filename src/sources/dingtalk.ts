@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from '../config/zod';
+import { builtOnFirstUse } from '../config/zod';
 import { signatureKeyFor } from '../core/signature-binding';
 import { readSecrets, withSecret } from '../auth/authenticators';
 import { verifyDingtalkSign } from '../auth/dingtalk-sign';
@@ -22,9 +23,8 @@ import type { WebhookSource } from './webhook-source';
  * Event ID: the message's msgId. The `sign` header covers only the `timestamp` header, not the
  * body, so each (timestamp, sign) pair is bound to the first body it authorised (`signatureUse`).
  */
-// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
-// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
-const messageSchema = z.lazy(() =>
+// Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+const messageSchema = builtOnFirstUse(() =>
   z.object({
     msgtype: z.string(),
     text: z.object({ content: z.string() }).optional(),
@@ -57,7 +57,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
       };
     },
     read(request, now) {
-      const parsed = messageSchema.safeParse(parseJsonBody(request));
+      const parsed = messageSchema().safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a DingTalk robot message', parsed.error);
       const message = parsed.data;
       const user = message.senderStaffId ?? message.senderId;

@@ -1,4 +1,5 @@
 import * as z from '../config/zod';
+import { builtOnFirstUse } from '../config/zod';
 import { readSecrets, verifyWithFallback } from '../auth/authenticators';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu, verifyFeishuSignature } from '../auth/feishu-crypto';
@@ -23,13 +24,12 @@ import type { WebhookSource } from './webhook-source';
  * secret configured the reply is posted as a reply to the user's message (chat/feishu-messenger.ts);
  * it is also the HTTP answer, in Feishu's message format. Without them the bot acts silently.
  */
-// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
-// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
-const challengeSchema = z.lazy(() =>
+// Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+const challengeSchema = builtOnFirstUse(() =>
   z.object({ type: z.literal('url_verification'), challenge: z.string(), token: z.string() }),
 );
 
-const eventSchema = z.lazy(() =>
+const eventSchema = builtOnFirstUse(() =>
   z.object({
     schema: z.literal('2.0', { error: 'must be "2.0" (event subscription version 2)' }),
     header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
@@ -90,7 +90,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
         throw new UnauthorizedError('an Encrypt Key is configured: events must be encrypted');
       }
 
-      const challenge = challengeSchema.safeParse(payload);
+      const challenge = challengeSchema().safeParse(payload);
       if (challenge.success) {
         checkToken(challenge.data.token);
         return { answer: { status: 200, body: { challenge: challenge.data.challenge } }, note: 'url_verification' };
@@ -98,7 +98,7 @@ export function createFeishuSource(config: FeishuSourceConfig, appConfig: Config
       // Only the URL challenge may come unsigned when an Encrypt Key is set.
       if (encryptKeys !== undefined && !signed(request)) throw new UnauthorizedError('missing X-Lark-Signature header');
 
-      const parsed = eventSchema.safeParse(payload);
+      const parsed = eventSchema().safeParse(payload);
       if (!parsed.success) throw invalidPayload('a Feishu event', parsed.error);
       const { header, event } = parsed.data;
       checkToken(header.token);

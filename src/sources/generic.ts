@@ -1,6 +1,7 @@
 import { dotted } from '../config/zod-issues';
 import { errorAnswer } from '../http/error-response';
 import * as z from '../config/zod';
+import { builtOnFirstUse } from '../config/zod';
 import { bearerAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyGenericSignature } from '../auth/hmac';
 import type { GenericSourceConfig } from '../config/schema';
@@ -21,9 +22,8 @@ import type { Interpretation, WebhookSource } from './webhook-source';
  *
  * `Idempotency-Key` (IETF draft) may carry the event ID instead of the body.
  */
-// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
-// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
-const genericPayloadSchema = z.lazy(() =>
+// Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+const genericPayloadSchema = builtOnFirstUse(() =>
   z.strictObject({
     eventId: z.string().optional(),
     cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
@@ -61,7 +61,7 @@ function normalize(request: WebhookRequest): ScaleOutRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestError('InvalidPayload', 'body must be a JSON object');
   }
-  const parsed = genericPayloadSchema.safeParse(body);
+  const parsed = genericPayloadSchema().safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : dotted(issue.path, 'body');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from '../config/zod';
+import { builtOnFirstUse } from '../config/zod';
 import { basicAuthentication, noAuthentication, withSecret, type Authenticate } from '../auth/authenticators';
 import { verifyQueryToken } from '../auth/query-token';
 import type { RuleConfig } from '../config/load-config';
@@ -30,23 +31,18 @@ import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
  * but not relied on; policy, object and first-occur time are the same on every repeat of one alarm
  * episode and differ for the next.
  */
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
-const dimensionValue = z.union([scalar, z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()]);
-
-// Schemas are z.lazy: built on their first parse, so an instance builds only the schemas of the
-// senders it hears from (a cold start answers one sender; docs/PERFORMANCE.md).
-const conditionsSchema = z.lazy(() =>
-  z.object({
+// Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+const callbackSchema = builtOnFirstUse(() => {
+  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const dimensionValue = z.union([scalar, z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()]);
+  const conditions = z.object({
     metricName: z.string().optional(),
     productName: z.string().optional(),
     eventName: z.string().optional(),
     currentValue: scalar.optional(),
     calcValue: scalar.optional(),
-  }),
-);
-
-const callbackSchema = z.lazy(() =>
-  z.object({
+  });
+  return z.object({
     sessionId: z.string().optional(),
     alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered), as a string or a number' }),
     alarmType: z.string().optional(),
@@ -60,11 +56,11 @@ const callbackSchema = z.lazy(() =>
       policyName: z.string().optional(),
       // An object in the documented samples; a list is taken too (its first entry), for policies
       // with several conditions.
-      conditions: z.union([conditionsSchema, z.array(conditionsSchema)]).default({}),
+      conditions: z.union([conditions, z.array(conditions)]).default({}),
     }),
     firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
-  }),
-);
+  });
+});
 
 /** Well within Tencent Cloud Monitor's 5 s per push: TKE calls are cut here, as for chat. */
 export const TENCENT_MONITOR_ANSWER_WITHIN_MS = 4000;
@@ -78,7 +74,7 @@ export function createTencentMonitorSource(config: TencentMonitorSourceConfig, r
     authenticate: tencentMonitorAuthenticator(config, env),
     interpret(request) {
       if (isUrlCheck(request)) return { kind: 'answer', answer: { status: 200, body: { retCode: 0, status: 'verified' } }, note: 'callback URL check' };
-      const parsed = callbackSchema.safeParse(parseJsonBody(request));
+      const parsed = callbackSchema().safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a Tencent Cloud Monitor alarm callback', parsed.error);
       return {
         kind: 'scale-out',
@@ -102,7 +98,7 @@ function isUrlCheck(request: WebhookRequest): boolean {
   return false;
 }
 
-function alertOf(callback: z.infer<typeof callbackSchema>): Alert {
+function alertOf(callback: z.infer<ReturnType<typeof callbackSchema>>): Alert {
   const { alarmObjInfo, alarmPolicyInfo } = callback;
   const conditions = Array.isArray(alarmPolicyInfo.conditions) ? (alarmPolicyInfo.conditions[0] ?? {}) : alarmPolicyInfo.conditions;
   // Scalar dimensions double as labels, so rules can match an instance or a cluster; nested ones
