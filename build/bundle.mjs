@@ -4,6 +4,7 @@
 //                                               anything else (`npm start` bundles dev/local/start.ts)
 // `npm run package` and the benchmark build the function through `buildFunction`.
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,17 +40,8 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE) {
   const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside] });
-  await build({
-    stdin: { contents: "module.exports = require('ioredis');", resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
-    outfile: join(dirname(outfile), REDIS_CLIENT_FILE),
-    bundle: true,
-    platform: 'node',
-    target: 'node18.15',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
+  await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE) });
   return main;
 }
 

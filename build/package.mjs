@@ -91,12 +91,10 @@ if (!args['no-code-cache']) {
 
 const zip = new yazl.ZipFile();
 const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the same zip
-for (const name of ['index.js', 'function.js', 'function.cache'].filter((n) => existsSync(join(stage, n)))) {
+const entries = ['index.js', 'function.js', 'function.cache', REDIS_CLIENT_FILE, 'config/scaleout.json', 'config/scaleout.validated.json'];
+for (const name of entries.filter((n) => existsSync(join(stage, n)))) {
   zip.addBuffer(readFileSync(join(stage, name)), name, { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
 }
-zip.addBuffer(readFileSync(join(stage, REDIS_CLIENT_FILE)), REDIS_CLIENT_FILE, { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
-zip.addBuffer(readFileSync(compiledConfig), 'config/scaleout.json', { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
-zip.addBuffer(readFileSync(validatedConfig), 'config/scaleout.validated.json', { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
 zip.end();
 await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(join(work, 'function.zip'))).on('close', resolveDone).on('error', reject));
 rmSync(join(out, 'function'), { recursive: true, force: true });
