@@ -57,36 +57,37 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     const configPath = configPathFor(env);
     const config = loadConfigFile(configPath);
     const problems: string[] = [];
+    /** An env var as set: an empty one counts as unset. */
+    const setting = (key: string): string | undefined => (env[key] === '' ? undefined : env[key]);
+    /** A URL that replaces one of Tencent Cloud's API hosts: scheme and host, nothing after. */
+    const endpointSetting = (key: string, examples: string): string | undefined => {
+      const url = setting(key);
+      if (url !== undefined && !/^https?:\/\/[^/]+\/?$/.test(url)) problems.push(`${key}: must be a URL such as ${examples}, got ${JSON.stringify(url)}`);
+      return url;
+    };
 
-    const storeSetting = env.SCALEOUT_STORE === undefined || env.SCALEOUT_STORE === '' ? 'memory' : env.SCALEOUT_STORE;
+    const storeSetting = setting('SCALEOUT_STORE') ?? 'memory';
     if (storeSetting !== 'memory' && !/^rediss?:\/\/[^/\s]+(\/\d{1,2})?$/.test(storeSetting)) {
       // Never echo the value: a Redis URL carries its password.
       problems.push('SCALEOUT_STORE: must be "memory" or a URL such as redis://:password@host:6379/0 (rediss:// for TLS)');
     }
 
-    const endpointUrl = env.TKE_ENDPOINT === undefined || env.TKE_ENDPOINT === '' ? undefined : env.TKE_ENDPOINT;
-    if (endpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(endpointUrl)) {
-      problems.push(`TKE_ENDPOINT: must be a URL such as http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com, got ${JSON.stringify(endpointUrl)}`);
-    }
-    const scfEndpointUrl = env.SCALEOUT_SCF_ENDPOINT === undefined || env.SCALEOUT_SCF_ENDPOINT === '' ? undefined : env.SCALEOUT_SCF_ENDPOINT;
-    if (scfEndpointUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(scfEndpointUrl)) {
-      problems.push(`SCALEOUT_SCF_ENDPOINT: must be a URL such as http://127.0.0.1:9002, got ${JSON.stringify(scfEndpointUrl)}`);
-    }
-    const functionName = env.SCALEOUT_FUNCTION_NAME === '' ? undefined : env.SCALEOUT_FUNCTION_NAME;
-    const functionRegion = env.SCALEOUT_FUNCTION_REGION === '' ? undefined : env.SCALEOUT_FUNCTION_REGION;
+    const endpointUrl = endpointSetting('TKE_ENDPOINT', 'http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com');
+    const scfEndpointUrl = endpointSetting('SCALEOUT_SCF_ENDPOINT', 'http://127.0.0.1:9002');
+    const functionName = setting('SCALEOUT_FUNCTION_NAME');
+    const functionRegion = setting('SCALEOUT_FUNCTION_REGION');
     if (functionName !== undefined && functionRegion === undefined) {
       problems.push('SCALEOUT_FUNCTION_REGION: must be set with SCALEOUT_FUNCTION_NAME (the region the function runs in)');
     }
     for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY'] as const) {
-      if (env[key] === undefined || env[key] === '') problems.push(`${key}: must be set (SCF sets it when the function has an execution role)`);
+      if (setting(key) === undefined) problems.push(`${key}: must be set (SCF sets it when the function has an execution role)`);
     }
     if (problems.length > 0) throw new ConfigError('the environment', problems);
 
-    const credentials = (): TkeCredentials => ({
-      secretId: env.TENCENTCLOUD_SECRETID ?? '',
-      secretKey: env.TENCENTCLOUD_SECRETKEY ?? '',
-      ...(env.TENCENTCLOUD_SESSIONTOKEN !== undefined && env.TENCENTCLOUD_SESSIONTOKEN !== '' && { token: env.TENCENTCLOUD_SESSIONTOKEN }),
-    });
+    const credentials = (): TkeCredentials => {
+      const token = setting('TENCENTCLOUD_SESSIONTOKEN');
+      return { secretId: env.TENCENTCLOUD_SECRETID ?? '', secretKey: env.TENCENTCLOUD_SECRETKEY ?? '', ...(token !== undefined && { token }) };
+    };
     const store: StateStore = storeSetting === 'memory' ? new MemoryStore(now) : redisStore(storeSetting, config, now);
     // Chat follow-ups: a command TKE did not answer within the chat's deadline is finished by an
     // asynchronous invocation of this function (sources/chat/follow-up.ts).

@@ -18,6 +18,12 @@ function start(env: NodeJS.ProcessEnv) {
 }
 
 describe('coldStart: the environment is checked once, with the key named', () => {
+  it('takes an empty variable as unset: the memory store, the public TKE endpoint', () => {
+    const { run, lines } = start({ ...goodEnv, SCALEOUT_STORE: '', TKE_ENDPOINT: '', SCALEOUT_SCF_ENDPOINT: '', SCALEOUT_FUNCTION_NAME: '' });
+    expect(run().store.kind).toBe('memory');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ store: 'memory', tke: 'https://tke.tencentcloudapi.com', chatFollowUps: expect.stringContaining('off') });
+  });
+
   it('starts with the example config and role credentials', () => {
     const { run, lines } = start(goodEnv);
     expect(run().app.config.templates.size).toBe(2);
@@ -27,7 +33,11 @@ describe('coldStart: the environment is checked once, with the key named', () =>
 
   it.each([
     ['missing credentials', { SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH }, 'TENCENTCLOUD_SECRETID: must be set'],
-    ['a TKE_ENDPOINT that is not a URL', { ...goodEnv, TKE_ENDPOINT: 'tke.internal' }, 'TKE_ENDPOINT: must be a URL'],
+    ['a TKE_ENDPOINT that is not a URL', { ...goodEnv, TKE_ENDPOINT: 'tke.internal' }, 'TKE_ENDPOINT: must be a URL such as http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com, got "tke.internal"'],
+    ['a TKE_ENDPOINT with a path', { ...goodEnv, TKE_ENDPOINT: 'https://tke.internal/v3' }, 'TKE_ENDPOINT: must be a URL such as'],
+    ['an SCF endpoint that is not a URL', { ...goodEnv, SCALEOUT_SCF_ENDPOINT: 'scf.internal' }, 'SCALEOUT_SCF_ENDPOINT: must be a URL such as http://127.0.0.1:9002, got "scf.internal"'],
+    ['a function name without its region', { ...goodEnv, SCALEOUT_FUNCTION_NAME: 'tke-scaleout', SCALEOUT_FUNCTION_REGION: '' }, 'SCALEOUT_FUNCTION_REGION: must be set with SCALEOUT_FUNCTION_NAME'],
+    ['an empty secret key', { ...goodEnv, TENCENTCLOUD_SECRETKEY: '' }, 'TENCENTCLOUD_SECRETKEY: must be set'],
     ['a store that is neither memory nor a Redis URL', { ...goodEnv, SCALEOUT_STORE: 'postgres://u:hunter2@db:5432' }, 'SCALEOUT_STORE: must be "memory" or a URL'],
     ['a config file that does not exist', { ...goodEnv, SCALEOUT_CONFIG: '/nonexistent/scaleout.yaml' }, 'cannot read the file'],
   ])('refuses %s, logging a fatal line', (_name, env, problem) => {
