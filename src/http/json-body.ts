@@ -17,6 +17,11 @@ export function parseJsonBody(request: WebhookRequest): unknown {
   return parseJsonText(request.rawBody.toString('utf8'));
 }
 
+/** A JSON object: neither null nor an array (what every payload, event and job is at its top). */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /**
  * How deep a webhook payload may nest. Real ones are a few levels (an Alertmanager group: 4; a
  * Tencent Cloud Monitor event alarm's objDetail: 5); anything deeper is refused before parsing, so

@@ -1,5 +1,6 @@
 import { BadRequestError, PayloadTooLargeError } from '../errors';
 import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
+import { isJsonObject } from '../http/json-body';
 
 /**
  * SCF delivers HTTP in two shapes (docs/PLATFORM.md): the Function URL event (the way forward)
@@ -44,11 +45,11 @@ export interface ScfHttpResponse {
 }
 
 export function isApiGatewayEvent(event: unknown): event is ApiGatewayEvent {
-  return isHttpEvent(event) && isPlainObject((event as { requestContext?: unknown }).requestContext);
+  return isHttpEvent(event) && isJsonObject((event as { requestContext?: unknown }).requestContext);
 }
 
 function isHttpEvent(event: unknown): event is FunctionUrlEvent {
-  if (!isPlainObject(event)) return false;
+  if (!isJsonObject(event)) return false;
   const e = event as Partial<FunctionUrlEvent>;
   return typeof e.httpMethod === 'string' && typeof e.path === 'string';
 }
@@ -63,7 +64,7 @@ export function toWebhookRequest(event: unknown, maxBodyBytes: number | ((path: 
     throw new BadRequestError('NotAnHttpEvent', 'the function was invoked without an SCF HTTP event (httpMethod and path are required strings)');
   }
   const raw = event as unknown as Record<string, unknown>;
-  if (raw.requestContext !== undefined && !isPlainObject(raw.requestContext)) {
+  if (raw.requestContext !== undefined && !isJsonObject(raw.requestContext)) {
     throw invalidEvent('requestContext', 'an object');
   }
   if (raw.isBase64Encoded !== undefined && raw.isBase64Encoded !== null && typeof raw.isBase64Encoded !== 'boolean') {
@@ -104,10 +105,6 @@ export function toScfResponse(answer: HttpAnswer): ScfHttpResponse {
   };
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function invalidEvent(field: string, expected: string): BadRequestError {
   return new BadRequestError('InvalidEvent', `the SCF event's ${field} must be ${expected}`);
 }
@@ -116,7 +113,7 @@ function invalidEvent(field: string, expected: string): BadRequestError {
 function objectField(event: Record<string, unknown>, field: string): Record<string, unknown> | undefined {
   const value = event[field];
   if (value === undefined || value === null) return undefined;
-  if (!isPlainObject(value)) throw invalidEvent(field, 'an object');
+  if (!isJsonObject(value)) throw invalidEvent(field, 'an object');
   return value;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { constantTimeEquals } from '../auth/constant-time';
 import { decryptFeishu } from '../auth/feishu-crypto';
 import { configPathFor } from '../config/config-path';
+import { isJsonObject } from '../http/json-body';
 
 /**
  * Feishu's `url_verification` challenge, answered before the function is built.
@@ -31,7 +32,7 @@ const FEISHU_PATH = /(?:^|\/)hooks\/feishu\/?$/;
 let feishuEnvNames: { tokens: readonly string[]; keys?: readonly string[] } | null | undefined;
 
 export function feishuUrlVerification(event: unknown, env: NodeJS.ProcessEnv): FastAnswer | undefined {
-  if (!isObject(event) || typeof event.httpMethod !== 'string' || event.httpMethod.toUpperCase() !== 'POST') return undefined;
+  if (!isJsonObject(event) || typeof event.httpMethod !== 'string' || event.httpMethod.toUpperCase() !== 'POST') return undefined;
   if (typeof event.path !== 'string' || !FEISHU_PATH.test(event.path) || typeof event.body !== 'string') return undefined;
   if (event.body.length > MAX_CHALLENGE_BYTES) return undefined;
   if (feishuEnvNames === undefined) feishuEnvNames = readFeishuEnvNames(env); // read once per instance
@@ -40,7 +41,7 @@ export function feishuUrlVerification(event: unknown, env: NodeJS.ProcessEnv): F
 
   const text = event.isBase64Encoded === true ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   let payload = parse(text);
-  if (!isObject(payload)) return undefined;
+  if (!isJsonObject(payload)) return undefined;
   const keys = secretsOf(names.keys ?? [], env);
   if (typeof payload.encrypt === 'string') {
     const encrypted = payload.encrypt;
@@ -51,9 +52,9 @@ export function feishuUrlVerification(event: unknown, env: NodeJS.ProcessEnv): F
       } catch {
         continue;
       }
-      if (isObject(payload)) break;
+      if (isJsonObject(payload)) break;
     }
-    if (!isObject(payload)) return undefined;
+    if (!isJsonObject(payload)) return undefined;
   } else if (names.keys !== undefined) {
     return undefined; // with an Encrypt Key, Feishu encrypts the challenge too
   }
@@ -83,8 +84,8 @@ function readFeishuEnvNames(env: NodeJS.ProcessEnv): { tokens: readonly string[]
   } catch {
     return null;
   }
-  const feishu = isObject(config) && isObject(config.sources) ? config.sources.feishu : undefined;
-  if (!isObject(feishu)) return null;
+  const feishu = isJsonObject(config) && isJsonObject(config.sources) ? config.sources.feishu : undefined;
+  if (!isJsonObject(feishu)) return null;
   const tokens = namesOf(feishu.verificationTokenEnv);
   if (tokens === undefined) return null;
   const keys = feishu.encryptKeyEnv === undefined ? undefined : namesOf(feishu.encryptKeyEnv);
@@ -109,8 +110,4 @@ function parse(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

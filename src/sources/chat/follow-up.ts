@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { constantTimeEquals } from '../../auth/constant-time';
 import type { ParamValue } from '../../core/model';
 import type { ScaleOutRequest } from '../../core/scale-out-request';
+import { isJsonObject } from '../../http/json-body';
 
 /**
  * A chat command whose TKE call had no answer by the chat's deadline is finished by an
@@ -110,9 +111,9 @@ export function requestOfJob(job: FollowUpJob): ScaleOutRequest {
 
 /** A follow-up event, checked field by field (anything else is not one). */
 export function isFollowUpEvent(event: unknown): event is FollowUpJob {
-  if (!isObject(event) || event.kind !== FOLLOW_UP_EVENT_KIND || typeof event.source !== 'string') return false;
+  if (!isJsonObject(event) || event.kind !== FOLLOW_UP_EVENT_KIND || typeof event.source !== 'string') return false;
   const { request, target } = event;
-  if (!isObject(request) || !isObject(target)) return false;
+  if (!isJsonObject(request) || !isJsonObject(target)) return false;
   const stringsOk = ['source', 'eventId', 'cluster', 'template'].every((k) => typeof request[k] === 'string');
   const countOk = request.count === undefined || (typeof request.count === 'number' && Number.isInteger(request.count));
   const reasonOk = request.reason === undefined || typeof request.reason === 'string';
@@ -141,8 +142,4 @@ export function isUnderBase(url: string, base: string): boolean {
     parsed.password === '' &&
     (allowed.pathname === '/' || parsed.pathname.startsWith(basePath))
   );
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
