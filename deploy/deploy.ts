@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scf } from 'tencentcloud-sdk-nodejs-scf';
-import { routeFor } from '../src/tencentcloud/endpoint-route';
+import { routeFor, sdkClientConfig } from '../src/tencentcloud/endpoint-route';
 import { envVarsNamedBy } from './config-env-vars';
 import { deployFunction, type FunctionSpec } from './scf-deploy';
 
@@ -127,15 +127,8 @@ async function main(): Promise<void> {
   };
 
   const route = routeFor(values.endpoint, 'scf.tencentcloudapi.com');
-  const client = new scf.v20180416.Client({
-    credential: {
-      secretId: env.TENCENTCLOUD_SECRETID,
-      secretKey: env.TENCENTCLOUD_SECRETKEY,
-      ...(env.TENCENTCLOUD_SESSIONTOKEN && { token: env.TENCENTCLOUD_SESSIONTOKEN }),
-    },
-    region: values.region,
-    profile: { httpProfile: { endpoint: route.sdkEndpoint, protocol: route.protocol, agent: route.agent, reqTimeout: 60 } },
-  });
+  const credentials = { secretId: env.TENCENTCLOUD_SECRETID, secretKey: env.TENCENTCLOUD_SECRETKEY, ...(env.TENCENTCLOUD_SESSIONTOKEN && { token: env.TENCENTCLOUD_SESSIONTOKEN }) };
+  const client = new scf.v20180416.Client(sdkClientConfig(route, values.region, () => credentials, 60_000));
 
   const say = (line: string) => console.log(line);
   say(`SCF ${route.description}, region ${values.region}; ${(spec.zip.length / 1024).toFixed(0)} KB from ${ZIP}`);

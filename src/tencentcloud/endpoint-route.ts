@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import type { ApiCredentials } from './credentials';
 
 /**
  * Where a Tencent Cloud SDK client sends its calls, and what it signs for. Two SDK quirks shape
@@ -66,5 +67,23 @@ export function routeFor(endpointUrl: string | undefined, publicHost: string): R
     protocol,
     agent,
     description: `${protocol}${url.host} (signed as ${publicHost})`,
+  };
+}
+
+/**
+ * An official SDK client's config for calls through `route`: the credentials read afresh for every
+ * request (SCF's role keys are temporary and arrive through the environment), the route's endpoint,
+ * protocol and agent, and the SDK's own bound on one request.
+ */
+export function sdkClientConfig(route: Route, region: string, credentials: () => ApiCredentials, timeoutMs: number) {
+  return {
+    credential: {
+      getCredential: async () => {
+        const c = credentials();
+        return { secretId: c.secretId, secretKey: c.secretKey, ...(c.token !== undefined && { token: c.token }) };
+      },
+    },
+    region,
+    profile: { httpProfile: { endpoint: route.sdkEndpoint, protocol: route.protocol, reqTimeout: Math.ceil(timeoutMs / 1000), agent: route.agent } },
   };
 }

@@ -1,6 +1,6 @@
 import type { Client as ScfClient } from 'tencentcloud-sdk-nodejs-scf/tencentcloud/services/scf/v20180416/scf_client';
 import type { ApiCredentials } from './credentials';
-import { routeFor } from './endpoint-route';
+import { routeFor, sdkClientConfig } from './endpoint-route';
 
 /**
  * An asynchronous invocation of an SCF function through SCF's own API: `Invoke` with
@@ -36,16 +36,7 @@ export function createScfAsyncInvoker(options: ScfInvokeOptions): ScfAsyncInvoke
   const scf = (): ScfClient => (client ??= newClient());
   const newClient = (): ScfClient => {
     const { Client } = require('tencentcloud-sdk-nodejs-scf/tencentcloud/services/scf/v20180416/scf_client') as typeof import('tencentcloud-sdk-nodejs-scf/tencentcloud/services/scf/v20180416/scf_client');
-    return new Client({
-    credential: {
-      getCredential: async () => {
-        const c = options.credentials();
-        return { secretId: c.secretId, secretKey: c.secretKey, ...(c.token !== undefined && { token: c.token }) };
-      },
-    },
-    region: options.region,
-    profile: { httpProfile: { endpoint: route.sdkEndpoint, protocol: route.protocol, reqTimeout: Math.ceil(options.timeoutMs / 1000), agent: route.agent } },
-    });
+    return new Client(sdkClientConfig(route, options.region, options.credentials, options.timeoutMs));
   };
   return {
     description: `scf:${options.namespace}/${options.functionName} in ${options.region} (${route.description})`,

@@ -2,7 +2,7 @@
 // model modules, which this function never uses.
 import { Client as TkeClient20180525 } from 'tencentcloud-sdk-nodejs-tke/tencentcloud/services/tke/v20180525/tke_client';
 import type { ApiCredentials } from '../tencentcloud/credentials';
-import { routeFor } from '../tencentcloud/endpoint-route';
+import { routeFor, sdkClientConfig } from '../tencentcloud/endpoint-route';
 import type { TkeApi } from './tke-api';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
@@ -38,23 +38,7 @@ export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
   const clientFor = (region: string): TkeSdkClient => {
     let client = clients.get(region);
     if (client === undefined) {
-      client = new TKE_API_VERSION_CLIENT({
-        credential: {
-          getCredential: async () => {
-            const c = options.credentials();
-            return { secretId: c.secretId, secretKey: c.secretKey, ...(c.token !== undefined && { token: c.token }) };
-          },
-        },
-        region,
-        profile: {
-          httpProfile: {
-            endpoint: route.sdkEndpoint,
-            protocol: route.protocol,
-            reqTimeout: Math.ceil(options.attemptTimeoutMs / 1000),
-            agent: route.agent,
-          },
-        },
-      });
+      client = new TKE_API_VERSION_CLIENT(sdkClientConfig(route, region, options.credentials, options.attemptTimeoutMs));
       clients.set(region, client);
     }
     return client;
