@@ -188,7 +188,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
     const settled = await storeWrite(
       () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleSuccess(current, event.key, event.claimId, event.scope.rules, deps.now())),
-      `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(times.timeoutAt)} and the cooldown did not start`,
+      grantLeftInFlight(event),
     );
     return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(settled) } };
   } catch (error) {
@@ -261,9 +261,14 @@ async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement:
     () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now(), sent)),
     settlement === 'refused'
       ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
-      : `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`,
+      : grantLeftInFlight(event),
   );
   return [released, settled];
+}
+
+/** What an unsettled grant leaves behind (the success path and an unknown outcome settle it the same way). */
+function grantLeftInFlight(event: EventClaim): string {
+  return `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`;
 }
 
 /**
