@@ -10,6 +10,7 @@ import { MemoryStore } from './store/memory-store';
 import type { StateStore } from './store/state-store';
 import { followUpsThroughScf } from './sources/chat/follow-up';
 import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
+import { createSdkPriceApi } from './tencentcloud/cvm-pricing';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
 
 /**
@@ -22,6 +23,7 @@ import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
  *                        the packaged config/scaleout.json, else config/example.yaml)
  *   SCALEOUT_STORE       "memory" (default: this instance only) or redis://… / rediss://… (shared)
  *   TKE_ENDPOINT         URL to send TKE calls to instead of https://tke.tencentcloudapi.com
+ *   CVM_ENDPOINT         URL for price inquiries (money budgets) instead of https://cvm.tencentcloudapi.com
  *   TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY / TENCENTCLOUD_SESSIONTOKEN   set by SCF's role
  *   SCALEOUT_TKE_MODE    "sandbox" when `npm start` points the function at its local sandbox
  *   SCALEOUT_FUNCTION_NAME / _NAMESPACE / _REGION   this function, for chat follow-ups (an
@@ -74,6 +76,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
 
     const endpointUrl = endpointSetting('TKE_ENDPOINT', 'http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com');
     const scfEndpointUrl = endpointSetting('SCALEOUT_SCF_ENDPOINT', 'http://127.0.0.1:9002');
+    const cvmEndpointUrl = endpointSetting('CVM_ENDPOINT', 'http://127.0.0.1:9001 or https://cvm.internal.tencentcloudapi.com');
     const functionName = setting('SCALEOUT_FUNCTION_NAME');
     const functionRegion = setting('SCALEOUT_FUNCTION_REGION');
     if (functionName !== undefined && functionRegion === undefined) {
@@ -105,8 +108,13 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       credentials,
       attemptTimeoutMs: config.tke.attemptTimeoutMs,
     });
+    // Prices for clusters with a money budget; its SDK client is loaded on the first price asked.
+    const prices = [...config.clusters.values()].some((c) => c.costBudget !== undefined)
+      ? createSdkPriceApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs })
+      : undefined;
     const app = createScaleOutApp({
       config,
+      ...(prices !== undefined && { prices }),
       sources,
       store,
       tke,

@@ -89,6 +89,33 @@ export class ThrottledError extends ScaleOutError {
   }
 }
 
+/**
+ * 503: every rung of the template's ladder is sold out (now, or marked so by an instance within
+ * `capacity.soldOutSeconds`). Nothing was bought; retrying after the earliest mark expires may find stock.
+ */
+export class SoldOutError extends ScaleOutError {
+  constructor(detail: string, retryAt: number, now: number) {
+    super(503, 'SoldOut', `CVM is sold out for every rung of the ladder: ${detail}`, {
+      expose: true,
+      retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
+    });
+  }
+}
+
+/**
+ * 503: a cluster with a money budget could not price the request (InquiryPriceRunInstances failed,
+ * timed out, or answered something unreadable). The function fails closed: nothing is bought.
+ */
+export class PriceUnavailableError extends ScaleOutError {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super(503, 'PriceUnavailable', `no price for this request, so nothing was bought (the cluster has a money budget): ${detail}`, {
+      ...options,
+      expose: true,
+      retryAfterSeconds: 30,
+    });
+  }
+}
+
 export class PayloadTooLargeError extends ScaleOutError {
   constructor(sizeBytes: number, limitBytes: number) {
     super(413, 'PayloadTooLarge', `body is ${sizeBytes} bytes; the limit is ${limitBytes}`);

@@ -12,6 +12,12 @@ import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, t
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
+import type { ClusterConfig } from './core/model';
+import { costKeyOf, costLeft, readCost, type CostState } from './core/cost-budget';
+import { rungCountOf } from './core/ladder';
+import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
+import { createPricing } from './scale-out/pricing';
+import type { PriceApi } from './tencentcloud/cvm-pricing';
 
 export type { DecisionRecord } from './scale-out/decision-record';
 
@@ -34,6 +40,8 @@ export interface ScaleOutAppDeps {
    * absent, the summary is shown to no one.
    */
   readonly healthAuth?: Authenticate;
+  /** CVM's price inquiry, for clusters with a money budget (tencentcloud/cvm-pricing.ts). */
+  readonly prices?: PriceApi;
 }
 
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
@@ -58,7 +66,8 @@ export interface ScaleOutApp {
 
 export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const { config, sources, store, tke, now } = deps;
-  const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID };
+  const pricing = createPricing({ config, store, prices: deps.prices, now });
+  const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID, pricing };
 
   async function handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest> {
     let sourceName: string | undefined;
@@ -158,12 +167,32 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     deps.healthAuth(request, now());
     return {
       ...status,
-      clusters: Object.fromEntries([...config.clusters.values()].map((c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle }])),
+      clusters: Object.fromEntries(await Promise.all([...config.clusters.values()].map(async (c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle, ...(c.costBudget !== undefined && { costBudget: await budgetSummary(c) }) }]))),
       templates: [...config.templates.keys()],
+      ladders: Object.fromEntries([...config.templates.values()].filter((t) => rungCountOf(t) > 1).map((t) => [t.name, rungCountOf(t)])),
       sources: [...sources.keys()],
       store: { kind: store.kind, shared: store.shared, reachable, ...check },
       tke: { mode: deps.tkeMode, endpoint: tke.endpointDescription },
+      ...(deps.prices !== undefined && { cvm: { endpoint: deps.prices.endpointDescription } }),
+      soldOut: reachable ? await soldOutSummary().catch((e: unknown) => ({ unavailable: (e as Error).message })) : { unavailable: 'the store is not reachable' },
     };
+  }
+
+  /** The offerings marked sold out now, shared by every instance (core/sold-out.ts). */
+  async function soldOutSummary(): Promise<unknown[]> {
+    const state = await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
+    return liveMarks(state, now()).map((m) => ({ ...m, at: new Date(m.at).toISOString(), until: new Date(m.until).toISOString() }));
+  }
+
+  /** A money budget's limits and what its window has left (core/cost-budget.ts). */
+  async function budgetSummary(cluster: ClusterConfig): Promise<Record<string, unknown>> {
+    const budget = cluster.costBudget!;
+    try {
+      const state = await store.update<CostState, CostState | undefined>(costKeyOf(cluster.clusterId), readCost);
+      return { ...budget, left: costLeft(state, budget, now()) };
+    } catch (error) {
+      return { ...budget, left: { unavailable: (error as Error).message } };
+    }
   }
 
   return { config, now, handle, followUp };

@@ -28,9 +28,12 @@ async function main(): Promise<void> {
     env.TENCENTCLOUD_SECRETID = SANDBOX_CREDENTIAL.secretId;
     env.TENCENTCLOUD_SECRETKEY = SANDBOX_CREDENTIAL.secretKey;
     env.TKE_ENDPOINT = sandboxUrl;
+    // The sandbox answers CVM's InquiryPriceRunInstances too (money budgets), from its price table.
+    env.CVM_ENDPOINT = sandboxUrl;
     env.SCALEOUT_TKE_MODE = 'sandbox';
     console.error(`mode: SANDBOX. No TENCENTCLOUD_SECRETID set, so TKE calls go to the local sandbox at ${sandboxUrl}`);
     console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters)`);
+    console.error(`      CVM stock, to watch the burst template's ladder: curl -s -X POST ${sandboxUrl}/__sandbox/stock -d '{"ap-shanghai-2/S5.MEDIUM4": 0}'`);
     // SCF's Invoke, for the chat follow-ups the function hands to an asynchronous invocation of itself.
     if (env.SCALEOUT_FUNCTION_NAME === undefined) {
       scfSandbox = new ScfInvokeSandbox({ functionName: 'tke-scaleout-local', timeoutMs });

@@ -15,14 +15,43 @@ import { parseTc3Authorization } from './tc3-signature';
  *  - the seed's error codes come back for their situations: unknown cluster, cluster not running,
  *    node quota, bad parameters, sold-out instance type;
  *  - faults can be injected (error code, HTTP status, delay, dropped connection before or after the
- *    nodes are created) through `injectFault` or `POST /__sandbox/faults`.
+ *    nodes are created) through `injectFault` or `POST /__sandbox/faults`;
+ *  - CVM stock that runs out: per zone and per zone and instance type (`stock`, `POST /__sandbox/stock`),
+ *    consumed by every purchase; a sold-out type answers the seed's
+ *    ResourceInsufficient.SpecifiedInstanceType, a sold-out zone answers FailedOperation.CvmCommon with
+ *    CVM's ResourcesSoldOut.AvailableZone in its message (how TKE passes a CVM refusal on);
+ *  - CVM's InquiryPriceRunInstances (service "cvm", version 2017-03-12, signed for cvm) from a price
+ *    table (`prices`, `POST /__sandbox/prices`), answered in the Price/ItemPrice shape of
+ *    tencentcloud-sdk-nodejs-cvm's models. One server answers both services: point TKE_ENDPOINT and
+ *    CVM_ENDPOINT at it; which API a call is for is read off its signature's credential scope.
  *
  * Control routes live under /__sandbox/, a path the SDK never calls: GET calls, GET clusters,
- * POST faults, POST reset.
+ * GET/POST stock, GET/POST prices, POST faults, POST reset.
  */
 
 export const SANDBOX_API_VERSION = '2018-05-25';
+export const SANDBOX_CVM_API_VERSION = '2017-03-12';
 const SERVICE = 'tke';
+/** InquiryPriceRunInstances' parameters (tencentcloud-sdk-nodejs-cvm, InquiryPriceRunInstancesRequest). */
+const PRICE_PARAMS = new Set(['Placement', 'ImageId', 'InstanceChargeType', 'InstanceChargePrepaid', 'InstanceType', 'SystemDisk', 'DataDisks', 'VirtualPrivateCloud', 'InternetAccessible', 'InstanceCount', 'InstanceName', 'LoginSettings', 'SecurityGroupIds', 'EnhancedService', 'ClientToken', 'HostName', 'TagSpecification', 'InstanceMarketOptions', 'Metadata', 'HpcClusterId', 'CpuTopology', 'LaunchTemplate', 'NetworkInterfaces']);
+
+/** Per instance: its list price an hour (pay-as-you-go) and a month (prepaid). Spot: a fifth of the hourly. */
+export interface SandboxPrice {
+  readonly hourly: number;
+  readonly monthly: number;
+}
+
+/** Prices of the instance types the example config and the tests use; other types cost `DEFAULT_PRICE`. */
+export const DEFAULT_SANDBOX_PRICES: Readonly<Record<string, SandboxPrice>> = {
+  'S3.SMALL1': { hourly: 0.12, monthly: 58 },
+  'S5.SMALL2': { hourly: 0.2, monthly: 96 },
+  'S5.MEDIUM4': { hourly: 0.4, monthly: 192 },
+  'S5.LARGE8': { hourly: 0.8, monthly: 384 },
+  'S5.2XLARGE16': { hourly: 1.6, monthly: 768 },
+  'SA2.MEDIUM4': { hourly: 0.34, monthly: 165 },
+  'GN10X.2XLARGE40': { hourly: 15.2, monthly: 7296 },
+};
+const DEFAULT_PRICE: SandboxPrice = { hourly: 1, monthly: 480 };
 const MAX_INSTANCE_COUNT = 500;
 const SKIP_VALIDATE_OPTIONS = new Set(['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck']);
 const CREATE_PARAMS = new Set(['ClusterId', 'RunInstancePara', 'InstanceAdvancedSettings', 'SkipValidateOptions']);
@@ -45,6 +74,8 @@ export type SandboxFault = (
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'drop' }
   | { readonly kind: 'drop-after-create' }
+  /** An answer of the right envelope whose content is not what the API documents (a price as a string). */
+  | { readonly kind: 'malformed' }
 ) & {
   /** Only calls of this action; any action when absent. */
   readonly action?: string;
@@ -52,7 +83,7 @@ export type SandboxFault = (
   readonly times?: number;
 };
 
-const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create'];
+const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create', 'malformed'];
 
 export interface SandboxCall {
   readonly action: string;
@@ -86,8 +117,15 @@ interface ClusterState {
 export interface TkeSandboxOptions {
   readonly credentials?: readonly SandboxCredential[];
   readonly clusters?: readonly SandboxClusterSpec[];
-  /** Instance types reported as sold out: ResourceInsufficient.SpecifiedInstanceType. */
+  /** Instance types reported as sold out everywhere: ResourceInsufficient.SpecifiedInstanceType. */
   readonly soldOutInstanceTypes?: readonly string[];
+  /**
+   * Instances left to sell, by "<zone>/<instance type>" or by "<zone>" (every type there); absent
+   * keys are unlimited. Each purchase takes its count; more than is left is refused.
+   */
+  readonly stock?: Readonly<Record<string, number>>;
+  /** InquiryPriceRunInstances' table, by instance type (DEFAULT_SANDBOX_PRICES when absent). */
+  readonly prices?: Readonly<Record<string, SandboxPrice>>;
   readonly now?: () => number;
 }
 
@@ -101,6 +139,7 @@ export const SANDBOX_CREDENTIAL: SandboxCredential = {
 export const DEFAULT_SANDBOX_CLUSTERS: readonly SandboxClusterSpec[] = [
   { clusterId: 'cls-e55paxnt', region: 'ap-guangzhou', name: 'demo', maxNodes: 50, initialNodes: 3 },
   { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing', name: 'demo-bj', maxNodes: 50, initialNodes: 3 },
+  { clusterId: 'cls-sh7k2m9q', region: 'ap-shanghai', name: 'demo-sh', maxNodes: 50, initialNodes: 3 },
 ];
 
 export class TkeSandbox {
@@ -110,6 +149,8 @@ export class TkeSandbox {
   private readonly tokens = new Map<string, readonly string[]>();
   private readonly faults: Array<SandboxFault & { remaining: number }> = [];
   private readonly soldOut: Set<string>;
+  private readonly stock = new Map<string, number>();
+  private prices = new Map<string, SandboxPrice>();
   private readonly now: () => number;
   private server: LocalApiServer | undefined;
   private ipCounter = 10;
@@ -143,6 +184,9 @@ export class TkeSandbox {
     this.tokens.clear();
     this.faults.length = 0;
     this.clusters.clear();
+    this.stock.clear();
+    for (const [key, left] of Object.entries(this.options.stock ?? {})) this.stock.set(key, left);
+    this.prices = new Map(Object.entries(this.options.prices ?? DEFAULT_SANDBOX_PRICES));
     for (const spec of this.options.clusters ?? DEFAULT_SANDBOX_CLUSTERS) {
       const state: ClusterState = {
         spec: {
@@ -157,6 +201,22 @@ export class TkeSandbox {
       for (let i = 0; i < (spec.initialNodes ?? 0); i++) state.instances.push(this.newInstance('S5.MEDIUM4', `${spec.region}-1`));
       this.clusters.set(spec.clusterId, state);
     }
+  }
+
+  /** Sets what is left to sell, by "<zone>/<type>" or "<zone>"; a negative number makes it unlimited again. */
+  setStock(stock: Readonly<Record<string, number>>): void {
+    for (const [key, left] of Object.entries(stock)) {
+      if (left < 0) this.stock.delete(key);
+      else this.stock.set(key, left);
+    }
+  }
+
+  stockLeft(): Record<string, number> {
+    return Object.fromEntries(this.stock);
+  }
+
+  setPrices(prices: Readonly<Record<string, SandboxPrice>>): void {
+    for (const [type, price] of Object.entries(prices)) this.prices.set(type, price);
   }
 
   /** Nodes of a cluster, for tests. */
@@ -202,22 +262,26 @@ export class TkeSandbox {
         params,
         ...extra,
       });
+    // One server, two services: the signature's credential scope says which API the call is for.
+    const service = auth?.service === 'cvm' ? 'cvm' : SERVICE;
+    const version = service === 'cvm' ? SANDBOX_CVM_API_VERSION : SANDBOX_API_VERSION;
     try {
-      authenticateTc3(req, body, { service: SERVICE, credentials: this.credentials, now: this.now });
+      authenticateTc3(req, body, { service, credentials: this.credentials, now: this.now });
       params = parseParams(req, body);
-      if (header(req, 'x-tc-version') !== SANDBOX_API_VERSION) {
-        throw new ApiError('InvalidParameterValue', `X-TC-Version must be ${SANDBOX_API_VERSION} for tke`);
+      if (header(req, 'x-tc-version') !== version) {
+        throw new ApiError('InvalidParameterValue', `X-TC-Version must be ${version} for ${service}`);
       }
       if (fault?.kind === 'error') throw new ApiError(fault.code, fault.message ?? `sandbox: injected ${fault.code}`);
       const region = header(req, 'x-tc-region');
       if (region === undefined) throw new ApiError('MissingParameter', 'the X-TC-Region header is required');
-      const { response, createdIds } = this.dispatch(action, region, params);
+      const { response, createdIds } = service === 'cvm' ? { response: this.dispatchCvm(action, region, params), createdIds: undefined } : this.dispatch(action, region, params);
       record(createdIds === undefined ? {} : { instanceIds: createdIds });
       if (fault?.kind === 'drop-after-create') {
         req.socket.destroy();
         return;
       }
       if (fault?.kind === 'delay') await sleep(fault.ms);
+      if (fault?.kind === 'malformed') return send(res, { Price: { InstancePrice: { UnitPrice: 'free' } }, RequestId: requestId });
       send(res, { ...response, RequestId: requestId });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -285,17 +349,67 @@ export class TkeSandbox {
     if (this.soldOut.has(instanceType)) {
       throw new ApiError('ResourceInsufficient.SpecifiedInstanceType', `instance type ${instanceType} is sold out in ${zone}`);
     }
+    const zoneLeft = this.stock.get(zone);
+    const typeLeft = this.stock.get(`${zone}/${instanceType}`);
+    if (zoneLeft !== undefined && zoneLeft < count) {
+      // How TKE passes on a CVM refusal: its own CvmCommon code, CVM's code and words in the message.
+      throw new ApiError('FailedOperation.CvmCommon', `CVM RunInstances failed: [ResourcesSoldOut.AvailableZone] 该可用区已售罄 (zone ${zone} has ${zoneLeft} left, ${count} asked)`);
+    }
+    if (typeLeft !== undefined && typeLeft < count) {
+      throw new ApiError('ResourceInsufficient.SpecifiedInstanceType', `CVM资源不足: instance type ${instanceType} has ${typeLeft} left in ${zone}, ${count} asked`);
+    }
     if (cluster.instances.length + count > cluster.spec.maxNodes) {
       throw new ApiError(
         'FailedOperation.QuotaMaxNodLimit',
         `cluster ${cluster.spec.clusterId} has ${cluster.instances.length} nodes; ${count} more would pass its quota of ${cluster.spec.maxNodes}`,
       );
     }
+    if (zoneLeft !== undefined) this.stock.set(zone, zoneLeft - count);
+    if (typeLeft !== undefined) this.stock.set(`${zone}/${instanceType}`, typeLeft - count);
     const created = Array.from({ length: count }, () => this.newInstance(instanceType, zone));
     cluster.instances.push(...created);
     const ids = created.map((i) => i.InstanceId);
     if (typeof token === 'string') this.tokens.set(`${cluster.spec.clusterId}/${token}`, ids);
     return { response: { InstanceIdSet: ids }, createdIds: ids };
+  }
+
+  /** CVM's actions: InquiryPriceRunInstances only. */
+  private dispatchCvm(action: string, region: string, params: Record<string, unknown>): Record<string, unknown> {
+    if (action !== 'InquiryPriceRunInstances') throw new ApiError('InvalidAction', `the action ${JSON.stringify(action)} is not supported by the sandbox's CVM`);
+    for (const key of Object.keys(params)) {
+      if (!PRICE_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
+    }
+    const zone = (params.Placement as { Zone?: unknown } | undefined)?.Zone;
+    if (typeof zone !== 'string') throw new ApiError('MissingParameter', 'Placement.Zone is required');
+    if (!zone.startsWith(`${region}-`)) throw new ApiError('InvalidParameterValue', `zone ${zone} is not in region ${region}`);
+    if (typeof params.ImageId !== 'string') throw new ApiError('MissingParameter', 'ImageId is required');
+    const count = params.InstanceCount ?? 1;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) throw new ApiError('InvalidParameterValue', 'InstanceCount must be a whole number from 1 to 100');
+    const type = typeof params.InstanceType === 'string' ? params.InstanceType : 'S1.SMALL1';
+    const price = this.prices.get(type) ?? DEFAULT_PRICE;
+    const chargeType = params.InstanceChargeType ?? 'POSTPAID_BY_HOUR';
+    const cents = (n: number) => Math.round(n * 100) / 100;
+    let instancePrice: Record<string, unknown>;
+    if (chargeType === 'PREPAID') {
+      const period = (params.InstanceChargePrepaid as { Period?: unknown } | undefined)?.Period;
+      if (typeof period !== 'number' || !Number.isInteger(period) || period < 1) throw new ApiError('MissingParameter', 'InstanceChargePrepaid.Period is required for PREPAID');
+      const original = cents(price.monthly * period * count);
+      instancePrice = { OriginalPrice: original, DiscountPrice: original, Discount: 100 };
+    } else if (chargeType === 'POSTPAID_BY_HOUR' || chargeType === 'SPOTPAID') {
+      const unit = cents((chargeType === 'SPOTPAID' ? price.hourly / 5 : price.hourly) * count);
+      instancePrice = { UnitPrice: unit, UnitPriceDiscount: unit, ChargeUnit: 'HOUR', Discount: 100 };
+    } else {
+      throw new ApiError('InvalidParameterValue', `InstanceChargeType ${String(chargeType)} is not supported by the sandbox`);
+    }
+    const internet = params.InternetAccessible as { InternetChargeType?: unknown; InternetMaxBandwidthOut?: unknown } | undefined;
+    const bandwidth = typeof internet?.InternetMaxBandwidthOut === 'number' ? internet.InternetMaxBandwidthOut : 0;
+    const bandwidthPrice =
+      bandwidth === 0
+        ? undefined
+        : internet?.InternetChargeType === 'TRAFFIC_POSTPAID_BY_HOUR'
+          ? { UnitPrice: 0.8, UnitPriceDiscount: 0.8, ChargeUnit: 'GB', Discount: 100 }
+          : { UnitPrice: cents(0.06 * bandwidth * count), UnitPriceDiscount: cents(0.06 * bandwidth * count), ChargeUnit: 'HOUR', Discount: 100 };
+    return { Price: { InstancePrice: instancePrice, ...(bandwidthPrice !== undefined && { BandwidthPrice: bandwidthPrice }) } };
   }
 
   private describeClusters(region: string, params: Record<string, unknown>): Record<string, unknown> {
@@ -360,6 +474,27 @@ export class TkeSandbox {
     if (method === 'GET' && path === '/__sandbox/clusters') {
       return json(200, [...this.clusters.values()].map((c) => ({ ...c.spec, nodes: c.instances.length, instances: c.instances })));
     }
+    if (path === '/__sandbox/stock' || path === '/__sandbox/prices') {
+      if (method === 'GET') return json(200, path === '/__sandbox/stock' ? this.stockLeft() : Object.fromEntries(this.prices));
+      if (method !== 'POST') return json(405, { error: 'GET or POST' });
+      let table: unknown;
+      try {
+        table = JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(400, { error: 'body must be a JSON object' });
+      }
+      if (typeof table !== 'object' || table === null || Array.isArray(table)) return json(400, { error: 'body must be a JSON object' });
+      if (path === '/__sandbox/stock') {
+        const bad = Object.entries(table).find(([, v]) => typeof v !== 'number' || !Number.isInteger(v));
+        if (bad !== undefined) return json(400, { error: 'stock: {"<zone>/<instance type>" or "<zone>": whole number left (negative: unlimited)}', got: bad });
+        this.setStock(table as Record<string, number>);
+        return json(200, this.stockLeft());
+      }
+      const bad = Object.entries(table).find(([, v]) => typeof (v as SandboxPrice | null)?.hourly !== 'number' || typeof (v as SandboxPrice | null)?.monthly !== 'number');
+      if (bad !== undefined) return json(400, { error: 'prices: {"<instance type>": {"hourly": n, "monthly": n}}', got: bad });
+      this.setPrices(table as Record<string, SandboxPrice>);
+      return json(200, Object.fromEntries(this.prices));
+    }
     if (method === 'POST' && path === '/__sandbox/reset') {
       this.reset();
       return json(200, { reset: true });
@@ -379,7 +514,7 @@ export class TkeSandbox {
       for (const fault of list) this.injectFault(fault);
       return json(200, { queued: this.faults.length });
     }
-    return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, POST /__sandbox/faults, POST /__sandbox/reset' });
+    return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, GET/POST /__sandbox/stock, GET/POST /__sandbox/prices, POST /__sandbox/faults, POST /__sandbox/reset' });
   }
 }
 

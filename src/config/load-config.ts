@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
 import { ConfigError } from '../errors';
-import { parsePath, pathProblem } from '../core/json-path';
-import { RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
-import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
+import { deleteAt, parsePath, pathProblem, writeAt } from '../core/json-path';
+import { FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
+import type { ClusterConfig, Ladder, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
+import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
 import type { RawConfig, RuleInput } from './schema';
 import { dotted, isMissing } from './zod-issues';
 
@@ -21,6 +22,8 @@ export interface Config {
   readonly store: RawConfig['store'];
   readonly idempotency: RawConfig['idempotency'];
   readonly tke: RawConfig['tke'];
+  readonly capacity: RawConfig['capacity'];
+  readonly pricing: RawConfig['pricing'];
   readonly health?: RawConfig['health'];
 }
 
@@ -144,7 +147,13 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     const other = seenIds.get(c.clusterId);
     if (other !== undefined) problems.push(`clusters.${alias}.clusterId: ${c.clusterId} is already declared as ${other}`);
     seenIds.set(c.clusterId, alias);
-    clusters.set(alias, { alias, clusterId: c.clusterId, region: c.region, throttle: { ...raw.throttle, ...c.throttle } });
+    clusters.set(alias, {
+      alias,
+      clusterId: c.clusterId,
+      region: c.region,
+      throttle: { ...raw.throttle, ...c.throttle },
+      ...(c.costBudget !== undefined && { costBudget: c.costBudget }),
+    });
   }
 
   const templates = new Map<string, TemplateConfig>();
@@ -179,6 +188,8 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
         integer: p.integer,
       });
     }
+    const ladder = t.ladder === undefined ? undefined : ladderOf(t, at, params, t.clusters.map((a) => clusters.get(a)).filter((c): c is ClusterConfig => c !== undefined), problems);
+    costBudgetProblems(t, name, ladder, clusters, problems);
     templates.set(name, {
       name,
       ...(t.description !== undefined && { description: t.description }),
@@ -189,6 +200,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
       ...(t.skipValidateOptions !== undefined && { skipValidateOptions: t.skipValidateOptions }),
       params,
       ...(t.throttle !== undefined && { throttle: t.throttle }),
+      ...(ladder !== undefined && { ladder }),
     });
   }
 
@@ -222,8 +234,141 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     store: raw.store,
     idempotency: raw.idempotency,
     tke: raw.tke,
+    capacity: raw.capacity,
+    pricing: raw.pricing,
     ...(raw.health !== undefined && { health: raw.health }),
   };
+}
+
+/**
+ * A template's ladder, checked: an alternative may replace only values the template itself sets at
+ * paths it lists as `overridable`, with a value of the same kind, and never where an event's param
+ * writes (the sender's choice and the rung's would fight); a zone must be in every region the
+ * template scales. So every rung is the template with a few values swapped, never a wider request.
+ */
+function ladderOf(t: RawConfig['templates'][string], at: string, params: ReadonlyMap<string, ParamSpec>, clusters: readonly ClusterConfig[], problems: string[]): Ladder | undefined {
+  const ladder = t.ladder!;
+  const before = problems.length;
+  const para = t.runInstancePara as Record<string, unknown>;
+  const overridable = new Map<string, readonly (string | number)[]>();
+  ladder.overridable.forEach((path, i) => {
+    const segments = parsePath(path);
+    const key = String(segments[0]);
+    const where = `${at}.ladder.overridable.${i}`;
+    if ((FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) return void problems.push(`${where}: ${path} is written by the function itself`);
+    if (!(RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) return void problems.push(`${where}: ${path}: ${key} is not a RunInstancePara key`);
+    if (valueAt(para, segments) === undefined) {
+      return void problems.push(`${where}: ${path}: the template sets no value there; a rung may only replace what the template itself sets`);
+    }
+    for (const spec of params.values()) {
+      const clash = spec.writes.find((w) => w.target === 'RunInstancePara' && overlaps(w.segments, segments));
+      if (clash !== undefined) problems.push(`${where}: ${path}: params.${spec.name} writes ${clash.path}; a rung must not replace what an event chooses`);
+    }
+    overridable.set(path, segments);
+  });
+  const alternatives = ladder.alternatives.map((alternative, i) => {
+    const where = `${at}.ladder.alternatives.${i}`;
+    const sets = Object.entries(alternative).flatMap(([path, value]) => {
+      const segments = overridable.get(path);
+      if (segments === undefined) {
+        const key = path.split('.')[0]!;
+        problems.push(
+          (RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key) && !ladder.overridable.includes(path)
+            ? `${where}.${path}: is not overridable; ladder.overridable lists ${ladder.overridable.join(', ')} (an alternative may not widen what the template allows)`
+            : `${where}.${path}: unknown key; an alternative replaces values at the paths ladder.overridable lists: ${ladder.overridable.join(', ')}`,
+        );
+        return [];
+      }
+      const current = valueAt(para, segments);
+      // null removes the template's value: e.g. InstanceMarketOptions on a rung that is not spot.
+      if (value !== null && jsonKind(value) !== jsonKind(current)) {
+        problems.push(`${where}.${path}: must be a ${jsonKind(current)} like the template's ${JSON.stringify(current)}, got ${JSON.stringify(value)}`);
+        return [];
+      }
+      if (path === 'Placement.Zone') {
+        for (const cluster of clusters) {
+          if (!String(value).startsWith(`${cluster.region}-`)) problems.push(`${where}.${path}: zone ${String(value)} is not in region ${cluster.region} of cluster ${cluster.alias}`);
+        }
+      }
+      return [{ path, segments, value }];
+    });
+    if (sets.length > 0 && sets.every((set) => JSON.stringify(set.value) === JSON.stringify(valueAt(para, set.segments)))) {
+      problems.push(`${where}: replaces nothing: every value is the template's own`);
+    }
+    return { sets };
+  });
+  if (problems.length > before) return undefined;
+  // Each rung rendered must still be a request CVM can take (cvm_models.d.ts, RunInstancesRequest).
+  alternatives.forEach((alternative, i) => {
+    const rendered = structuredClone(para);
+    for (const set of alternative.sets) {
+      if (set.value === null) deleteAt(rendered, set.segments);
+      else writeAt(rendered, set.segments, set.value);
+    }
+    runInstanceParaProblems(rendered).forEach((p) => problems.push(`${at}.ladder.alternatives.${i}: ${p}`));
+  });
+  return problems.length > before ? undefined : { overridable: ladder.overridable, alternatives };
+}
+
+/**
+ * What CVM requires of a RunInstancePara's charge type (cvm_models.d.ts, RunInstancesRequest):
+ * InstanceMarketOptions is required for SPOTPAID and applies to nothing else; PREPAID requires
+ * InstanceChargePrepaid. Checked for every rung of a ladder, where a charge type is swapped.
+ */
+function runInstanceParaProblems(para: Record<string, unknown>): string[] {
+  const chargeType = typeof para.InstanceChargeType === 'string' ? para.InstanceChargeType : DEFAULT_CHARGE_TYPE;
+  const problems: string[] = [];
+  if (chargeType === 'SPOTPAID' && para.InstanceMarketOptions === undefined) problems.push('a SPOTPAID rung needs InstanceMarketOptions (spot options)');
+  if (chargeType !== 'SPOTPAID' && para.InstanceMarketOptions !== undefined) {
+    problems.push(`a ${chargeType} rung must not carry the template's InstanceMarketOptions (spot options): list InstanceMarketOptions in overridable and set it to null here`);
+  }
+  if (chargeType === 'PREPAID' && para.InstanceChargePrepaid === undefined) problems.push('a PREPAID rung needs InstanceChargePrepaid (its period)');
+  return problems;
+}
+
+/**
+ * With a money budget on a cluster, every rung of every template that scales it must buy with a
+ * charge type the budget has a limit for: a prepaid rung on a budget with only `hourly` would be
+ * refused at every alarm, so it is refused here, naming the key to set.
+ */
+function costBudgetProblems(t: RawConfig['templates'][string], name: string, ladder: Ladder | undefined, clusters: ReadonlyMap<string, ClusterConfig>, problems: string[]): void {
+  const para = t.runInstancePara as Record<string, unknown>;
+  const chargeTypes = [para.InstanceChargeType, ...(ladder?.alternatives ?? []).map((a) => a.sets.find((s) => s.path === 'InstanceChargeType')?.value ?? para.InstanceChargeType)].map((c) =>
+    typeof c === 'string' ? c : DEFAULT_CHARGE_TYPE,
+  );
+  for (const alias of t.clusters) {
+    const budget = clusters.get(alias)?.costBudget;
+    if (budget === undefined) continue;
+    if (para.ImageId === undefined && para.LaunchTemplate === undefined) {
+      problems.push(`templates.${name}.runInstancePara.ImageId: is required to price the template for clusters.${alias}.costBudget (InquiryPriceRunInstances needs ImageId or LaunchTemplate)`);
+    }
+    chargeTypes.forEach((chargeType, i) => {
+      const kind = chargeKindOf(chargeType);
+      const rung = i === 0 ? 'the template' : `ladder.alternatives.${i - 1}`;
+      if (kind === undefined) problems.push(`templates.${name}: ${rung} buys ${chargeType}, which a money budget cannot price; clusters.${alias}.costBudget prices POSTPAID_BY_HOUR, SPOTPAID and PREPAID`);
+      else if (budget[kind] === undefined) problems.push(`clusters.${alias}.costBudget.${kind}: is not set, and templates.${name} (${rung}) buys ${chargeType}: set a limit for it`);
+    });
+  }
+}
+
+function valueAt(root: unknown, segments: readonly (string | number)[]): unknown {
+  let node = root;
+  for (const segment of segments) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
+}
+
+/** One path is a prefix of the other: writing either changes the other. */
+function overlaps(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function jsonKind(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'list' : typeof value === 'object' ? 'object' : typeof value;
 }
 
 /**

@@ -57,11 +57,29 @@ const throttleDefaultsSchema = z
 
 const throttleOverrideSchema = z.strictObject(throttleRuleFields).partial();
 
+/**
+ * A budget in money per rolling window (core/cost-budget.ts; README "Money budget"). Prices come
+ * from CVM's InquiryPriceRunInstances, which answers in the account's billing currency and does not
+ * name it: the operator states it, and a budget without one is refused.
+ */
+export const costBudgetSchema = z
+  .strictObject({
+    currency: z.enum(['CNY', 'USD'], { error: 'must be CNY or USD: the currency the account is billed in (CNY on the China site, USD on the international site), which InquiryPriceRunInstances answers in' }),
+    windowSeconds: z.number().int().min(60).max(31 * 86_400).default(86_400),
+    /** Pay-as-you-go: the run-rate (currency per hour) the window's scale-outs may add, in all. */
+    hourly: z.number().positive().optional(),
+    /** Prepaid: what the window's purchases may commit, in all. */
+    prepaid: z.number().positive().optional(),
+  })
+  .refine((b) => b.hourly !== undefined || b.prepaid !== undefined, 'set hourly (pay-as-you-go run-rate per hour) or prepaid (total), or both');
+
 export const clusterSchema = z.strictObject({
   clusterId: z.string().regex(/^cls-[a-z0-9]{8}$/, 'must be a TKE cluster ID such as cls-e55paxnt'),
   region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z0-9]+)*$/, 'must be a Tencent Cloud region such as ap-guangzhou'),
   /** Overrides of the top-level throttle for this cluster. */
   throttle: throttleOverrideSchema.optional(),
+  /** Money its scale-outs may commit per window; absent: nodes are the only budget. */
+  costBudget: costBudgetSchema.optional(),
 });
 
 const paramPath = z
@@ -154,6 +172,21 @@ export const templateSchema = z.strictObject({
    * in-flight slot), with these overrides. Absent: it shares its cluster's throttle.
    */
   throttle: throttleOverrideSchema.optional(),
+  /**
+   * Fallbacks when CVM is sold out (core/ladder.ts): `overridable` lists the RunInstancePara paths
+   * the alternatives may replace (e.g. Placement.Zone, VirtualPrivateCloud.SubnetId, InstanceType,
+   * InstanceChargeType, SystemDisk.DiskType); `alternatives` are tried in order after the template
+   * itself, each replacing some of those values. Checked in load-config.ts.
+   */
+  ladder: z
+    .strictObject({
+      overridable: z.array(z.string().regex(/^[A-Z][A-Za-z0-9]*(\.([A-Za-z0-9_]+))*$/, 'must be a path inside RunInstancePara such as Placement.Zone')).min(1),
+      alternatives: z
+        .array(z.record(z.string(), z.unknown()).refine((a) => Object.keys(a).length > 0, 'an alternative must replace at least one value'))
+        .min(1)
+        .max(8),
+    })
+    .optional(),
 });
 
 const bearerAuthSchema = z.strictObject({
@@ -410,6 +443,22 @@ export const configSchema = z.strictObject({
       ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
     })
     .prefault({}),
+  /** Sold-out memory shared by every instance (core/sold-out.ts). */
+  capacity: z
+    .strictObject({
+      /** How long a rung refused for capacity is skipped by every instance before it is tried again. */
+      soldOutSeconds: z.number().int().min(10).max(86_400).default(900),
+    })
+    .prefault({}),
+  /** Prices from CVM InquiryPriceRunInstances, for clusters with a costBudget. */
+  pricing: z
+    .strictObject({
+      /** How long a price is reused (InquiryPriceRunInstances allows about 10 requests a second). */
+      cacheSeconds: z.number().int().min(0).max(86_400).default(300),
+      /** One price inquiry at most; no price in time means no purchase (fail closed). */
+      timeoutMs: z.number().int().min(100).max(30_000).default(3_000),
+    })
+    .prefault({}),
   tke: z
     .strictObject({
       /** Attempts in all, first call included, for retryable failures. */
@@ -435,3 +484,4 @@ export type FeishuSourceConfig = z.infer<typeof feishuSourceSchema>;
 export type DingtalkSourceConfig = z.infer<typeof dingtalkSourceSchema>;
 export type ChatAllowConfig = z.infer<typeof chatAllowSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
+export type CostBudgetInput = z.infer<typeof costBudgetSchema>;

@@ -1,3 +1,4 @@
+import type { LadderPlan, RungStep } from './ladder';
 import type { ParamValue } from './model';
 import type { StoreStep } from './store-step';
 import type { ResolvedScaleOut } from './scale-out-request';
@@ -39,6 +40,12 @@ export interface ScaleOutAnswer {
   readonly clientToken: string;
   readonly instanceIds: readonly string[];
   readonly requestId: string;
+  /** With a ladder or a money budget: the rung bought (zone, type, charge type) and its price. */
+  readonly bought?: RungStep;
+  /** Rungs passed over before it, each with why (sold out now, sold out recently, over budget). */
+  readonly skipped?: readonly RungStep[];
+  /** Dry runs only: the ladder, each rung's price, and what the money budget leaves. */
+  readonly plan?: LadderPlan;
 }
 
 export type IdempotencyRecord =

@@ -58,3 +58,17 @@ export function writeAt(root: Record<string, unknown>, segments: readonly PathSe
     node = next as Record<string | number, unknown>;
   }
 }
+
+/** Removes what `segments` points at inside `root`, if anything (mutates; callers pass a fresh clone). */
+export function deleteAt(root: Record<string, unknown>, segments: readonly PathSegment[]): void {
+  let node: unknown = root;
+  for (const [i, segment] of segments.entries()) {
+    if (isForbiddenSegment(segment)) throw new Error(`refusing to delete path segment ${String(segment)}`);
+    if (node === null || typeof node !== 'object') return;
+    if (i === segments.length - 1) {
+      delete (node as Record<string | number, unknown>)[segment];
+      return;
+    }
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+}

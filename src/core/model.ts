@@ -23,7 +23,27 @@ export interface ClusterConfig {
   readonly region: string;
   /** The cluster's throttle: the top-level defaults with its overrides. */
   readonly throttle: ThrottleRules;
+  /** The money its scale-outs may commit per window (core/cost-budget.ts); absent: counted in nodes only. */
+  readonly costBudget?: CostBudget;
 }
+
+/**
+ * A budget in money (core/cost-budget.ts), per rolling window:
+ *   hourly   pay-as-you-go (POSTPAID_BY_HOUR, SPOTPAID): the run-rate the window's scale-outs may
+ *            add, in currency per hour (the sum of each purchase's hourly price);
+ *   prepaid  PREPAID: what the window's purchases may commit in all (their discounted prices).
+ * A charge type without its limit is not bought at all on that cluster.
+ */
+export interface CostBudget {
+  /** The account's billing currency, which InquiryPriceRunInstances answers in: CNY or USD. */
+  readonly currency: 'CNY' | 'USD';
+  readonly windowSeconds: number;
+  readonly hourly?: number;
+  readonly prepaid?: number;
+}
+
+/** Which of a CostBudget's limits a purchase counts against. */
+export type CostKind = 'hourly' | 'prepaid';
 
 export type ParamTarget = 'RunInstancePara' | 'InstanceAdvancedSettings';
 export type ParamValue = string | number | boolean;
@@ -57,6 +77,22 @@ export interface TemplateConfig {
   readonly params: ReadonlyMap<string, ParamSpec>;
   /** Set when the template is throttled on its own (per cluster) rather than with its cluster. */
   readonly throttle?: ThrottleOverride;
+  /** Alternatives tried in order when CVM is sold out (core/ladder.ts). Absent: the template alone. */
+  readonly ladder?: Ladder;
+}
+
+/**
+ * A template's fallback ladder. Rung 1 is the template as written; each later rung is the template
+ * with a few RunInstancePara values replaced, only at paths the template declares `overridable`.
+ */
+export interface Ladder {
+  readonly overridable: readonly string[];
+  /** Rungs 2, 3, ...: what each one replaces. */
+  readonly alternatives: readonly LadderAlternative[];
+}
+
+export interface LadderAlternative {
+  readonly sets: ReadonlyArray<{ readonly path: string; readonly segments: readonly PathSegment[]; readonly value: unknown }>;
 }
 
 /** What resolving a request needs of the config: its clusters and templates. */

@@ -46,6 +46,8 @@ export interface Grant {
 export interface SentRequest {
   readonly clientToken: string;
   readonly request: CreateClusterInstancesRequest;
+  /** The ladder's rung it is (core/ladder.ts); 1 when absent (recorded before ladders existed). */
+  readonly rung?: number;
 }
 
 export interface ThrottleState {
@@ -248,6 +250,29 @@ export function settleThrottleFailure(
         grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const, ...((g.sent ?? sent) !== undefined && { sent: g.sent ?? sent }) } : g)),
       };
   return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
+}
+
+/**
+ * Records the request about to be sent on the event's own grant, BEFORE the call (and its final
+ * node count, which a money budget may have lowered): whatever happens next (a crash, a lost
+ * answer), the event's redelivery finds this exact request and rung and sends it again, so one
+ * delivery never buys on two rungs, and a rung whose outcome is unknown is never left for another.
+ * `lost`: the grant is no longer this delivery's (it expired and another took over): do not call.
+ */
+export function recordAttempt(
+  current: ThrottleState | undefined,
+  eventKey: string,
+  claimId: string,
+  sent: SentRequest,
+  nodes: number,
+  rules: ThrottleRules,
+  now: number,
+): StoreStep<ThrottleState, 'recorded' | 'lost'> {
+  const grants = current?.grants ?? [];
+  const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
+  if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: 'lost' };
+  const next: ThrottleState = { ...current, grants: grants.map((g) => (g === ours ? { ...g, nodes, sent } : g)) };
+  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, ours.inFlightUntil) }, result: 'recorded' };
 }
 
 function isInFlight(grant: Grant, now: number): boolean {

@@ -16,6 +16,9 @@ export function scaleOutAnswerBody(status: ScaleOutStatus, answer: ScaleOutAnswe
     clientToken: answer.clientToken,
     instanceIds: answer.instanceIds,
     requestId: answer.requestId,
+    ...(answer.bought !== undefined && { bought: answer.bought }),
+    ...(answer.skipped !== undefined && { skipped: answer.skipped }),
     ...(preview !== undefined && { wouldSend: preview }),
+    ...(answer.plan !== undefined && { ladder: answer.plan.rungs, ...(answer.plan.budgetLeft !== undefined && { budgetLeft: answer.plan.budgetLeft }) }),
   };
 }

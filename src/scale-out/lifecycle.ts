@@ -10,6 +10,8 @@ import {
   type RequestFingerprint,
   type ScaleOutAnswer,
 } from '../core/idempotency';
+import { costKeyOf, settleCost, type CostState } from '../core/cost-budget';
+import { rungCountOf, type RungStep } from '../core/ladder';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
 import type { ResolvedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
@@ -26,7 +28,9 @@ import {
 import { EventInFlightError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError, type TkeAttempt } from '../errors';
 import type { ScaleOutOutcome } from '../sources/webhook-source';
 import type { StateStore } from '../store/state-store';
-import { callCreateClusterInstances, describeClusterNodeCount, mayHaveActed, type TkeCallOptions } from '../tke/call-tke';
+import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
+import { climbLadder, planLadder, type Climb } from './ladder';
+import { NO_PRICING, type Pricing } from './pricing';
 import type { TkeApi } from '../tke/tke-api';
 
 /**
@@ -53,6 +57,8 @@ export interface LifecycleDeps {
   readonly tke: TkeApi;
   readonly now: () => number;
   readonly newClaimId: () => string;
+  /** Prices for clusters with a money budget (scale-out/pricing.ts); without it they fail closed. */
+  readonly pricing?: Pricing;
 }
 
 export interface LifecycleTimes {
@@ -92,6 +98,8 @@ export interface ScaleOutTrace {
   readonly settlement?: 'created' | 'refused' | 'unknown';
   /** Store writes that failed after the decision; each says what is left and until when. */
   readonly storeFailures?: readonly string[];
+  /** Each rung of the template's ladder tried or skipped, in order (core/ladder.ts). */
+  readonly ladder?: readonly RungStep[];
 }
 
 export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
@@ -113,9 +121,23 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count };
 
     if (asked.dryRun === true) {
-      // What would be sent, rendered by the same code; no claim, no budget, no call.
+      // What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or
+      // a money budget, the plan: every rung, its price, what the budget leaves.
       const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
-      const answer: ScaleOutAnswer = { eventId: resolved.eventId, clusterId: resolved.cluster.clusterId, template: resolved.template.name, count: resolved.count, clientToken, instanceIds: [], requestId: '' };
+      const plan =
+        rungCountOf(resolved.template) > 1 || resolved.cluster.costBudget !== undefined
+          ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, times.deadline)
+          : undefined;
+      const answer: ScaleOutAnswer = {
+        eventId: resolved.eventId,
+        clusterId: resolved.cluster.clusterId,
+        template: resolved.template.name,
+        count: resolved.count,
+        clientToken,
+        instanceIds: [],
+        requestId: '',
+        ...(plan !== undefined && { plan }),
+      };
       return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...trace, clientToken } };
     }
 
@@ -146,40 +168,63 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const clampedBy = reservation.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined);
     trace = { ...trace, count, ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }) };
 
-    // 4. render (the ClientToken is this exact request's), or re-send exactly what an earlier
-    // delivery of this event sent when its outcome was unknown; then call TKE, with retries.
-    const { request, clientToken } = reservation.resend ?? renderCreateClusterInstances({ ...resolved, count });
-    trace = { ...trace, clientToken, ...(reservation.resend !== undefined && { resent: true }) };
-    let call: Awaited<ReturnType<typeof callCreateClusterInstances>>;
+    // 4. the ladder: render each rung (its own ClientToken), or re-send exactly what an earlier
+    // delivery of this event recorded; price it when the cluster has a money budget; record it;
+    // call TKE with retries; on a sold-out, the next rung (scale-out/ladder.ts).
+    let climb: Climb;
     try {
-      call = await callCreateClusterInstances(deps.tke, resolved.cluster.region, request, callOptions);
+      climb = await climbLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, event, reservation, callOptions);
     } catch (error) {
-      if (!(error instanceof TkeCallError)) throw error;
+      if (!(error instanceof ScaleOutError)) throw error;
+      // Pricing or the store failed before anything of this rung was sent: nothing bought.
+      climb = { kind: 'failed', error, settlement: 'refused', steps: [], nodes: count, resent: reservation.resend !== undefined };
+    }
+    const { sent } = climb;
+    const costClamped = climb.nodes < count ? 'cost-budget' : undefined;
+    trace = {
+      ...trace,
+      count: climb.nodes,
+      ...(costClamped !== undefined && { requestedCount: resolved.requestedCount, clampedBy: costClamped }),
+      ...(sent !== undefined && { clientToken: sent.clientToken }),
+      ...(climb.resent && { resent: true }),
+      ...(climb.steps.length > 0 && { ladder: climb.steps }),
+    };
+
+    if (climb.kind === 'failed') {
       // 5a. settle a failure: the claim goes (the next delivery retries with the same ClientToken);
-      // the budget goes back only when no attempt may have created nodes.
-      const settlement = mayHaveActed(error.history) ? 'unknown' : 'refused';
-      const problems = await settleFailure(deps, event, settlement, { clientToken, request });
+      // the budgets go back only when no attempt may have created nodes.
+      const error = climb.error;
+      const problems = await settleFailure(deps, resolved, event, climb.settlement, sent === undefined ? undefined : { clientToken: sent.clientToken, request: sent.request, rung: sent.rung });
       trace = {
         ...trace,
-        attempts: error.attempts,
-        attemptOutcomes: error.history,
-        settlement,
-        ...(error.requestId !== undefined && { tkeRequestId: error.requestId }),
+        settlement: climb.settlement,
+        ...(error instanceof TkeCallError && {
+          attempts: error.attempts,
+          attemptOutcomes: error.history,
+          ...(error.requestId !== undefined && { tkeRequestId: error.requestId }),
+        }),
+        ...(error instanceof ThrottledError && { throttledBy: error.rule }),
         ...storeFailures(problems),
       };
       return fail(error);
     }
 
     // 5b. settle a success: remember the answer for replays, mark the grant done, start the cooldown.
+    const { call } = climb;
+    const bought = climb.steps[climb.steps.length - 1];
+    const skipped = climb.steps.slice(0, -1);
+    const finalClamp = costClamped ?? clampedBy;
     const answer: ScaleOutAnswer = {
       eventId: resolved.eventId,
       clusterId: resolved.cluster.clusterId,
       template: resolved.template.name,
-      count,
-      ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }),
-      clientToken,
+      count: climb.nodes,
+      ...(finalClamp !== undefined && { requestedCount: resolved.requestedCount, clampedBy: finalClamp }),
+      clientToken: climb.sent.clientToken,
       instanceIds: call.response.InstanceIdSet,
       requestId: call.response.RequestId,
+      ...(bought !== undefined && (rungCountOf(resolved.template) > 1 || bought.price !== undefined) && { bought: { ...bought } }),
+      ...(skipped.length > 0 && { skipped }),
     };
     trace = { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId, attempts: call.attempts, attemptOutcomes: call.history, settlement: 'created' };
     // If the record cannot be written, the nodes exist but a redelivery would not replay them: the
@@ -190,7 +235,8 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleSuccess(current, event.key, event.claimId, event.scope.rules, deps.now())),
       grantLeftInFlight(event),
     );
-    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(settled) } };
+    const costSettled = await settleMoney(deps, resolved, event, 'created');
+    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures([settled, costSettled]) } };
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return fail(error);
@@ -255,15 +301,28 @@ function releaseEvent(store: StateStore, event: EventClaim): Promise<string | un
   );
 }
 
-async function settleFailure(deps: LifecycleDeps, event: EventClaim, settlement: 'refused' | 'unknown', sent: SentRequest): Promise<Array<string | undefined>> {
+async function settleFailure(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, settlement: 'refused' | 'unknown', sent: SentRequest | undefined): Promise<Array<string | undefined>> {
   const released = await releaseEvent(deps.store, event);
+  const costSettled = await settleMoney(deps, resolved, event, settlement);
   const settled = await storeWrite(
     () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now(), sent)),
     settlement === 'refused'
       ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
       : grantLeftInFlight(event),
   );
-  return [released, settled];
+  return [released, settled, costSettled];
+}
+
+/** Settles the event's money reservation, if its cluster has a budget (core/cost-budget.ts). */
+function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, outcome: 'created' | 'refused' | 'unknown'): Promise<string | undefined> {
+  const budget = resolved.cluster.costBudget;
+  if (budget === undefined) return Promise.resolve(undefined);
+  return storeWrite(
+    () => deps.store.update<CostState, void>(costKeyOf(resolved.cluster.clusterId), (current) => settleCost(current, event.key, event.claimId, outcome, budget, deps.now())),
+    outcome === 'refused'
+      ? `the money reserved on ${costKeyOf(resolved.cluster.clusterId)} could not be given back: it stays counted for the window`
+      : `the money reservation on ${costKeyOf(resolved.cluster.clusterId)} could not be settled: it stays reserved for the window`,
+  );
 }
 
 /** What an unsettled grant leaves behind (the success path and an unknown outcome settle it the same way). */

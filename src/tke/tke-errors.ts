@@ -63,6 +63,10 @@ export const TKE_ERROR_VERDICTS: Readonly<Record<string, TkeErrorVerdict>> = {
   MissingParameter: callerMistake,
   ResourceInUse: waitAndRetry(30),
   'ResourceInsufficient.SpecifiedInstanceType': waitAndRetry(300), // CVM sold out in that zone
+  // CVM's sold-out codes (capacityCodeOf below): never retried within the call; the ladder moves on.
+  'ResourcesSoldOut.AvailableZone': waitAndRetry(300),
+  'ResourcesSoldOut.SpecifiedInstanceType': waitAndRetry(300),
+  'ResourcesSoldOut.EipInsufficient': waitAndRetry(300),
   ResourceNotFound: callerMistake,
   ResourceUnavailable: waitAndRetry(60),
   UnauthorizedOperation: refusedCredentials, // the role lacks a CAM permission
@@ -106,3 +110,41 @@ export function verdictForHttpStatus(httpCode: number): TkeErrorVerdict {
 
 /** No answer at all: refused, reset, DNS, TLS. Safe to retry: the ClientToken makes it idempotent. */
 export const NETWORK_FAILURE_VERDICT: TkeErrorVerdict = transient;
+
+/**
+ * CVM's refusals for lack of stock (tencentcloud-sdk-go cvm/v20170312/errors.go, the RunInstances
+ * codes): the instance type, the zone, the disk type or public IPs are sold out. The first is also
+ * in TKE's own table for CreateClusterInstances (the seed). Quota codes (LimitExceeded.*,
+ * ResourceInsufficient.DisasterRecoverGroupCvmQuota, ...) are not stock: another rung would not help.
+ */
+export const CAPACITY_CODES = [
+  'ResourceInsufficient.SpecifiedInstanceType',
+  'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance',
+  'ResourceInsufficient.AvailabilityZoneSoldOut',
+  'ResourceInsufficient.CloudDiskSoldOut',
+  'ResourcesSoldOut.AvailableZone',
+  'ResourcesSoldOut.SpecifiedInstanceType',
+  'ResourcesSoldOut.EipInsufficient',
+] as const;
+
+/** TKE's codes for "CVM refused creating the nodes" (seed): the message then carries CVM's reason. */
+const CVM_PASS_THROUGH_CODES = new Set(['FailedOperation.CvmCommon', 'InternalError.CvmCommon']);
+
+/**
+ * The CVM capacity code a TKE refusal stands for, or undefined when it is not a sold-out. A
+ * capacity code as TKE's own code counts; so does one named in the message of TKE's CvmCommon codes.
+ * No Tencent document shows how TKE words a CVM error it passes on, so the message is searched for
+ * the code as a whole word (one pass per code, linear in the message) rather than parsed.
+ */
+export function capacityCodeOf(code: string, message: string | undefined): string | undefined {
+  if ((CAPACITY_CODES as readonly string[]).includes(code)) return code;
+  if (!CVM_PASS_THROUGH_CODES.has(code) || message === undefined) return undefined;
+  return CAPACITY_CODES.find((capacity) => {
+    for (let at = message.indexOf(capacity); at >= 0; at = message.indexOf(capacity, at + 1)) {
+      const before = at === 0 ? '' : message[at - 1]!;
+      const after = message[at + capacity.length] ?? '';
+      if (!/[A-Za-z0-9.]/.test(before) && !/[A-Za-z0-9.]/.test(after)) return true;
+    }
+    return false;
+  });
+}

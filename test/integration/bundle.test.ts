@@ -112,7 +112,7 @@ describe('the packaged function under Node 18.15', () => {
     const [health, created, replayed, refused] = responses;
 
     expect(health).toMatchObject({ statusCode: 200, isBase64Encoded: false });
-    expect(health!.json).toMatchObject({ status: 'ok', templates: ['small', 'multi-disk'], store: { kind: 'memory' } });
+    expect(health!.json).toMatchObject({ status: 'ok', templates: ['small', 'multi-disk', 'burst'], store: { kind: 'memory' } });
 
     expect(created!.statusCode).toBe(200);
     expect(created!.json).toMatchObject({ status: 'created', clusterId: 'cls-nfjdk3n0', template: 'multi-disk', count: 2 });

@@ -125,7 +125,8 @@ describe('a generic event, end to end through the SDK to the sandbox', () => {
     expect(reply.json).toMatchObject({
       status: 'ok',
       clusters: { demo: { clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' }, 'demo-bj': { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' } },
-      templates: ['small', 'multi-disk'],
+      templates: ['small', 'multi-disk', 'burst'],
+      ladders: { burst: 4 },
       sources: ['generic', 'alertmanager', 'grafana', 'tencent-monitor', 'slack', 'feishu', 'dingtalk'],
       store: { kind: 'memory', shared: false, reachable: true },
       tke: { mode: 'endpoint-override', endpoint: expect.stringContaining('signed as tke.tencentcloudapi.com') },

@@ -26,7 +26,7 @@ describe('coldStart: the environment is checked once, with the key named', () =>
 
   it('starts with the example config and role credentials', () => {
     const { run, lines } = start(goodEnv);
-    expect(run().app.config.templates.size).toBe(2);
+    expect(run().app.config.templates.size).toBe(3);
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'cold start', store: 'memory', tke: 'https://tke.tencentcloudapi.com' });
     expect(lines.join('')).not.toContain('example-key');
   });

@@ -1,6 +1,7 @@
 import type { ScaleOutOutcome } from '../webhook-source';
 import { TkeCallError } from '../../errors';
 import { COMMAND_USAGE } from './command';
+import { describeStep, type LadderPlan, type RungPreview } from '../../core/ladder';
 
 /** What the bot says, in plain text every chat renders. */
 export function helpText(problem: string | undefined, clusters: readonly string[]): string {
@@ -26,12 +27,15 @@ export function outcomeText(outcome: ScaleOutOutcome, followUpComing = false): s
     const what = `${a.count} node${a.count === 1 ? '' : 's'} on ${a.clusterId} with template ${a.template}`;
     const clamped = a.clampedBy !== undefined ? ` (asked ${a.requestedCount}; limited by ${a.clampedBy})` : '';
     if (outcome.status === 'dry-run') {
-      return `Dry run, nothing sent. Would add ${what}${clamped}: CreateClusterInstances ${JSON.stringify(outcome.preview)}`;
+      const plan = a.plan === undefined ? '' : ` Ladder: ${a.plan.rungs.map(describePreview).join('; ')}.${a.plan.budgetLeft === undefined ? '' : ` Budget left: ${describeLeft(a.plan.budgetLeft)}.`}`;
+      return `Dry run, nothing sent. Would add ${what}${clamped}: CreateClusterInstances ${JSON.stringify(outcome.preview)}${plan}`;
     }
     const ids = a.instanceIds.join(', ');
+    // One line for the ladder and the money: which rung was bought, at what price, and what was passed over.
+    const rung = a.bought === undefined ? '' : ` Bought ${describeStep(a.bought).replace(/: bought$/, '')}${a.skipped !== undefined ? `; passed over ${a.skipped.map((s) => describeStep(s)).join('; ')}` : ''}.`;
     return outcome.status === 'created'
-      ? `Requested ${what}${clamped}: ${ids} (TKE RequestId ${a.requestId}).`
-      : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).`;
+      ? `Requested ${what}${clamped}: ${ids} (TKE RequestId ${a.requestId}).${rung}`
+      : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).${rung}`;
   }
   const e = outcome.error;
   if (e instanceof TkeCallError && e.outcomeUnknown) {
@@ -49,6 +53,17 @@ export function outcomeText(outcome: ScaleOutOutcome, followUpComing = false): s
   const requestId = (e.details as { requestId?: string } | undefined)?.requestId;
   const retry = e.status >= 500 ? ' This may pass: try again in a minute.' : '';
   return `Not scaled: ${e.message} (${e.code}${requestId !== undefined ? `, TKE RequestId ${requestId}` : ''}).${retry}`;
+}
+
+function describePreview(p: RungPreview): string {
+  const price = p.price === undefined ? (p.priceUnavailable !== undefined ? ', no price' : '') : `, ${p.price.amount.toFixed(2)} ${p.price.currency}${p.price.kind === 'hourly' ? '/h' : ''}`;
+  const skip = p.wouldSkip === undefined ? '' : ` (would skip: ${p.wouldSkip})`;
+  return `${p.rung}. ${p.instanceType} in ${p.zone} (${p.chargeType})${price}${skip}`;
+}
+
+function describeLeft(left: NonNullable<LadderPlan['budgetLeft']>): string {
+  const parts = [left.hourly !== undefined ? `${left.hourly.toFixed(2)} ${left.currency}/h` : undefined, left.prepaid !== undefined ? `${left.prepaid.toFixed(2)} ${left.currency} prepaid` : undefined];
+  return parts.filter((p) => p !== undefined).join(', ');
 }
 
 /** The follow-up's message: the final outcome of a command whose first answer said "may be in progress". */

@@ -30,10 +30,12 @@ ${sources}`;
 describe('loadConfigFile: the shipped example', () => {
   const config = exampleConfig();
 
-  it('declares the demo clusters and both templates', () => {
+  it('declares the demo clusters and the three templates (one with a ladder, on a cluster with a money budget)', () => {
     expect(config.clusters.get('demo')).toMatchObject({ alias: 'demo', clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' });
     expect(config.clusters.get('demo-bj')).toMatchObject({ alias: 'demo-bj', clusterId: 'cls-nfjdk3n0', region: 'ap-beijing' });
-    expect([...config.templates.keys()]).toEqual(['small', 'multi-disk']);
+    expect([...config.templates.keys()]).toEqual(['small', 'multi-disk', 'burst']);
+    expect(config.templates.get('burst')?.ladder?.alternatives).toHaveLength(3);
+    expect(config.clusters.get('demo-sh')?.costBudget).toEqual({ currency: 'CNY', windowSeconds: 86400, hourly: 12, prepaid: 2000 });
     expect(config.sources.generic?.auth).toEqual({ bearer: { tokenEnv: 'SCALEOUT_GENERIC_TOKEN' } });
   });
 

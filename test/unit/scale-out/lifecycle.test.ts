@@ -126,7 +126,8 @@ describe('one scale-out, step by step', () => {
   });
 
   it('refused on every attempt: nothing was created, the budget goes back and the cooldown does not start', async () => {
-    const { run } = setup([{ code: 'ResourceInsufficient.SpecifiedInstanceType' }, { ok: ['ins-1', 'ins-2', 'ins-3', 'ins-4', 'ins-5'] }], fastRetries);
+    // (A refusal that is not a sold-out: a sold-out is also remembered, test/unit/scale-out/ladder.test.ts.)
+    const { run } = setup([{ code: 'InvalidParameter' }, { ok: ['ins-1', 'ins-2', 'ins-3', 'ins-4', 'ins-5'] }], fastRetries);
     const refused = failure(await run('e-sold-out', 5));
     expect(refused.error).toBeInstanceOf(TkeCallError);
     expect(refused.trace).toMatchObject({ settlement: 'refused', attemptOutcomes: [{ outcome: 'refused' }] });
@@ -184,7 +185,8 @@ describe('one scale-out, step by step', () => {
 
   it('store down after TKE created the nodes: answered created; the unsettled throttle is named in the trace', async () => {
     const { run, store } = setup([{ ok: ['ins-a'] }]);
-    store.failOn = (key, n) => key.startsWith('throttle:') && n > 2;
+    // Updates: 1 claim, 2 budget, 3 sold-out memory, 4 the attempt recorded; then the call.
+    store.failOn = (key, n) => key.startsWith('throttle:') && n > 4;
     const outcome = await run('e-1', 1);
     expect(outcome).toMatchObject({ ok: true, status: 'created' });
     expect(outcome.trace.storeFailures).toEqual([expect.stringMatching(/throttle of throttle:\{cls-e55paxnt\} could not be settled.*StoreUnavailable/)]);
@@ -192,7 +194,7 @@ describe('one scale-out, step by step', () => {
 
   it('store down when the answer is to be recorded: the store 503, with the instances in the trace for the log', async () => {
     const { run, store, tke } = setup([{ ok: ['ins-a'] }, { ok: ['ins-a'] }]);
-    store.failOn = (key, n) => key.startsWith('event:') && n === 3;
+    store.failOn = (key, n) => key.startsWith('event:') && n === 5;
     const outcome = failure(await run('e-1', 1));
     expect(outcome.error).toMatchObject({ status: 503, code: 'StoreUnavailable' });
     expect(outcome.trace).toMatchObject({ instanceIds: ['ins-a'], settlement: 'created' });
@@ -201,7 +203,7 @@ describe('one scale-out, step by step', () => {
 
   it('store down when a refused call is settled: TKE\'s answer still reaches the sender; what is left is named', async () => {
     const { run, store } = setup([{ code: 'FailedOperation.QuotaMaxNodLimit' }]);
-    store.failOn = (key, n) => n > 2;
+    store.failOn = (key, n) => n > 4;
     const outcome = failure(await run('e-1', 1));
     expect(outcome.error).toMatchObject({ code: 'FailedOperation.QuotaMaxNodLimit' });
     expect(outcome.trace.storeFailures).toEqual([
@@ -224,7 +226,7 @@ describe('one scale-out, step by step', () => {
   });
 
   it('sends another token with another request of the same event (refused, then clamped otherwise)', async () => {
-    const { run, tke } = setup([{ code: 'ResourceInsufficient.SpecifiedInstanceType' }, { ok: ['ins-1'] }], (c) => fastRetries(c));
+    const { run, tke } = setup([{ code: 'InvalidParameter' }, { ok: ['ins-1'] }], (c) => fastRetries(c));
     expect(failure(await run('e-2', 3)).trace.settlement).toBe('refused');
     expect(await run('e-2', 3)).toMatchObject({ ok: true });
     const [first, second] = tke.sent.map((p) => JSON.parse(p) as { ClientToken: string; InstanceCount: number });

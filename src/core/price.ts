@@ -1,0 +1,94 @@
+import type { CostKind } from './model';
+
+/**
+ * What a purchase costs, read from CVM's InquiryPriceRunInstances answer (API 2017-03-12; its
+ * Price and ItemPrice models in tencentcloud-sdk-nodejs-cvm, cvm_models.d.ts; docs/PLATFORM.md):
+ *
+ *   Price.InstancePrice / Price.BandwidthPrice, each an ItemPrice:
+ *     pay-as-you-go  UnitPriceDiscount (the discounted price "后续合计费用", per ChargeUnit, HOUR for
+ *                    instances), else UnitPrice (the list price)
+ *     prepaid        DiscountPrice ("预支合计费用的折扣价"), else OriginalPrice
+ *
+ * "合计" (in all): the price is for the whole request, every instance of InstanceCount together,
+ * which is why the exact rendered request is priced rather than one node times the count.
+ * Bandwidth counts when it is charged the same way (by the hour, or prepaid); traffic charged by
+ * the GB cannot be known in advance and is left out (the answer's `note` says so).
+ *
+ * Pure: the answer is `unknown` until checked here, and anything unexpected is a problem, never a
+ * zero: a budget must fail closed on a price it cannot read.
+ */
+export const DEFAULT_CHARGE_TYPE = 'POSTPAID_BY_HOUR'; // RunInstances' default (cvm_models.d.ts)
+
+export function chargeKindOf(chargeType: string): CostKind | undefined {
+  if (chargeType === 'POSTPAID_BY_HOUR' || chargeType === 'SPOTPAID') return 'hourly';
+  if (chargeType === 'PREPAID') return 'prepaid';
+  return undefined;
+}
+
+export interface Price {
+  readonly kind: CostKind;
+  /** Currency per hour (hourly) or in all (prepaid), for the whole request. */
+  readonly amount: number;
+  readonly note?: string;
+}
+
+export type PriceReading = { readonly ok: true; readonly price: Price } | { readonly ok: false; readonly problem: string };
+
+/**
+ * The keys InquiryPriceRunInstances takes (its request model): RunInstances keys it does not know
+ * (MinCount, UserData, DryRun, ...) are left out, and so is the ClientToken, which identifies a
+ * purchase, not a configuration.
+ */
+export const PRICE_INQUIRY_KEYS = [
+  'Placement', 'ImageId', 'InstanceChargeType', 'InstanceChargePrepaid', 'InstanceType', 'SystemDisk', 'DataDisks',
+  'VirtualPrivateCloud', 'InternetAccessible', 'InstanceCount', 'InstanceName', 'LoginSettings', 'SecurityGroupIds',
+  'EnhancedService', 'HostName', 'TagSpecification', 'InstanceMarketOptions', 'Metadata', 'HpcClusterId', 'CpuTopology',
+  'LaunchTemplate', 'NetworkInterfaces',
+] as const;
+
+export function priceInquiryOf(runInstancePara: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(PRICE_INQUIRY_KEYS.filter((k) => runInstancePara[k] !== undefined).map((k) => [k, runInstancePara[k]]));
+}
+
+export function readPrice(answer: unknown, chargeType: string): PriceReading {
+  const kind = chargeKindOf(chargeType);
+  if (kind === undefined) return { ok: false, problem: `charge type ${chargeType} cannot be priced (POSTPAID_BY_HOUR, SPOTPAID and PREPAID can)` };
+  const price = field(answer, 'Price');
+  const instance = field(price, 'InstancePrice');
+  if (instance === undefined) return { ok: false, problem: 'the answer has no Price.InstancePrice' };
+  const instanceAmount = amountOf(instance, kind);
+  if (instanceAmount === undefined) {
+    return { ok: false, problem: `Price.InstancePrice has no ${kind === 'hourly' ? 'UnitPriceDiscount or UnitPrice' : 'DiscountPrice or OriginalPrice'} as a number of 0 or more` };
+  }
+  const bandwidth = field(price, 'BandwidthPrice');
+  let amount = instanceAmount;
+  let note: string | undefined;
+  if (bandwidth !== undefined) {
+    const unit = field(bandwidth, 'ChargeUnit');
+    if (kind === 'hourly' && unit !== undefined && unit !== 'HOUR') {
+      note = `bandwidth is charged per ${String(unit)} and is not counted`;
+    } else {
+      const bandwidthAmount = amountOf(bandwidth, kind);
+      if (bandwidthAmount !== undefined) amount += bandwidthAmount;
+    }
+  }
+  return { ok: true, price: { kind, amount: roundCents(amount), ...(note !== undefined && { note }) } };
+}
+
+function amountOf(item: unknown, kind: CostKind): number | undefined {
+  const [preferred, fallback] = kind === 'hourly' ? ['UnitPriceDiscount', 'UnitPrice'] : ['DiscountPrice', 'OriginalPrice'];
+  for (const name of [preferred, fallback]) {
+    const value = field(item, name!);
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  }
+  return undefined;
+}
+
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+/** Prices are in yuan or dollars with cents; sums of floats must not drift past a budget. */
+export function roundCents(amount: number): number {
+  return Math.round(amount * 100) / 100;
+}

@@ -1,0 +1,70 @@
+import { DEFAULT_CHARGE_TYPE } from './price';
+import type { StoreStep } from './store-step';
+import type { CreateClusterInstancesRequest } from '../tke/tke-params';
+
+/**
+ * The shared sold-out memory: a rung CVM refused for capacity is marked sold out for a while, by
+ * what CVM sells (region, zone, instance type, charge type), so that every instance of the function
+ * starts at the first rung that may have stock instead of asking again for what was sold out a
+ * minute ago. One store key holds every mark; marks expire by time, so the key holds at most one
+ * per distinct rung of the config. Pure, like the other decisions of core/.
+ */
+export const SOLD_OUT_KEY = 'capacity:sold-out';
+
+/** What CVM sells, as a rung's rendered RunInstancePara names it. */
+export interface Offering {
+  readonly region: string;
+  readonly zone: string;
+  readonly instanceType: string;
+  readonly chargeType: string;
+}
+
+export interface SoldOutMark extends Offering {
+  /** The refusal's code, e.g. ResourceInsufficient.SpecifiedInstanceType. */
+  readonly code: string;
+  readonly at: number;
+  readonly until: number;
+}
+
+export interface SoldOutState {
+  readonly marks: readonly SoldOutMark[];
+}
+
+export function offeringOf(region: string, request: CreateClusterInstancesRequest): Offering {
+  const para = JSON.parse(request.RunInstancePara) as { Placement?: { Zone?: unknown }; InstanceType?: unknown; InstanceChargeType?: unknown };
+  return {
+    region,
+    zone: typeof para.Placement?.Zone === 'string' ? para.Placement.Zone : '(any zone)',
+    instanceType: typeof para.InstanceType === 'string' ? para.InstanceType : '(default type)',
+    chargeType: typeof para.InstanceChargeType === 'string' ? para.InstanceChargeType : DEFAULT_CHARGE_TYPE,
+  };
+}
+
+export function describeOffering(o: Offering): string {
+  return `${o.instanceType} in ${o.zone} (${o.chargeType})`;
+}
+
+function same(a: Offering, b: Offering): boolean {
+  return a.region === b.region && a.zone === b.zone && a.instanceType === b.instanceType && a.chargeType === b.chargeType;
+}
+
+/** The live mark on `offering`, if any. */
+export function soldOutMarkOf(state: SoldOutState | undefined, offering: Offering, now: number): SoldOutMark | undefined {
+  return state?.marks.find((m) => m.until > now && same(m, offering));
+}
+
+export function liveMarks(state: SoldOutState | undefined, now: number): readonly SoldOutMark[] {
+  return (state?.marks ?? []).filter((m) => m.until > now);
+}
+
+/** Reads the marks without writing. */
+export function readSoldOut(current: SoldOutState | undefined): StoreStep<SoldOutState, SoldOutState | undefined> {
+  return { write: { kind: 'keep' }, result: current };
+}
+
+/** Marks `offering` sold out until now + ttl (a later refusal extends it); expired marks go. */
+export function markSoldOut(current: SoldOutState | undefined, offering: Offering, code: string, now: number, ttlMs: number): StoreStep<SoldOutState, void> {
+  const marks = liveMarks(current, now).filter((m) => !same(m, offering));
+  const next: SoldOutState = { marks: [...marks, { ...offering, code, at: now, until: now + ttlMs }] };
+  return { write: { kind: 'put', value: next, expiresAt: Math.max(...next.marks.map((m) => m.until)) }, result: undefined };
+}
