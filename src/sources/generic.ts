@@ -18,7 +18,7 @@ import type { Interpretation, WebhookSource } from './webhook-source';
  * The plain JSON call, for scripts, CI jobs and anything that can send JSON:
  *
  *   POST /hooks/generic
- *   { "eventId": "...", "cluster": "demo", "template": "small", "count": 2, "params": {...}, "reason": "..." }
+ *   { "eventId": "...", "cluster": "demo", "template": "small", "count": 2, "params": {...}, "reason": "...", "dryRun": false }
  *
  * `Idempotency-Key` (IETF draft) may carry the event ID instead of the body.
  */
@@ -36,6 +36,8 @@ const genericPayloadSchema = builtOnFirstUse(() =>
       )
       .optional(),
     reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
+    /** Resolve, render and price only (every rung of a ladder, what a money budget leaves); nothing is sent. */
+    dryRun: z.boolean({ error: 'must be true or false' }).optional(),
   }),
 );
 
@@ -65,7 +67,7 @@ function normalize(request: WebhookRequest): ScaleOutRequest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : dotted(issue.path, 'body');
-    const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason' : issue.message;
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed: eventId, cluster, template, count, params, reason, dryRun' : issue.message;
     throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
   }
   const payload = parsed.data;
@@ -78,6 +80,7 @@ function normalize(request: WebhookRequest): ScaleOutRequest {
     ...(payload.count !== undefined && { count: payload.count }),
     params: new Map<string, ParamValue>(Object.entries(payload.params ?? {})),
     ...(payload.reason !== undefined && { reason: payload.reason }),
+    ...(payload.dryRun === true && { dryRun: true }),
   };
 }
 

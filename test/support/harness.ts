@@ -60,6 +60,8 @@ export async function startHarness(
       TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
       TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
       TKE_ENDPOINT: url,
+      // The sandbox answers CVM's InquiryPriceRunInstances too (money budgets).
+      CVM_ENDPOINT: url,
       SCALEOUT_GENERIC_TOKEN: GENERIC_TOKEN,
       SCALEOUT_HEALTH_TOKEN: HEALTH_TOKEN,
       SCALEOUT_FUNCTION_NAME: 'tke-scaleout-test',
