@@ -81,6 +81,8 @@ export type SandboxFault = (
   readonly action?: string;
   /** How many matching calls it applies to (default 1). */
   readonly times?: number;
+  /** Matching calls to let through untouched first (default 0): "the second CreateClusterInstances". */
+  readonly after?: number;
 };
 
 const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create', 'malformed'];
@@ -147,7 +149,7 @@ export class TkeSandbox {
   private readonly credentials: Map<string, SandboxCredential>;
   private readonly clusters = new Map<string, ClusterState>();
   private readonly tokens = new Map<string, readonly string[]>();
-  private readonly faults: Array<SandboxFault & { remaining: number }> = [];
+  private readonly faults: Array<SandboxFault & { remaining: number; skip: number }> = [];
   private readonly soldOut: Set<string>;
   private readonly stock = new Map<string, number>();
   private prices = new Map<string, SandboxPrice>();
@@ -175,7 +177,7 @@ export class TkeSandbox {
   }
 
   injectFault(fault: SandboxFault): void {
-    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+    this.faults.push({ ...fault, remaining: fault.times ?? 1, skip: fault.after ?? 0 });
   }
 
   /** Forget calls, tokens, faults and created nodes: back to the initial clusters. */
@@ -462,6 +464,10 @@ export class TkeSandbox {
     const index = this.faults.findIndex((f) => f.action === undefined || f.action === action);
     if (index < 0) return undefined;
     const fault = this.faults[index]!;
+    if (fault.skip > 0) {
+      fault.skip--;
+      return undefined;
+    }
     if (--fault.remaining <= 0) this.faults.splice(index, 1);
     return fault;
   }
