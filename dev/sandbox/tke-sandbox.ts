@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from './api3-server';
 import { parseTc3Authorization } from './tc3-signature';
+import { PRICE_INQUIRY_KEYS } from '../../src/core/price';
 
 /**
  * A local stand-in for tke.tencentcloudapi.com (API 3.0, version 2018-05-25), faithful where the
@@ -32,8 +33,8 @@ import { parseTc3Authorization } from './tc3-signature';
 export const SANDBOX_API_VERSION = '2018-05-25';
 export const SANDBOX_CVM_API_VERSION = '2017-03-12';
 const SERVICE = 'tke';
-/** InquiryPriceRunInstances' parameters (tencentcloud-sdk-nodejs-cvm, InquiryPriceRunInstancesRequest). */
-const PRICE_PARAMS = new Set(['Placement', 'ImageId', 'InstanceChargeType', 'InstanceChargePrepaid', 'InstanceType', 'SystemDisk', 'DataDisks', 'VirtualPrivateCloud', 'InternetAccessible', 'InstanceCount', 'InstanceName', 'LoginSettings', 'SecurityGroupIds', 'EnhancedService', 'ClientToken', 'HostName', 'TagSpecification', 'InstanceMarketOptions', 'Metadata', 'HpcClusterId', 'CpuTopology', 'LaunchTemplate', 'NetworkInterfaces']);
+/** InquiryPriceRunInstances' parameters (tencentcloud-sdk-nodejs-cvm's InquiryPriceRunInstancesRequest; test/unit/tke/tke-params.test.ts checks the list). */
+const PRICE_PARAMS = new Set<string>([...PRICE_INQUIRY_KEYS, 'ClientToken']);
 
 /** Per instance: its list price an hour (pay-as-you-go) and a month (prepaid). Spot: a fifth of the hourly. */
 export interface SandboxPrice {

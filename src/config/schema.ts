@@ -64,7 +64,10 @@ const throttleOverrideSchema = z.strictObject(throttleRuleFields).partial();
  */
 export const costBudgetSchema = z
   .strictObject({
-    currency: z.enum(['CNY', 'USD'], { error: 'must be CNY or USD: the currency the account is billed in (CNY on the China site, USD on the international site), which InquiryPriceRunInstances answers in' }),
+    currency: z.enum(['CNY', 'USD'], {
+      error: (issue) =>
+        `${issue.input === undefined ? 'is required' : 'must be CNY or USD'}: the currency the account is billed in (CNY on the China site, USD on the international site), which InquiryPriceRunInstances answers in without naming it`,
+    }),
     windowSeconds: z.number().int().min(60).max(31 * 86_400).default(86_400),
     /** Pay-as-you-go: the run-rate (currency per hour) the window's scale-outs may add, in all. */
     hourly: z.number().positive().optional(),

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tke } from 'tencentcloud-sdk-nodejs-tke';
 import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
+import { createSdkPriceApi } from '../../src/tencentcloud/cvm-pricing';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 
 /**
@@ -138,5 +139,49 @@ describe('TKE sandbox control routes', () => {
     } finally {
       await sandbox.stop();
     }
+  });
+});
+
+describe('CVM stock and prices in the sandbox', () => {
+  let sandbox: TkeSandbox;
+  let url: string;
+  beforeAll(async () => {
+    sandbox = new TkeSandbox();
+    url = await sandbox.start();
+  });
+  afterAll(() => sandbox.stop());
+  beforeEach(() => sandbox.reset());
+  const api = () => createSdkTkeApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
+
+  // Issue 11: CVM's stock and prices. The price inquiry goes through the CVM SDK (our adapter,
+  // signed for service "cvm"); the shape it answers is the SDK model's Price/ItemPrice.
+  const prices = () => createSdkPriceApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, timeoutMs: 5000 });
+
+  it('prices a request with InquiryPriceRunInstances, signed for cvm, for every charge type', async () => {
+    const base = { Placement: { Zone: 'ap-guangzhou-3' }, ImageId: 'img-1', InstanceType: 'S5.MEDIUM4', InstanceCount: 3 };
+    expect(await prices().inquirePrice('ap-guangzhou', base, AbortSignal.timeout(5000))).toMatchObject({ Price: { InstancePrice: { UnitPrice: 1.2, UnitPriceDiscount: 1.2, ChargeUnit: 'HOUR' } } });
+    expect(await prices().inquirePrice('ap-guangzhou', { ...base, InstanceChargeType: 'SPOTPAID' }, AbortSignal.timeout(5000))).toMatchObject({ Price: { InstancePrice: { UnitPriceDiscount: 0.24 } } });
+    expect(await prices().inquirePrice('ap-guangzhou', { ...base, InstanceChargeType: 'PREPAID', InstanceChargePrepaid: { Period: 2 } }, AbortSignal.timeout(5000))).toMatchObject({ Price: { InstancePrice: { DiscountPrice: 1152 } } });
+    const call = sandbox.calls.at(-1)!;
+    expect(call).toMatchObject({ action: 'InquiryPriceRunInstances', service: 'cvm', host: 'cvm.tencentcloudapi.com' });
+    // A parameter only RunInstances takes is refused, as the real API refuses unknown parameters.
+    await expect(prices().inquirePrice('ap-guangzhou', { ...base, UserData: 'eA==' }, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'UnknownParameter' });
+    await expect(prices().inquirePrice('ap-guangzhou', { Placement: { Zone: 'ap-guangzhou-3' } }, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'MissingParameter' });
+  });
+
+  it('sells from its stock until it runs out, by zone and type, and is restocked over HTTP', async () => {
+    const buy = (zone: string, type: string, count: number, token: string) =>
+      api().createClusterInstances('ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: JSON.stringify({ Placement: { Zone: zone }, InstanceType: type, InstanceCount: count, ClientToken: token }) }, AbortSignal.timeout(5000));
+    const post = (path: string, body: unknown) => fetch(`${url}/__sandbox/${path}`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await post('stock', { 'ap-guangzhou-3/S5.MEDIUM4': 3, 'ap-guangzhou-4': 0 })).status).toBe(200);
+    expect((await buy('ap-guangzhou-3', 'S5.MEDIUM4', 2, 't1')).InstanceIdSet).toHaveLength(2);
+    await expect(buy('ap-guangzhou-3', 'S5.MEDIUM4', 2, 't2')).rejects.toMatchObject({ code: 'ResourceInsufficient.SpecifiedInstanceType' });
+    await expect(buy('ap-guangzhou-4', 'S3.SMALL1', 1, 't3')).rejects.toMatchObject({ code: 'FailedOperation.CvmCommon', message: expect.stringContaining('ResourcesSoldOut.AvailableZone') });
+    expect(await (await fetch(`${url}/__sandbox/stock`)).json()).toEqual({ 'ap-guangzhou-3/S5.MEDIUM4': 1, 'ap-guangzhou-4': 0 });
+    await post('stock', { 'ap-guangzhou-4': -1 });
+    expect((await buy('ap-guangzhou-4', 'S3.SMALL1', 1, 't3')).InstanceIdSet).toHaveLength(1);
+    expect((await post('stock', { 'ap-guangzhou-3': 'lots' })).status).toBe(400);
+    expect((await post('prices', { 'S5.MEDIUM4': { hourly: 1 } })).status).toBe(400);
+    expect((await post('prices', { 'S9.HUGE': { hourly: 9, monthly: 4000 } })).status).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { costKeyOf, reserveCost, type CostDecision, type CostState } from '../../../src/core/cost-budget';
 import { MemoryStore } from '../../../src/store/memory-store';
 import { RedisStore } from '../../../src/store/redis-store';
 import type { StateStore, StoreStep } from '../../../src/store/state-store';
@@ -86,6 +87,18 @@ describe.each(stores)('%s store', (_kind, makeStore) => {
       store.update<number, void>('counter', (current) => ({ write: { kind: 'put', value: (current ?? 0) + 1, expiresAt: clock.now + 10_000 }, result: undefined }));
     await Promise.all(Array.from({ length: 40 }, increment));
     expect(await read('counter')).toBe(40);
+  });
+
+  it('lets concurrent money reservations of many instances spend no more than the budget (core/cost-budget.ts)', async () => {
+    const budget = { currency: 'CNY' as const, windowSeconds: 86_400, hourly: 5 };
+    const reserve = (i: number) =>
+      store.update<CostState, CostDecision>(costKeyOf('cls-aaaaaaaa'), (current) =>
+        reserveCost(current, { eventKey: `event-${i}`, claimId: `claim-${i}`, price: { kind: 'hourly', amount: 0.37 }, inFlightUntil: clock.now + 30_000 }, budget, clock.now),
+      );
+    const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => reserve(i)));
+    // 13 × 0.37 = 4.81; a 14th would be 5.18.
+    expect(decisions.filter((d) => d.kind === 'granted')).toHaveLength(13);
+    expect(decisions.filter((d) => d.kind === 'over-budget')).toHaveLength(47);
   });
 
   it('answers ping', async () => {

@@ -1,4 +1,4 @@
-import { TKE_ERROR_VERDICTS, verdictForHttpStatus, verdictForTkeCode } from '../../../src/tke/tke-errors';
+import { CAPACITY_CODES, capacityCodeOf, TKE_ERROR_VERDICTS, verdictForHttpStatus, verdictForTkeCode } from '../../../src/tke/tke-errors';
 import { fixture } from '../../support/fixtures';
 
 const seedCodes = fixture<{ codes: string[] }>('seed-error-codes.json').codes;
@@ -43,5 +43,46 @@ describe('TKE error verdicts', () => {
 
   it('ignore prototype names', () => {
     expect(verdictForTkeCode('constructor')).toMatchObject({ status: 502, retry: false });
+  });
+});
+
+/**
+ * Issue 11: which refusals mean "CVM is sold out" and move the ladder to its next rung. The codes
+ * are CVM RunInstances' (tencentcloud-sdk-go cvm/v20170312/errors.go: 该可用区已售罄, 指定的实例类型
+ * 库存不足, 指定的实例类型在选择的可用区已售罄, 指定的云盘规格已售罄, 公网IP已售罄, ...); the first is
+ * also in TKE's own table (the seed). TKE passes other CVM refusals on as FailedOperation.CvmCommon /
+ * InternalError.CvmCommon ("cvm创建节点报错"); no document shows the message's wording, so the code
+ * is looked for as a whole word in it.
+ */
+describe('capacityCodeOf', () => {
+  it.each(CAPACITY_CODES)('%s as TKE\'s own code is a sold-out', (code) => {
+    expect(capacityCodeOf(code, 'whatever')).toBe(code);
+  });
+
+  it.each([
+    ['FailedOperation.CvmCommon', 'CVM RunInstances failed: [ResourcesSoldOut.AvailableZone] 该可用区已售罄', 'ResourcesSoldOut.AvailableZone'],
+    ['InternalError.CvmCommon', 'cvm error code=ResourceInsufficient.ZoneSoldOutForSpecifiedInstance, msg=指定的实例类型在选择的可用区已售罄', 'ResourceInsufficient.ZoneSoldOutForSpecifiedInstance'],
+  ])('%s carrying CVM\'s sold-out code in its message is a sold-out', (code, message, expected) => {
+    expect(capacityCodeOf(code, message)).toBe(expected);
+  });
+
+  it.each([
+    ['a quota, not stock', 'LimitExceeded.InstanceQuota', 'quota'],
+    ['a spread placement group quota', 'ResourceInsufficient.DisasterRecoverGroupCvmQuota', ''],
+    ['a type the zone does not sell (a config mistake, not stock)', 'ResourceUnavailable.InstanceType', ''],
+    ['CvmCommon for another reason', 'FailedOperation.CvmCommon', 'CVM RunInstances failed: [InvalidParameterValue] bad image'],
+    ['a longer code that merely starts like one', 'FailedOperation.CvmCommon', 'CVM: ResourcesSoldOut.AvailableZoneX'],
+    ['a sold-out code named by another TKE code', 'InvalidParameter', 'ResourcesSoldOut.AvailableZone'],
+  ])('not a sold-out: %s', (_name, code, message) => {
+    expect(capacityCodeOf(code, message)).toBeUndefined();
+  });
+
+  it('looks at a long message in linear time (one indexOf scan per code)', () => {
+    const message = `${'ResourcesSoldOut.AvailableZoneX '.repeat(50_000)}`;
+    expect(capacityCodeOf('FailedOperation.CvmCommon', message)).toBeUndefined();
+  });
+
+  it('sold-out codes are never retried within the call: the ladder moves on instead', () => {
+    for (const code of CAPACITY_CODES) expect(verdictForTkeCode(code).retry).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRICE_INQUIRY_KEYS } from '../../../src/core/price';
 import { RUN_INSTANCE_PARA_KEYS } from '../../../src/tke/tke-params';
 import { REPO_ROOT } from '../../support/fixtures';
 
@@ -10,9 +11,9 @@ import { REPO_ROOT } from '../../support/fixtures';
  * dependency: updating it and running this test shows what CVM added or removed. (Before: the
  * current parameters NetworkInterfaces and PartitionNumber were refused.)
  */
-function runInstancesRequestFields(): string[] {
+function runInstancesRequestFields(model = 'RunInstancesRequest'): string[] {
   const models = readFileSync(join(REPO_ROOT, 'node_modules', 'tencentcloud-sdk-nodejs-cvm', 'tencentcloud', 'services', 'cvm', 'v20170312', 'cvm_models.d.ts'), 'utf8');
-  const start = models.indexOf('export interface RunInstancesRequest {');
+  const start = models.indexOf(`export interface ${model} {`);
   expect(start).toBeGreaterThan(0);
   const body = models.slice(start, models.indexOf('\n}', start));
   return [...body.matchAll(/^ {4}([A-Za-z0-9]+)\??:/gm)].map((m) => m[1]!);
@@ -27,5 +28,15 @@ describe('RunInstancePara keys', () => {
 
   it('include the parameters that were missing', () => {
     expect(RUN_INSTANCE_PARA_KEYS).toEqual(expect.arrayContaining(['NetworkInterfaces', 'PartitionNumber']));
+  });
+});
+
+describe('what a money budget prices', () => {
+  // Issue 11: InquiryPriceRunInstances takes fewer keys than RunInstances (no MinCount, UserData,
+  // DryRun, ...); the function sends it only those, and never the purchase's ClientToken.
+  it('is exactly the CVM SDK\'s InquiryPriceRunInstancesRequest, less the ClientToken', () => {
+    const fields = runInstancesRequestFields('InquiryPriceRunInstancesRequest');
+    expect(fields.length).toBeGreaterThan(15);
+    expect([...PRICE_INQUIRY_KEYS, 'ClientToken'].sort()).toEqual([...fields].sort());
   });
 });
