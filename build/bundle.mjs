@@ -41,7 +41,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
 export async function buildFunction(outfile = FUNCTION_OUTFILE) {
   const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
-  await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE) });
+  await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
   return main;
 }
 
@@ -57,6 +57,25 @@ const redisClientBeside = {
   name: 'redis-client-beside',
   setup(builder) {
     builder.onResolve({ filter: /^ioredis$/ }, () => ({ path: `./${REDIS_CLIENT_FILE}`, external: true }));
+  },
+};
+
+/**
+ * Parts of ioredis the function never reaches, replaced by stubs (build/shims/ says why, each): its
+ * Redis Cluster client, its TLS profiles and its `debug` logging. They are required by relative
+ * paths inside ioredis, which esbuild's `alias` does not match, hence a resolver.
+ */
+const IOREDIS_STUBS = [
+  [/^\.\/cluster$/, 'ioredis-cluster'],
+  [/^\.\.\/constants\/TLSProfiles$/, 'ioredis-tls-profiles'],
+  [/^debug$/, 'debug'],
+];
+const redisClientTrimmed = {
+  name: 'redis-client-trimmed',
+  setup(builder) {
+    for (const [filter, name] of IOREDIS_STUBS) {
+      builder.onResolve({ filter }, (args) => (/[\\/]node_modules[\\/]ioredis[\\/]/.test(args.importer) ? { path: shim(name) } : undefined));
+    }
   },
 };
 

@@ -97,6 +97,19 @@ describe('the packaged function under Node 18.15', () => {
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
 
+  it('climbs the ladder and prices with the CVM client bundled in, under a money budget', async () => {
+    sandbox.reset();
+    sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
+    const { responses } = await invoke([genericEvent({ eventId: 'bundle-ladder', cluster: 'demo-sh', template: 'burst' })], { CVM_ENDPOINT: sandboxUrl });
+    expect(responses[0]!.json).toMatchObject({ status: 'created', bought: { rung: 2, price: { amount: 0.16, currency: 'CNY' } }, skipped: [{ rung: 1, outcome: 'sold-out' }] });
+    expect(sandbox.calls.map((c) => [c.action, c.service])).toEqual([
+      ['InquiryPriceRunInstances', 'cvm'],
+      ['CreateClusterInstances', 'tke'],
+      ['InquiryPriceRunInstances', 'cvm'],
+      ['CreateClusterInstances', 'tke'],
+    ]);
+  });
+
   it('scales the sandbox once per event, and replays a redelivery', async () => {
     sandbox.reset();
     const event = genericEvent({ eventId: 'bundle-1', cluster: 'demo-bj', template: 'multi-disk', count: 2 });
