@@ -60,6 +60,30 @@ describe('npm start with no credentials: the local sandbox', () => {
   });
 });
 
+describe('npm start shows the fallback ladder and the money budget', () => {
+  let started: FunctionProcess;
+  beforeAll(async () => {
+    started = await startFunctionProcess({});
+  });
+  afterAll(() => started.stop());
+
+  it("empties a rung's stock with the README's curl: the burst template buys on the next rung, priced", async () => {
+    const sandboxUrl = /local sandbox at (http:\/\/\S+)/.exec(started.output())![1]!;
+    expect(started.output()).toContain(`curl -s -X POST ${sandboxUrl}/__sandbox/stock -d '{"ap-shanghai-2/S5.MEDIUM4": 0}'`);
+    await fetch(`${sandboxUrl}/__sandbox/stock`, { method: 'POST', body: '{"ap-shanghai-2/S5.MEDIUM4": 0}' });
+    const answer = await postGeneric(started.url, 'dev-token', { eventId: 'try-ladder', cluster: 'demo-sh', template: 'burst' });
+    expect(answer).toMatchObject({
+      status: 'created',
+      bought: { rung: 2, zone: 'ap-shanghai-4', price: { amount: 0.16, kind: 'hourly', currency: 'CNY' } },
+      skipped: [{ rung: 1, zone: 'ap-shanghai-2', outcome: 'sold-out' }],
+    });
+    const dryRun = await postGeneric(started.url, 'dev-token', { eventId: 'try-ladder-dry', cluster: 'demo-sh', template: 'burst', dryRun: true });
+    expect(dryRun).toMatchObject({ status: 'dry-run', ladder: [{ rung: 1, wouldSkip: 'sold-out-recently' }, { rung: 2 }, { rung: 3 }, { rung: 4 }], budgetLeft: { currency: 'CNY', hourly: 11.84 } });
+    const health = await (await fetch(`${started.url}/healthz`, { headers: { authorization: 'Bearer dev-token' } })).json();
+    expect(health).toMatchObject({ cvm: { endpoint: expect.stringContaining('signed as cvm.tencentcloudapi.com') }, soldOut: [{ zone: 'ap-shanghai-2', instanceType: 'S5.MEDIUM4' }] });
+  });
+});
+
 describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', () => {
   // A stand-in in this process with keys of its own, as an outside checker would run one.
   const credential = { secretId: 'AKIDoutsidechecker0000000000000000000', secretKey: 'outside-checker-key' };
