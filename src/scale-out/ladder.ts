@@ -1,6 +1,6 @@
 import type { Config } from '../config/load-config';
 import { adoptCost, costKeyOf, costLeft, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostGrant, type CostState } from '../core/cost-budget';
-import { rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/ladder';
+import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/ladder';
 import type { CostBudget } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
@@ -124,8 +124,8 @@ export async function climbLadder(
       // leave it for another. Nor go on without the time for another call.
       if (resend !== undefined || rung === rungs || callOptions.deadline - deps.now() < MIN_RUNG_MS) {
         // One rung tried and sold out: TKE's own refusal says it best (its code, RequestId, Retry-After).
-        const error_ = rung === rungs && steps.length > 1 ? soldOutError(steps, deps, error) : error;
-        return { kind: 'failed', error: error_, settlement: 'refused', steps, sent, nodes, resent: resend !== undefined };
+        const answered = rung === rungs && steps.length > 1 ? soldOutError(steps, deps, error) : error;
+        return { kind: 'failed', error: answered, settlement: 'refused', steps, sent, nodes, resent: resend !== undefined };
       }
       if (budget !== undefined) {
         await deps.store.update<CostState, void>(costKeyOf(cluster.clusterId), (current) => settleCost(current, event.key, event.claimId, 'refused', budget, deps.now()));
@@ -141,12 +141,12 @@ export async function climbLadder(
   return { kind: 'failed', error: soldOutError(steps, deps), settlement: 'refused', steps, nodes, resent: false };
 }
 
+/** Every rung is out of reach: each one, and why; Retry-After until the first sold-out mark expires. */
 function soldOutError(steps: readonly RungStep[], deps: ClimbDeps, last?: TkeCallError): SoldOutError {
   const now = deps.now();
   const until = steps.map((s) => (s.until !== undefined ? Date.parse(s.until) : now + deps.config.capacity.soldOutSeconds * 1000));
-  const detail = steps.map((s) => `${s.instanceType} in ${s.zone} (${s.chargeType})`).join('; ');
-  const error = new SoldOutError(detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), Math.min(...until), now);
-  return error;
+  const detail = steps.map(describeStep).join('; ');
+  return new SoldOutError(detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), Math.min(...until), now);
 }
 
 type MoneyReservation =
