@@ -12,8 +12,7 @@ import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, t
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
-import type { ClusterConfig } from './core/model';
-import { costKeyOf, costLeft, readCost, type CostState } from './core/cost-budget';
+import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
 import { rungCountOf } from './core/ladder';
 import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import { createPricing } from './scale-out/pricing';
@@ -167,7 +166,15 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     deps.healthAuth(request, now());
     return {
       ...status,
-      clusters: Object.fromEntries(await Promise.all([...config.clusters.values()].map(async (c) => [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle, ...(c.costBudget !== undefined && { costBudget: await budgetSummary(c) }) }]))),
+      clusters: Object.fromEntries(
+        await Promise.all(
+          [...config.clusters.values()].map(async (c) => {
+            const own = clusterCostScope(c);
+            return [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle, ...(own !== undefined && { costBudget: await budgetSummary(own) }) }];
+          }),
+        ),
+      ),
+      ...(config.costBudget !== undefined && { costBudget: await budgetSummary(deploymentCostScope(config.costBudget)) }),
       templates: [...config.templates.keys()],
       ladders: Object.fromEntries([...config.templates.values()].filter((t) => rungCountOf(t) > 1).map((t) => [t.name, rungCountOf(t)])),
       sources: [...sources.keys()],
@@ -185,10 +192,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   }
 
   /** A money budget's limits and what its window has left (core/cost-budget.ts). */
-  async function budgetSummary(cluster: ClusterConfig): Promise<Record<string, unknown>> {
-    const budget = cluster.costBudget!;
+  async function budgetSummary(scope: CostScope): Promise<Record<string, unknown>> {
+    const { budget } = scope;
     try {
-      const state = await store.update<CostState, CostState | undefined>(costKeyOf(cluster.clusterId), readCost);
+      const state = await store.update<CostState, CostState | undefined>(scope.key, readCost);
       return { ...budget, left: costLeft(state, budget, now()) };
     } catch (error) {
       return { ...budget, left: { unavailable: (error as Error).message } };

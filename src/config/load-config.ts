@@ -4,7 +4,7 @@ import type * as z from 'zod';
 import { ConfigError } from '../errors';
 import { deleteAt, parsePath, pathProblem, writeAt } from '../core/json-path';
 import { FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
-import type { ClusterConfig, Ladder, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
+import type { ClusterConfig, CostBudget, Ladder, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
 import type { RawConfig, RuleInput } from './schema';
 import { dotted, isMissing } from './zod-issues';
@@ -22,6 +22,8 @@ export interface Config {
   readonly store: RawConfig['store'];
   readonly idempotency: RawConfig['idempotency'];
   readonly tke: RawConfig['tke'];
+  /** The deployment's money budget, across every cluster (core/cost-budget.ts). */
+  readonly costBudget?: CostBudget;
   readonly capacity: RawConfig['capacity'];
   readonly pricing: RawConfig['pricing'];
   readonly health?: RawConfig['health'];
@@ -189,7 +191,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
       });
     }
     const ladder = t.ladder === undefined ? undefined : ladderOf(t, at, params, t.clusters.map((a) => clusters.get(a)).filter((c): c is ClusterConfig => c !== undefined), problems);
-    costBudgetProblems(t, name, ladder, clusters, problems);
+    costBudgetProblems(t, name, ladder, clusters, raw.costBudget, problems);
     templates.set(name, {
       name,
       ...(t.description !== undefined && { description: t.description }),
@@ -223,6 +225,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
   });
 
   replayFloorProblems(raw).forEach((p) => problems.push(p));
+  currencyProblems(raw).forEach((p) => problems.push(p));
 
   return {
     origin,
@@ -234,6 +237,7 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
     store: raw.store,
     idempotency: raw.idempotency,
     tke: raw.tke,
+    ...(raw.costBudget !== undefined && { costBudget: raw.costBudget }),
     capacity: raw.capacity,
     pricing: raw.pricing,
     ...(raw.health !== undefined && { health: raw.health }),
@@ -331,24 +335,47 @@ function runInstanceParaProblems(para: Record<string, unknown>): string[] {
  * charge type the budget has a limit for: a prepaid rung on a budget with only `hourly` would be
  * refused at every alarm, so it is refused here, naming the key to set.
  */
-function costBudgetProblems(t: RawConfig['templates'][string], name: string, ladder: Ladder | undefined, clusters: ReadonlyMap<string, ClusterConfig>, problems: string[]): void {
+function costBudgetProblems(
+  t: RawConfig['templates'][string],
+  name: string,
+  ladder: Ladder | undefined,
+  clusters: ReadonlyMap<string, ClusterConfig>,
+  deployment: CostBudget | undefined,
+  problems: string[],
+): void {
   const para = t.runInstancePara as Record<string, unknown>;
   const chargeTypes = [para.InstanceChargeType, ...(ladder?.alternatives ?? []).map((a) => a.sets.find((s) => s.path === 'InstanceChargeType')?.value ?? para.InstanceChargeType)].map((c) =>
     typeof c === 'string' ? c : DEFAULT_CHARGE_TYPE,
   );
   for (const alias of t.clusters) {
-    const budget = clusters.get(alias)?.costBudget;
-    if (budget === undefined) continue;
+    const cluster = clusters.get(alias);
+    if (cluster === undefined) continue;
+    const budgets: Array<[string, CostBudget]> = [
+      ...(cluster.costBudget !== undefined ? [[`clusters.${alias}.costBudget`, cluster.costBudget] as [string, CostBudget]] : []),
+      ...(deployment !== undefined ? [['costBudget', deployment] as [string, CostBudget]] : []),
+    ];
+    if (budgets.length === 0) continue;
     if (para.ImageId === undefined && para.LaunchTemplate === undefined) {
-      problems.push(`templates.${name}.runInstancePara.ImageId: is required to price the template for clusters.${alias}.costBudget (InquiryPriceRunInstances needs ImageId or LaunchTemplate)`);
+      problems.push(`templates.${name}.runInstancePara.ImageId: is required to price the template for ${budgets[0]![0]} (InquiryPriceRunInstances needs ImageId or LaunchTemplate)`);
     }
-    chargeTypes.forEach((chargeType, i) => {
-      const kind = chargeKindOf(chargeType);
-      const rung = i === 0 ? 'the template' : `ladder.alternatives.${i - 1}`;
-      if (kind === undefined) problems.push(`templates.${name}: ${rung} buys ${chargeType}, which a money budget cannot price; clusters.${alias}.costBudget prices POSTPAID_BY_HOUR, SPOTPAID and PREPAID`);
-      else if (budget[kind] === undefined) problems.push(`clusters.${alias}.costBudget.${kind}: is not set, and templates.${name} (${rung}) buys ${chargeType}: set a limit for it`);
-    });
+    for (const [key, budget] of budgets) {
+      chargeTypes.forEach((chargeType, i) => {
+        const kind = chargeKindOf(chargeType);
+        const rung = i === 0 ? 'the template' : `ladder.alternatives.${i - 1}`;
+        if (kind === undefined) problems.push(`templates.${name}: ${rung} buys ${chargeType}, which a money budget cannot price; ${key} prices POSTPAID_BY_HOUR, SPOTPAID and PREPAID`);
+        else if (budget[kind] === undefined) problems.push(`${key}.${kind}: is not set, and templates.${name} (${rung}) buys ${chargeType} on clusters.${alias}: set a limit for it`);
+      });
+    }
   }
+}
+
+/** One account, one billing currency: a deployment budget and a cluster's must name the same one. */
+function currencyProblems(raw: RawConfig): string[] {
+  const deployment = raw.costBudget;
+  if (deployment === undefined) return [];
+  return Object.entries(raw.clusters)
+    .filter(([, c]) => c.costBudget !== undefined && c.costBudget.currency !== deployment.currency)
+    .map(([alias, c]) => `clusters.${alias}.costBudget.currency: ${c.costBudget!.currency} differs from costBudget.currency ${deployment.currency}; prices come in the account's one billing currency`);
 }
 
 function valueAt(root: unknown, segments: readonly (string | number)[]): unknown {

@@ -446,6 +446,11 @@ export const configSchema = z.strictObject({
       ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
     })
     .prefault({}),
+  /**
+   * Money every cluster's scale-outs may commit together, per window (core/cost-budget.ts), on top
+   * of each cluster's own `costBudget`. Absent: clusters are budgeted on their own (or not at all).
+   */
+  costBudget: costBudgetSchema.optional(),
   /** Sold-out memory shared by every instance (core/sold-out.ts). */
   capacity: z
     .strictObject({

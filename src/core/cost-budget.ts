@@ -53,7 +53,37 @@ export type CostDecision =
   | { readonly kind: 'granted'; readonly amount: number; /** what is left of the limit after this */ readonly left: number }
   | { readonly kind: 'over-budget'; readonly used: number; readonly limit: number | undefined; readonly retryAt: number; readonly detail: string };
 
-export const costKeyOf = (clusterId: string): string => `cost:{${clusterId}}`;
+/**
+ * One money budget and where its ledger lives: a cluster's own (`clusters.<alias>.costBudget`) and
+ * the deployment's (top-level `costBudget`, every cluster's purchases together). A purchase must fit
+ * every scope it falls under; each scope's ledger is one store key, reserved atomically on its own.
+ */
+export interface CostScope {
+  /** The config key it comes from, for messages. */
+  readonly name: string;
+  readonly key: string;
+  readonly budget: CostBudget;
+}
+
+export const DEPLOYMENT_COST_KEY = 'cost:deployment';
+
+type BudgetedCluster = { readonly alias: string; readonly clusterId: string; readonly costBudget?: CostBudget };
+
+/** The cluster's own budget, if it has one. */
+export function clusterCostScope(cluster: BudgetedCluster): CostScope | undefined {
+  // Hash tag on the ClusterId, as the throttle's keys: one Redis Cluster slot per cluster.
+  return cluster.costBudget === undefined ? undefined : { name: `clusters.${cluster.alias}.costBudget`, key: `cost:{${cluster.clusterId}}`, budget: cluster.costBudget };
+}
+
+export function deploymentCostScope(budget: CostBudget): CostScope {
+  return { name: 'costBudget', key: DEPLOYMENT_COST_KEY, budget };
+}
+
+/** Every budget a purchase on `cluster` must fit: its own, then the deployment's. */
+export function costScopesOf(cluster: BudgetedCluster, deployment: CostBudget | undefined): readonly CostScope[] {
+  const own = clusterCostScope(cluster);
+  return [...(own !== undefined ? [own] : []), ...(deployment !== undefined ? [deploymentCostScope(deployment)] : [])];
+}
 
 function sliceMs(budget: CostBudget): number {
   return Math.max(1000, Math.floor((budget.windowSeconds * 1000) / 60));

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load-config';
-import { adoptCost, costKeyOf, costLeft, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostGrant, type CostState } from '../core/cost-budget';
+import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostGrant, type CostScope, type CostState } from '../core/cost-budget';
 import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/ladder';
-import type { CostBudget } from '../core/model';
+import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
 import type { ResolvedScaleOut } from '../core/scale-out-request';
@@ -66,7 +66,9 @@ export async function climbLadder(
   callOptions: TkeCallOptions,
 ): Promise<Climb> {
   const { cluster, template } = resolved;
-  const budget = cluster.costBudget;
+  const scopes = costScopesOf(cluster, deps.config.costBudget);
+  // One account, one currency (load-config.ts checks the budgets agree).
+  const currency = scopes[0]?.budget.currency;
   const steps: RungStep[] = [];
   const rungs = rungCountOf(template);
   const start = granted.resend?.rung ?? 1;
@@ -85,16 +87,16 @@ export async function climbLadder(
     }
 
     let price: Price | undefined;
-    if (budget !== undefined) {
-      const reserved = await reserveMoney(deps, resolved, event, budget, sent, nodes, resend !== undefined, callOptions.deadline);
+    if (scopes.length > 0) {
+      const reserved = await reserveMoney(deps, resolved, event, scopes, sent, nodes, resend !== undefined, callOptions.deadline);
       if (reserved.kind === 'over-budget') {
         overBudget = overBudget === undefined || reserved.decision.retryAt < overBudget.retryAt ? reserved.decision : overBudget;
-        steps.push({ rung, ...offering, outcome: 'over-budget', price: { amount: reserved.price.amount, kind: reserved.price.kind, currency: budget.currency } });
+        steps.push({ rung, ...offering, outcome: 'over-budget', price: { amount: reserved.price.amount, kind: reserved.price.kind, currency: currency! } });
         continue;
       }
       ({ sent, nodes, price } = reserved);
     }
-    const priced = price === undefined || budget === undefined ? {} : { price: { amount: price.amount, kind: price.kind, currency: budget.currency } };
+    const priced = price === undefined ? {} : { price: { amount: price.amount, kind: price.kind, currency: currency! } };
 
     // Recorded BEFORE the call: a crash or a lost answer from here on leaves this exact request for
     // the event's redelivery to send again.
@@ -127,9 +129,7 @@ export async function climbLadder(
         const answered = rung === rungs && steps.length > 1 ? soldOutError(steps, deps, error) : error;
         return { kind: 'failed', error: answered, settlement: 'refused', steps, sent, nodes, resent: resend !== undefined };
       }
-      if (budget !== undefined) {
-        await deps.store.update<CostState, void>(costKeyOf(cluster.clusterId), (current) => settleCost(current, event.key, event.claimId, 'refused', budget, deps.now()));
-      }
+      await giveMoneyBack(deps, event, scopes);
     }
   }
 
@@ -154,47 +154,63 @@ type MoneyReservation =
   | { readonly kind: 'over-budget'; readonly decision: Extract<CostDecision, { kind: 'over-budget' }>; readonly price: Price };
 
 /**
- * Prices the rung's exact request and reserves it on the cluster's money budget. Over the budget,
- * a template that allows clamping buys fewer nodes: the count the price per node leaves room for,
- * priced again exactly (CVM prices a request as a whole). A re-sent request is never changed.
+ * Prices the rung's exact request and reserves it in every money budget it falls under (the
+ * cluster's, the deployment's), each atomically in its own ledger; refused by one, what the others
+ * reserved for it is given back. Over a budget, a template that allows clamping buys fewer nodes:
+ * the count the price per node leaves room for, priced again exactly (CVM prices a request as a
+ * whole). A re-sent request is never changed: it takes over the reservations made when it was first sent.
  */
 async function reserveMoney(
   deps: ClimbDeps,
   resolved: ResolvedScaleOut,
   event: ClimbEvent,
-  budget: CostBudget,
+  scopes: readonly CostScope[],
   sent: RenderedRequest,
   nodes: number,
   resend: boolean,
   deadline: number,
 ): Promise<MoneyReservation> {
-  const key = costKeyOf(resolved.cluster.clusterId);
   if (resend) {
-    // The money for this exact request was reserved by the delivery that first sent it.
-    const own = await deps.store.update<CostState, CostGrant | undefined>(key, (current) => adoptCost(current, event.key, event.claimId, event.timeoutAt, budget, deps.now()));
-    if (own !== undefined) return { kind: 'granted', sent, nodes, price: { kind: own.kind, amount: own.amount } };
+    const adopted: Array<CostGrant | undefined> = [];
+    for (const scope of scopes) {
+      adopted.push(await deps.store.update<CostState, CostGrant | undefined>(scope.key, (current) => adoptCost(current, event.key, event.claimId, event.timeoutAt, scope.budget, deps.now())));
+    }
+    const own = adopted[0];
+    if (own !== undefined && adopted.every((a) => a !== undefined)) return { kind: 'granted', sent, nodes, price: { kind: own.kind, amount: own.amount } };
   }
-  const reserve = async (request: RenderedRequest): Promise<{ price: Price; decision: CostDecision }> => {
+  const reserveAll = async (request: RenderedRequest): Promise<{ price: Price; over?: Extract<CostDecision, { kind: 'over-budget' }> }> => {
     const price = await deps.pricing.priceOf(resolved.cluster.region, request.request, deadline);
-    const decision = await deps.store.update<CostState, CostDecision>(key, (current) =>
-      reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, budget, deps.now()),
-    );
-    return { price, decision };
+    const reserved: CostScope[] = [];
+    for (const scope of scopes) {
+      const decision = await deps.store.update<CostState, CostDecision>(scope.key, (current) =>
+        reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, scope.budget, deps.now()),
+      );
+      if (decision.kind === 'over-budget') {
+        await giveMoneyBack(deps, event, reserved);
+        return { price, over: { ...decision, detail: `${scope.name}: ${decision.detail}` } };
+      }
+      reserved.push(scope);
+    }
+    return { price };
   };
-  const first = await reserve(sent);
-  if (first.decision.kind === 'granted') return { kind: 'granted', sent, nodes, price: first.price };
-  const limit = first.decision.limit;
-  if (resend || !resolved.template.count.clamp || limit === undefined || nodes <= 1) return { kind: 'over-budget', decision: first.decision, price: first.price };
+  const first = await reserveAll(sent);
+  if (first.over === undefined) return { kind: 'granted', sent, nodes, price: first.price };
+  const limit = first.over.limit;
+  if (resend || !resolved.template.count.clamp || limit === undefined || nodes <= 1) return { kind: 'over-budget', decision: first.over, price: first.price };
   const perNode = first.price.amount / nodes;
-  const fits = perNode > 0 ? Math.floor((limit - first.decision.used) / perNode) : 0;
-  if (fits < 1 || fits >= nodes) return { kind: 'over-budget', decision: first.decision, price: first.price };
+  const fits = perNode > 0 ? Math.floor((limit - first.over.used) / perNode) : 0;
+  if (fits < 1 || fits >= nodes) return { kind: 'over-budget', decision: first.over, price: first.price };
   const fewer = renderCreateClusterInstances({ ...resolved, count: fits }, sent.rung);
-  const second = await reserve(fewer);
-  return second.decision.kind === 'granted'
-    ? { kind: 'granted', sent: fewer, nodes: fits, price: second.price }
-    : { kind: 'over-budget', decision: second.decision, price: second.price };
+  const second = await reserveAll(fewer);
+  return second.over === undefined ? { kind: 'granted', sent: fewer, nodes: fits, price: second.price } : { kind: 'over-budget', decision: second.over, price: second.price };
 }
 
+/** A rung not bought (sold out, or over another budget): its reservations go back. */
+async function giveMoneyBack(deps: ClimbDeps, event: ClimbEvent, scopes: readonly CostScope[]): Promise<void> {
+  for (const scope of scopes) {
+    await deps.store.update<CostState, void>(scope.key, (current) => settleCost(current, event.key, event.claimId, 'refused', scope.budget, deps.now()));
+  }
+}
 
 /**
  * A dry run's plan: every rung rendered (with its own ClientToken), whether the shared memory has it
@@ -203,22 +219,25 @@ async function reserveMoney(
  */
 export async function planLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, deadline: number): Promise<LadderPlan> {
   const { cluster } = resolved;
-  const budget = cluster.costBudget;
+  const scopes = costScopesOf(cluster, deps.config.costBudget);
   const now = deps.now();
   const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
-  const cost = budget === undefined ? undefined : await deps.store.update<CostState, CostState | undefined>(costKeyOf(cluster.clusterId), readCost);
+  const ledgers: Array<{ scope: CostScope; state: CostState | undefined }> = [];
+  for (const scope of scopes) ledgers.push({ scope, state: await deps.store.update<CostState, CostState | undefined>(scope.key, readCost) });
   const rungs: RungPreview[] = [];
   for (let rung = 1; rung <= rungCountOf(resolved.template); rung++) {
     const rendered = renderCreateClusterInstances(resolved, rung);
     const offering = offeringOf(cluster.region, rendered.request);
     const mark = soldOutMarkOf(soldOut, offering, now);
     let preview: RungPreview = { rung, ...offering, clientToken: rendered.clientToken, ...(mark !== undefined && { soldOutUntil: new Date(mark.until).toISOString(), wouldSkip: 'sold-out-recently' as const }) };
-    if (budget !== undefined) {
+    if (scopes.length > 0) {
       try {
         const price = await deps.pricing.priceOf(cluster.region, rendered.request, deadline);
-        const limit = budget[price.kind];
-        const over = limit === undefined || usedOf(cost ?? { grants: [] }, price.kind) + price.amount > limit;
-        preview = { ...preview, price: { amount: price.amount, kind: price.kind, currency: budget.currency }, ...(over && preview.wouldSkip === undefined && { wouldSkip: 'over-budget' as const }) };
+        const over = ledgers.some(({ scope, state }) => {
+          const limit = scope.budget[price.kind];
+          return limit === undefined || usedOf(state ?? { grants: [] }, price.kind) + price.amount > limit;
+        });
+        preview = { ...preview, price: { amount: price.amount, kind: price.kind, currency: scopes[0]!.budget.currency }, ...(over && preview.wouldSkip === undefined && { wouldSkip: 'over-budget' as const }) };
       } catch (error) {
         if (!(error instanceof ScaleOutError)) throw error;
         preview = { ...preview, priceUnavailable: error.message };
@@ -226,5 +245,16 @@ export async function planLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, de
     }
     rungs.push(preview);
   }
-  return { rungs, ...(budget !== undefined && { budgetLeft: { currency: budget.currency, ...costLeft(cost, budget, now) } }) };
+  return { rungs, ...(scopes.length > 0 && { budgetLeft: { currency: scopes[0]!.budget.currency, ...leastLeft(ledgers, now) } }) };
+}
+
+/** What the next purchase may still commit, per kind: the tightest of the budgets it falls under. */
+function leastLeft(ledgers: ReadonlyArray<{ scope: CostScope; state: CostState | undefined }>, now: number): Partial<Record<CostKind, number>> {
+  const least: Partial<Record<CostKind, number>> = {};
+  for (const { scope, state } of ledgers) {
+    for (const [kind, left] of Object.entries(costLeft(state, scope.budget, now)) as Array<[CostKind, number]>) {
+      least[kind] = Math.min(least[kind] ?? Infinity, left);
+    }
+  }
+  return least;
 }

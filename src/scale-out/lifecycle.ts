@@ -10,7 +10,7 @@ import {
   type RequestFingerprint,
   type ScaleOutAnswer,
 } from '../core/idempotency';
-import { costKeyOf, settleCost, type CostState } from '../core/cost-budget';
+import { costScopesOf, settleCost, type CostState } from '../core/cost-budget';
 import { rungCountOf, type RungStep } from '../core/ladder';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
@@ -125,7 +125,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       // a money budget, the plan: every rung, its price, what the budget leaves.
       const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
       const plan =
-        rungCountOf(resolved.template) > 1 || resolved.cluster.costBudget !== undefined
+        rungCountOf(resolved.template) > 1 || costScopesOf(resolved.cluster, deps.config.costBudget).length > 0
           ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, times.deadline)
           : undefined;
       const answer: ScaleOutAnswer = {
@@ -313,16 +313,19 @@ async function settleFailure(deps: LifecycleDeps, resolved: ResolvedScaleOut, ev
   return [released, settled, costSettled];
 }
 
-/** Settles the event's money reservation, if its cluster has a budget (core/cost-budget.ts). */
-function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, outcome: 'created' | 'refused' | 'unknown'): Promise<string | undefined> {
-  const budget = resolved.cluster.costBudget;
-  if (budget === undefined) return Promise.resolve(undefined);
-  return storeWrite(
-    () => deps.store.update<CostState, void>(costKeyOf(resolved.cluster.clusterId), (current) => settleCost(current, event.key, event.claimId, outcome, budget, deps.now())),
-    outcome === 'refused'
-      ? `the money reserved on ${costKeyOf(resolved.cluster.clusterId)} could not be given back: it stays counted for the window`
-      : `the money reservation on ${costKeyOf(resolved.cluster.clusterId)} could not be settled: it stays reserved for the window`,
-  );
+/** Settles the event's money reservations, in every budget it falls under (core/cost-budget.ts). */
+async function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, outcome: 'created' | 'refused' | 'unknown'): Promise<string | undefined> {
+  const problems: string[] = [];
+  for (const scope of costScopesOf(resolved.cluster, deps.config.costBudget)) {
+    const problem = await storeWrite(
+      () => deps.store.update<CostState, void>(scope.key, (current) => settleCost(current, event.key, event.claimId, outcome, scope.budget, deps.now())),
+      outcome === 'refused'
+        ? `the money reserved on ${scope.key} could not be given back: it stays counted for the window`
+        : `the money reservation on ${scope.key} could not be settled: it stays reserved for the window`,
+    );
+    if (problem !== undefined) problems.push(problem);
+  }
+  return problems.length === 0 ? undefined : problems.join('; ');
 }
 
 /** What an unsettled grant leaves behind (the success path and an unknown outcome settle it the same way). */

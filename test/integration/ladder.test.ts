@@ -147,6 +147,31 @@ describe('the money budget', () => {
     expect(health.json.clusters['demo-sh'].costBudget.left.hourly).toBeLessThan(0.08);
   });
 
+  it('a deployment budget bounds every cluster together, on top of each cluster\'s own', async () => {
+    // demo-sh keeps its own 12 CNY/h; the deployment allows 3 CNY/h across demo-sh and demo-bj.
+    h = await startHarness({
+      sandbox: { clusters: [{ clusterId: 'cls-sh7k2m9q', region: 'ap-shanghai', maxNodes: 1000 }, { clusterId: 'cls-nfjdk3n0', region: 'ap-beijing', maxNodes: 1000 }, { clusterId: 'cls-e55paxnt', region: 'ap-guangzhou' }] },
+      config: (doc) => {
+        doc.throttle = RELAXED_THROTTLE;
+        doc.templates.small.runInstancePara.ImageId = 'img-fqais24x';
+        doc.costBudget = { currency: 'CNY', hourly: 3 };
+      },
+    });
+    const answers = [];
+    for (let i = 0; i < 40; i++) {
+      answers.push(await h.postGeneric(i % 2 === 0 ? burst(`d-${i}`) : { eventId: `d-${i}`, cluster: 'demo-bj', template: 'multi-disk' }));
+    }
+    const committed = h.sandbox.createdCalls.map((c) => paraOf(c)).reduce((sum, p) => sum + hourlyOf(p), 0);
+    expect(committed).toBeLessThanOrEqual(3 + 1e-9);
+    expect(new Set(h.sandbox.createdCalls.map((c) => c.params.ClusterId))).toEqual(new Set(['cls-sh7k2m9q', 'cls-nfjdk3n0']));
+    const held = answers.filter((a) => a.statusCode === 429);
+    expect(held.length).toBeGreaterThan(20);
+    expect(held.map((a) => a.json.error.message as string).every((m) => m.includes('throttled by cost-budget: costBudget: '))).toBe(true);
+    const health = await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as never);
+    expect(health.json.costBudget).toMatchObject({ currency: 'CNY', hourly: 3, left: { hourly: expect.any(Number) } });
+    expect(health.json.costBudget.left.hourly).toBeLessThan(0.8);
+  });
+
   it.each([
     // InternalError is retried (3 attempts in all), then given up.
     ['fails', { kind: 'error', code: 'InternalError', times: 3 }],

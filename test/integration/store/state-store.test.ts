@@ -1,4 +1,4 @@
-import { costKeyOf, reserveCost, type CostDecision, type CostState } from '../../../src/core/cost-budget';
+import { clusterCostScope, reserveCost, type CostDecision, type CostState } from '../../../src/core/cost-budget';
 import { MemoryStore } from '../../../src/store/memory-store';
 import { RedisStore } from '../../../src/store/redis-store';
 import type { StateStore, StoreStep } from '../../../src/store/state-store';
@@ -92,7 +92,7 @@ describe.each(stores)('%s store', (_kind, makeStore) => {
   it('lets concurrent money reservations of many instances spend no more than the budget (core/cost-budget.ts)', async () => {
     const budget = { currency: 'CNY' as const, windowSeconds: 86_400, hourly: 5 };
     const reserve = (i: number) =>
-      store.update<CostState, CostDecision>(costKeyOf('cls-aaaaaaaa'), (current) =>
+      store.update<CostState, CostDecision>(clusterCostScope({ alias: 'a', clusterId: 'cls-aaaaaaaa', costBudget: budget })!.key, (current) =>
         reserveCost(current, { eventKey: `event-${i}`, claimId: `claim-${i}`, price: { kind: 'hourly', amount: 0.37 }, inFlightUntil: clock.now + 30_000 }, budget, clock.now),
       );
     const decisions = await Promise.all(Array.from({ length: 60 }, (_, i) => reserve(i)));

@@ -106,12 +106,30 @@ describe('a money budget is refused at cold start, naming the key, when', () => 
     [
       'a rung buys a charge type the budget has no limit for',
       (doc) => delete doc.clusters['demo-sh'].costBudget.hourly,
-      'clusters.demo-sh.costBudget.hourly: is not set, and templates.burst (the template) buys SPOTPAID: set a limit for it',
+      'clusters.demo-sh.costBudget.hourly: is not set, and templates.burst (the template) buys SPOTPAID on clusters.demo-sh: set a limit for it',
     ],
     [
       'a template it must price has no ImageId',
       (doc) => delete doc.templates.burst.runInstancePara.ImageId,
       'templates.burst.runInstancePara.ImageId: is required to price the template for clusters.demo-sh.costBudget (InquiryPriceRunInstances needs ImageId or LaunchTemplate)',
+    ],
+    [
+      'the deployment\'s budget and a cluster\'s name different currencies',
+      (doc) => (doc.costBudget = { currency: 'USD', hourly: 5 }),
+      'clusters.demo-sh.costBudget.currency: CNY differs from costBudget.currency USD; prices come in the account\'s one billing currency',
+    ],
+    [
+      'the deployment\'s budget covers a template CVM cannot price (no ImageId)',
+      (doc) => (doc.costBudget = { currency: 'CNY', hourly: 5 }),
+      'templates.small.runInstancePara.ImageId: is required to price the template for costBudget',
+    ],
+    [
+      'the deployment\'s budget has no limit for a charge type some template buys',
+      (doc) => {
+        doc.templates.small.runInstancePara.ImageId = 'img-fqais24x';
+        doc.costBudget = { currency: 'CNY', prepaid: 100 };
+      },
+      'costBudget.hourly: is not set, and templates.small (the template) buys POSTPAID_BY_HOUR on clusters.demo: set a limit for it',
     ],
   ])('%s', (_name, change, problem) => {
     expect(problemsOf(change).some((p) => p.startsWith(problem))).toBe(true);
