@@ -90,12 +90,14 @@ export class ThrottledError extends ScaleOutError {
 }
 
 /**
- * 503: every rung of the template's ladder is sold out (now, or marked so by an instance within
- * `capacity.soldOutSeconds`). Nothing was bought; retrying after the earliest mark expires may find stock.
+ * 503: CVM is sold out where this event could buy: every rung of the template's ladder (now, or
+ * marked so by an instance within `capacity.soldOutSeconds`), or the rungs there was time for, or
+ * the rung the event was already sent on (which it never leaves). Nothing was bought; retrying after
+ * the earliest mark expires may find stock.
  */
 export class SoldOutError extends ScaleOutError {
-  constructor(detail: string, retryAt: number, now: number) {
-    super(503, 'SoldOut', `CVM is sold out for every rung of the ladder: ${detail}`, {
+  constructor(scope: string, detail: string, retryAt: number, now: number) {
+    super(503, 'SoldOut', `CVM is sold out for ${scope}: ${detail}`, {
       expose: true,
       retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
     });

@@ -124,9 +124,19 @@ export async function climbLadder(
       await deps.store.update<SoldOutState, void>(SOLD_OUT_KEY, (current) => markSoldOut(current, offering, capacity, deps.now(), deps.config.capacity.soldOutSeconds * 1000));
       // A re-sent rung may have bought before (its outcome was unknown, or its delivery died): never
       // leave it for another. Nor go on without the time for another call.
-      if (resend !== undefined || rung === rungs || callOptions.deadline - deps.now() < MIN_RUNG_MS) {
-        // One rung tried and sold out: TKE's own refusal says it best (its code, RequestId, Retry-After).
-        const answered = rung === rungs && steps.length > 1 ? soldOutError(steps, deps, error) : error;
+      const stop =
+        resend !== undefined
+          ? 'the rung this event was already sent on (it may have bought there, so the ladder stays on it)'
+          : rung === rungs
+            ? 'every rung of the ladder'
+            : callOptions.deadline - deps.now() < MIN_RUNG_MS
+              ? `the rungs there was time for (${rungs - rung} left untried)`
+              : undefined;
+      if (stop !== undefined) {
+        // One rung tried, and TKE's own answer already says "retry later": it says it best (its
+        // code, RequestId, Retry-After). Otherwise (several rungs, or CVM's code inside TKE's
+        // CvmCommon, a 502) the answer is SoldOut with every rung and why.
+        const answered = steps.length === 1 && error.status === 503 ? error : soldOutError(stop, steps, deps, error);
         return { kind: 'failed', error: answered, settlement: 'refused', steps, sent, nodes, resent: resend !== undefined };
       }
       await giveMoneyBack(deps, event, scopes);
@@ -138,15 +148,15 @@ export async function climbLadder(
   if (overBudget !== undefined) {
     return { kind: 'failed', error: new ThrottledError('cost-budget', overBudget.detail, overBudget.retryAt, now), settlement: 'refused', steps, nodes, resent: false };
   }
-  return { kind: 'failed', error: soldOutError(steps, deps), settlement: 'refused', steps, nodes, resent: false };
+  return { kind: 'failed', error: soldOutError('every rung of the ladder', steps, deps), settlement: 'refused', steps, nodes, resent: false };
 }
 
 /** Every rung is out of reach: each one, and why; Retry-After until the first sold-out mark expires. */
-function soldOutError(steps: readonly RungStep[], deps: ClimbDeps, last?: TkeCallError): SoldOutError {
+function soldOutError(scope: string, steps: readonly RungStep[], deps: ClimbDeps, last?: TkeCallError): SoldOutError {
   const now = deps.now();
   const until = steps.map((s) => (s.until !== undefined ? Date.parse(s.until) : now + deps.config.capacity.soldOutSeconds * 1000));
   const detail = steps.map(describeStep).join('; ');
-  return new SoldOutError(detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), Math.min(...until), now);
+  return new SoldOutError(scope, detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), Math.min(...until), now);
 }
 
 type MoneyReservation =

@@ -92,6 +92,20 @@ describe('the fallback ladder', () => {
     expect((await h.postGeneric(burst('after-2'))).json.status).toBe('created');
   });
 
+  it('a template without a ladder, sold out: TKE\'s 503 when it says so itself; SoldOut 503 (not CvmCommon\'s 502) when CVM\'s code is inside CvmCommon', async () => {
+    h = await startHarness();
+    h.sandbox.setStock({ 'ap-guangzhou-4/S3.SMALL1': 0 });
+    const typeGone = await h.postGeneric({ eventId: 'small-1', cluster: 'demo', template: 'small' });
+    expect(typeGone.statusCode).toBe(503);
+    expect(typeGone.json.error.code).toBe('ResourceInsufficient.SpecifiedInstanceType');
+    expect(typeGone.headers['retry-after']).toBe('300');
+    h.sandbox.setStock({ 'ap-guangzhou-4/S3.SMALL1': -1, 'ap-guangzhou-3': 0 });
+    const zoneGone = await h.postGeneric({ eventId: 'small-2', cluster: 'demo', template: 'small', params: { zone: 'ap-guangzhou-3' } });
+    expect(zoneGone.statusCode).toBe(503);
+    expect(zoneGone.json.error).toMatchObject({ code: 'SoldOut', message: expect.stringContaining('every rung of the ladder: rung 1 S3.SMALL1 in ap-guangzhou-3 (POSTPAID_BY_HOUR): sold out (ResourcesSoldOut.AvailableZone)') });
+    expect(Number(zoneGone.headers['retry-after'])).toBeGreaterThan(800);
+  });
+
   it('an unknown outcome on rung 1: the redelivery stays on rung 1 with the same token, even once rung 1 is sold out', async () => {
     h = await startHarness({ config: (doc) => { doc.throttle = RELAXED_THROTTLE; doc.tke = { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 300 }; } });
     // Rung 1 gets no answer at all (both attempts dropped): TKE may have bought.
