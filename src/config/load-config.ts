@@ -222,6 +222,18 @@ function resolve(raw: RawConfig, origin: string, problems: string[]): Config {
         problems.push(`${at}.sources: ${source} is not enabled under sources`);
       }
     }
+    const count = rule.scale.count;
+    if (typeof count === 'object' && 'steps' in count) {
+      // Only Tencent Cloud Monitor sends its threshold (calcValue); only Grafana (values) and
+      // Tencent Cloud Monitor (currentValue) send named values.
+      const others = rule.sources.filter((s) => s !== 'tencent-monitor');
+      if (count.steps.threshold === undefined && others.length > 0) {
+        problems.push(`${at}.scale.count.steps.threshold: is required: only Tencent Cloud Monitor sends its own threshold, and this rule also hears ${others.join(', ')}`);
+      }
+      if ('value' in count.steps.value && rule.sources.includes('alertmanager')) {
+        problems.push(`${at}.scale.count.steps.value: Alertmanager sends no named values; take the value from a label or an annotation (e.g. annotations: { value: "{{ $value }}" } in the Prometheus rule)`);
+      }
+    }
   });
 
   replayFloorProblems(raw).forEach((p) => problems.push(p));

@@ -1,5 +1,6 @@
 import * as z from './zod';
 import { ALERT_SOURCES } from './alert-sources';
+import { durationSeconds } from './duration';
 import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 
 /**
@@ -352,6 +353,50 @@ export { ALERT_SOURCES, type AlertSourceName } from './alert-sources';
 
 const matchValue = z.union([z.string(), z.array(z.string()).min(1)]);
 
+/** A duration as Alertmanager writes one: 30s, 10m, 1h (seconds, minutes, hours), within bounds. */
+const duration = (minSeconds: number, maxSeconds: number) =>
+  z
+    .string()
+    .regex(/^\d{1,6}(s|m|h)$/, 'must be a duration such as 30s, 10m or 1h')
+    .refine((d) => {
+      const seconds = durationSeconds(d);
+      return seconds >= minSeconds && seconds <= maxSeconds;
+    }, `must be from ${minSeconds} s to ${maxSeconds / 3600} h`);
+
+/**
+ * Step sizes (rules/sizing.ts), as AWS step adjustments (StepAdjustment, docs.aws.amazon.com/
+ * autoscaling/ec2/APIReference/API_StepAdjustment.html): ranges of how far the value is beyond the
+ * threshold, `from` inclusive and `to` exclusive, contiguous, only the last open-ended.
+ */
+const stepsSchema = z
+  .strictObject({
+    /** Where the alarm's value is: a label or an annotation (Alertmanager: e.g. `value: "{{ $value }}"`), or a named value the sender sends (Grafana: a query's refId in `values`; Tencent Cloud Monitor: currentValue). */
+    value: z.union([z.strictObject({ label: z.string().min(1) }), z.strictObject({ annotation: z.string().min(1) }), z.strictObject({ value: z.string().min(1) })]),
+    /** The alarm's threshold. Tencent Cloud Monitor sends its own (calcValue, calcType); elsewhere it is required. */
+    threshold: z.number().optional(),
+    /** above: the alarm fires when the value exceeds the threshold (excess = value - threshold); below: when it falls under it. */
+    direction: z.enum(['above', 'below']).optional(),
+    ranges: z
+      .array(z.strictObject({ from: z.number().min(0), to: z.number().optional(), count: positiveInt(MAX_INSTANCE_COUNT) }))
+      .min(1)
+      .max(20)
+      .superRefine((ranges, ctx) => {
+        ranges.forEach((range, i) => {
+          const next = ranges[i + 1];
+          if (range.to !== undefined && range.to <= range.from) ctx.addIssue({ code: 'custom', path: [i, 'to'], message: 'must be above from' });
+          if (next === undefined) return;
+          if (range.to === undefined) ctx.addIssue({ code: 'custom', path: [i, 'to'], message: 'is required: only the last range may be open-ended' });
+          else if (next.from !== range.to) ctx.addIssue({ code: 'custom', path: [i + 1, 'from'], message: `must be ${range.to}, where the range before ends: ranges may neither overlap nor leave a gap` });
+        });
+      }),
+  });
+
+/** Count by a severity label: `{ label: severity, counts: { warning: 1, critical: 3 } }`. */
+const severitySchema = z.strictObject({
+  label: z.string().min(1).default('severity'),
+  counts: z.record(z.string().min(1), positiveInt(MAX_INSTANCE_COUNT)).refine((c) => Object.keys(c).length > 0, 'give at least one severity'),
+});
+
 export const ruleSchema = z.strictObject({
   /** Appears in event IDs and logs. */
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lower-case letters, digits and dashes (at most 48)'),
@@ -377,7 +422,12 @@ export const ruleSchema = z.strictObject({
   scale: z.strictObject({
     cluster: alias,
     template: alias,
-    /** A fixed count, or taken from a label or annotation of the alert (the template's bounds apply). */
+    /**
+     * A fixed count; or taken from a label or annotation of the alert; or sized by how far the
+     * alarm's value is beyond its threshold (`steps`, as AWS step adjustments); or by a severity
+     * label. The template's bounds apply; a value that cannot be read gives `default`, and the
+     * answer and the log line say so (rules/sizing.ts).
+     */
     count: z
       .union([
         positiveInt(MAX_INSTANCE_COUNT),
@@ -388,9 +438,22 @@ export const ruleSchema = z.strictObject({
             default: positiveInt(MAX_INSTANCE_COUNT).default(1),
           })
           .refine((c) => !(c.label !== undefined && c.annotation !== undefined), 'take the count from a label or an annotation, not both'),
+        z.strictObject({ steps: stepsSchema, default: positiveInt(MAX_INSTANCE_COUNT).default(1) }),
+        z.strictObject({ severity: severitySchema, default: positiveInt(MAX_INSTANCE_COUNT).default(1) }),
       ])
       .optional(),
   }),
+  /**
+   * Keep scaling while the alarm keeps firing: each `every` of an episode is a new scale-out (its
+   * event ID gains the period), throttled as always; `warmUp` holds a repeat back that long after
+   * the episode's last purchase, while new nodes join (rules/plan.ts, scale-out/lifecycle.ts).
+   */
+  repeat: z
+    .strictObject({
+      every: duration(10, 86_400),
+      warmUp: duration(0, 86_400).optional(),
+    })
+    .optional(),
   /** One scale-out per matching alert, instead of one per rule for the whole group. */
   perAlert: z.boolean().default(false),
 });
@@ -492,4 +555,5 @@ export type FeishuSourceConfig = z.infer<typeof feishuSourceSchema>;
 export type DingtalkSourceConfig = z.infer<typeof dingtalkSourceSchema>;
 export type ChatAllowConfig = z.infer<typeof chatAllowSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
+export type StepsInput = z.infer<typeof stepsSchema>;
 export type CostBudgetInput = z.infer<typeof costBudgetSchema>;

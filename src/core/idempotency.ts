@@ -1,7 +1,7 @@
 import type { LadderPlan, RungStep } from './ladder';
 import type { ParamValue } from './model';
 import type { StoreStep } from './store-step';
-import type { ResolvedScaleOut } from './scale-out-request';
+import type { ResolvedScaleOut, Sizing } from './scale-out-request';
 
 /**
  * Idempotency of one event, as pure decisions over the stored record. The store applies what these
@@ -22,7 +22,11 @@ import type { ResolvedScaleOut } from './scale-out-request';
 export interface RequestFingerprint {
   readonly clusterId: string;
   readonly template: string;
-  readonly count: number;
+  /**
+   * Absent when the count is sized by the alarm's value (rules/sizing.ts, steps): a later delivery
+   * of the same event may carry another value, and must replay the first decision, not conflict.
+   */
+  readonly count?: number;
   /** Sorted by name so that the order in the payload does not matter. */
   readonly params: ReadonlyArray<readonly [string, ParamValue]>;
 }
@@ -46,6 +50,10 @@ export interface ScaleOutAnswer {
   readonly skipped?: readonly RungStep[];
   /** Dry runs only: the ladder, each rung's price, and what the money budget leaves. */
   readonly plan?: LadderPlan;
+  /** How an alarm rule sized the count: the step or severity, or why the default. */
+  readonly sizing?: Sizing;
+  /** A repeating rule: which period of the alarm episode this scale-out is. */
+  readonly period?: number;
 }
 
 export type IdempotencyRecord =
@@ -72,7 +80,7 @@ export function fingerprintOf(resolved: ResolvedScaleOut): RequestFingerprint {
   return {
     clusterId: resolved.cluster.clusterId,
     template: resolved.template.name,
-    count: resolved.count,
+    ...(resolved.sizing?.by !== 'steps' && { count: resolved.count }),
     params: [...resolved.params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   };
 }

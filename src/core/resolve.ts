@@ -52,6 +52,8 @@ export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): Reso
       requestedCount,
       params: request.params,
       ...(request.reason !== undefined && { reason: request.reason }),
+      ...(request.sizing !== undefined && { sizing: request.sizing }),
+      ...(request.repeat !== undefined && { repeat: request.repeat }),
     },
   };
 }

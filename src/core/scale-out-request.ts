@@ -20,6 +20,33 @@ export interface ScaleOutRequest {
   readonly reason?: string;
   /** Resolve and render only: show what would be sent, send nothing, record nothing. */
   readonly dryRun?: boolean;
+  /** How an alarm rule sized the count (rules/sizing.ts), for the answer and the log line. */
+  readonly sizing?: Sizing;
+  /** A rule that repeats while its alarm keeps firing: which period of the episode this is. */
+  readonly repeat?: RepeatPeriod;
+}
+
+/** How a rule's count was chosen from the alarm: which step or severity, or why the default. */
+export interface Sizing {
+  readonly by: 'steps' | 'severity';
+  readonly value?: number;
+  readonly threshold?: number;
+  readonly direction?: 'above' | 'below';
+  /** How far the value is beyond the threshold, in the alarm's direction. */
+  readonly excess?: number;
+  readonly step?: { readonly from: number; readonly to?: number };
+  readonly severity?: string;
+  /** Set when the rule's default count was used instead, and why. */
+  readonly fallback?: string;
+}
+
+/** One period of a repeating rule's alarm episode (config `rules[].repeat`). */
+export interface RepeatPeriod {
+  /** 0 for the episode's first `every`, 1 for the next, ... */
+  readonly period: number;
+  /** The rule and the alarm episode, the same in every period: what warm-up is counted by. */
+  readonly episode: string;
+  readonly warmUpSeconds?: number;
 }
 
 /** A request checked against the config: every name resolved, every value within its bounds. */
@@ -34,6 +61,8 @@ export interface ResolvedScaleOut {
   readonly requestedCount: number;
   readonly params: ReadonlyMap<string, ParamValue>;
   readonly reason?: string;
+  readonly sizing?: Sizing;
+  readonly repeat?: RepeatPeriod;
 }
 
 /** A scale-out a payload asks for that cannot even be planned (an alert's count label is not a number). */

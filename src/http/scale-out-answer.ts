@@ -16,6 +16,8 @@ export function scaleOutAnswerBody(status: ScaleOutStatus, answer: ScaleOutAnswe
     clientToken: answer.clientToken,
     instanceIds: answer.instanceIds,
     requestId: answer.requestId,
+    ...(answer.sizing !== undefined && { sizing: answer.sizing }),
+    ...(answer.period !== undefined && { period: answer.period }),
     ...(answer.bought !== undefined && { bought: answer.bought }),
     ...(answer.skipped !== undefined && { skipped: answer.skipped }),
     ...(preview !== undefined && { wouldSend: preview }),

@@ -20,8 +20,18 @@ export interface Alert {
    * repeats and new for a new episode. Alertmanager/Grafana: `<fingerprint>/<startsAt seconds>`.
    */
   readonly episode: string;
-  /** When the episode started (epoch ms), to pick a group's oldest alert. */
+  /** When the episode started (epoch ms), to pick a group's oldest alert and count repeat periods. */
   readonly startedAt: number;
+  /**
+   * How long the episode has lasted, when the sender says so itself (Tencent Cloud Monitor's
+   * durationTime): repeat periods are counted by it rather than by the function's clock.
+   */
+  readonly elapsedMs?: number;
+  /** Named numeric values the sender sends: Grafana's `values` (by refId), Tencent Cloud Monitor's currentValue. */
+  readonly values?: Readonly<Record<string, number | string>>;
+  /** The alarm's own threshold and direction, when the sender sends them (Tencent Cloud Monitor's calcValue, calcType). */
+  readonly threshold?: number;
+  readonly direction?: 'above' | 'below';
 }
 
 /** An alert of a delivery that asks for nothing, and why (answered 200 `ignored`, and logged). */

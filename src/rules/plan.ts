@@ -3,6 +3,8 @@ import type { AlertSourceName } from '../config/schema';
 import { UnprocessableError } from '../errors';
 import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
 import type { Alert, IgnoredAlert } from './alert';
+import { sizeFor } from './sizing';
+import { durationSeconds } from '../config/duration';
 
 /**
  * Which scale-outs a delivery of alarms asks for. Pure: the rules and the alerts are all it reads.
@@ -34,7 +36,12 @@ export interface ScaleOutPlan {
   readonly refused: readonly RefusedScaleOut[];
 }
 
-export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceName, alerts: readonly Alert[]): ScaleOutPlan {
+/**
+ * `now` counts a repeating rule's periods (`rules[].repeat.every`) for senders that do not say how
+ * long the alarm has lasted: the period is part of the event ID, so every delivery within one
+ * period is one event (a replay), and the next period a new scale-out, judged by the throttle.
+ */
+export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceName, alerts: readonly Alert[], now: number): ScaleOutPlan {
   const firing = alerts.filter((a) => a.status === 'firing');
   const matchedEpisodes = new Set<string>();
   const requests: ScaleOutRequest[] = [];
@@ -47,7 +54,7 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
     matched.forEach((a) => matchedEpisodes.add(a.episode));
     const triggers = rule.perAlert ? matched : [oldest(matched)];
     for (const alert of triggers) {
-      const planned = requestFor(rule, source, alert, matched.length);
+      const planned = requestFor(rule, source, alert, matched.length, now);
       if (planned.problem === undefined) requests.push(planned.request);
       else refused.push({ request: planned.request, error: planned.problem });
     }
@@ -94,31 +101,32 @@ function oldest(alerts: readonly Alert[]): Alert {
 }
 
 /** The scale-out a rule asks for on behalf of `alert`, or why it cannot be made (with the request it would have been). */
-function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number): { request: ScaleOutRequest; problem?: UnprocessableError } {
-  const count = countFor(rule, alert);
+function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, groupSize: number, now: number): { request: ScaleOutRequest; problem?: UnprocessableError } {
+  const size = sizeFor(rule, alert);
   const name = alert.labels.alertname ?? alert.metric ?? alert.eventName ?? alert.policyId ?? 'alert';
+  const episode = `${rule.name}/${alert.episode}`;
+  const period = periodOf(rule, alert, now);
   const request: ScaleOutRequest = {
     source,
-    eventId: `${rule.name}/${alert.episode}`,
+    // The first period keeps the episode's own event ID (as without repeat); later ones add theirs.
+    eventId: period === undefined || period === 0 ? episode : `${episode}/p${period}`,
     cluster: rule.scale.cluster,
     template: rule.scale.template,
-    ...(typeof count === 'number' && { count }),
+    ...(!(size instanceof UnprocessableError) && size.count !== undefined && { count: size.count }),
     params: new Map(),
-    reason: `rule ${rule.name}: ${name}${groupSize > 1 && !rule.perAlert ? ` and ${groupSize - 1} more firing` : ''}`,
+    reason: `rule ${rule.name}: ${name}${groupSize > 1 && !rule.perAlert ? ` and ${groupSize - 1} more firing` : ''}${period !== undefined && period > 0 ? `, still firing (period ${period})` : ''}`,
+    ...(!(size instanceof UnprocessableError) && size.sizing !== undefined && { sizing: size.sizing }),
+    ...(period !== undefined && {
+      repeat: { period, episode, ...(rule.repeat!.warmUp !== undefined && { warmUpSeconds: durationSeconds(rule.repeat!.warmUp) }) },
+    }),
   };
-  return count instanceof UnprocessableError ? { request, problem: count } : { request };
+  return size instanceof UnprocessableError ? { request, problem: size } : { request };
 }
 
-function countFor(rule: RuleConfig, alert: Alert): number | undefined | UnprocessableError {
-  const spec = rule.scale.count;
-  if (spec === undefined || typeof spec === 'number') return spec;
-  const [kind, name] = spec.label !== undefined ? ['label', spec.label] : spec.annotation !== undefined ? ['annotation', spec.annotation] : [undefined, undefined];
-  if (kind === undefined || name === undefined) return spec.default;
-  const from = kind === 'label' ? alert.labels : alert.annotations;
-  const raw = Object.hasOwn(from, name) ? from[name] : undefined;
-  if (raw === undefined || raw.trim() === '') return spec.default;
-  if (!/^\s*\d{1,4}\s*$/.test(raw)) {
-    return new UnprocessableError('InvalidCount', `${kind} ${name} of the alert must be a whole number of nodes, got ${JSON.stringify(raw.slice(0, 32))}`);
-  }
-  return Number(raw);
+/** Which `every` of its episode the alarm is in: by how long the sender says it has lasted, else by the clock. */
+function periodOf(rule: RuleConfig, alert: Alert, now: number): number | undefined {
+  if (rule.repeat === undefined) return undefined;
+  const everyMs = durationSeconds(rule.repeat.every) * 1000;
+  const elapsed = alert.elapsedMs ?? now - alert.startedAt;
+  return Math.max(0, Math.floor(elapsed / everyMs));
 }

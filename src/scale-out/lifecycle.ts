@@ -14,7 +14,8 @@ import { costScopesOf, settleCost, type CostState } from '../core/cost-budget';
 import { rungCountOf, type RungStep } from '../core/ladder';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
-import type { ResolvedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
+import type { ResolvedScaleOut, ScaleOutRequest, Sizing } from '../core/scale-out-request';
+import { decideWarmUp, recordPurchase, warmUpKeyOf, type WarmUpDecision, type WarmUpState } from '../core/warm-up';
 import {
   decideThrottle,
   settleThrottleFailure,
@@ -100,6 +101,9 @@ export interface ScaleOutTrace {
   readonly storeFailures?: readonly string[];
   /** Each rung of the template's ladder tried or skipped, in order (core/ladder.ts). */
   readonly ladder?: readonly RungStep[];
+  /** How an alarm rule sized the count, and which period of a repeating rule's episode this is. */
+  readonly sizing?: Sizing;
+  readonly period?: number;
 }
 
 export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
@@ -118,7 +122,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const resolution = resolveScaleOut(deps.config, asked);
     if (resolution.kind === 'refused') return fail(resolution.error);
     const { resolved } = resolution;
-    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count };
+    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, ...sizingOf(resolved) };
 
     if (asked.dryRun === true) {
       // What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or
@@ -136,6 +140,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
         clientToken,
         instanceIds: [],
         requestId: '',
+        ...sizingOf(resolved),
         ...(plan !== undefined && { plan }),
       };
       return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...trace, clientToken } };
@@ -156,6 +161,14 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     // From here this delivery holds the claim: every way out settles it.
     const policy = times.maxTkeAttempts === undefined ? deps.config.tke : { ...deps.config.tke, maxAttempts: Math.max(deps.config.tke.maxAttempts, times.maxTkeAttempts) };
     const callOptions: TkeCallOptions = { deadline: times.deadline, now: deps.now, policy };
+
+    // 2b. a repeat of a still-firing alarm within its rule's warm-up waits (core/warm-up.ts).
+    const warming = await warmUpOf(deps, resolved);
+    if (warming !== undefined) {
+      const released = await releaseEvent(deps.store, event);
+      trace = { ...trace, throttledBy: 'warm-up', ...storeFailures(released) };
+      return fail(new ThrottledError('warm-up', warming.detail, warming.retryAt, deps.now()));
+    }
 
     // 3. reserve budget: in flight? cooldown? node budget? cluster ceiling?
     const reservation = await reserveBudget(deps, resolved, event, callOptions);
@@ -195,6 +208,8 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       // the budgets go back only when no attempt may have created nodes.
       const error = climb.error;
       const problems = await settleFailure(deps, resolved, event, climb.settlement, sent === undefined ? undefined : { clientToken: sent.clientToken, request: sent.request, rung: sent.rung });
+      // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase.
+      if (climb.settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
       trace = {
         ...trace,
         settlement: climb.settlement,
@@ -223,6 +238,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       clientToken: climb.sent.clientToken,
       instanceIds: call.response.InstanceIdSet,
       requestId: call.response.RequestId,
+      ...sizingOf(resolved),
       ...(bought !== undefined && (rungCountOf(resolved.template) > 1 || bought.price !== undefined) && { bought: { ...bought } }),
       ...(skipped.length > 0 && { skipped }),
     };
@@ -236,7 +252,8 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       grantLeftInFlight(event),
     );
     const costSettled = await settleMoney(deps, resolved, event, 'created');
-    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures([settled, costSettled]) } };
+    const warmUpStarted = await startWarmUp(deps, resolved);
+    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures([settled, costSettled, warmUpStarted]) } };
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return fail(error);
@@ -326,6 +343,29 @@ async function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, even
     if (problem !== undefined) problems.push(problem);
   }
   return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+/** The answer's and the log line's account of how the count was chosen and which repeat period this is. */
+function sizingOf(resolved: ResolvedScaleOut): { sizing?: Sizing; period?: number } {
+  return { ...(resolved.sizing !== undefined && { sizing: resolved.sizing }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) };
+}
+
+/** A repeat (period 1 and on) within the rule's warm-up of the episode's last purchase. */
+async function warmUpOf(deps: LifecycleDeps, resolved: ResolvedScaleOut): Promise<Extract<WarmUpDecision, { kind: 'warming-up' }> | undefined> {
+  const repeat = resolved.repeat;
+  if (repeat?.warmUpSeconds === undefined || repeat.period === 0) return undefined;
+  const decision = await deps.store.update<WarmUpState, WarmUpDecision>(warmUpKeyOf(resolved.cluster.clusterId, resolved.source, repeat.episode), (current) =>
+    decideWarmUp(current, repeat.warmUpSeconds!, deps.now()),
+  );
+  return decision.kind === 'warming-up' ? decision : undefined;
+}
+
+/** The episode bought (or may have): its warm-up starts now. */
+function startWarmUp(deps: LifecycleDeps, resolved: ResolvedScaleOut): Promise<string | undefined> {
+  const repeat = resolved.repeat;
+  if (repeat?.warmUpSeconds === undefined) return Promise.resolve(undefined);
+  const key = warmUpKeyOf(resolved.cluster.clusterId, resolved.source, repeat.episode);
+  return storeWrite(() => deps.store.update<WarmUpState, void>(key, () => recordPurchase(repeat.warmUpSeconds!, deps.now())), `the warm-up of ${key} could not be started: a repeat may come before it`);
 }
 
 /** What an unsettled grant leaves behind (the success path and an unknown outcome settle it the same way). */

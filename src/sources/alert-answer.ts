@@ -1,6 +1,7 @@
 import { errorAnswer } from '../http/error-response';
 import { scaleOutAnswerBody } from '../http/scale-out-answer';
-import type { HttpAnswer } from '../http/webhook-request';
+import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
+import type { ScaleOutRequest } from '../core/scale-out-request';
 import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutOutcome } from './webhook-source';
 
@@ -29,4 +30,15 @@ export function alertDeliveryAnswer(outcomes: readonly ScaleOutOutcome[], ignore
   if (decisive?.error.retryAfterSeconds !== undefined) headers['retry-after'] = String(decisive.error.retryAfterSeconds);
   const summary = decisive === undefined ? (failures.length === 0 ? 'ok' : 'partial') : decisive.error.code;
   return { status, headers, body: { status: summary, results, ...(ignored.length > 0 && { ignored }) } };
+}
+
+/**
+ * `?dryRun=true` on an alarm sender's URL: the delivery is planned as usual (rules, counts, steps,
+ * repeat periods) and every scale-out is resolved and rendered without being sent or recorded,
+ * so an operator can replay a sample payload and see which step a value takes.
+ */
+export function dryRunIfAsked<P extends { readonly requests: readonly ScaleOutRequest[] }>(request: WebhookRequest, plan: P): P {
+  const asked = request.query.dryRun ?? request.query.dryrun;
+  if (asked !== 'true' && asked !== '1') return plan;
+  return { ...plan, requests: plan.requests.map((r) => ({ ...r, dryRun: true })) };
 }

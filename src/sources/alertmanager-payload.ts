@@ -6,6 +6,7 @@ import type { Alert } from '../rules/alert';
 import type { RuleConfig } from '../config/load-config';
 import type { AlertSourceName } from '../config/schema';
 import { planScaleOuts } from '../rules/plan';
+import { dryRunIfAsked } from './alert-answer';
 import { alertDeliveryAnswer } from './alert-answer';
 import { invalidPayload } from './payload-error';
 import type { WebhookSource } from './webhook-source';
@@ -23,6 +24,8 @@ const alertmanagerPayloadSchema = builtOnFirstUse(() => {
     status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
     labels: labelSet,
     annotations: labelSet.default({}),
+    // Grafana only: each query's value by refId (grafana/alerting: ExtendedAlert.Values).
+    values: z.record(z.string(), z.union([z.number(), z.null()])).optional().catch(undefined),
     startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
     fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
   });
@@ -51,6 +54,7 @@ export function alertsFromAlertmanagerPayload(request: WebhookRequest, sender: s
       // alert fires again (a new startsAt).
       episode: `${a.fingerprint.toLowerCase()}/${Math.floor(startedAt / 1000)}`,
       startedAt,
+      ...(a.values != null && { values: numbersOf(a.values) }),
     };
   });
   return { alerts };
@@ -70,10 +74,15 @@ export function alarmGroupSource(
   return {
     name,
     ...own,
-    interpret(request) {
+    interpret(request, now) {
       const { alerts } = alertsFromAlertmanagerPayload(request, label);
-      return { kind: 'scale-out', ...planScaleOuts(rules, name, alerts) };
+      return { kind: 'scale-out', ...dryRunIfAsked(request, planScaleOuts(rules, name, alerts, now)) };
     },
     answer: alertDeliveryAnswer,
   };
+}
+
+/** Only finite numbers: Grafana writes null for a query with no value. */
+function numbersOf(values: Readonly<Record<string, number | null>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
 }

@@ -11,6 +11,7 @@ import { scaleOutAnswerBody } from '../http/scale-out-answer';
 import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
 import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
+import { dryRunIfAsked } from './alert-answer';
 import { invalidPayload } from './payload-error';
 import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
 
@@ -41,6 +42,7 @@ const callbackSchema = builtOnFirstUse(() => {
     eventName: z.string().optional(),
     currentValue: scalar.optional(),
     calcValue: scalar.optional(),
+    calcType: z.string().optional(),
   });
   return z.object({
     sessionId: z.string().optional(),
@@ -58,6 +60,8 @@ const callbackSchema = builtOnFirstUse(() => {
       // with several conditions.
       conditions: z.union([conditions, z.array(conditions)]).default({}),
     }),
+    // Seconds the alarm has lasted (a string for most metrics, a number in some samples); read if it can be.
+    durationTime: scalar.optional(),
     firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
   });
 });
@@ -72,13 +76,13 @@ export function createTencentMonitorSource(config: TencentMonitorSourceConfig, r
     methods: ['POST', 'GET', 'HEAD'],
     answerWithinMs: TENCENT_MONITOR_ANSWER_WITHIN_MS,
     authenticate: tencentMonitorAuthenticator(config, env),
-    interpret(request) {
+    interpret(request, now) {
       if (isUrlCheck(request)) return { kind: 'answer', answer: { status: 200, body: { retCode: 0, status: 'verified' } }, note: 'callback URL check' };
       const parsed = callbackSchema().safeParse(parseJsonBody(request));
       if (!parsed.success) throw invalidPayload('a Tencent Cloud Monitor alarm callback', parsed.error);
       return {
         kind: 'scale-out',
-        ...planScaleOuts(rules, 'tencent-monitor', [alertOf(parsed.data)]),
+        ...dryRunIfAsked(request, planScaleOuts(rules, 'tencent-monitor', [alertOf(parsed.data)], now)),
         ...(parsed.data.sessionId !== undefined && { answerContext: { sessionId: parsed.data.sessionId } }),
       };
     },
@@ -118,8 +122,41 @@ function alertOf(callback: z.infer<ReturnType<typeof callbackSchema>>): Alert {
     ...(conditions.productName !== undefined && { product: conditions.productName }),
     ...(alarmObjInfo.namespace !== undefined && { namespace: alarmObjInfo.namespace }),
     episode: `${policy}/${object}/${firstOccur}`,
-    startedAt: Number(firstOccur) || 0,
+    startedAt: chinaTime(callback.firstOccurTime),
+    ...(seconds(callback.durationTime) !== undefined && { elapsedMs: seconds(callback.durationTime)! * 1000 }),
+    ...(conditions.currentValue !== undefined && typeof conditions.currentValue !== 'boolean' && { values: { currentValue: conditions.currentValue } }),
+    ...(numeric(conditions.calcValue) !== undefined && { threshold: numeric(conditions.calcValue)! }),
+    ...(directionOf(conditions.calcType) !== undefined && { direction: directionOf(conditions.calcType)! }),
   };
+}
+
+/**
+ * firstOccurTime carries no zone ("2026-11-25 15:30:00"); Tencent Cloud Monitor's console and
+ * samples show China Standard Time (UTC+8), which is how it is read. Only repeat periods of an
+ * alarm without a readable durationTime depend on it.
+ */
+function chinaTime(text: string): number {
+  const [date, time] = [text.slice(0, 10), text.slice(11, 19)];
+  const ms = Date.parse(`${date}T${time}+08:00`);
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+function numeric(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** durationTime, in whole seconds of 0 or more. */
+function seconds(value: unknown): number | undefined {
+  const n = numeric(value);
+  return n !== undefined && n >= 0 ? n : undefined;
+}
+
+/** calcType ">", ">=": the alarm fires above its threshold; "<", "<=": below it. */
+function directionOf(calcType: string | undefined): 'above' | 'below' | undefined {
+  if (calcType === '>' || calcType === '>=') return 'above';
+  if (calcType === '<' || calcType === '<=') return 'below';
+  return undefined;
 }
 
 /** JSON with object keys sorted at every depth: the same dimensions always digest the same. */
