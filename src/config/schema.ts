@@ -450,7 +450,7 @@ export const ruleSchema = z.strictObject({
    */
   repeat: z
     .strictObject({
-      every: duration(10, 86_400),
+      every: duration(1, 86_400),
       warmUp: duration(0, 86_400).optional(),
     })
     .optional(),

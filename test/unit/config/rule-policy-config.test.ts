@@ -44,7 +44,7 @@ describe('a step table or repeat is refused when', () => {
       'rules.2.scale.count.steps.value: Alertmanager sends no named values; take the value from a label or an annotation',
     ],
     ['a period that is not a duration', (doc) => (policy(doc).repeat.every = '10 minutes'), 'rules.2.repeat.every: must be a duration such as 30s, 10m or 1h'],
-    ['a period under 10 s', (doc) => (policy(doc).repeat.every = '5s'), 'rules.2.repeat.every: must be from 10 s to 24 h'],
+    ['a period of no time', (doc) => (policy(doc).repeat.every = '0s'), 'rules.2.repeat.every: must be from 1 s to 24 h'],
     ['an unknown key in repeat', (doc) => (policy(doc).repeat.evry = '10m'), 'rules.2.repeat.evry: unknown key; did you mean every?'],
     ['a severity table without severities', (doc) => (policy(doc).scale.count = { severity: { counts: {} } }), 'rules.2.scale.count.severity.counts: give at least one severity'],
   ])('%s', (_name, change, problem) => {
