@@ -12,6 +12,7 @@ import type { HttpAnswer, WebhookRequest } from '../http/webhook-request';
 import type { Alert } from '../rules/alert';
 import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
 import { dryRunIfAsked } from './alert-answer';
+import { parseNumber } from '../rules/sizing';
 import { invalidPayload } from './payload-error';
 import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
 
@@ -142,8 +143,8 @@ function chinaTime(text: string): number {
 }
 
 function numeric(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN;
-  return Number.isFinite(n) ? n : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  return typeof value === 'string' ? parseNumber(value) : undefined;
 }
 
 /** durationTime, in whole seconds of 0 or more. */

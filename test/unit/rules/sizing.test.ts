@@ -134,3 +134,17 @@ describe('warm-up', () => {
     expect(decideWarmUp(undefined, 300, T0).result).toEqual({ kind: 'ready' });
   });
 });
+
+describe('hostile values', () => {
+  it.each([
+    ['a megabyte of digits and a letter', `${'1'.repeat(1_000_000)}x`],
+    ['a megabyte of digits with a dot', `${'1'.repeat(500_000)}.${'1'.repeat(500_000)}x`],
+    ['a megabyte of spaces', ' '.repeat(1_000_000)],
+  ])('%s is not a number, read in linear time (the default count)', (_name, value) => {
+    const rule = {
+      name: 'cpu', sources: ['alertmanager'], match: { labels: { alertname: 'CPUHigh' } }, perAlert: false,
+      scale: { cluster: 'demo', template: 'small', count: { steps: { value: { annotation: 'value' }, threshold: 0, ranges: [{ from: 0, count: 2 }] }, default: 1 } },
+    } as unknown as RuleConfig;
+    expect(sizeFor(rule, alert({ annotations: { value } }))).toMatchObject({ count: 1, sizing: { fallback: expect.stringContaining('not a number') } });
+  });
+});
