@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
 import { ConfigError } from '../errors';
-import { deleteAt, parsePath, pathProblem, writeAt } from '../core/json-path';
+import { deleteAt, isForbiddenSegment, parsePath, pathProblem, writeAt } from '../core/json-path';
 import { FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS, RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 import type { ClusterConfig, CostBudget, Ladder, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
@@ -273,6 +273,8 @@ function ladderOf(t: RawConfig['templates'][string], at: string, params: Readonl
     const where = `${at}.ladder.overridable.${i}`;
     if ((FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) return void problems.push(`${where}: ${path} is written by the function itself`);
     if (!(RUN_INSTANCE_PARA_KEYS as readonly string[]).includes(key)) return void problems.push(`${where}: ${path}: ${key} is not a RunInstancePara key`);
+    const forbidden = segments.find(isForbiddenSegment);
+    if (forbidden !== undefined) return void problems.push(`${where}: ${path}: segment ${String(forbidden)} is not allowed`);
     if (valueAt(para, segments) === undefined) {
       return void problems.push(`${where}: ${path}: the template sets no value there; a rung may only replace what the template itself sets`);
     }
@@ -390,10 +392,11 @@ function currencyProblems(raw: RawConfig): string[] {
     .map(([alias, c]) => `clusters.${alias}.costBudget.currency: ${c.costBudget!.currency} differs from costBudget.currency ${deployment.currency}; prices come in the account's one billing currency`);
 }
 
+/** The template's own value at `segments` (own properties only: nothing inherited counts as set). */
 function valueAt(root: unknown, segments: readonly (string | number)[]): unknown {
   let node = root;
   for (const segment of segments) {
-    if (node === null || typeof node !== 'object') return undefined;
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, segment)) return undefined;
     node = (node as Record<string | number, unknown>)[segment];
   }
   return node;

@@ -86,6 +86,16 @@ describe('a ladder is refused at cold start, naming the key, when', () => {
       (doc) => ladder(doc).alternatives.push({ 'Placement.Zone': 'ap-shanghai-2' }),
       'templates.burst.ladder.alternatives.3: replaces nothing: every value is the template\'s own',
     ],
+    [
+      'overridable reaches into the prototype',
+      (doc) => ladder(doc).overridable.push('Placement.__proto__'),
+      'templates.burst.ladder.overridable.5: Placement.__proto__: segment __proto__ is not allowed',
+    ],
+    [
+      'overridable names an inherited property the template does not set',
+      (doc) => ladder(doc).overridable.push('Placement.toString'),
+      'templates.burst.ladder.overridable.5: Placement.toString: the template sets no value there; a rung may only replace what the template itself sets',
+    ],
     ['an alternative is empty', (doc) => ladder(doc).alternatives.push({}), 'templates.burst.ladder.alternatives.3: an alternative must replace at least one value'],
     [
       'more than eight alternatives',
