@@ -20,14 +20,15 @@ const ROOT = join(__dirname, '..', '..');
 const ZIP = join(ROOT, 'dist', 'tke-scaleout.zip');
 const PACKAGED_CONFIG = join(ROOT, 'dist', 'function', 'config', 'scaleout.json');
 /** Settings of the function itself, passed on when set in the deployer's shell. */
-const FUNCTION_SETTINGS = ['SCALEOUT_STORE', 'TKE_ENDPOINT', 'LOG_LEVEL'];
+const FUNCTION_SETTINGS = ['SCALEOUT_STORE', 'TKE_ENDPOINT', 'CVM_ENDPOINT', 'LOG_LEVEL'];
 const ENV_LIMIT_BYTES = 4096;
 
 const USAGE = `npm run deploy -- [--region <region>] [--role <execution role>] [options]
 
   --region        SCF region (default ap-guangzhou)                              env SCF_REGION
   --role          execution role the function runs as; it must allow
-                  tke:CreateClusterInstances and tke:DescribeClusters. Without one
+                  tke:CreateClusterInstances and tke:DescribeClusters (and
+                  cvm:InquiryPriceRunInstances with a money budget). Without one
                   a new function cannot start; an existing one keeps its own.    env SCF_ROLE
   --name          function name (default tke-scaleout)                           env SCF_FUNCTION_NAME
   --namespace     SCF namespace (default "default")                              env SCF_NAMESPACE
