@@ -65,11 +65,29 @@ export async function climbLadder(
   granted: { readonly nodes: number; readonly resend?: SentRequest },
   callOptions: TkeCallOptions,
 ): Promise<Climb> {
+  const steps: RungStep[] = [];
+  try {
+    return await climb(deps, resolved, event, granted, callOptions, steps);
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    // A price, a reservation or a store write failed before this rung's call (or after its
+    // definitive refusal): nothing was bought; the rungs already passed stay in the account.
+    return { kind: 'failed', error, settlement: 'refused', steps, nodes: granted.nodes, resent: granted.resend !== undefined };
+  }
+}
+
+async function climb(
+  deps: ClimbDeps,
+  resolved: ResolvedScaleOut,
+  event: ClimbEvent,
+  granted: { readonly nodes: number; readonly resend?: SentRequest },
+  callOptions: TkeCallOptions,
+  steps: RungStep[],
+): Promise<Climb> {
   const { cluster, template } = resolved;
   const scopes = costScopesOf(cluster, deps.config.costBudget);
   // One account, one currency (load-config.ts checks the budgets agree).
   const currency = scopes[0]?.budget.currency;
-  const steps: RungStep[] = [];
   const rungs = rungCountOf(template);
   const start = granted.resend?.rung ?? 1;
   let nodes = granted.nodes;

@@ -30,7 +30,7 @@ import { EventInFlightError, ScaleOutError, ThrottledError, TkeCallError, Unproc
 import type { ScaleOutOutcome } from '../sources/webhook-source';
 import type { StateStore } from '../store/state-store';
 import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
-import { climbLadder, planLadder, type Climb } from './ladder';
+import { climbLadder, planLadder } from './ladder';
 import { NO_PRICING, type Pricing } from './pricing';
 import type { TkeApi } from '../tke/tke-api';
 
@@ -184,14 +184,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     // 4. the ladder: render each rung (its own ClientToken), or re-send exactly what an earlier
     // delivery of this event recorded; price it when the cluster has a money budget; record it;
     // call TKE with retries; on a sold-out, the next rung (scale-out/ladder.ts).
-    let climb: Climb;
-    try {
-      climb = await climbLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, event, reservation, callOptions);
-    } catch (error) {
-      if (!(error instanceof ScaleOutError)) throw error;
-      // Pricing or the store failed before anything of this rung was sent: nothing bought.
-      climb = { kind: 'failed', error, settlement: 'refused', steps: [], nodes: count, resent: reservation.resend !== undefined };
-    }
+    const climb = await climbLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, event, reservation, callOptions);
     const { sent } = climb;
     const costClamped = climb.nodes < count ? 'cost-budget' : undefined;
     trace = {

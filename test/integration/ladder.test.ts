@@ -202,6 +202,17 @@ describe('the money budget', () => {
     expect((await h.postGeneric(burst(`no-price-${fault.kind}`))).json.status).toBe('created');
   });
 
+  it('no price for rung 2 after rung 1 sold out: 503 PriceUnavailable, and the log line still has rung 1', async () => {
+    h = await startHarness({ config: (doc) => { doc.throttle = RELAXED_THROTTLE; doc.pricing = { cacheSeconds: 0, timeoutMs: 300 }; } });
+    h.sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
+    h.sandbox.injectFault({ kind: 'malformed', action: 'InquiryPriceRunInstances', after: 1 });
+    const reply = await h.postGeneric(burst('price-gone-at-rung-2'));
+    expect(reply.statusCode).toBe(503);
+    expect(reply.json.error.code).toBe('PriceUnavailable');
+    expect(h.sandbox.createdCalls).toHaveLength(0);
+    expect(h.logLines.find((l) => l.msg === 'scale-out decision')).toMatchObject({ settlement: 'refused', ladder: [{ rung: 1, outcome: 'sold-out' }] });
+  });
+
   it('a dry run shows every rung, its price, and what the budget leaves, buying nothing', async () => {
     h = await startHarness();
     h.sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
