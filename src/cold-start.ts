@@ -108,7 +108,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       credentials,
       attemptTimeoutMs: config.tke.attemptTimeoutMs,
     });
-    // Prices for clusters with a money budget; its SDK client is loaded on the first price asked.
+    // Prices, when the config has a money budget; its SDK client is loaded on the first price asked.
     const prices = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined)
       ? createSdkPriceApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs })
       : undefined;

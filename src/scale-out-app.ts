@@ -39,7 +39,7 @@ export interface ScaleOutAppDeps {
    * absent, the summary is shown to no one.
    */
   readonly healthAuth?: Authenticate;
-  /** CVM's price inquiry, for clusters with a money budget (tencentcloud/cvm-pricing.ts). */
+  /** CVM's price inquiry, when the config has a money budget (tencentcloud/cvm-pricing.ts). */
   readonly prices?: PriceApi;
 }
 

@@ -3,8 +3,8 @@ import { roundCents, type Price } from './price';
 import type { StoreStep } from './store-step';
 
 /**
- * A cluster's money budget (config `clusters.<alias>.costBudget`) as pure decisions over its stored
- * state, the way core/throttle.ts keeps its node budget: no clock, no I/O, and the store applies
+ * A money budget (config `clusters.<alias>.costBudget`, or the deployment's top-level `costBudget`)
+ * as pure decisions over its stored state, the way core/throttle.ts keeps its node budget: no clock, no I/O, and the store applies
  * each step atomically, so instances racing for one budget cannot overspend it together.
  *
  * What counts, per rolling window of `windowSeconds`:

@@ -50,7 +50,7 @@ export interface RungPreview extends Offering {
   readonly wouldSkip?: 'sold-out-recently' | 'over-budget';
 }
 
-/** A dry run's plan: every rung in order, and what the cluster's money budget has left. */
+/** A dry run's plan: every rung in order, and what the money budgets leave (the tightest, per kind). */
 export interface LadderPlan {
   readonly rungs: readonly RungPreview[];
   readonly budgetLeft?: { readonly currency: string; readonly hourly?: number; readonly prepaid?: number };

@@ -58,7 +58,7 @@ export interface LifecycleDeps {
   readonly tke: TkeApi;
   readonly now: () => number;
   readonly newClaimId: () => string;
-  /** Prices for clusters with a money budget (scale-out/pricing.ts); without it they fail closed. */
+  /** Prices for purchases a money budget covers (scale-out/pricing.ts); without it they fail closed. */
   readonly pricing?: Pricing;
 }
 
