@@ -113,6 +113,9 @@ function alertOf(callback: z.infer<ReturnType<typeof callbackSchema>>): Alert {
   const object = createHash('sha256').update(stableJson(alarmObjInfo.dimensions)).digest('hex').slice(0, 12);
   const firstOccur = callback.firstOccurTime.replace(/\D/g, '').slice(0, 14);
   const policy = alarmPolicyInfo.policyId ?? conditions.eventName ?? conditions.metricName ?? 'no-policy';
+  const lasted = seconds(callback.durationTime);
+  const threshold = numeric(conditions.calcValue);
+  const direction = directionOf(conditions.calcType);
   return {
     status: String(callback.alarmStatus) === '1' ? 'firing' : 'resolved',
     labels: { ...labels, ...(alarmPolicyInfo.policyName !== undefined && { policyName: alarmPolicyInfo.policyName }) },
@@ -124,10 +127,10 @@ function alertOf(callback: z.infer<ReturnType<typeof callbackSchema>>): Alert {
     ...(alarmObjInfo.namespace !== undefined && { namespace: alarmObjInfo.namespace }),
     episode: `${policy}/${object}/${firstOccur}`,
     startedAt: chinaTime(callback.firstOccurTime),
-    ...(seconds(callback.durationTime) !== undefined && { elapsedMs: seconds(callback.durationTime)! * 1000 }),
+    ...(lasted !== undefined && { elapsedMs: lasted * 1000 }),
     ...(conditions.currentValue !== undefined && typeof conditions.currentValue !== 'boolean' && { values: { currentValue: conditions.currentValue } }),
-    ...(numeric(conditions.calcValue) !== undefined && { threshold: numeric(conditions.calcValue)! }),
-    ...(directionOf(conditions.calcType) !== undefined && { direction: directionOf(conditions.calcType)! }),
+    ...(threshold !== undefined && { threshold }),
+    ...(direction !== undefined && { direction }),
   };
 }
 

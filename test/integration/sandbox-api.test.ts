@@ -121,37 +121,6 @@ describe('TKE sandbox through the official SDK', () => {
       else process.env.http_proxy = saved;
     }
   });
-});
-
-describe('TKE sandbox control routes', () => {
-  it('queues valid faults over HTTP and refuses malformed ones', async () => {
-    const sandbox = new TkeSandbox();
-    const url = await sandbox.start();
-    try {
-      const post = (body: string) => fetch(`${url}/__sandbox/faults`, { method: 'POST', body });
-      expect((await post('{"kind":"error","code":"InternalError"}')).status).toBe(200);
-      expect((await post('[{"kind":"delay","ms":10},{"kind":"drop"}]')).status).toBe(200);
-      expect((await post('{"kind":"explode"}')).status).toBe(400);
-      expect((await post('not json')).status).toBe(400);
-      expect((await fetch(`${url}/__sandbox/reset`, { method: 'POST' })).status).toBe(200);
-      expect((await fetch(`${url}/__sandbox/nope`)).status).toBe(404);
-      expect(await (await fetch(`${url}/__sandbox/calls`)).json()).toEqual([]);
-    } finally {
-      await sandbox.stop();
-    }
-  });
-});
-
-describe('CVM stock and prices in the sandbox', () => {
-  let sandbox: TkeSandbox;
-  let url: string;
-  beforeAll(async () => {
-    sandbox = new TkeSandbox();
-    url = await sandbox.start();
-  });
-  afterAll(() => sandbox.stop());
-  beforeEach(() => sandbox.reset());
-  const api = () => createSdkTkeApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
 
   // Issue 11: CVM's stock and prices. The price inquiry goes through the CVM SDK (our adapter,
   // signed for service "cvm"); the shape it answers is the SDK model's Price/ItemPrice.
@@ -183,5 +152,24 @@ describe('CVM stock and prices in the sandbox', () => {
     expect((await post('stock', { 'ap-guangzhou-3': 'lots' })).status).toBe(400);
     expect((await post('prices', { 'S5.MEDIUM4': { hourly: 1 } })).status).toBe(400);
     expect((await post('prices', { 'S9.HUGE': { hourly: 9, monthly: 4000 } })).status).toBe(200);
+  });
+});
+
+describe('TKE sandbox control routes', () => {
+  it('queues valid faults over HTTP and refuses malformed ones', async () => {
+    const sandbox = new TkeSandbox();
+    const url = await sandbox.start();
+    try {
+      const post = (body: string) => fetch(`${url}/__sandbox/faults`, { method: 'POST', body });
+      expect((await post('{"kind":"error","code":"InternalError"}')).status).toBe(200);
+      expect((await post('[{"kind":"delay","ms":10},{"kind":"drop"}]')).status).toBe(200);
+      expect((await post('{"kind":"explode"}')).status).toBe(400);
+      expect((await post('not json')).status).toBe(400);
+      expect((await fetch(`${url}/__sandbox/reset`, { method: 'POST' })).status).toBe(200);
+      expect((await fetch(`${url}/__sandbox/nope`)).status).toBe(404);
+      expect(await (await fetch(`${url}/__sandbox/calls`)).json()).toEqual([]);
+    } finally {
+      await sandbox.stop();
+    }
   });
 });
