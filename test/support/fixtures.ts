@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { loadConfigFile, type Config } from '../../src/config/load-config';
+import { loadConfigFile, parseConfig, type Config } from '../../src/config/load-config';
+import { ConfigError } from '../../src/errors';
 import type { Resolution } from '../../src/core/resolve';
 import type { ResolvedScaleOut } from '../../src/core/scale-out-request';
 import type { WebhookRequest } from '../../src/http/webhook-request';
@@ -14,13 +15,29 @@ export function exampleConfig(): Config {
   return loadConfigFile(EXAMPLE_CONFIG_PATH);
 }
 
-/** Writes a variant of the example config (changed by `change` on its parsed form) to a temp file. */
-export function exampleConfigVariant(change: (doc: Record<string, any>) => void): string {
+/** The example config's YAML, changed by `change` on its parsed form. */
+export function exampleConfigText(change: (doc: Record<string, any>) => void): string {
   const doc = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, any>;
   change(doc);
+  return stringify(doc);
+}
+
+/** Writes a variant of the example config (changed by `change` on its parsed form) to a temp file. */
+export function exampleConfigVariant(change: (doc: Record<string, any>) => void): string {
   const path = join(mkdtempSync(join(tmpdir(), 'scaleout-config-')), 'config.yaml');
-  writeFileSync(path, stringify(doc));
+  writeFileSync(path, exampleConfigText(change));
   return path;
+}
+
+/** The problems a config's YAML is refused with (the test fails if it is accepted). */
+export function configProblems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
 }
 
 /** For tests about something else: a throttle that never holds anything back. */

@@ -1,31 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../../src/config/load-config';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
-import { ConfigError } from '../../../src/errors';
-import { EXAMPLE_CONFIG_PATH, resolvedOf } from '../../support/fixtures';
+import { configProblems, EXAMPLE_CONFIG_PATH, exampleConfigText, resolvedOf } from '../../support/fixtures';
 
 /**
  * Issue 11, bad input: a ladder that widens what the template allows, an alternative with an
  * unknown key, a rung CVM could not take, a budget without a currency: each refused at cold start,
  * naming the key. The example's `burst` template on `demo-sh` is the starting point.
  */
-function exampleWith(change: (doc: Record<string, any>) => void): string {
-  const doc = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, any>;
-  change(doc);
-  return stringify(doc);
-}
-
-function problemsOf(change: (doc: Record<string, any>) => void): string[] {
-  try {
-    parseConfig(exampleWith(change), 'test.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = (change: (doc: Record<string, any>) => void): string[] => configProblems(exampleConfigText(change));
 
 const ladder = (doc: Record<string, any>) => doc.templates.burst.ladder;
 

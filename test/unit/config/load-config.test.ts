@@ -3,18 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfigFile, parseConfig, validatedFormOf, VALIDATED_SUFFIX } from '../../../src/config/load-config';
-import { ConfigError } from '../../../src/errors';
-import { EXAMPLE_CONFIG_PATH, exampleConfig, fixture } from '../../support/fixtures';
+import { configProblems, EXAMPLE_CONFIG_PATH, exampleConfig, fixture } from '../../support/fixtures';
 
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'test.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = configProblems;
 
 const minimal = (templateExtra = '', sources = 'sources:\n  generic:\n    auth: none\n') => `
 clusters:

@@ -1,21 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
-import { parseConfig } from '../../../src/config/load-config';
-import { ConfigError } from '../../../src/errors';
-import { EXAMPLE_CONFIG_PATH } from '../../support/fixtures';
+import { configProblems, exampleConfigText } from '../../support/fixtures';
 
 /** Issue 12: a persistent-alarm policy that cannot work is refused at cold start, naming the key. */
-function problemsOf(change: (doc: Record<string, any>) => void): string[] {
-  const doc = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, any>;
-  change(doc);
-  try {
-    parseConfig(stringify(doc), 'test.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+const problemsOf = (change: (doc: Record<string, any>) => void): string[] => configProblems(exampleConfigText(change));
 
 /** The example's persistent-alarm rule (sh-cpu-steps). */
 const policy = (doc: Record<string, any>) => doc.rules.find((r: { name: string }) => r.name === 'sh-cpu-steps');
