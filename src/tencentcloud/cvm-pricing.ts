@@ -1,6 +1,6 @@
 import type { Client as CvmClient } from 'tencentcloud-sdk-nodejs-cvm/tencentcloud/services/cvm/v20170312/cvm_client';
 import type { ApiCredentials } from './credentials';
-import { routeFor, sdkClientConfig } from './endpoint-route';
+import { clientPerRegion, routeFor, sdkClientConfig } from './endpoint-route';
 
 export const PUBLIC_CVM_HOST = 'cvm.tencentcloudapi.com';
 
@@ -26,17 +26,11 @@ export interface SdkPriceApiOptions {
 
 export function createSdkPriceApi(options: SdkPriceApiOptions): PriceApi {
   const route = routeFor(options.endpointUrl, PUBLIC_CVM_HOST);
-  const clients = new Map<string, CvmClient>();
-  // Loaded on the first price asked, not at cold start: only clusters with a money budget need it.
-  const clientFor = (region: string): CvmClient => {
-    let client = clients.get(region);
-    if (client === undefined) {
-      const { Client } = require('tencentcloud-sdk-nodejs-cvm/tencentcloud/services/cvm/v20170312/cvm_client') as typeof import('tencentcloud-sdk-nodejs-cvm/tencentcloud/services/cvm/v20170312/cvm_client');
-      client = new Client(sdkClientConfig(route, region, options.credentials, options.timeoutMs));
-      clients.set(region, client);
-    }
-    return client;
-  };
+  // Loaded on the first price asked, not at cold start: only a config with a money budget needs it.
+  const clientFor = clientPerRegion((region): CvmClient => {
+    const { Client } = require('tencentcloud-sdk-nodejs-cvm/tencentcloud/services/cvm/v20170312/cvm_client') as typeof import('tencentcloud-sdk-nodejs-cvm/tencentcloud/services/cvm/v20170312/cvm_client');
+    return new Client(sdkClientConfig(route, region, options.credentials, options.timeoutMs));
+  });
   return {
     endpointDescription: route.description,
     async inquirePrice(region, params, signal) {

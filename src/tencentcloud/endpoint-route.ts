@@ -87,3 +87,16 @@ export function sdkClientConfig(route: Route, region: string, credentials: () =>
     profile: { httpProfile: { endpoint: route.sdkEndpoint, protocol: route.protocol, reqTimeout: Math.ceil(timeoutMs / 1000), agent: route.agent } },
   };
 }
+
+/** One SDK client per region, built on its first call (one instance may scale clusters in several regions). */
+export function clientPerRegion<C>(build: (region: string) => C): (region: string) => C {
+  const clients = new Map<string, C>();
+  return (region) => {
+    let client = clients.get(region);
+    if (client === undefined) {
+      client = build(region);
+      clients.set(region, client);
+    }
+    return client;
+  };
+}

@@ -2,9 +2,9 @@
 // model modules, which this function never uses.
 import { Client as TkeClient20180525 } from 'tencentcloud-sdk-nodejs-tke/tencentcloud/services/tke/v20180525/tke_client';
 import type { ApiCredentials } from '../tencentcloud/credentials';
-import { routeFor, sdkClientConfig } from '../tencentcloud/endpoint-route';
+import { clientPerRegion, routeFor, sdkClientConfig } from '../tencentcloud/endpoint-route';
 import type { TkeApi } from './tke-api';
-import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
+import type { CreateClusterInstancesResponse } from './tke-params';
 
 const TKE_API_VERSION_CLIENT = TkeClient20180525;
 type TkeSdkClient = InstanceType<typeof TKE_API_VERSION_CLIENT>;
@@ -33,16 +33,7 @@ export interface SdkTkeApiOptions {
  */
 export function createSdkTkeApi(options: SdkTkeApiOptions): TkeApi {
   const route = routeFor(options.endpointUrl, PUBLIC_TKE_HOST);
-  const clients = new Map<string, TkeSdkClient>();
-
-  const clientFor = (region: string): TkeSdkClient => {
-    let client = clients.get(region);
-    if (client === undefined) {
-      client = new TKE_API_VERSION_CLIENT(sdkClientConfig(route, region, options.credentials, options.attemptTimeoutMs));
-      clients.set(region, client);
-    }
-    return client;
-  };
+  const clientFor = clientPerRegion((region): TkeSdkClient => new TKE_API_VERSION_CLIENT(sdkClientConfig(route, region, options.credentials, options.attemptTimeoutMs)));
 
   return {
     endpointDescription: route.description,
