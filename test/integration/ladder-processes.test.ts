@@ -1,6 +1,6 @@
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { exampleConfigVariant } from '../support/fixtures';
-import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
+import { buildLocalBundle, startInstancesSharing, type FunctionProcess } from '../support/function-process';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 /**
@@ -38,21 +38,7 @@ function start(count: number, timeoutMs = 10_000, opts: { keyPrefix?: string; ch
     doc.store = { keyPrefix: opts.keyPrefix ?? `ladder${++prefixCounter}:` };
     opts.change?.(doc);
   });
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      startFunctionProcess({
-        TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
-        TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
-        TKE_ENDPOINT: sandboxUrl,
-        CVM_ENDPOINT: sandboxUrl,
-        SCALEOUT_STORE: redis.url,
-        SCALEOUT_CONFIG: config,
-        SCALEOUT_GENERIC_TOKEN: TOKEN,
-        LOCAL_TIMEOUT_MS: String(timeoutMs),
-        LOG_LEVEL: 'warn',
-      }),
-    ),
-  );
+  return startInstancesSharing(count, { sandboxUrl, redisUrl: redis.url, config, genericToken: TOKEN, timeoutMs });
 }
 
 async function deliver(instance: FunctionProcess, body: unknown): Promise<{ status: number; json: any }> {

@@ -1,6 +1,6 @@
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { exampleConfigVariant } from '../support/fixtures';
-import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
+import { buildLocalBundle, startInstancesSharing, type FunctionProcess } from '../support/function-process';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 /**
@@ -34,20 +34,7 @@ async function startInstances(throttle: Record<string, number>, timeoutMs = 10_0
     doc.throttle = throttle;
     doc.store = { keyPrefix };
   });
-  return Promise.all(
-    Array.from({ length: PROCESSES }, () =>
-      startFunctionProcess({
-        TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
-        TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
-        TKE_ENDPOINT: sandboxUrl,
-        SCALEOUT_STORE: redis.url,
-        SCALEOUT_CONFIG: config,
-        SCALEOUT_GENERIC_TOKEN: TOKEN,
-        LOCAL_TIMEOUT_MS: String(timeoutMs),
-        LOG_LEVEL: 'warn',
-      }),
-    ),
-  );
+  return startInstancesSharing(PROCESSES, { sandboxUrl, redisUrl: redis.url, config, genericToken: TOKEN, timeoutMs });
 }
 
 async function deliver(instance: FunctionProcess, body: unknown): Promise<{ status: number; retryAfter: string | null; json: any }> {

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { SANDBOX_CREDENTIAL } from '../../dev/sandbox/tke-sandbox';
 import { REPO_ROOT } from './fixtures';
 
 /** The bundle `npm start` runs, built once per test file that spawns it. */
@@ -52,4 +53,29 @@ export async function startFunctionProcess(env: Record<string, string>): Promise
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * `count` instances of the function as separate OS processes sharing one sandbox (its TKE and its
+ * CVM) and one Redis: what SCF runs when deliveries land on different instances.
+ */
+export function startInstancesSharing(
+  count: number,
+  shared: { readonly sandboxUrl: string; readonly redisUrl: string; readonly config: string; readonly genericToken: string; readonly timeoutMs: number },
+): Promise<FunctionProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      startFunctionProcess({
+        TENCENTCLOUD_SECRETID: SANDBOX_CREDENTIAL.secretId,
+        TENCENTCLOUD_SECRETKEY: SANDBOX_CREDENTIAL.secretKey,
+        TKE_ENDPOINT: shared.sandboxUrl,
+        CVM_ENDPOINT: shared.sandboxUrl,
+        SCALEOUT_STORE: shared.redisUrl,
+        SCALEOUT_CONFIG: shared.config,
+        SCALEOUT_GENERIC_TOKEN: shared.genericToken,
+        LOCAL_TIMEOUT_MS: String(shared.timeoutMs),
+        LOG_LEVEL: 'warn',
+      }),
+    ),
+  );
 }
