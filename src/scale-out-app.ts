@@ -13,7 +13,7 @@ import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
-import { rungCountOf } from './core/ladder';
+import { rungCountOf } from './core/rungs';
 import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import { createPricing } from './scale-out/pricing';
 import type { PriceApi } from './tencentcloud/cvm-pricing';

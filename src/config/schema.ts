@@ -177,7 +177,7 @@ export const templateSchema = z.strictObject({
    */
   throttle: throttleOverrideSchema.optional(),
   /**
-   * Fallbacks when CVM is sold out (core/ladder.ts): `overridable` lists the RunInstancePara paths
+   * Fallbacks when CVM is sold out (core/rungs.ts): `overridable` lists the RunInstancePara paths
    * the alternatives may replace (e.g. Placement.Zone, VirtualPrivateCloud.SubnetId, InstanceType,
    * InstanceChargeType, SystemDisk.DiskType); `alternatives` are tried in order after the template
    * itself, each replacing some of those values. Checked in load-config.ts.

@@ -1,4 +1,4 @@
-import type { LadderPlan, RungStep } from './ladder';
+import type { LadderPlan, RungStep } from './rungs';
 import type { ParamValue } from './model';
 import type { StoreStep } from './store-step';
 import type { ResolvedScaleOut, Sizing } from './scale-out-request';

@@ -77,7 +77,7 @@ export interface TemplateConfig {
   readonly params: ReadonlyMap<string, ParamSpec>;
   /** Set when the template is throttled on its own (per cluster) rather than with its cluster. */
   readonly throttle?: ThrottleOverride;
-  /** Alternatives tried in order when CVM is sold out (core/ladder.ts). Absent: the template alone. */
+  /** Alternatives tried in order when CVM is sold out (core/rungs.ts). Absent: the template alone. */
   readonly ladder?: Ladder;
 }
 

@@ -7,7 +7,7 @@ import type { ResolvedScaleOut } from './scale-out-request';
 export interface RenderedRequest {
   readonly request: CreateClusterInstancesRequest;
   readonly clientToken: string;
-  /** 1 = the template as written; 2, 3, ... = its ladder's alternatives (core/ladder.ts). */
+  /** 1 = the template as written; 2, 3, ... = its ladder's alternatives (core/rungs.ts). */
   readonly rung: number;
 }
 

@@ -46,7 +46,7 @@ export interface Grant {
 export interface SentRequest {
   readonly clientToken: string;
   readonly request: CreateClusterInstancesRequest;
-  /** The ladder's rung it is (core/ladder.ts); 1 when absent (recorded before ladders existed). */
+  /** The ladder's rung it is (core/rungs.ts); 1 when absent (recorded before ladders existed). */
   readonly rung?: number;
 }
 

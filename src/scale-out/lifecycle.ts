@@ -11,7 +11,7 @@ import {
   type ScaleOutAnswer,
 } from '../core/idempotency';
 import { costScopesOf, settleCost, type CostState } from '../core/cost-budget';
-import { rungCountOf, type RungStep } from '../core/ladder';
+import { rungCountOf, type RungStep } from '../core/rungs';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
 import type { ResolvedScaleOut, ScaleOutRequest, Sizing } from '../core/scale-out-request';
@@ -30,7 +30,7 @@ import { EventInFlightError, ScaleOutError, ThrottledError, TkeCallError, Unproc
 import type { ScaleOutOutcome } from '../sources/webhook-source';
 import type { StateStore } from '../store/state-store';
 import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
-import { climbLadder, planLadder } from './ladder';
+import { climbLadder, planLadder } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
 import type { TkeApi } from '../tke/tke-api';
 
@@ -99,7 +99,7 @@ export interface ScaleOutTrace {
   readonly settlement?: 'created' | 'refused' | 'unknown';
   /** Store writes that failed after the decision; each says what is left and until when. */
   readonly storeFailures?: readonly string[];
-  /** Each rung of the template's ladder tried or skipped, in order (core/ladder.ts). */
+  /** Each rung of the template's ladder tried or skipped, in order (core/rungs.ts). */
   readonly ladder?: readonly RungStep[];
   /** How an alarm rule sized the count, and which period of a repeating rule's episode this is. */
   readonly sizing?: Sizing;
@@ -183,7 +183,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
 
     // 4. the ladder: render each rung (its own ClientToken), or re-send exactly what an earlier
     // delivery of this event recorded; price it when the cluster has a money budget; record it;
-    // call TKE with retries; on a sold-out, the next rung (scale-out/ladder.ts).
+    // call TKE with retries; on a sold-out, the next rung (scale-out/climb.ts).
     const climb = await climbLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, event, reservation, callOptions);
     const { sent } = climb;
     const costClamped = climb.nodes < count ? 'cost-budget' : undefined;

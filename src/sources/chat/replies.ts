@@ -1,7 +1,7 @@
 import type { ScaleOutOutcome } from '../webhook-source';
 import { TkeCallError } from '../../errors';
 import { COMMAND_USAGE } from './command';
-import { describeStep, type LadderPlan, type RungPreview } from '../../core/ladder';
+import { describeStep, type LadderPlan, type RungPreview } from '../../core/rungs';
 
 /** What the bot says, in plain text every chat renders. */
 export function helpText(problem: string | undefined, clusters: readonly string[]): string {

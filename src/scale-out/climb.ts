@@ -1,6 +1,6 @@
 import type { Config } from '../config/load-config';
 import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostGrant, type CostScope, type CostState } from '../core/cost-budget';
-import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/ladder';
+import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/rungs';
 import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
@@ -15,7 +15,7 @@ import { capacityCodeOf } from '../tke/tke-errors';
 import type { Pricing } from './pricing';
 
 /**
- * Climbs a template's ladder (core/ladder.ts) for one event that holds its claim and node grant:
+ * Climbs a template's ladder (core/rungs.ts) for one event that holds its claim and node grant:
  *
  *   for each rung, from the one this event last recorded (a redelivery) or the first:
  *     sold out recently (shared memory)?  skip it

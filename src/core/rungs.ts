@@ -7,7 +7,7 @@ import type { CostKind } from './model';
  * alternative (config `ladder.alternatives`, checked by config/load-config.ts). When CVM refuses a
  * rung for lack of stock (tke/tke-errors.ts, capacityCodeOf), the next rung is tried at once, within
  * the invocation's time; any other refusal ends the climb. Each rung renders its own request and
- * therefore its own ClientToken (core/render.ts). scale-out/ladder.ts climbs it.
+ * therefore its own ClientToken (core/render.ts). scale-out/climb.ts climbs it.
  */
 export function rungCountOf(template: TemplateConfig): number {
   return 1 + (template.ladder?.alternatives.length ?? 0);
