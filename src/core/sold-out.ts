@@ -40,21 +40,30 @@ export function offeringOf(region: string, request: CreateClusterInstancesReques
   };
 }
 
-export function describeOffering(o: Offering): string {
-  return `${o.instanceType} in ${o.zone} (${o.chargeType})`;
-}
-
 function same(a: Offering, b: Offering): boolean {
   return a.region === b.region && a.zone === b.zone && a.instanceType === b.instanceType && a.chargeType === b.chargeType;
 }
 
+/**
+ * The stored marks that can be dated. The key is shared by every instance and outlives a deploy, so
+ * it may hold what another version wrote: a state without an array of marks (an empty object) threw
+ * a TypeError in soldOutMarkOf, in the middle of a climb, and a null or non-object mark threw in
+ * every reader. What cannot be read is no mark; the next markSoldOut writes a well-formed state.
+ * `at` is checked too: /healthz renders each live mark's `at` as a date, which throws on undefined.
+ */
+function storedMarks(state: SoldOutState | undefined): readonly SoldOutMark[] {
+  const marks: unknown = state?.marks;
+  if (!Array.isArray(marks)) return [];
+  return marks.filter((m: Partial<SoldOutMark> | null): m is SoldOutMark => typeof m?.until === 'number' && typeof m.at === 'number');
+}
+
 /** The live mark on `offering`, if any. */
 export function soldOutMarkOf(state: SoldOutState | undefined, offering: Offering, now: number): SoldOutMark | undefined {
-  return state?.marks.find((m) => m.until > now && same(m, offering));
+  return liveMarks(state, now).find((m) => same(m, offering));
 }
 
 export function liveMarks(state: SoldOutState | undefined, now: number): readonly SoldOutMark[] {
-  return (state?.marks ?? []).filter((m) => m.until > now);
+  return storedMarks(state).filter((m) => m.until > now);
 }
 
 /** Reads the marks without writing. */
