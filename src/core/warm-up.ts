@@ -20,11 +20,19 @@ export function warmUpKeyOf(clusterId: string, source: string, episode: string):
 }
 
 export function decideWarmUp(current: WarmUpState | undefined, warmUpSeconds: number, now: number): StoreStep<WarmUpState, WarmUpDecision> {
-  const until = current === undefined ? undefined : current.lastPurchaseAt + warmUpSeconds * 1000;
-  if (until === undefined || now >= until) return { write: { kind: 'keep' }, result: { kind: 'ready' } };
+  if (current === undefined) return { write: { kind: 'keep' }, result: { kind: 'ready' } };
+  // A stored value whose time is not a number (another version's shape, an empty object) gave a
+  // retryAt of NaN, on which ThrottledError threw a RangeError (a 500, not a 429). The key's
+  // presence still says the episode bought within the key's life (it expires when that warm-up
+  // ends), so such a value counts as a purchase just now: fail closed, until the key expires. A time
+  // after now (another instance's clock ahead, a hostile value) counts as now, so that a repeat
+  // waits at most warmUp, as the rule says.
+  const last = typeof current.lastPurchaseAt === 'number' ? Math.min(current.lastPurchaseAt, now) : now;
+  const until = last + warmUpSeconds * 1000;
+  if (now >= until) return { write: { kind: 'keep' }, result: { kind: 'ready' } };
   return {
     write: { kind: 'keep' },
-    result: { kind: 'warming-up', retryAt: until, detail: `nodes bought for this alarm ${Math.round((now - current!.lastPurchaseAt) / 1000)} s ago are still warming up (${warmUpSeconds} s)` },
+    result: { kind: 'warming-up', retryAt: until, detail: `nodes bought for this alarm ${Math.round((now - last) / 1000)} s ago are still warming up (${warmUpSeconds} s)` },
   };
 }
 
