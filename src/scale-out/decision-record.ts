@@ -1,4 +1,4 @@
-import { ScaleOutError } from '../errors';
+import { describeError, type ErrorFields } from '../log/describe-error';
 import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutTrace, TracedOutcome } from './lifecycle';
 
@@ -16,7 +16,7 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
   followUp?: true;
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];
-  error?: { code: string; message: string; status: number; cause?: string };
+  error?: ErrorFields;
 }
 
 export type DecisionOutcome =
@@ -45,23 +45,6 @@ export function decisionOfOutcomes(outcomes: readonly TracedOutcome[]): Decision
   const results = outcomes.map(decisionOfOutcome);
   if (results.length === 1) return results[0]!;
   return { outcome: summarize(results), results };
-}
-
-/** An error that ended the whole request (auth, a malformed body) before any scale-out. */
-export function describeError(error: ScaleOutError): NonNullable<DecisionRecord['error']> {
-  const cause = (error as { cause?: unknown }).cause;
-  return {
-    code: error.code,
-    message: error.message,
-    status: error.status,
-    // Our own failures keep their chain (a transport or Redis error names what failed, which the
-    // reply hides).
-    ...(error.status >= 500 && cause instanceof Error && { cause: cause.message }),
-  };
-}
-
-export function isScaleOutError(error: unknown): error is ScaleOutError {
-  return error instanceof ScaleOutError;
 }
 
 function summarize(records: readonly DecisionRecord[]): DecisionOutcome | undefined {

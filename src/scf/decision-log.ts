@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Logger } from '../log/logger';
-import { ScaleOutError } from '../errors';
+import { describeError } from '../log/describe-error';
 import type { ScfHttpEvent, ScfHttpResponse } from './event';
 import type { InvocationContext } from './invocation-context';
 
@@ -43,17 +43,4 @@ function write(logger: Logger, context: InvocationContext, status: number, error
   if (status >= 500) logger.error(line, 'scale-out decision');
   else if (status >= 400) logger.warn(line, 'scale-out decision');
   else logger.info(line, 'scale-out decision');
-}
-
-function describeError(error: Error, status: number): Record<string, unknown> {
-  const described: Record<string, unknown> =
-    error instanceof ScaleOutError ? { code: error.code, message: error.message } : { code: 'InternalError', message: error.message };
-  // For our own failures keep the chain (a transport error names host and port, which the reply
-  // hides), and a stack for bugs.
-  if (status >= 500) {
-    const cause = (error as { cause?: unknown }).cause;
-    if (cause instanceof Error) described.cause = cause.message;
-    if (!(error instanceof ScaleOutError)) described.stack = error.stack;
-  }
-  return described;
 }
