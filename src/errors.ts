@@ -17,6 +17,15 @@ export interface ScaleOutErrorOptions {
   expose?: boolean;
 }
 
+/**
+ * Whole seconds from `now` until `retryAt`, at least 1: Retry-After must be a finite integer (RFC
+ * 9110). A time that is not a finite number (a bug upstream) becomes a minute, not "Infinity".
+ */
+export function secondsUntil(retryAt: number, now: number): number {
+  const seconds = Math.ceil((retryAt - now) / 1000);
+  return Number.isFinite(seconds) ? Math.max(1, seconds) : 60;
+}
+
 export class ScaleOutError extends Error {
   readonly status: number;
   readonly code: string;
@@ -80,11 +89,25 @@ export class EventInFlightError extends ScaleOutError {
 export class ThrottledError extends ScaleOutError {
   readonly rule: string;
   constructor(rule: string, detail: string, retryAt: number, now: number) {
-    const retryAfterSeconds = Math.max(1, Math.ceil((retryAt - now) / 1000));
-    super(429, 'Throttled', `throttled by ${rule}: ${detail}; retry after ${new Date(retryAt).toISOString()}`, {
+    const retryAfterSeconds = secondsUntil(retryAt, now);
+    const at = new Date(now + retryAfterSeconds * 1000).toISOString();
+    super(429, 'Throttled', `throttled by ${rule}: ${detail}; retry after ${at}`, {
       retryAfterSeconds,
-      details: { rule, retryAt: new Date(retryAt).toISOString() },
+      details: { rule, retryAt: at },
     });
+    this.rule = rule;
+  }
+}
+
+/**
+ * 422: the request can never fit a limit, however long the sender waits: more nodes than a whole
+ * window's node budget or than the cluster's ceiling (and the template does not clamp), or a
+ * purchase that costs more than a whole money budget. Not a 429: a retry would only be refused again.
+ */
+export class ExceedsLimitError extends ScaleOutError {
+  readonly rule: string;
+  constructor(rule: string, detail: string) {
+    super(422, 'ExceedsLimit', `no wait makes this fit ${rule}: ${detail}; ask for less, or change the limit or the template`, { details: { rule } });
     this.rule = rule;
   }
 }
@@ -99,8 +122,19 @@ export class SoldOutError extends ScaleOutError {
   constructor(scope: string, detail: string, retryAt: number, now: number) {
     super(503, 'SoldOut', `CVM is sold out for ${scope}: ${detail}`, {
       expose: true,
-      retryAfterSeconds: Math.max(1, Math.ceil((retryAt - now) / 1000)),
+      retryAfterSeconds: secondsUntil(retryAt, now),
     });
+  }
+}
+
+/**
+ * CVM's price inquiry answered that the offering has no stock (InquiryPriceRunInstances lists
+ * ResourcesSoldOut.SpecifiedInstanceType among its errors): the ladder marks it and climbs on, as
+ * for a refused purchase. `code` is CVM's.
+ */
+export class OfferingSoldOutError extends ScaleOutError {
+  constructor(code: string, message: string) {
+    super(503, code, `CVM's price inquiry says this offering is sold out (${code}): ${message}`, { expose: true, retryAfterSeconds: 60 });
   }
 }
 
@@ -165,6 +199,22 @@ export class SenderNotConfiguredError extends ScaleOutError {
   constructor(source: string, envVar: string, blank = false) {
     super(503, 'SenderNotConfigured', `sender ${source} is not ready: its secret env var ${envVar} ${blank ? 'holds only whitespace, which is no secret' : 'is not set'}`, {
       expose: true,
+    });
+  }
+}
+
+/**
+ * 503: a read from TKE that a decision needs (DescribeClusters, for the cluster ceiling's node
+ * count) failed or timed out. Nothing was sent to buy anything, so nothing may exist: unlike a
+ * TkeCallError it never says `outcome: unknown`, and it is no purchase to settle or cool down.
+ */
+export class TkeReadError extends ScaleOutError {
+  constructor(what: string, failed: { readonly code: string; readonly message: string; readonly requestId?: string | undefined }, options: { cause?: unknown } = {}) {
+    super(503, 'TkeReadFailed', `${what} could not be read from TKE (${failed.code}: ${failed.message}); nothing was sent to buy nodes`, {
+      ...options,
+      expose: true,
+      retryAfterSeconds: 30,
+      details: { tkeCode: failed.code, ...(failed.requestId !== undefined && { requestId: failed.requestId }) },
     });
   }
 }

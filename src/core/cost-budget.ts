@@ -1,11 +1,27 @@
 import type { CostBudget, CostKind } from './model';
 import { roundCents, type Price } from './price';
 import type { StoreStep } from './store-step';
+import {
+  adoptEntry,
+  freesAt,
+  heldEntry,
+  inWindow,
+  ledgerExpiry,
+  ledgerWindow,
+  ownEntry,
+  settleEntry,
+  usedOf as ledgerUsedOf,
+  withEntry,
+  type LedgerEntry,
+  type LedgerState,
+  type LedgerWindow,
+  type Settlement,
+} from './windowed-ledger';
 
 /**
  * A money budget (config `clusters.<alias>.costBudget`, or the deployment's top-level `costBudget`)
- * as pure decisions over its stored state, the way core/throttle.ts keeps its node budget: no clock, no I/O, and the store applies
- * each step atomically, so instances racing for one budget cannot overspend it together.
+ * as pure decisions over its stored state: the windowed ledger the node budget keeps too
+ * (core/windowed-ledger.ts), with two measures, `hourly` and `prepaid`.
  *
  * What counts, per rolling window of `windowSeconds`:
  *   hourly   the hourly price of every pay-as-you-go purchase made in the window, summed: the
@@ -18,29 +34,8 @@ import type { StoreStep } from './store-step';
  *
  * One reservation per event: a redelivery finds its own and goes on with it.
  */
-export interface CostGrant {
-  readonly eventKey: string;
-  readonly claimId: string;
-  readonly kind: CostKind;
-  readonly amount: number;
-  readonly at: number;
-  readonly state: 'in-flight' | 'done';
-  readonly inFlightUntil: number;
-  /** An attempt's outcome was unknown: never given back. */
-  readonly mayExist?: true;
-}
-
-/** Settled purchases, summed per slice of the window (a sixtieth of it, at least a second). */
-export interface CostSlice {
-  readonly from: number;
-  readonly kind: CostKind;
-  readonly amount: number;
-}
-
-export interface CostState {
-  readonly grants: readonly CostGrant[];
-  readonly spent?: readonly CostSlice[];
-}
+export type CostGrant = LedgerEntry<CostKind>;
+export type CostState = LedgerState<CostKind>;
 
 export interface CostAsk {
   readonly eventKey: string;
@@ -51,7 +46,8 @@ export interface CostAsk {
 
 export type CostDecision =
   | { readonly kind: 'granted'; readonly amount: number; /** what is left of the limit after this */ readonly left: number }
-  | { readonly kind: 'over-budget'; readonly used: number; readonly limit: number | undefined; readonly retryAt: number; readonly detail: string };
+  /** `retryAt: 'never'`: no wait makes it fit (more than the whole limit, or no limit of its kind). */
+  | { readonly kind: 'over-budget'; readonly used: number; readonly limit: number | undefined; readonly retryAt: number | 'never'; readonly detail: string };
 
 /**
  * One money budget and where its ledger lives: a cluster's own (`clusters.<alias>.costBudget`) and
@@ -85,22 +81,13 @@ export function costScopesOf(cluster: BudgetedCluster, deployment: CostBudget | 
   return [...(own !== undefined ? [own] : []), ...(deployment !== undefined ? [deploymentCostScope(deployment)] : [])];
 }
 
-function sliceMs(budget: CostBudget): number {
-  return Math.max(1000, Math.floor((budget.windowSeconds * 1000) / 60));
-}
-
-function counted(current: CostState | undefined, budget: CostBudget, now: number): CostState {
-  const windowMs = budget.windowSeconds * 1000;
-  const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || (g.state === 'in-flight' && g.inFlightUntil > now));
-  const spent = (current?.spent ?? []).filter((s) => s.from + sliceMs(budget) + windowMs > now);
-  return { grants, ...(spent.length > 0 && { spent }) };
+function windowOf(budget: CostBudget): LedgerWindow {
+  return ledgerWindow(budget.windowSeconds);
 }
 
 /** Money of `kind` the window holds now, other than `eventKey`'s own reservation. */
 export function usedOf(state: CostState, kind: CostKind, eventKey?: string): number {
-  const grants = state.grants.filter((g) => g.kind === kind && g.eventKey !== eventKey).reduce((sum, g) => sum + g.amount, 0);
-  const spent = (state.spent ?? []).filter((s) => s.kind === kind).reduce((sum, s) => sum + s.amount, 0);
-  return roundCents(grants + spent);
+  return ledgerUsedOf(state, kind, eventKey);
 }
 
 /**
@@ -108,33 +95,46 @@ export function usedOf(state: CostState, kind: CostKind, eventKey?: string): num
  * count) unless that one may have bought (then it stands, and is what this event has).
  */
 export function reserveCost(current: CostState | undefined, ask: CostAsk, budget: CostBudget, now: number): StoreStep<CostState, CostDecision> {
-  const state = counted(current, budget, now);
+  const window = windowOf(budget);
+  const state = inWindow(current, window, now);
   const { kind, amount } = ask.price;
   const limit = budget[kind];
-  const own = state.grants.find((g) => g.eventKey === ask.eventKey);
+  const own = ownEntry(state, ask.eventKey);
   if (own?.mayExist === true) {
-    const adopted = adoptCost(current, ask.eventKey, ask.claimId, ask.inFlightUntil, budget, now);
-    return { write: adopted.write, result: { kind: 'granted', amount: own.amount, left: roundCents((budget[own.kind] ?? 0) - usedOf(state, own.kind)) } };
+    const adopted = adoptEntry(state, ask.eventKey, ask.claimId, ask.inFlightUntil);
+    return {
+      write: { kind: 'put', value: adopted.state, expiresAt: ledgerExpiry(adopted.state, window, now) },
+      result: { kind: 'granted', amount: own.amount, left: roundCents((budget[own.kind] ?? 0) - usedOf(state, own.kind)) },
+    };
+  }
+  const per = kind === 'hourly' ? '/h' : '';
+  if (!isPrice(amount)) {
+    // A price that is not a finite positive number must never pass uncounted (pricing.ts refuses
+    // one already; this is the ledger's own guard).
+    return { write: { kind: 'keep' }, result: { kind: 'over-budget', used: usedOf(state, kind, ask.eventKey), limit, retryAt: 'never', detail: `the price ${String(amount)} cannot be counted` } };
   }
   const used = usedOf(state, kind, ask.eventKey);
   if (limit === undefined || roundCents(used + amount) > limit) {
+    const retryAt = limit === undefined ? 'never' : freesAt(state, window, kind, limit, amount, now, ask.eventKey);
     return {
       write: { kind: 'keep' },
       result: {
         kind: 'over-budget',
         used,
         limit,
-        retryAt: limit === undefined ? now + budget.windowSeconds * 1000 : freesAt(state, budget, kind, limit, amount, now, ask.eventKey),
+        retryAt,
         detail:
           limit === undefined
-            ? `no ${kind} budget is set for this cluster (costBudget.${kind})`
-            : `${money(used, budget)} of ${money(limit, budget)}${kind === 'hourly' ? '/h' : ''} per ${budget.windowSeconds} s is committed; this purchase is ${money(amount, budget)}${kind === 'hourly' ? '/h' : ''}`,
+            ? `no ${kind} budget is set (costBudget.${kind})`
+            : retryAt === 'never'
+              ? `this purchase is ${money(amount, budget)}${per}, more than the whole budget of ${money(limit, budget)}${per} per ${budget.windowSeconds} s`
+              : `${money(used, budget)} of ${money(limit, budget)}${per} per ${budget.windowSeconds} s is committed; this purchase is ${money(amount, budget)}${per}`,
       },
     };
   }
   const grant: CostGrant = { eventKey: ask.eventKey, claimId: ask.claimId, kind, amount, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
-  const next: CostState = { ...state, grants: [...state.grants.filter((g) => g.eventKey !== ask.eventKey), grant] };
-  return { write: { kind: 'put', value: next, expiresAt: expiry(next, budget, now) }, result: { kind: 'granted', amount, left: roundCents(limit - used - amount) } };
+  const next = withEntry(state, grant);
+  return { write: { kind: 'put', value: next, expiresAt: ledgerExpiry(next, window, now) }, result: { kind: 'granted', amount, left: roundCents(limit - used - amount) } };
 }
 
 /**
@@ -142,41 +142,27 @@ export function reserveCost(current: CostState | undefined, ask: CostAsk, budget
  * price: the request it re-sends is the one that reservation was made for. Undefined: none left.
  */
 export function adoptCost(current: CostState | undefined, eventKey: string, claimId: string, inFlightUntil: number, budget: CostBudget, now: number): StoreStep<CostState, CostGrant | undefined> {
-  const state = counted(current, budget, now);
-  const own = state.grants.find((g) => g.eventKey === eventKey);
-  if (own === undefined) return { write: { kind: 'keep' }, result: undefined };
-  const adopted: CostGrant = { ...own, claimId, inFlightUntil: Math.max(own.inFlightUntil, inFlightUntil) };
-  const next: CostState = { ...state, grants: state.grants.map((g) => (g === own ? adopted : g)) };
-  return { write: { kind: 'put', value: next, expiresAt: expiry(next, budget, now) }, result: adopted };
+  const window = windowOf(budget);
+  const adopted = adoptEntry(inWindow(current, window, now), eventKey, claimId, inFlightUntil);
+  if (adopted.entry === undefined) return { write: { kind: 'keep' }, result: undefined };
+  return { write: { kind: 'put', value: adopted.state, expiresAt: ledgerExpiry(adopted.state, window, now) }, result: adopted.entry };
 }
 
 /**
  * The call was answered. `created`: the reservation becomes spent. `refused` (no attempt may have
  * bought; a sold-out rung too): given back. `unknown`: kept for good.
  */
-export function settleCost(current: CostState | undefined, eventKey: string, claimId: string, outcome: 'created' | 'refused' | 'unknown', budget: CostBudget, now: number): StoreStep<CostState, void> {
-  const grants = current?.grants ?? [];
-  const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
-  if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: undefined };
-  let next: CostState;
-  if (outcome === 'created') {
-    const from = Math.floor(ours.at / sliceMs(budget)) * sliceMs(budget);
-    const spent = [...(current.spent ?? [])];
-    const slice = spent.findIndex((s) => s.from === from && s.kind === ours.kind);
-    if (slice >= 0) spent[slice] = { ...spent[slice]!, amount: roundCents(spent[slice]!.amount + ours.amount) };
-    else spent.push({ from, kind: ours.kind, amount: ours.amount });
-    next = { grants: grants.filter((g) => g !== ours), spent };
-  } else if (outcome === 'refused' && ours.mayExist !== true) {
-    next = { ...current, grants: grants.filter((g) => g !== ours) };
-  } else {
-    next = { ...current, grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const } : g)) };
-  }
-  return { write: { kind: 'put', value: next, expiresAt: expiry(next, budget, now) }, result: undefined };
+export function settleCost(current: CostState | undefined, eventKey: string, claimId: string, outcome: Settlement, budget: CostBudget, now: number): StoreStep<CostState, void> {
+  const held = heldEntry(current, eventKey, claimId);
+  if (current === undefined || held === undefined) return { write: { kind: 'keep' }, result: undefined };
+  const window = windowOf(budget);
+  const next = settleEntry(current, held, outcome, window);
+  return { write: { kind: 'put', value: next, expiresAt: ledgerExpiry(next, window, now) }, result: undefined };
 }
 
 /** What the window still allows, per kind, for /healthz and dry runs. */
 export function costLeft(current: CostState | undefined, budget: CostBudget, now: number): Partial<Record<CostKind, number>> {
-  const state = counted(current, budget, now);
+  const state = inWindow(current, windowOf(budget), now);
   const left: Partial<Record<CostKind, number>> = {};
   for (const kind of ['hourly', 'prepaid'] as const) {
     const limit = budget[kind];
@@ -189,28 +175,9 @@ export function readCost(current: CostState | undefined): StoreStep<CostState, C
   return { write: { kind: 'keep' }, result: current };
 }
 
-function freesAt(state: CostState, budget: CostBudget, kind: CostKind, limit: number, need: number, now: number, eventKey: string): number {
-  const windowMs = budget.windowSeconds * 1000;
-  const leaving = [
-    ...state.grants.filter((g) => g.kind === kind && g.eventKey !== eventKey).map((g) => ({ at: g.at + windowMs, amount: g.amount })),
-    ...(state.spent ?? []).filter((s) => s.kind === kind).map((s) => ({ at: s.from + sliceMs(budget) + windowMs, amount: s.amount })),
-  ].sort((a, b) => a.at - b.at);
-  let used = leaving.reduce((sum, l) => sum + l.amount, 0);
-  for (const l of leaving) {
-    used -= l.amount;
-    if (roundCents(used + need) <= limit) return Math.max(l.at, now + 1000);
-  }
-  // Beyond the whole limit: waiting never makes it fit. Say "a window from now".
-  return now + windowMs;
-}
-
-function expiry(state: CostState, budget: CostBudget, now: number): number {
-  const windowMs = budget.windowSeconds * 1000;
-  return Math.max(
-    now + 1000,
-    ...state.grants.map((g) => Math.max(g.at + windowMs, g.inFlightUntil)),
-    ...(state.spent ?? []).map((s) => s.from + sliceMs(budget) + windowMs),
-  );
+/** Whether an amount can be counted: a finite number above zero (core/price.ts reads prices so). */
+function isPrice(amount: unknown): amount is number {
+  return typeof amount === 'number' && Number.isFinite(amount) && amount > 0;
 }
 
 export function money(amount: number, budget: Pick<CostBudget, 'currency'>): string {

@@ -15,7 +15,8 @@ import type { CostKind } from './model';
  * the GB cannot be known in advance and is left out (the answer's `note` says so).
  *
  * Pure: the answer is `unknown` until checked here, and anything unexpected is a problem, never a
- * zero: a budget must fail closed on a price it cannot read.
+ * zero: a budget must fail closed on a price it cannot read. So is a total that is not a finite
+ * amount above zero (1e308 per hour rounds to Infinity, which JSON stores as null: counted as 0).
  */
 export const DEFAULT_CHARGE_TYPE = 'POSTPAID_BY_HOUR'; // RunInstances' default (cvm_models.d.ts)
 
@@ -72,7 +73,28 @@ export function readPrice(answer: unknown, chargeType: string): PriceReading {
       if (bandwidthAmount !== undefined) amount += bandwidthAmount;
     }
   }
-  return { ok: true, price: { kind, amount: roundCents(amount), ...(note !== undefined && { note }) } };
+  const total = roundCents(amount);
+  if (!isCountable(total)) return { ok: false, problem: `the price adds up to ${String(total)}, not a finite amount above zero` };
+  return { ok: true, price: { kind, amount: total, ...(note !== undefined && { note }) } };
+}
+
+/**
+ * A price as stored (the shared price cache) or handed over: only a known kind and a finite amount
+ * above zero. Anything else (JSON's `null` for an Infinity, a 0, a negative, a string) would let a
+ * purchase through uncounted, so it is unreadable: no purchase, as for any price that cannot be had.
+ */
+export function checkPrice(value: unknown): PriceReading {
+  const kind = field(value, 'kind');
+  const amount = field(value, 'amount');
+  if (kind !== 'hourly' && kind !== 'prepaid') return { ok: false, problem: `a price of kind ${JSON.stringify(kind)}` };
+  if (typeof amount !== 'number' || !isCountable(amount)) return { ok: false, problem: `a price of ${JSON.stringify(amount)}, not a finite amount above zero` };
+  const note = field(value, 'note');
+  return { ok: true, price: { kind, amount, ...(typeof note === 'string' && { note }) } };
+}
+
+/** A budget can count it: finite and above zero (a price of 0 is no price: CVM sells nothing free). */
+function isCountable(amount: number): boolean {
+  return Number.isFinite(amount) && amount > 0;
 }
 
 function amountOf(item: unknown, kind: CostKind): number | undefined {

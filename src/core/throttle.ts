@@ -1,14 +1,30 @@
 import type { ThrottleRules } from './model';
+import type { ResolvedScaleOut } from './scale-out-request';
 import type { StoreStep } from './store-step';
+import {
+  adoptEntry,
+  freesAt,
+  heldEntry,
+  inWindow,
+  isInFlight,
+  ledgerExpiry,
+  ledgerWindow,
+  ownEntry,
+  resizeEntry,
+  settleEntry,
+  usedOf,
+  withEntry,
+  type LedgerEntry,
+  type LedgerSlice,
+  type LedgerState,
+} from './windowed-ledger';
 
 export type { ThrottleRules } from './model';
-import type { CreateClusterInstancesRequest } from '../tke/tke-params';
-import type { ResolvedScaleOut } from './scale-out-request';
 
 /**
  * The throttle of one scope (a cluster, or a cluster's template where the config says so), as pure
- * decisions over its stored state. Like idempotency.ts: no clock, no I/O; the store applies the
- * write atomically, so instances racing for one budget can never overspend it.
+ * decisions over its stored state. It counts nodes in a windowed ledger (core/windowed-ledger.ts,
+ * the same one the money budgets keep) and keeps the time of the last scale-out; nothing else.
  *
  * Rules, checked in this order (the first that holds back names itself in the answer):
  *   in-flight        at most one scale-out in flight per scope
@@ -16,61 +32,17 @@ import type { ResolvedScaleOut } from './scale-out-request';
  *   node-budget      at most `maxNodesPerWindow` nodes granted per rolling `windowSeconds`
  *   cluster-ceiling  ClusterNodeNum (read with DescribeClusters just before) + count <= `maxClusterNodes`
  * A request above what node-budget or cluster-ceiling leave is clamped to it when the template
- * allows (`count.clamp: true`), and the answer says so; otherwise it is throttled.
+ * allows (`count.clamp: true`), and the answer says so; otherwise it is throttled until the budget
+ * frees, or refused outright when no wait could ever make it fit (more nodes than a whole window or
+ * the ceiling allow).
  *
- * Grants are remembered per event: the redelivery of an event whose instance died mid-call finds its
- * own grant and goes on with it (same nodes, same ClientToken), instead of being throttled by itself.
+ * Grants are per event: the redelivery of an event whose instance died mid-call, or whose outcome
+ * was unknown, finds its own grant and goes on with it instead of being throttled by itself.
  */
-export interface Grant {
-  readonly eventKey: string;
-  readonly claimId: string;
-  readonly nodes: number;
-  readonly at: number;
-  /** in-flight until `inFlightUntil` (the holder's deadline); done once the call settled. */
-  readonly state: 'in-flight' | 'done';
-  readonly inFlightUntil: number;
-  /**
-   * Set once any call on this grant ended with an unknown outcome: TKE may have created the nodes,
-   * so the grant is never given back, even if a later call for the same event is refused.
-   */
-  readonly mayExist?: true;
-  /**
-   * The exact request sent when the outcome was unknown, ClientToken included: the event's
-   * redelivery re-sends it as it is (not rendered again from a config that may have changed), so
-   * one token only ever goes out with one request, and CVM can answer it with the first purchase.
-   */
-  readonly sent?: SentRequest;
-}
+export type Grant = LedgerEntry<'nodes'>;
 
-/** A CreateClusterInstances request as sent, for a redelivery to send again byte for byte. */
-export interface SentRequest {
-  readonly clientToken: string;
-  readonly request: CreateClusterInstancesRequest;
-  /** The ladder's rung it is (core/rungs.ts); 1 when absent (recorded before ladders existed). */
-  readonly rung?: number;
-}
-
-export interface ThrottleState {
+export interface ThrottleState extends LedgerState<'nodes'> {
   readonly lastScaleOutAt?: number;
-  /** Grants a delivery may still need to find by its event: in flight, or with an unknown outcome. */
-  readonly grants: readonly Grant[];
-  /**
-   * Nodes of settled successes, summed per slice of the window (1/60 of it, at least a second), so
-   * that a decision's cost does not grow with the number of scale-outs in the window. A success
-   * needs no grant of its own any more: its redelivery replays the idempotency record first.
-   */
-  readonly spent?: readonly SpentSlice[];
-}
-
-/** Nodes granted in [from, from + slice). */
-export interface SpentSlice {
-  readonly from: number;
-  readonly nodes: number;
-}
-
-/** How long one slice of `spent` is: a sixtieth of the window (a minute for an hour), at least 1 s. */
-function sliceMs(rules: ThrottleRules): number {
-  return Math.max(1000, Math.floor((rules.windowSeconds * 1000) / 60));
 }
 
 /** The throttle's rules, in the order they are checked. */
@@ -81,6 +53,7 @@ export interface ThrottleAsk {
   readonly eventKey: string;
   readonly claimId: string;
   readonly requested: number;
+  /** False for a re-sent request: its count is fixed, it cannot be clamped. */
   readonly clampAllowed: boolean;
   /** The holder's deadline: its grant stops counting as in flight after it. */
   readonly inFlightUntil: number;
@@ -89,8 +62,10 @@ export interface ThrottleAsk {
 }
 
 export type ThrottleDecision =
-  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule; readonly resend?: SentRequest }
-  | { readonly kind: 'throttled'; readonly rule: ThrottleRule; readonly retryAt: number; readonly detail: string };
+  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule }
+  | { readonly kind: 'throttled'; readonly rule: ThrottleRule; readonly retryAt: number; readonly detail: string }
+  /** No wait could make it fit: more than a whole window's budget, or than the ceiling itself. */
+  | { readonly kind: 'beyond-limit'; readonly rule: ThrottleRule; readonly detail: string };
 
 /**
  * Which throttle an event falls under: its cluster's, or its template's own (per cluster) when the
@@ -105,47 +80,23 @@ export function throttleScopeOf(resolved: ResolvedScaleOut): { readonly key: str
     : { key: `throttle:{${cluster.clusterId}}:${template.name}`, rules: { ...cluster.throttle, ...template.throttle } };
 }
 
-export function decideThrottle(
-  current: ThrottleState | undefined,
-  ask: ThrottleAsk,
-  rules: ThrottleRules,
-  now: number,
-): StoreStep<ThrottleState, ThrottleDecision> {
-  const windowMs = rules.windowSeconds * 1000;
-  const grants = (current?.grants ?? []).filter((g) => g.at + windowMs > now || isInFlight(g, now));
-  // A slice counts until its END leaves the window: never less than the exact grants would.
-  const spent = (current?.spent ?? []).filter((s) => s.from + sliceMs(rules) + windowMs > now);
-  const state: ThrottleState = {
-    ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }),
-    grants,
-    ...(spent.length > 0 && { spent }),
-  };
+export function decideThrottle(current: ThrottleState | undefined, ask: ThrottleAsk, rules: ThrottleRules, now: number): StoreStep<ThrottleState, ThrottleDecision> {
+  const window = ledgerWindow(rules.windowSeconds);
+  const state = stateOf(current, window, now);
   const keep = (decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({ write: { kind: 'keep' }, result: decision });
-  const grant = (nodes: number, clampedBy?: ThrottleRule, mayExist?: true, sent?: SentRequest): StoreStep<ThrottleState, ThrottleDecision> => {
-    const next: Grant = {
-      eventKey: ask.eventKey,
-      claimId: ask.claimId,
-      nodes,
-      at: now,
-      state: 'in-flight',
-      inFlightUntil: ask.inFlightUntil,
-      ...(mayExist && { mayExist }),
-      ...(sent !== undefined && { sent }),
-    };
-    const others = grants.filter((g) => g.eventKey !== ask.eventKey);
-    return {
-      write: { kind: 'put', value: { ...state, grants: [...others, next] }, expiresAt: stateExpiry(state, rules, now, ask.inFlightUntil) },
-      result: { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }), ...(sent !== undefined && { resend: sent }) },
-    };
-  };
+  const put = (next: ThrottleState, decision: ThrottleDecision): StoreStep<ThrottleState, ThrottleDecision> => ({
+    write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, ask.inFlightUntil) },
+    result: decision,
+  });
 
-  const own = grants.find((g) => g.eventKey === ask.eventKey);
+  const own = ownEntry(state, ask.eventKey);
   if (own !== undefined && !(isInFlight(own, now) && own.claimId !== ask.claimId)) {
-    // This event's earlier attempt took budget and its outcome is unknown: go on with the same nodes.
-    return grant(own.nodes, undefined, own.mayExist, own.sent);
+    // This event's earlier delivery took budget and did not finish: go on with the same nodes.
+    const adopted = adoptEntry(state, ask.eventKey, ask.claimId, ask.inFlightUntil);
+    return put({ ...state, ...adopted.state }, { kind: 'granted', nodes: own.amount });
   }
 
-  const inFlight = grants.find((g) => isInFlight(g, now));
+  const inFlight = state.grants.find((g) => isInFlight(g, now));
   if (inFlight !== undefined) {
     return keep({ kind: 'throttled', rule: 'in-flight', retryAt: inFlight.inFlightUntil, detail: 'another scale-out of this cluster is in flight' });
   }
@@ -162,7 +113,7 @@ export function decideThrottle(
   let nodes = ask.requested;
   let clampedBy: ThrottleRule | undefined;
 
-  const used = grants.reduce((sum, g) => sum + g.nodes, 0) + spent.reduce((sum, s) => sum + s.nodes, 0);
+  const used = usedOf(state, 'nodes');
   const budgetLeft = rules.maxNodesPerWindow - used;
   if (nodes > budgetLeft) {
     if (ask.clampAllowed && budgetLeft > 0) {
@@ -170,10 +121,14 @@ export function decideThrottle(
       clampedBy = 'node-budget';
     } else {
       const need = ask.clampAllowed ? 1 : ask.requested;
+      const frees = freesAt(state, window, 'nodes', rules.maxNodesPerWindow, need, now);
+      if (frees === 'never') {
+        return keep({ kind: 'beyond-limit', rule: 'node-budget', detail: `${need} nodes asked, and at most ${rules.maxNodesPerWindow} are granted per ${rules.windowSeconds} s` });
+      }
       return keep({
         kind: 'throttled',
         rule: 'node-budget',
-        retryAt: budgetFreesAt(state, rules, need),
+        retryAt: frees,
         detail: `${used} of ${rules.maxNodesPerWindow} nodes per ${rules.windowSeconds} s are taken; ${ask.requested} asked`,
       });
     }
@@ -185,6 +140,8 @@ export function decideThrottle(
       if (ask.clampAllowed && headroom > 0) {
         nodes = headroom;
         clampedBy = 'cluster-ceiling';
+      } else if (nodes > rules.maxClusterNodes) {
+        return keep({ kind: 'beyond-limit', rule: 'cluster-ceiling', detail: `${nodes} nodes asked, more than the cluster's whole ceiling of ${rules.maxClusterNodes}` });
       } else {
         return keep({
           kind: 'throttled',
@@ -197,119 +154,63 @@ export function decideThrottle(
     }
   }
 
-  return grant(nodes, clampedBy);
+  const grant: Grant = { eventKey: ask.eventKey, claimId: ask.claimId, kind: 'nodes', amount: nodes, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
+  return put({ ...state, ...withEntry(state, grant) }, { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }) });
 }
 
 /**
- * The call succeeded: the cooldown starts now, and the grant's nodes move into the spent slice of
- * the time it was granted (the event's idempotency record, written just before, answers its
- * redeliveries from now on).
+ * A money budget lowered the count after the grant: the grant counts the nodes actually asked.
+ * `lost`: the grant is no longer this delivery's (it expired and another took over).
  */
-export function settleThrottleSuccess(
+export function resizeGrant(current: ThrottleState | undefined, eventKey: string, claimId: string, nodes: number, rules: ThrottleRules, now: number): StoreStep<ThrottleState, 'resized' | 'lost'> {
+  const held = heldEntry(current, eventKey, claimId);
+  if (current === undefined || held === undefined) return { write: { kind: 'keep' }, result: 'lost' };
+  const next: ThrottleState = { ...current, ...resizeEntry(current, held, nodes) };
+  return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, held.inFlightUntil) }, result: 'resized' };
+}
+
+/**
+ * How the call on the event's grant ended (core/windowed-ledger.ts, settleEntry): `created` moves
+ * its nodes into the window's spent slices; `refused` (every attempt was answered with an API
+ * error: nothing was created) gives them back unless an earlier call on the grant may have bought;
+ * `unknown` keeps them for good. The cooldown starts after `created` and `unknown` alike: nodes
+ * may be joining, and a new event (a retyped chat command, the next alarm) must not buy again
+ * meanwhile; the event's own redelivery finds its grant and is not held back by it.
+ */
+export function settleThrottle(
   current: ThrottleState | undefined,
   eventKey: string,
   claimId: string,
+  outcome: 'created' | 'refused' | 'unknown',
   rules: ThrottleRules,
   now: number,
 ): StoreStep<ThrottleState, void> {
-  const all = current?.grants ?? [];
-  const ours = all.find((g) => g.eventKey === eventKey && g.claimId === claimId);
-  const grants = ours === undefined ? all : all.filter((g) => g !== ours);
-  const spent = ours === undefined ? (current?.spent ?? []) : addToSlice(current?.spent ?? [], ours, rules);
-  const next: ThrottleState = { lastScaleOutAt: now, grants, ...(spent.length > 0 && { spent }) };
-  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
-}
-
-/**
- * The call failed. `refused`: every attempt was answered with an API error code, so nothing was
- * created: the budget goes back (unless an earlier call on this grant had an unknown outcome).
- * `unknown`: at least one attempt's outcome is unknown (timeout, lost connection), so TKE may have
- * created the nodes: the grant stays, counted but no longer in flight, and is marked so that it is
- * never given back; the cooldown starts as after a success, so a new event (a retyped chat command,
- * the next alarm) does not buy again while these nodes may be joining. The event's own redelivery
- * reuses the grant (same nodes, same ClientToken) and is not held back by that cooldown.
- */
-export function settleThrottleFailure(
-  current: ThrottleState | undefined,
-  eventKey: string,
-  claimId: string,
-  outcome: 'refused' | 'unknown',
-  rules: ThrottleRules,
-  now: number,
-  /** With `unknown`: what was sent, kept for the redelivery to send again. */
-  sent?: SentRequest,
-): StoreStep<ThrottleState, void> {
-  const grants = current?.grants ?? [];
-  const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
-  if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: undefined };
-  const giveBack = outcome === 'refused' && ours.mayExist !== true;
-  const next: ThrottleState = giveBack
-    ? { ...current, grants: grants.filter((g) => g !== ours) }
-    : {
-        ...(outcome === 'unknown' ? { lastScaleOutAt: now } : current.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }),
-        grants: grants.map((g) => (g === ours ? { ...g, state: 'done' as const, mayExist: true as const, ...((g.sent ?? sent) !== undefined && { sent: g.sent ?? sent }) } : g)),
-      };
-  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, now) }, result: undefined };
-}
-
-/**
- * Records the request about to be sent on the event's own grant, BEFORE the call (and its final
- * node count, which a money budget may have lowered): whatever happens next (a crash, a lost
- * answer), the event's redelivery finds this exact request and rung and sends it again, so one
- * delivery never buys on two rungs, and a rung whose outcome is unknown is never left for another.
- * `lost`: the grant is no longer this delivery's (it expired and another took over): do not call.
- */
-export function recordAttempt(
-  current: ThrottleState | undefined,
-  eventKey: string,
-  claimId: string,
-  sent: SentRequest,
-  nodes: number,
-  rules: ThrottleRules,
-  now: number,
-): StoreStep<ThrottleState, 'recorded' | 'lost'> {
-  const grants = current?.grants ?? [];
-  const ours = grants.find((g) => g.eventKey === eventKey && g.claimId === claimId);
-  if (current === undefined || ours === undefined) return { write: { kind: 'keep' }, result: 'lost' };
-  const next: ThrottleState = { ...current, grants: grants.map((g) => (g === ours ? { ...g, nodes, sent } : g)) };
-  return { write: { kind: 'put', value: next, expiresAt: stateExpiry(next, rules, now, ours.inFlightUntil) }, result: 'recorded' };
-}
-
-function isInFlight(grant: Grant, now: number): boolean {
-  return grant.state === 'in-flight' && grant.inFlightUntil > now;
-}
-
-function addToSlice(spent: readonly SpentSlice[], grant: Grant, rules: ThrottleRules): SpentSlice[] {
-  const from = Math.floor(grant.at / sliceMs(rules)) * sliceMs(rules);
-  const existing = spent.find((s) => s.from === from);
-  return existing === undefined
-    ? [...spent, { from, nodes: grant.nodes }].sort((a, b) => a.from - b.from)
-    : spent.map((s) => (s === existing ? { from, nodes: s.nodes + grant.nodes } : s));
-}
-
-/** When enough grants and spent slices leave the window for `need` nodes to fit. */
-function budgetFreesAt(state: ThrottleState, rules: ThrottleRules, need: number): number {
-  const windowMs = rules.windowSeconds * 1000;
-  const leaving = [
-    ...state.grants.map((g) => ({ at: g.at + windowMs, nodes: g.nodes })),
-    ...(state.spent ?? []).map((s) => ({ at: s.from + sliceMs(rules) + windowMs, nodes: s.nodes })),
-  ].sort((a, b) => a.at - b.at);
-  let used = leaving.reduce((sum, l) => sum + l.nodes, 0);
-  for (const l of leaving) {
-    used -= l.nodes;
-    if (rules.maxNodesPerWindow - used >= need) return l.at;
+  const held = heldEntry(current, eventKey, claimId);
+  if (current === undefined || held === undefined) {
+    // Our grant is gone (it outlived the window): the cooldown still starts after a purchase.
+    if (outcome === 'refused') return { write: { kind: 'keep' }, result: undefined };
+    const next: ThrottleState = { ...(current ?? { grants: [] }), lastScaleOutAt: now };
+    return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, now) }, result: undefined };
   }
-  // More than the whole window allows: never by waiting. Say "a window from now".
-  return Math.max(...leaving.map((l) => l.at), 0);
+  const settled = settleEntry(current, held, outcome, ledgerWindow(rules.windowSeconds));
+  const lastScaleOutAt = outcome === 'refused' ? current.lastScaleOutAt : now;
+  const next: ThrottleState = { ...settled, ...(lastScaleOutAt !== undefined && { lastScaleOutAt }) };
+  return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, now) }, result: undefined };
+}
+
+/** The stored state, what still counts, with grants written before the ledger was shared read as nodes. */
+function stateOf(current: ThrottleState | undefined, window: ReturnType<typeof ledgerWindow>, now: number): ThrottleState {
+  const counted = inWindow(current === undefined ? undefined : { grants: current.grants.map(asNodes), spent: current.spent?.map(asNodes) }, window, now);
+  return { ...(current?.lastScaleOutAt !== undefined && { lastScaleOutAt: current.lastScaleOutAt }), ...counted };
+}
+
+/** A grant or slice stored as `{nodes}` (before nodes and money shared one ledger) is `{kind: 'nodes', amount}`. */
+function asNodes<T extends Grant | LedgerSlice<'nodes'>>(item: T): T {
+  const legacy = item as T & { nodes?: number };
+  return legacy.amount === undefined && typeof legacy.nodes === 'number' ? { ...item, kind: 'nodes', amount: legacy.nodes } : item;
 }
 
 /** Keep the state as long as anything in it still matters: the window, the cooldown, a claim. */
-function stateExpiry(state: ThrottleState, rules: ThrottleRules, now: number, inFlightUntil: number): number {
-  const lastGrant = Math.max(now, ...state.grants.map((g) => g.at), ...(state.spent ?? []).map((s) => s.from + sliceMs(rules)));
-  return Math.max(
-    lastGrant + rules.windowSeconds * 1000,
-    (state.lastScaleOutAt ?? 0) + rules.cooldownSeconds * 1000,
-    inFlightUntil,
-    now + 1000,
-  );
+function expiryOf(state: ThrottleState, rules: ThrottleRules, now: number, inFlightUntil: number): number {
+  return ledgerExpiry(state, ledgerWindow(rules.windowSeconds), now, Math.max(inFlightUntil, (state.lastScaleOutAt ?? 0) + rules.cooldownSeconds * 1000));
 }

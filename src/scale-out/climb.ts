@@ -1,13 +1,14 @@
 import type { Config } from '../config/load-config';
-import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostGrant, type CostScope, type CostState } from '../core/cost-budget';
-import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/rungs';
+import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
+import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
 import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
+import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/rungs';
 import type { ResolvedScaleOut } from '../core/scale-out-request';
-import { markSoldOut, offeringOf, readSoldOut, soldOutMarkOf, SOLD_OUT_KEY, type SoldOutState } from '../core/sold-out';
-import { recordAttempt, type SentRequest, type ThrottleRules, type ThrottleState } from '../core/throttle';
-import { ScaleOutError, SoldOutError, StoreUnavailableError, ThrottledError, TkeCallError } from '../errors';
+import { markSoldOut, offeringOf, readSoldOut, soldOutMarkOf, SOLD_OUT_KEY, type Offering, type SoldOutState } from '../core/sold-out';
+import { resizeGrant, type ThrottleRules, type ThrottleState } from '../core/throttle';
+import { ExceedsLimitError, OfferingSoldOutError, ScaleOutError, SoldOutError, StoreUnavailableError, ThrottledError, TkeCallError } from '../errors';
 import type { StateStore } from '../store/state-store';
 import { callCreateClusterInstances, type TkeCallOptions, type TkeCallResult } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
@@ -15,17 +16,20 @@ import { capacityCodeOf } from '../tke/tke-errors';
 import type { Pricing } from './pricing';
 
 /**
- * Climbs a template's ladder (core/rungs.ts) for one event that holds its claim and node grant:
+ * How one event that holds its claim and node grant gets its request to TKE: either it climbs the
+ * template's ladder (core/rungs.ts) afresh, or it re-sends what an earlier delivery of the event
+ * sent and may have bought.
  *
- *   for each rung, from the one this event last recorded (a redelivery) or the first:
+ *   climb, for each rung from the first:
  *     sold out recently (shared memory)?  skip it
- *     money budget?  price the exact request (scale-out/pricing.ts), reserve it; over: skip it
- *     record the rung and its exact request on the event's grant   ◀ before the call, always
+ *     money budget?  price the exact request (scale-out/pricing.ts), reserve it; over: skip it;
+ *                    the price inquiry itself says sold out: mark it, skip it
+ *     record the exact request on the event's idempotency record   ◀ before the call, always
  *     call TKE: bought → done; sold out → mark it, give its money back, next rung; else → stop
  *
- * A redelivery re-sends the rung it finds recorded, byte for byte (same ClientToken) and never
- * leaves it: that rung may have bought, and only its own token can tell. So one delivery never has
- * two rungs in an unknown state, and no event buys on two rungs.
+ *   re-send: the recorded request, byte for byte (same ClientToken), counted in the money budgets
+ *   again only where its reservation is gone, and never another rung: that request may have
+ *   bought, and only its own token can tell. The ladder as it is now plays no part.
  */
 export interface ClimbDeps {
   readonly config: Config;
@@ -43,28 +47,22 @@ export interface ClimbEvent {
 }
 
 export type Climb =
-  | { readonly kind: 'created'; readonly call: TkeCallResult; readonly sent: RenderedRequest; readonly nodes: number; readonly steps: readonly RungStep[]; readonly resent: boolean }
+  | { readonly kind: 'created'; readonly call: TkeCallResult; readonly sent: SentRequest; readonly steps: readonly RungStep[]; readonly resent: boolean }
   | {
       readonly kind: 'failed';
       readonly error: ScaleOutError;
       /** Whether the last call may have bought: decides what the caller gives back. */
       readonly settlement: 'refused' | 'unknown';
       readonly steps: readonly RungStep[];
-      readonly sent?: RenderedRequest;
-      readonly nodes: number;
+      readonly sent?: SentRequest;
       readonly resent: boolean;
     };
 
 /** Below this much time left, another rung's call could not finish: stop and answer. */
 const MIN_RUNG_MS = 500;
 
-export async function climbLadder(
-  deps: ClimbDeps,
-  resolved: ResolvedScaleOut,
-  event: ClimbEvent,
-  granted: { readonly nodes: number; readonly resend?: SentRequest },
-  callOptions: TkeCallOptions,
-): Promise<Climb> {
+/** Climbs the ladder from its first rung with the nodes the throttle granted. */
+export async function climbLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEvent, granted: number, callOptions: TkeCallOptions): Promise<Climb> {
   const steps: RungStep[] = [];
   try {
     return await climb(deps, resolved, event, granted, callOptions, steps);
@@ -72,165 +70,265 @@ export async function climbLadder(
     if (!(error instanceof ScaleOutError)) throw error;
     // A price, a reservation or a store write failed before this rung's call (or after its
     // definitive refusal): nothing was bought; the rungs already passed stay in the account.
-    return { kind: 'failed', error, settlement: 'refused', steps, nodes: granted.nodes, resent: granted.resend !== undefined };
+    return { kind: 'failed', error, settlement: 'refused', steps, resent: false };
   }
 }
 
-async function climb(
-  deps: ClimbDeps,
-  resolved: ResolvedScaleOut,
-  event: ClimbEvent,
-  granted: { readonly nodes: number; readonly resend?: SentRequest },
-  callOptions: TkeCallOptions,
-  steps: RungStep[],
-): Promise<Climb> {
+/** Sends again exactly what an earlier delivery of this event sent (core/idempotency.ts). */
+export async function resendRecorded(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEvent, sent: SentRequest, callOptions: TkeCallOptions): Promise<Climb> {
+  const steps: RungStep[] = [];
+  const offering = offeringOf(sent.region, sent.request);
+  try {
+    const scopes = costScopesOf(resolved.cluster, deps.config.costBudget);
+    let priced: Pick<RungStep, 'price'> = {};
+    if (scopes.length > 0) {
+      const money = await readoptMoney(deps, event, scopes, sent, callOptions.deadline);
+      if (money.kind !== 'granted') {
+        if (money.kind === 'sold-out') await markOfferingSoldOut(deps, offering, money.code);
+        steps.push({ rung: sent.rung, ...offering, outcome: money.kind === 'sold-out' ? 'sold-out' : 'over-budget', ...(money.kind === 'sold-out' && { code: money.code }), clientToken: sent.clientToken });
+        const error = money.kind === 'sold-out' ? soldOutError(STAYS, steps, deps) : budgetError([money.decision], deps.now());
+        return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: true };
+      }
+      if (money.price !== undefined) priced = { price: { ...money.price, currency: scopes[0]!.budget.currency } };
+    }
+    const outcome = await send(deps, event, sent, offering, priced, callOptions, steps, { resent: true });
+    if (outcome.kind !== 'sold-out') return outcome;
+    // TKE's own "retry later" says it best (its code, RequestId, Retry-After); CVM's code inside
+    // TKE's CvmCommon (a 502) becomes SoldOut.
+    const error = outcome.error.status === 503 ? outcome.error : soldOutError(STAYS, steps, deps, outcome.error);
+    return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: true };
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: true };
+  }
+}
+
+const STAYS = 'the request this event was already sent with (it may have bought, so it is sent again as it is or not at all)';
+
+async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEvent, granted: number, callOptions: TkeCallOptions, steps: RungStep[]): Promise<Climb> {
   const { cluster, template } = resolved;
   const scopes = costScopesOf(cluster, deps.config.costBudget);
-  // One account, one currency (load-config.ts checks the budgets agree).
+  // One account, one currency (the config loader checks the budgets agree).
   const currency = scopes[0]?.budget.currency;
   const rungs = rungCountOf(template);
-  const start = granted.resend?.rung ?? 1;
-  let nodes = granted.nodes;
-  let overBudget: Extract<CostDecision, { kind: 'over-budget' }> | undefined;
+  let nodes = granted;
+  const overBudget: Array<Extract<CostDecision, { kind: 'over-budget' }>> = [];
   const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
 
-  for (let rung = start; rung <= rungs; rung++) {
-    const resend = rung === start ? granted.resend : undefined;
-    let sent: RenderedRequest = resend !== undefined ? { request: resend.request, clientToken: resend.clientToken, rung } : renderCreateClusterInstances({ ...resolved, count: nodes }, rung);
-    const offering = offeringOf(cluster.region, sent.request);
-    const mark = resend === undefined ? soldOutMarkOf(soldOut, offering, deps.now()) : undefined;
+  for (let rung = 1; rung <= rungs; rung++) {
+    let rendered: RenderedRequest = renderCreateClusterInstances({ ...resolved, count: nodes }, rung);
+    const offering = offeringOf(cluster.region, rendered.request);
+    const mark = soldOutMarkOf(soldOut, offering, deps.now());
     if (mark !== undefined) {
       steps.push({ rung, ...offering, outcome: 'sold-out-recently', code: mark.code, until: new Date(mark.until).toISOString() });
       continue;
     }
 
-    let price: Price | undefined;
+    let priced: Pick<RungStep, 'price'> = {};
     if (scopes.length > 0) {
-      const reserved = await reserveMoney(deps, resolved, event, scopes, sent, nodes, resend !== undefined, callOptions.deadline);
-      if (reserved.kind === 'over-budget') {
-        overBudget = overBudget === undefined || reserved.decision.retryAt < overBudget.retryAt ? reserved.decision : overBudget;
-        steps.push({ rung, ...offering, outcome: 'over-budget', price: { amount: reserved.price.amount, kind: reserved.price.kind, currency: currency! } });
+      const money = await reserveMoney(deps, resolved, event, scopes, rendered, nodes, callOptions.deadline);
+      if (money.kind === 'sold-out') {
+        // CVM's price inquiry already knows the offering has no stock: as good as a refused call.
+        steps.push({ rung, ...offering, outcome: 'sold-out', code: money.code });
+        await markOfferingSoldOut(deps, offering, money.code);
+        const stop = stopClimbing(deps, rung, rungs, callOptions);
+        if (stop !== undefined) return { kind: 'failed', error: soldOutError(stop, steps, deps), settlement: 'refused', steps, resent: false };
         continue;
       }
-      ({ sent, nodes, price } = reserved);
-    }
-    const priced = price === undefined ? {} : { price: { amount: price.amount, kind: price.kind, currency: currency! } };
-
-    // Recorded BEFORE the call: a crash or a lost answer from here on leaves this exact request for
-    // the event's redelivery to send again.
-    const recorded = await deps.store.update<ThrottleState, 'recorded' | 'lost'>(event.scope.key, (current) =>
-      recordAttempt(current, event.key, event.claimId, { clientToken: sent.clientToken, request: sent.request, rung }, nodes, event.scope.rules, deps.now()),
-    );
-    if (recorded === 'lost') {
-      // Our grant expired and may be another delivery's now: calling could buy twice. Nothing was sent.
-      return { kind: 'failed', error: new StoreUnavailableError('this delivery no longer holds its grant (the invocation outlived its deadline); nothing was sent'), settlement: 'refused', steps, nodes, resent: resend !== undefined };
-    }
-
-    try {
-      const call = await callCreateClusterInstances(deps.tke, cluster.region, sent.request, callOptions);
-      steps.push({ rung, ...offering, outcome: 'bought', ...priced, clientToken: sent.clientToken });
-      return { kind: 'created', call, sent, nodes, steps, resent: resend !== undefined };
-    } catch (error) {
-      if (!(error instanceof TkeCallError)) throw error;
-      const capacity = error.outcomeUnknown ? undefined : capacityCodeOf(error.tkeCode, error.message);
-      const settlement = error.outcomeUnknown ? 'unknown' : 'refused';
-      if (capacity === undefined) {
-        steps.push({ rung, ...offering, outcome: settlement, code: error.tkeCode, ...priced, clientToken: sent.clientToken });
-        return { kind: 'failed', error, settlement, steps, sent, nodes, resent: resend !== undefined };
+      if (money.kind === 'over-budget') {
+        overBudget.push(money.decision);
+        steps.push({ rung, ...offering, outcome: 'over-budget', price: { amount: money.price.amount, kind: money.price.kind, currency: currency! } });
+        continue;
       }
-      steps.push({ rung, ...offering, outcome: 'sold-out', code: capacity, ...priced, clientToken: sent.clientToken });
-      await deps.store.update<SoldOutState, void>(SOLD_OUT_KEY, (current) => markSoldOut(current, offering, capacity, deps.now(), deps.config.capacity.soldOutSeconds * 1000));
-      // A re-sent rung may have bought before (its outcome was unknown, or its delivery died): never
-      // leave it for another. Nor go on without the time for another call.
-      const stop =
-        resend !== undefined
-          ? 'the rung this event was already sent on (it may have bought there, so the ladder stays on it)'
-          : rung === rungs
-            ? 'every rung of the ladder'
-            : callOptions.deadline - deps.now() < MIN_RUNG_MS
-              ? `the rungs there was time for (${rungs - rung} left untried)`
-              : undefined;
-      if (stop !== undefined) {
-        // One rung tried, and TKE's own answer already says "retry later": it says it best (its
-        // code, RequestId, Retry-After). Otherwise (several rungs, or CVM's code inside TKE's
-        // CvmCommon, a 502) the answer is SoldOut with every rung and why.
-        const answered = steps.length === 1 && error.status === 503 ? error : soldOutError(stop, steps, deps, error);
-        return { kind: 'failed', error: answered, settlement: 'refused', steps, sent, nodes, resent: resend !== undefined };
+      rendered = money.rendered;
+      if (money.nodes !== nodes) {
+        // The money budget lowered the count: the node grant counts what is asked.
+        nodes = money.nodes;
+        await deps.store.update<ThrottleState, 'resized' | 'lost'>(event.scope.key, (current) => resizeGrant(current, event.key, event.claimId, nodes, event.scope.rules, deps.now()));
       }
-      await giveMoneyBack(deps, event, scopes);
+      priced = { price: { amount: money.price.amount, kind: money.price.kind, currency: currency! } };
     }
+
+    const sent: SentRequest = { clientToken: rendered.clientToken, request: rendered.request, rung, region: cluster.region, nodes };
+    const outcome = await send(deps, event, sent, offering, priced, callOptions, steps, { resent: false });
+    if (outcome.kind !== 'sold-out') return outcome;
+    const stop = stopClimbing(deps, rung, rungs, callOptions);
+    if (stop !== undefined) {
+      // One rung tried, and TKE's own answer already says "retry later": it says it best (its
+      // code, RequestId, Retry-After). Otherwise (several rungs, or CVM's code inside TKE's
+      // CvmCommon, a 502) the answer is SoldOut with every rung and why.
+      const error = steps.length === 1 && outcome.error.status === 503 ? outcome.error : soldOutError(stop, steps, deps, outcome.error);
+      return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: false };
+    }
+    await giveMoneyBack(deps, event, scopes);
   }
 
   // Every rung left was skipped: sold out recently, or over the money budget.
-  const now = deps.now();
-  if (overBudget !== undefined) {
-    return { kind: 'failed', error: new ThrottledError('cost-budget', overBudget.detail, overBudget.retryAt, now), settlement: 'refused', steps, nodes, resent: false };
-  }
-  return { kind: 'failed', error: soldOutError('every rung of the ladder', steps, deps), settlement: 'refused', steps, nodes, resent: false };
+  const error = overBudget.length > 0 ? budgetError(overBudget, deps.now()) : soldOutError('every rung of the ladder', steps, deps);
+  return { kind: 'failed', error, settlement: 'refused', steps, resent: false };
 }
 
-/** Every rung is out of reach: each one, and why; Retry-After until the first sold-out mark expires. */
+/** Why the climb stops after a sold-out rung, or undefined to go on to the next. */
+function stopClimbing(deps: ClimbDeps, rung: number, rungs: number, callOptions: TkeCallOptions): string | undefined {
+  if (rung === rungs) return 'every rung of the ladder';
+  if (callOptions.deadline - deps.now() < MIN_RUNG_MS) return `the rungs there was time for (${rungs - rung} left untried)`;
+  return undefined;
+}
+
+/** A call's end: bought, refused or unknown (a Climb), or refused for stock (the caller decides what next). */
+type Sent = Climb | { readonly kind: 'sold-out'; readonly error: TkeCallError; readonly sent: SentRequest };
+
+/**
+ * Records the request on the event's idempotency record, BEFORE the call (a crash or a lost answer
+ * from here on leaves this exact request for the event's next delivery), then calls TKE. A refusal
+ * for stock marks the offering sold out for every instance.
+ */
+async function send(
+  deps: ClimbDeps,
+  event: ClimbEvent,
+  sent: SentRequest,
+  offering: Offering,
+  priced: Pick<RungStep, 'price'>,
+  callOptions: TkeCallOptions,
+  steps: RungStep[],
+  how: { readonly resent: boolean },
+): Promise<Sent> {
+  const recorded = await deps.store.update<IdempotencyRecord, 'recorded' | 'lost'>(event.key, (current) =>
+    recordSent(current, event.claimId, sent, deps.now(), deps.config.idempotency.ttlSeconds * 1000),
+  );
+  if (recorded === 'lost') {
+    // Our claim expired and may be another delivery's now: calling could buy twice. Nothing was sent.
+    return { kind: 'failed', error: new StoreUnavailableError('this delivery no longer holds its claim (the invocation outlived its deadline); nothing was sent'), settlement: 'refused', steps, resent: how.resent };
+  }
+  try {
+    const call = await callCreateClusterInstances(deps.tke, sent.region, sent.request, callOptions);
+    steps.push({ rung: sent.rung, ...offering, outcome: 'bought', ...priced, clientToken: sent.clientToken });
+    return { kind: 'created', call, sent, steps, resent: how.resent };
+  } catch (error) {
+    if (!(error instanceof TkeCallError)) throw error;
+    const capacity = error.outcomeUnknown ? undefined : capacityCodeOf(error.tkeCode, error.message);
+    const settlement = error.outcomeUnknown ? 'unknown' : 'refused';
+    if (capacity === undefined) {
+      steps.push({ rung: sent.rung, ...offering, outcome: settlement, code: error.tkeCode, ...priced, clientToken: sent.clientToken });
+      return { kind: 'failed', error, settlement, steps, sent, resent: how.resent };
+    }
+    steps.push({ rung: sent.rung, ...offering, outcome: 'sold-out', code: capacity, ...priced, clientToken: sent.clientToken });
+    await markOfferingSoldOut(deps, offering, capacity);
+    return { kind: 'sold-out', error, sent };
+  }
+}
+
+function markOfferingSoldOut(deps: ClimbDeps, offering: Offering, code: string): Promise<void> {
+  return deps.store.update<SoldOutState, void>(SOLD_OUT_KEY, (current) => markSoldOut(current, offering, code, deps.now(), deps.config.capacity.soldOutSeconds * 1000));
+}
+
+/**
+ * Every rung is out of reach: each one, and why; Retry-After until the first sold-out mark
+ * expires, or the sold-out memory's length when no rung carries a time (always a finite time).
+ */
 function soldOutError(scope: string, steps: readonly RungStep[], deps: ClimbDeps, last?: TkeCallError): SoldOutError {
   const now = deps.now();
-  const until = steps.map((s) => (s.until !== undefined ? Date.parse(s.until) : now + deps.config.capacity.soldOutSeconds * 1000));
+  const fallback = now + deps.config.capacity.soldOutSeconds * 1000;
+  const until = steps.map((s) => (s.until !== undefined ? Date.parse(s.until) : fallback)).filter((t) => Number.isFinite(t) && t > now);
   const detail = steps.map(describeStep).join('; ');
-  return new SoldOutError(scope, detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), Math.min(...until), now);
+  return new SoldOutError(scope, detail + (last?.requestId !== undefined ? ` (last TKE RequestId ${last.requestId})` : ''), until.length > 0 ? Math.min(...until) : fallback, now);
+}
+
+/**
+ * No rung fit the money budgets: 429 until the soonest of them frees enough, or, when none ever
+ * could (each costs more than a whole budget, or its charge type has no budget), 422: a retry
+ * would only be refused again.
+ */
+function budgetError(decisions: ReadonlyArray<Extract<CostDecision, { kind: 'over-budget' }>>, now: number): ScaleOutError {
+  const waits = decisions.map((d) => d.retryAt).filter((t): t is number => t !== 'never');
+  if (waits.length === 0) return new ExceedsLimitError('cost-budget', decisions.map((d) => d.detail).join('; '));
+  const soonest = decisions.find((d) => d.retryAt === Math.min(...waits))!;
+  return new ThrottledError('cost-budget', soonest.detail, soonest.retryAt as number, now);
 }
 
 type MoneyReservation =
-  | { readonly kind: 'granted'; readonly sent: RenderedRequest; readonly nodes: number; readonly price: Price }
-  | { readonly kind: 'over-budget'; readonly decision: Extract<CostDecision, { kind: 'over-budget' }>; readonly price: Price };
+  | { readonly kind: 'granted'; readonly rendered: RenderedRequest; readonly nodes: number; readonly price: Price }
+  | { readonly kind: 'over-budget'; readonly decision: Extract<CostDecision, { kind: 'over-budget' }>; readonly price: Price }
+  | { readonly kind: 'sold-out'; readonly code: string };
 
 /**
  * Prices the rung's exact request and reserves it in every money budget it falls under (the
  * cluster's, the deployment's), each atomically in its own ledger; refused by one, what the others
  * reserved for it is given back. Over a budget, a template that allows clamping buys fewer nodes:
  * the count the price per node leaves room for, priced again exactly (CVM prices a request as a
- * whole). A re-sent request is never changed: it takes over the reservations made when it was first sent.
+ * whole).
  */
 async function reserveMoney(
   deps: ClimbDeps,
   resolved: ResolvedScaleOut,
   event: ClimbEvent,
   scopes: readonly CostScope[],
-  sent: RenderedRequest,
+  rendered: RenderedRequest,
   nodes: number,
-  resend: boolean,
   deadline: number,
 ): Promise<MoneyReservation> {
-  if (resend) {
-    const adopted: Array<CostGrant | undefined> = [];
-    for (const scope of scopes) {
-      adopted.push(await deps.store.update<CostState, CostGrant | undefined>(scope.key, (current) => adoptCost(current, event.key, event.claimId, event.timeoutAt, scope.budget, deps.now())));
-    }
-    const own = adopted[0];
-    if (own !== undefined && adopted.every((a) => a !== undefined)) return { kind: 'granted', sent, nodes, price: { kind: own.kind, amount: own.amount } };
-  }
-  const reserveAll = async (request: RenderedRequest): Promise<{ price: Price; over?: Extract<CostDecision, { kind: 'over-budget' }> }> => {
-    const price = await deps.pricing.priceOf(resolved.cluster.region, request.request, deadline);
-    const reserved: CostScope[] = [];
-    for (const scope of scopes) {
-      const decision = await deps.store.update<CostState, CostDecision>(scope.key, (current) =>
-        reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, scope.budget, deps.now()),
-      );
-      if (decision.kind === 'over-budget') {
-        await giveMoneyBack(deps, event, reserved);
-        return { price, over: { ...decision, detail: `${scope.name}: ${decision.detail}` } };
-      }
-      reserved.push(scope);
-    }
-    return { price };
-  };
-  const first = await reserveAll(sent);
-  if (first.over === undefined) return { kind: 'granted', sent, nodes, price: first.price };
-  const limit = first.over.limit;
-  if (resend || !resolved.template.count.clamp || limit === undefined || nodes <= 1) return { kind: 'over-budget', decision: first.over, price: first.price };
+  const first = await priceAndReserve(deps, resolved.cluster.region, event, scopes, rendered, deadline);
+  if (first.kind !== 'over-budget') return first.kind === 'granted' ? { ...first, rendered, nodes } : first;
+  const limit = first.decision.limit;
+  if (!resolved.template.count.clamp || limit === undefined || nodes <= 1) return first;
   const perNode = first.price.amount / nodes;
-  const fits = perNode > 0 ? Math.floor((limit - first.over.used) / perNode) : 0;
-  if (fits < 1 || fits >= nodes) return { kind: 'over-budget', decision: first.over, price: first.price };
-  const fewer = renderCreateClusterInstances({ ...resolved, count: fits }, sent.rung);
-  const second = await reserveAll(fewer);
-  return second.over === undefined ? { kind: 'granted', sent: fewer, nodes: fits, price: second.price } : { kind: 'over-budget', decision: second.over, price: second.price };
+  const fits = Math.floor((limit - first.decision.used) / perNode);
+  if (!(fits >= 1 && fits < nodes)) return first;
+  const fewer = renderCreateClusterInstances({ ...resolved, count: fits }, rendered.rung);
+  const second = await priceAndReserve(deps, resolved.cluster.region, event, scopes, fewer, deadline);
+  return second.kind === 'granted' ? { ...second, rendered: fewer, nodes: fits } : second;
+}
+
+async function priceAndReserve(
+  deps: ClimbDeps,
+  region: string,
+  event: ClimbEvent,
+  scopes: readonly CostScope[],
+  rendered: { readonly request: RenderedRequest['request'] },
+  deadline: number,
+): Promise<{ readonly kind: 'granted'; readonly price: Price } | Exclude<MoneyReservation, { kind: 'granted' }>> {
+  let price: Price;
+  try {
+    price = await deps.pricing.priceOf(region, rendered.request, deadline);
+  } catch (error) {
+    if (error instanceof OfferingSoldOutError) return { kind: 'sold-out', code: error.code };
+    throw error;
+  }
+  const reserved: CostScope[] = [];
+  for (const scope of scopes) {
+    const decision = await deps.store.update<CostState, CostDecision>(scope.key, (current) =>
+      reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, scope.budget, deps.now()),
+    );
+    if (decision.kind === 'over-budget') {
+      await giveMoneyBack(deps, event, reserved);
+      return { kind: 'over-budget', decision: { ...decision, detail: `${scope.name}: ${decision.detail}` }, price };
+    }
+    reserved.push(scope);
+  }
+  return { kind: 'granted', price };
+}
+
+/**
+ * A re-send takes over the reservations made when its request was first sent. Where one is gone
+ * (its window passed), the request is priced and reserved again as it is: never changed, so over
+ * a budget it waits (or is refused), it does not shrink.
+ */
+async function readoptMoney(
+  deps: ClimbDeps,
+  event: ClimbEvent,
+  scopes: readonly CostScope[],
+  sent: SentRequest,
+  deadline: number,
+): Promise<{ readonly kind: 'granted'; readonly price?: Price } | Exclude<MoneyReservation, { kind: 'granted' }>> {
+  let adopted: Price | undefined;
+  const missing: CostScope[] = [];
+  for (const scope of scopes) {
+    const own = await deps.store.update<CostState, ReturnType<typeof adoptCost>['result']>(scope.key, (current) => adoptCost(current, event.key, event.claimId, event.timeoutAt, scope.budget, deps.now()));
+    if (own === undefined) missing.push(scope);
+    else adopted = { kind: own.kind, amount: own.amount };
+  }
+  if (missing.length === 0) return { kind: 'granted', ...(adopted !== undefined && { price: adopted }) };
+  return priceAndReserve(deps, sent.region, event, missing, sent, deadline);
 }
 
 /** A rung not bought (sold out, or over another budget): its reservations go back. */

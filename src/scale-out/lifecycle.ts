@@ -1,4 +1,5 @@
 import type { Config } from '../config/load-config';
+import { costScopesOf, settleCost, type CostState } from '../core/cost-budget';
 import {
   completeDelivery,
   decideDelivery,
@@ -9,46 +10,44 @@ import {
   type IdempotencyRecord,
   type RequestFingerprint,
   type ScaleOutAnswer,
+  type SentRequest,
 } from '../core/idempotency';
-import { costScopesOf, settleCost, type CostState } from '../core/cost-budget';
-import { rungCountOf, type RungStep } from '../core/rungs';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
+import { rungCountOf, type LadderPlan, type RungStep } from '../core/rungs';
 import type { ResolvedScaleOut, ScaleOutRequest, Sizing } from '../core/scale-out-request';
+import { decideThrottle, settleThrottle, throttleScopeOf, type ThrottleDecision, type ThrottleRules, type ThrottleState } from '../core/throttle';
 import { decideWarmUp, recordPurchase, warmUpKeyOf, type WarmUpDecision, type WarmUpState } from '../core/warm-up';
-import {
-  decideThrottle,
-  settleThrottleFailure,
-  settleThrottleSuccess,
-  throttleScopeOf,
-  type SentRequest,
-  type ThrottleDecision,
-  type ThrottleRules,
-  type ThrottleState,
-} from '../core/throttle';
-import { EventInFlightError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError, type TkeAttempt } from '../errors';
+import { EventInFlightError, ExceedsLimitError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError, type TkeAttempt } from '../errors';
 import type { ScaleOutOutcome } from '../sources/webhook-source';
 import type { StateStore } from '../store/state-store';
 import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
-import { climbLadder, planLadder } from './climb';
-import { NO_PRICING, type Pricing } from './pricing';
 import type { TkeApi } from '../tke/tke-api';
+import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
+import { NO_PRICING, type Pricing } from './pricing';
 
 /**
  * One scale-out's life, step by step:
  *
- *   resolve ─▶ claim the event ─▶ reserve budget ─▶ call TKE (every attempt recorded) ─▶ settle ─▶ outcome
- *      │            │                  │                       │                           │
- *      │            ├ replay: the stored answer                │                           ├ created: record the answer,
- *      │            ├ in flight: 409   ├ throttled: 429,       │                           │  the grant is done, cooldown
- *      │            └ reused ID: 422   │  claim released       │                           ├ refused (EVERY attempt was an
- *      └ 422 (unknown cluster, ...)    └ store down: 503        │                           │  API error): budget back
- *                                                              │                           └ unknown (ANY attempt timed out
- *                                                              │                              or lost): grant kept, cooldown
- *                                                              └ every failure frees the claim, so the sender's
- *                                                                next delivery runs again with the same ClientToken
+ *   resolve ─▶ claim ─▶ warm-up ─▶ throttle ─▶ climb the ladder (or re-send) ─▶ settle ─▶ outcome
+ *     │          │         │           │             │                             │
+ *     │          │         │           │             ├ per rung: sold out recently? ├ created: answer recorded for
+ *     │          │         │           │             │  price + money budget,       │  replays, grant spent, money
+ *     │          │         │           │             │  record the request, call    │  spent, cooldown + warm-up
+ *     │          │         │           │             ├ re-send: what an earlier     ├ refused (EVERY attempt an API
+ *     │          │         │           │             │  delivery sent, byte for     │  error): claim freed, grant
+ *     │          │         │           │             │  byte, whatever the ladder   │  and money back
+ *     │          │         │           │             │  is now                      └ unknown (ANY attempt lost):
+ *     │          │         │           │             └ sold out everywhere: 503;       claim freed, the request kept
+ *     │          │         │           │               over the money budget: 429        for the re-send, grant and
+ *     │          │         │           │               (422 if it never fits)            money kept, cooldown + warm-up
+ *     │          │         │           ├ 429 throttled (422 if it never fits); 503 if the node count cannot be read
+ *     │          │         └ 429 a repeat within its rule's warm-up
+ *     │          ├ replay: the stored answer; in flight: 409; ID reused for another request: 422
+ *     └ 422 unknown cluster, template, param; dry run: the plan, nothing claimed
  *
- * Each step returns what it decided as data, and nothing here writes a log: the outcome carries a
+ * Every way out after the claim releases it, so the sender's next delivery runs again. Each step
+ * returns what it decided as data, and nothing here writes a log: the outcome carries a
  * `ScaleOutTrace` from which the edge builds the log line (scale-out/decision-record.ts). The
  * decisions themselves are the pure functions of core/; this file is the I/O around them.
  */
@@ -109,148 +108,119 @@ export interface ScaleOutTrace {
 export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
 
 export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, times: LifecycleTimes): Promise<TracedOutcome> {
-  let trace: ScaleOutTrace = traceOfRequest(asked);
-  const fail = (error: ScaleOutError): TracedOutcome => ({
-    ok: false,
-    request: asked,
-    error,
-    ...(trace.clientToken !== undefined && { clientToken: trace.clientToken }),
-    trace,
-  });
   try {
     // 1. resolve: names → cluster, template, count, params (the config only).
     const resolution = resolveScaleOut(deps.config, asked);
-    if (resolution.kind === 'refused') return fail(resolution.error);
+    if (resolution.kind === 'refused') return refusedOutcome(asked, resolution.error);
     const { resolved } = resolution;
-    trace = { ...trace, clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, ...sizingOf(resolved) };
+    if (asked.dryRun === true) return await dryRun(deps, asked, resolved, times);
 
-    if (asked.dryRun === true) {
-      // What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or
-      // a money budget, the plan: every rung, its price, what the budget leaves.
-      const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
-      const plan =
-        rungCountOf(resolved.template) > 1 || costScopesOf(resolved.cluster, deps.config.costBudget).length > 0
-          ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, times.deadline)
-          : undefined;
-      const answer: ScaleOutAnswer = {
-        eventId: resolved.eventId,
-        clusterId: resolved.cluster.clusterId,
-        template: resolved.template.name,
-        count: resolved.count,
-        clientToken,
-        instanceIds: [],
-        requestId: '',
-        ...sizingOf(resolved),
-        ...(plan !== undefined && { plan }),
-      };
-      return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...trace, clientToken } };
-    }
-
-    // 2. claim the event: one delivery at a time, a finished one replays.
+    // 2. claim the event: one delivery at a time, a finished one replays, and an earlier
+    // delivery's request that may have bought comes back to be re-sent.
     const event = eventOf(deps, resolved, times);
     const claimed = await claimEvent(deps.store, event, deps.now());
-    if (claimed.kind === 'replay') {
-      const { answer } = claimed;
-      return { ok: true, request: asked, status: 'replayed', answer, trace: { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId } };
-    }
-    if (claimed.kind === 'in-flight') return fail(new EventInFlightError(resolved.eventId, claimed.retryAfterSeconds));
-    if (claimed.kind === 'conflict') {
-      return fail(new UnprocessableError('EventIdReused', `event ${JSON.stringify(resolved.eventId)} was already used for a different request: ${claimed.differences.join('; ')}`));
-    }
+    if (claimed.kind !== 'proceed') return claimOutcome(asked, resolved, claimed);
+    const { resend } = claimed;
 
     // From here this delivery holds the claim: every way out settles it.
-    const policy = times.maxTkeAttempts === undefined ? deps.config.tke : { ...deps.config.tke, maxAttempts: Math.max(deps.config.tke.maxAttempts, times.maxTkeAttempts) };
-    const callOptions: TkeCallOptions = { deadline: times.deadline, now: deps.now, policy };
-
-    // 2b. a repeat of a still-firing alarm within its rule's warm-up waits (core/warm-up.ts).
-    const warming = await warmUpOf(deps, resolved);
-    if (warming !== undefined) {
-      const released = await releaseEvent(deps.store, event);
-      trace = { ...trace, throttledBy: 'warm-up', ...storeFailures(released) };
-      return fail(new ThrottledError('warm-up', warming.detail, warming.retryAt, deps.now()));
+    // 3. hold back? A repeat within its warm-up, or the throttle (in flight, cooldown, node
+    // budget, ceiling). A re-send is its event's own purchase: no warm-up, its count is fixed.
+    const grant = await holdBackOrGrant(deps, resolved, event, resend, times);
+    if (grant.kind === 'held') {
+      const released = await releaseEvent(deps, event, 'refused');
+      return failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) });
     }
 
-    // 3. reserve budget: in flight? cooldown? node budget? cluster ceiling?
-    const reservation = await reserveBudget(deps, resolved, event, callOptions);
-    if (reservation.kind !== 'granted') {
-      const released = await releaseEvent(deps.store, event);
-      trace = { ...trace, ...(reservation.kind === 'throttled' && { throttledBy: reservation.rule }), ...storeFailures(released) };
-      return fail(reservation.kind === 'throttled' ? new ThrottledError(reservation.rule, reservation.detail, reservation.retryAt, deps.now()) : reservation.error);
-    }
-    const count = reservation.nodes;
-    const clampedBy = reservation.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined);
-    trace = { ...trace, count, ...(clampedBy !== undefined && { requestedCount: resolved.requestedCount, clampedBy }) };
+    // 4. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
+    // request before the call, call; on a sold-out, the next rung): scale-out/climb.ts.
+    const climbDeps = { ...deps, pricing: deps.pricing ?? NO_PRICING };
+    const callOptions = callOptionsOf(deps, times);
+    const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, event, resend, callOptions) : await climbLadder(climbDeps, resolved, event, grant.nodes, callOptions);
 
-    // 4. the ladder: render each rung (its own ClientToken), or re-send exactly what an earlier
-    // delivery of this event recorded; price it when the cluster has a money budget; record it;
-    // call TKE with retries; on a sold-out, the next rung (scale-out/climb.ts).
-    const climb = await climbLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, event, reservation, callOptions);
-    const { sent } = climb;
-    const costClamped = climb.nodes < count ? 'cost-budget' : undefined;
-    trace = {
-      ...trace,
-      count: climb.nodes,
-      ...(costClamped !== undefined && { requestedCount: resolved.requestedCount, clampedBy: costClamped }),
-      ...(sent !== undefined && { clientToken: sent.clientToken }),
-      ...(climb.resent && { resent: true }),
-      ...(climb.steps.length > 0 && { ladder: climb.steps }),
-    };
-
-    if (climb.kind === 'failed') {
-      // 5a. settle a failure: the claim goes (the next delivery retries with the same ClientToken);
-      // the budgets go back only when no attempt may have created nodes.
-      const error = climb.error;
-      const problems = await settleFailure(deps, resolved, event, climb.settlement, sent === undefined ? undefined : { clientToken: sent.clientToken, request: sent.request, rung: sent.rung });
-      // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase.
-      if (climb.settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
-      trace = {
-        ...trace,
-        settlement: climb.settlement,
-        ...(error instanceof TkeCallError && {
-          attempts: error.attempts,
-          attemptOutcomes: error.history,
-          ...(error.requestId !== undefined && { tkeRequestId: error.requestId }),
-        }),
-        ...(error instanceof ThrottledError && { throttledBy: error.rule }),
-        ...storeFailures(problems),
-      };
-      return fail(error);
-    }
-
-    // 5b. settle a success: remember the answer for replays, mark the grant done, start the cooldown.
-    const { call } = climb;
-    const bought = climb.steps[climb.steps.length - 1];
-    const skipped = climb.steps.slice(0, -1);
-    const finalClamp = costClamped ?? clampedBy;
-    const answer: ScaleOutAnswer = {
-      eventId: resolved.eventId,
-      clusterId: resolved.cluster.clusterId,
-      template: resolved.template.name,
-      count: climb.nodes,
-      ...(finalClamp !== undefined && { requestedCount: resolved.requestedCount, clampedBy: finalClamp }),
-      clientToken: climb.sent.clientToken,
-      instanceIds: call.response.InstanceIdSet,
-      requestId: call.response.RequestId,
-      ...sizingOf(resolved),
-      ...(bought !== undefined && (rungCountOf(resolved.template) > 1 || bought.price !== undefined) && { bought: { ...bought } }),
-      ...(skipped.length > 0 && { skipped }),
-    };
-    trace = { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId, attempts: call.attempts, attemptOutcomes: call.history, settlement: 'created' };
-    // If the record cannot be written, the nodes exist but a redelivery would not replay them: the
-    // sender gets the store's 503, and its retry reaches TKE with the same ClientToken, which
-    // returns these same instances (the trace has their IDs for the log line).
-    await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
-    const settled = await storeWrite(
-      () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleSuccess(current, event.key, event.claimId, event.scope.rules, deps.now())),
-      grantLeftInFlight(event),
-    );
-    const costSettled = await settleMoney(deps, resolved, event, 'created');
-    const warmUpStarted = await startWarmUp(deps, resolved);
-    return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures([settled, costSettled, warmUpStarted]) } };
+    // 5. settle with the store, by what every attempt told.
+    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, event, grant, climb) : await settleFailed(deps, asked, resolved, event, grant, climb);
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
-    return fail(error);
+    return refusedOutcome(asked, error);
   }
+}
+
+/** What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or a money budget, the plan. */
+async function dryRun(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, times: LifecycleTimes): Promise<TracedOutcome> {
+  const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
+  const plan =
+    rungCountOf(resolved.template) > 1 || costScopesOf(resolved.cluster, deps.config.costBudget).length > 0
+      ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, times.deadline)
+      : undefined;
+  const answer = answerOf(resolved, { count: resolved.count, clientToken, plan });
+  return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...traceOf(asked, resolved), clientToken } };
+}
+
+function claimOutcome(asked: ScaleOutRequest, resolved: ResolvedScaleOut, claimed: Exclude<DeliveryDecision, { kind: 'proceed' }>): TracedOutcome {
+  const trace = traceOf(asked, resolved);
+  if (claimed.kind === 'replay') {
+    const { answer } = claimed;
+    return { ok: true, request: asked, status: 'replayed', answer, trace: { ...trace, instanceIds: answer.instanceIds, tkeRequestId: answer.requestId } };
+  }
+  if (claimed.kind === 'in-flight') return failed(asked, new EventInFlightError(resolved.eventId, claimed.retryAfterSeconds), trace);
+  return failed(asked, new UnprocessableError('EventIdReused', `event ${JSON.stringify(resolved.eventId)} was already used for a different request: ${claimed.differences.join('; ')}`), trace);
+}
+
+/** TKE created the nodes: the answer is recorded for replays, the grant and the money are spent, the cooldown and warm-up start. */
+async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, grant: Granted, climb: Extract<Climb, { kind: 'created' }>): Promise<TracedOutcome> {
+  const { call, sent, steps } = climb;
+  const bought = steps[steps.length - 1];
+  const answer = answerOf(resolved, {
+    count: sent.nodes,
+    ...clampOf(resolved, grant, sent.nodes),
+    clientToken: sent.clientToken,
+    instanceIds: call.response.InstanceIdSet,
+    requestId: call.response.RequestId,
+    ...(bought !== undefined && (rungCountOf(resolved.template) > 1 || bought.price !== undefined) && { bought }),
+    ...(steps.length > 1 && { skipped: steps.slice(0, -1) }),
+  });
+  const trace: ScaleOutTrace = {
+    ...traceOfClimb(asked, resolved, grant, climb),
+    instanceIds: answer.instanceIds,
+    tkeRequestId: answer.requestId,
+    attempts: call.attempts,
+    attemptOutcomes: call.history,
+    settlement: 'created',
+  };
+  try {
+    await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
+  } catch (error) {
+    // The nodes exist but a redelivery would not replay them: the sender gets the store's 503,
+    // and its retry re-sends the recorded request with the same ClientToken, which TKE answers
+    // with these same instances (the trace has their IDs for the log line).
+    if (!(error instanceof ScaleOutError)) throw error;
+    return failed(asked, error, trace, sent.clientToken);
+  }
+  const problems = [await settleNodes(deps, event, 'created'), await settleMoney(deps, resolved, event, 'created'), await startWarmUp(deps, resolved)];
+  return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
+}
+
+/**
+ * The climb failed: the claim goes (the next delivery runs again, and re-sends a request that may
+ * have bought); the budgets go back only when no attempt may have created nodes.
+ */
+async function settleFailed(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, grant: Granted, climb: Extract<Climb, { kind: 'failed' }>): Promise<TracedOutcome> {
+  const { error, settlement } = climb;
+  const problems = [await releaseEvent(deps, event, settlement), await settleMoney(deps, resolved, event, settlement), await settleNodes(deps, event, settlement)];
+  // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase.
+  if (settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
+  const trace: ScaleOutTrace = {
+    ...traceOfClimb(asked, resolved, grant, climb),
+    settlement,
+    ...(error instanceof TkeCallError && {
+      attempts: error.attempts,
+      attemptOutcomes: error.history,
+      ...(error.requestId !== undefined && { tkeRequestId: error.requestId }),
+    }),
+    ...(error instanceof ThrottledError && { throttledBy: error.rule }),
+    ...storeFailures(problems),
+  };
+  return failed(asked, error, trace, climb.sent?.clientToken);
 }
 
 /** The event being handled, with everything the store steps need to find it again. */
@@ -278,49 +248,64 @@ function claimEvent(store: StateStore, event: EventClaim, now: number): Promise<
   );
 }
 
-type Reservation = Extract<ThrottleDecision, { kind: 'granted' }> | Extract<ThrottleDecision, { kind: 'throttled' }> | { readonly kind: 'failed'; readonly error: ScaleOutError };
+/** The sender's own attempts when it says (Grafana: more, since it never retries; any sender: fewer), else the config's. */
+function callOptionsOf(deps: LifecycleDeps, times: LifecycleTimes): TkeCallOptions {
+  const policy = times.maxTkeAttempts === undefined ? deps.config.tke : { ...deps.config.tke, maxAttempts: times.maxTkeAttempts };
+  return { deadline: times.deadline, now: deps.now, policy };
+}
 
-async function reserveBudget(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, callOptions: TkeCallOptions): Promise<Reservation> {
+type Granted = Extract<ThrottleDecision, { kind: 'granted' }>;
+type HeldBack = { readonly kind: 'held'; readonly error: ScaleOutError; /** the throttle's or warm-up's rule */ readonly rule?: string };
+
+/**
+ * A repeat within its warm-up (core/warm-up.ts), then the throttle (core/throttle.ts). A re-send
+ * is its event's own purchase: no warm-up, and it asks for exactly the nodes it sent, unclamped.
+ */
+async function holdBackOrGrant(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, resend: SentRequest | undefined, times: LifecycleTimes): Promise<Granted | HeldBack> {
   try {
-    // The ceiling needs the cluster's size, read just before: I/O stays out of the pure step.
+    const warming = resend === undefined ? await warmUpOf(deps, resolved) : undefined;
+    if (warming !== undefined) return { kind: 'held', error: new ThrottledError('warm-up', warming.detail, warming.retryAt, deps.now()), rule: 'warm-up' };
+    // The ceiling needs the cluster's size, read just before: I/O stays out of the pure step. A
+    // read that fails is a refusal that bought nothing (TkeReadError), never an unknown purchase.
     const clusterNodes =
       event.scope.rules.maxClusterNodes === undefined
         ? undefined
-        : await describeClusterNodeCount(deps.tke, resolved.cluster.region, resolved.cluster.clusterId, callOptions);
+        : await describeClusterNodeCount(deps.tke, resolved.cluster.region, resolved.cluster.clusterId, callOptionsOf(deps, times));
     const ask = {
       eventKey: event.key,
       claimId: event.claimId,
-      requested: resolved.count,
-      clampAllowed: resolved.template.count.clamp,
+      requested: resend?.nodes ?? resolved.count,
+      clampAllowed: resend === undefined && resolved.template.count.clamp,
       inFlightUntil: event.timeoutAt,
       ...(clusterNodes !== undefined && { clusterNodes }),
     };
     const now = deps.now();
-    return await deps.store.update<ThrottleState, ThrottleDecision>(event.scope.key, (current) => decideThrottle(current, ask, event.scope.rules, now));
+    const decision = await deps.store.update<ThrottleState, ThrottleDecision>(event.scope.key, (current) => decideThrottle(current, ask, event.scope.rules, now));
+    if (decision.kind === 'throttled') return { kind: 'held', error: new ThrottledError(decision.rule, decision.detail, decision.retryAt, now), rule: decision.rule };
+    if (decision.kind === 'beyond-limit') return { kind: 'held', error: new ExceedsLimitError(decision.rule, decision.detail) };
+    return decision;
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
-    return { kind: 'failed', error };
+    return { kind: 'held', error };
   }
 }
 
 /** Frees the claim so the sender's next delivery runs again; only our own claim, by its ID. */
-function releaseEvent(store: StateStore, event: EventClaim): Promise<string | undefined> {
+function releaseEvent(deps: LifecycleDeps, event: EventClaim, outcome: 'refused' | 'unknown'): Promise<string | undefined> {
   return storeWrite(
-    () => store.update<IdempotencyRecord, void>(event.key, (current) => releaseClaim(current, event.claimId)),
+    () => deps.store.update<IdempotencyRecord, void>(event.key, (current) => releaseClaim(current, event.claimId, outcome, deps.now(), deps.config.idempotency.ttlSeconds * 1000)),
     `the claim on ${event.key} could not be released: redeliveries get 409 until it expires at ${iso(event.timeoutAt)}`,
   );
 }
 
-async function settleFailure(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, settlement: 'refused' | 'unknown', sent: SentRequest | undefined): Promise<Array<string | undefined>> {
-  const released = await releaseEvent(deps.store, event);
-  const costSettled = await settleMoney(deps, resolved, event, settlement);
-  const settled = await storeWrite(
-    () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottleFailure(current, event.key, event.claimId, settlement, event.scope.rules, deps.now(), sent)),
-    settlement === 'refused'
+/** Settles the event's node grant (core/throttle.ts). */
+function settleNodes(deps: LifecycleDeps, event: EventClaim, outcome: 'created' | 'refused' | 'unknown'): Promise<string | undefined> {
+  return storeWrite(
+    () => deps.store.update<ThrottleState, void>(event.scope.key, (current) => settleThrottle(current, event.key, event.claimId, outcome, event.scope.rules, deps.now())),
+    outcome === 'refused'
       ? `the budget taken on ${event.scope.key} could not be given back: it stays counted for the window`
-      : grantLeftInFlight(event),
+      : `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`,
   );
-  return [released, settled, costSettled];
 }
 
 /** Settles the event's money reservations, in every budget it falls under (core/cost-budget.ts). */
@@ -336,11 +321,6 @@ async function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, even
     if (problem !== undefined) problems.push(problem);
   }
   return problems.length === 0 ? undefined : problems.join('; ');
-}
-
-/** The answer's and the log line's account of how the count was chosen and which repeat period this is. */
-function sizingOf(resolved: ResolvedScaleOut): { sizing?: Sizing; period?: number } {
-  return { ...(resolved.sizing !== undefined && { sizing: resolved.sizing }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) };
 }
 
 /** A repeat (period 1 and on) within the rule's warm-up of the episode's last purchase. */
@@ -361,11 +341,6 @@ function startWarmUp(deps: LifecycleDeps, resolved: ResolvedScaleOut): Promise<s
   return storeWrite(() => deps.store.update<WarmUpState, void>(key, () => recordPurchase(repeat.warmUpSeconds!, deps.now())), `the warm-up of ${key} could not be started: a repeat may come before it`);
 }
 
-/** What an unsettled grant leaves behind (the success path and an unknown outcome settle it the same way). */
-function grantLeftInFlight(event: EventClaim): string {
-  return `the throttle of ${event.scope.key} could not be settled: the grant counts as in flight until ${iso(event.timeoutAt)} and the cooldown did not start`;
-}
-
 /**
  * A store write after the decision was made. Its failure must not hide the outcome the sender
  * needs to hear (TKE's answer), so it is reported as data for the log line, saying what it leaves
@@ -384,6 +359,57 @@ async function storeWrite(write: () => Promise<unknown>, consequence: string): P
 function storeFailures(problems: string | undefined | ReadonlyArray<string | undefined>): Pick<ScaleOutTrace, 'storeFailures'> {
   const list = (Array.isArray(problems) ? problems : [problems]).filter((p): p is string => p !== undefined);
   return list.length === 0 ? {} : { storeFailures: list };
+}
+
+/** Which rule lowered the count, if any: the throttle's, the template's per-event maximum, or the money budget's. */
+function clampOf(resolved: ResolvedScaleOut, grant: Granted, nodes: number): Pick<ScaleOutAnswer, 'requestedCount' | 'clampedBy'> {
+  const clampedBy = nodes < grant.nodes ? 'cost-budget' : (grant.clampedBy ?? (resolved.count < resolved.requestedCount ? 'max-count-per-event' : undefined));
+  return clampedBy === undefined ? {} : { requestedCount: resolved.requestedCount, clampedBy };
+}
+
+/** The answer a sender gets (and a replay returns): the one place it is built. */
+function answerOf(
+  resolved: ResolvedScaleOut,
+  what: Pick<ScaleOutAnswer, 'count' | 'clientToken' | 'requestedCount' | 'clampedBy'> & Partial<Pick<ScaleOutAnswer, 'instanceIds' | 'requestId' | 'bought' | 'skipped'>> & { readonly plan?: LadderPlan | undefined },
+): ScaleOutAnswer {
+  const { plan, ...rest } = what;
+  return {
+    eventId: resolved.eventId,
+    clusterId: resolved.cluster.clusterId,
+    template: resolved.template.name,
+    instanceIds: [],
+    requestId: '',
+    ...rest,
+    ...sizingOf(resolved),
+    ...(plan !== undefined && { plan }),
+  };
+}
+
+/** The answer's and the log line's account of how the count was chosen and which repeat period this is. */
+function sizingOf(resolved: ResolvedScaleOut): { sizing?: Sizing; period?: number } {
+  return { ...(resolved.sizing !== undefined && { sizing: resolved.sizing }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) };
+}
+
+/** The facts of a resolved scale-out, for its log line. */
+function traceOf(asked: ScaleOutRequest, resolved: ResolvedScaleOut): ScaleOutTrace {
+  return { ...traceOfRequest(asked), clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, ...sizingOf(resolved) };
+}
+
+/** ... and of its climb: the count sent, the clamp, the token, every rung. */
+function traceOfClimb(asked: ScaleOutRequest, resolved: ResolvedScaleOut, grant: Granted, climb: Climb): ScaleOutTrace {
+  const nodes = climb.sent?.nodes ?? grant.nodes;
+  return {
+    ...traceOf(asked, resolved),
+    count: nodes,
+    ...clampOf(resolved, grant, nodes),
+    ...(climb.sent !== undefined && { clientToken: climb.sent.clientToken }),
+    ...(climb.resent && { resent: true as const }),
+    ...(climb.steps.length > 0 && { ladder: climb.steps }),
+  };
+}
+
+function failed(asked: ScaleOutRequest, error: ScaleOutError, trace: ScaleOutTrace, clientToken?: string): TracedOutcome {
+  return { ok: false, request: asked, error, ...(clientToken !== undefined && { clientToken }), trace: { ...trace, ...(clientToken !== undefined && { clientToken }) } };
 }
 
 function traceOfRequest(asked: ScaleOutRequest): ScaleOutTrace {

@@ -1,18 +1,23 @@
 import { createHash } from 'node:crypto';
 import { backOff } from 'exponential-backoff';
 import type { Config } from '../config/load-config';
-import { DEFAULT_CHARGE_TYPE, priceInquiryOf, readPrice, type Price } from '../core/price';
-import { PriceUnavailableError, ScaleOutError } from '../errors';
+import { checkPrice, DEFAULT_CHARGE_TYPE, priceInquiryOf, readPrice, type Price } from '../core/price';
+import { OfferingSoldOutError, PriceUnavailableError, ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
 import { describeApiFailure } from '../tencentcloud/api-failure';
 import type { PriceApi } from '../tencentcloud/cvm-pricing';
+import { capacityCodeOf } from '../tke/tke-errors';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
 /**
  * The price of one exact rendered request, for a cluster with a money budget: from the shared
  * store when another instance asked for the same configuration within `pricing.cacheSeconds`, else
  * from CVM's InquiryPriceRunInstances (which allows about 10 requests a second: the cache is what
- * keeps an alarm storm under it). Any failure is a PriceUnavailableError: no price, no purchase.
+ * keeps an alarm storm under it). Any failure is a PriceUnavailableError: no price, no purchase;
+ * except CVM's own word that the offering is sold out (a stock code, as InquiryPriceRunInstances
+ * documents ResourcesSoldOut.SpecifiedInstanceType), an OfferingSoldOutError the ladder climbs past.
+ * A price is checked where it is read, from CVM and from the cache alike (core/price.ts): one that
+ * is not a finite amount above zero is no price.
  */
 export interface Pricing {
   priceOf(region: string, request: CreateClusterInstancesRequest, deadline: number): Promise<Price & { readonly cached: boolean }>;
@@ -41,7 +46,12 @@ export function createPricing(deps: { readonly config: Config; readonly store: S
       const key = `price:${region}:${createHash('sha256').update(JSON.stringify(inquiry)).digest('hex').slice(0, 40)}`;
       if (pricing.cacheSeconds > 0) {
         const cached = await deps.store.update<CachedPrice, CachedPrice | undefined>(key, (current) => ({ write: { kind: 'keep' }, result: current }));
-        if (cached !== undefined && cached.at + pricing.cacheSeconds * 1000 > deps.now()) return { ...cached.price, cached: true };
+        if (cached !== undefined && typeof cached.at === 'number' && cached.at + pricing.cacheSeconds * 1000 > deps.now()) {
+          // Another version, a bug or a hand edit may have stored anything: an unreadable cached
+          // price is asked again, never counted as what it says.
+          const checked = checkPrice(cached.price);
+          if (checked.ok) return { ...checked.price, cached: true };
+        }
       }
       if (deps.prices === undefined) throw new PriceUnavailableError('no CVM pricing client is configured');
       let answer: unknown;
@@ -63,6 +73,8 @@ export function createPricing(deps: { readonly config: Config; readonly store: S
       } catch (error) {
         if (error instanceof ScaleOutError) throw error;
         const failure = describeApiFailure(error);
+        const soldOut = failure.code === undefined ? undefined : capacityCodeOf(failure.code, failure.message);
+        if (soldOut !== undefined) throw new OfferingSoldOutError(soldOut, failure.message ?? soldOut);
         const what = failure.code !== undefined ? `InquiryPriceRunInstances answered ${failure.code}` : `InquiryPriceRunInstances did not answer (${(error as Error).name === 'TimeoutError' ? 'timeout' : 'network'})`;
         throw new PriceUnavailableError(what, { cause: error });
       }

@@ -1,5 +1,5 @@
 import { backOff } from 'exponential-backoff';
-import { TkeCallError, type TkeAttempt } from '../errors';
+import { TkeCallError, TkeReadError, type TkeAttempt } from '../errors';
 
 export type { TkeAttempt };
 import { describeTkeFailure, type TkeApi, type TkeFailure } from './tke-api';
@@ -66,7 +66,14 @@ export async function callCreateClusterInstances(
 
 /** ClusterNodeNum, for the cluster-ceiling rule: read-only, so retried like any other call. */
 export async function describeClusterNodeCount(tke: TkeApi, region: string, clusterId: string, opts: TkeCallOptions): Promise<number> {
-  return (await callWithRetries((signal) => tke.describeClusterNodeCount(region, clusterId, signal), opts)).response;
+  try {
+    return (await callWithRetries((signal) => tke.describeClusterNodeCount(region, clusterId, signal), opts)).response;
+  } catch (error) {
+    // A read that failed bought nothing: it must never be reported, settled or cooled down as a
+    // purchase whose outcome is unknown, which is what a TkeCallError would say.
+    if (!(error instanceof TkeCallError)) throw error;
+    throw new TkeReadError(`the node count of cluster ${clusterId} (DescribeClusters)`, { code: error.code, message: error.message, requestId: error.requestId }, { cause: error });
+  }
 }
 
 /** One TKE call with the retry policy above; throws TkeCallError when it fails for good. */

@@ -26,6 +26,28 @@ function ledger() {
 }
 
 describe('the money budget (core/cost-budget.ts)', () => {
+  it('a purchase dearer than the whole limit can never fit: retryAt never, not a window from now', () => {
+    const l = ledger();
+    expect(l.reserve('a', hourly(10.01))).toMatchObject({ kind: 'over-budget', retryAt: 'never' });
+    // One that fits once the window frees says when.
+    l.reserve('b', hourly(6));
+    expect(l.reserve('c', hourly(5))).toMatchObject({ kind: 'over-budget', retryAt: T0 + 3600_000 });
+  });
+
+  it.each([
+    ['Infinity (an overflowing price)', Infinity],
+    ['null (what JSON makes of Infinity)', null],
+    ['zero', 0],
+    ['negative', -1],
+    ['NaN', NaN],
+    ['a string', '1.5'],
+  ])('never counts a price of %s as free: nothing reserved', (_what, amount) => {
+    const l = ledger();
+    const decision = l.reserve('a', { kind: 'hourly', amount: amount as number });
+    expect(decision).toMatchObject({ kind: 'over-budget', retryAt: 'never' });
+    expect(l.left()).toEqual({ hourly: 10, prepaid: 1000 });
+  });
+
   it('grants while the sum stays within the limit, then holds back with the time it frees', () => {
     const l = ledger();
     expect(l.reserve('a', hourly(6))).toMatchObject({ kind: 'granted', amount: 6, left: 4 });
@@ -47,7 +69,7 @@ describe('the money budget (core/cost-budget.ts)', () => {
   it('a kind without a limit is never bought', () => {
     let state: CostState | undefined;
     const decision = reserveCost(state, { eventKey: 'a', claimId: 'c', price: { kind: 'prepaid', amount: 1 }, inFlightUntil: T0 + 1000 }, { currency: 'USD', windowSeconds: 3600, hourly: 5 }, T0).result;
-    expect(decision).toMatchObject({ kind: 'over-budget', limit: undefined, detail: 'no prepaid budget is set for this cluster (costBudget.prepaid)' });
+    expect(decision).toMatchObject({ kind: 'over-budget', limit: undefined, retryAt: 'never', detail: 'no prepaid budget is set (costBudget.prepaid)' });
     state = undefined;
   });
 

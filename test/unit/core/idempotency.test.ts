@@ -1,8 +1,10 @@
 import {
   completeDelivery,
   decideDelivery,
+  recordSent,
   releaseClaim,
   type IdempotencyRecord,
+  type SentRequest,
   type RequestFingerprint,
   type ScaleOutAnswer,
 } from '../../../src/core/idempotency';
@@ -70,9 +72,66 @@ describe('completeDelivery and releaseClaim', () => {
   });
 
   it('releases only its own claim', () => {
-    expect(releaseClaim(inProgress, 'claim-A').write).toEqual({ kind: 'delete' });
-    expect(releaseClaim(inProgress, 'claim-B').write).toEqual({ kind: 'keep' });
-    expect(releaseClaim(completed, 'claim-A').write).toEqual({ kind: 'keep' });
-    expect(releaseClaim(undefined, 'claim-A').write).toEqual({ kind: 'keep' });
+    expect(releaseClaim(inProgress, 'claim-A', 'refused', T0, 1000).write).toEqual({ kind: 'delete' });
+    expect(releaseClaim(inProgress, 'claim-B', 'refused', T0, 1000).write).toEqual({ kind: 'keep' });
+    expect(releaseClaim(completed, 'claim-A', 'refused', T0, 1000).write).toEqual({ kind: 'keep' });
+    expect(releaseClaim(undefined, 'claim-A', 'refused', T0, 1000).write).toEqual({ kind: 'keep' });
+  });
+});
+
+/**
+ * The request as sent lives on the event's record, as long as the record (the idempotency ttl),
+ * never on a structure with a shorter life: a redelivery long after the throttle window re-sends
+ * exactly it (the throttle's grant, which held it before, was gone after one window).
+ */
+describe('the request as sent', () => {
+  const TTL = 86_400_000;
+  const sent: SentRequest = { clientToken: 'so2-abc', request: { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"ClientToken":"so2-abc"}' }, rung: 2, region: 'ap-guangzhou', nodes: 2 };
+  const recorded = (recordSent(inProgress, 'claim-A', sent, T0 + 1000, TTL).write as { value: IdempotencyRecord; expiresAt: number });
+  const value = (step: { write: unknown }) => (step.write as { value: IdempotencyRecord }).value;
+
+  it('is recorded before the call, only by the claim holder, and kept for the ttl', () => {
+    expect(recorded.value).toMatchObject({ state: 'in-progress', claimId: 'claim-A', sent, keptUntil: T0 + 1000 + TTL });
+    expect(recorded.expiresAt).toBe(T0 + 1000 + TTL);
+    expect(recordSent(inProgress, 'claim-B', sent, T0 + 1000, TTL)).toEqual({ write: { kind: 'keep' }, result: 'lost' });
+    // A claim past its deadline is no longer the holder's: do not call.
+    expect(recordSent(inProgress, 'claim-A', sent, T0 + 30_000, TTL).result).toBe('lost');
+  });
+
+  it('an unknown outcome: released with the request, which may have bought, for the whole ttl', () => {
+    const released = releaseClaim(recorded.value, 'claim-A', 'unknown', T0 + 5000, TTL);
+    expect(value(released)).toEqual({ state: 'released', fingerprint, sent: { ...sent, mayHaveBought: true }, expiresAt: T0 + 5000 + TTL });
+    // A redelivery a day less a second later (long past any throttle window) re-sends exactly it.
+    const again = decideDelivery(value(released), { ...claim, claimId: 'claim-C', claimExpiresAt: T0 + TTL }, T0 + TTL - 1000);
+    expect(again.result).toEqual({ kind: 'proceed', resend: { ...sent, mayHaveBought: true } });
+    expect(value(again)).toMatchObject({ state: 'in-progress', claimId: 'claim-C', sent: { clientToken: 'so2-abc' } });
+    // ... and the record it writes still lasts as long as the request must be kept.
+    expect((again.write as { expiresAt: number }).expiresAt).toBe(T0 + 5000 + TTL);
+  });
+
+  it('a holder that died after recording: the next delivery re-sends it (a dead holder cannot say it bought nothing)', () => {
+    const again = decideDelivery(recorded.value, { ...claim, claimId: 'claim-B', claimExpiresAt: T0 + 90_000 }, T0 + 60_000);
+    expect(again.result).toEqual({ kind: 'proceed', resend: { ...sent, mayHaveBought: true } });
+  });
+
+  it('refused outright: nothing sent can have bought, the record goes and the next delivery renders afresh', () => {
+    expect(releaseClaim(recorded.value, 'claim-A', 'refused', T0 + 5000, TTL).write).toEqual({ kind: 'delete' });
+  });
+
+  it('a re-send that is then refused (or throttled) keeps the request: its first sending may have bought', () => {
+    const resent = value(decideDelivery(value(releaseClaim(recorded.value, 'claim-A', 'unknown', T0 + 5000, TTL)), { ...claim, claimId: 'claim-C', claimExpiresAt: T0 + 90_000 }, T0 + 60_000));
+    const refusedAgain = releaseClaim(resent, 'claim-C', 'refused', T0 + 61_000, TTL);
+    expect(value(refusedAgain)).toMatchObject({ state: 'released', sent: { clientToken: 'so2-abc', mayHaveBought: true } });
+    // Recording it again before the call keeps the mark.
+    expect(value(recordSent(resent, 'claim-C', sent, T0 + 61_000, TTL))).toMatchObject({ sent: { mayHaveBought: true } });
+  });
+
+  it('another request under the same event ID still conflicts, released or not', () => {
+    const released = value(releaseClaim(recorded.value, 'claim-A', 'unknown', T0 + 5000, TTL));
+    expect(decideDelivery(released, { ...claim, fingerprint: { ...fingerprint, count: 3 } }, T0 + 6000).result).toMatchObject({ kind: 'conflict' });
+  });
+
+  it('a completed event replays, whatever was sent before', () => {
+    expect(decideDelivery(completed, claim, T0 + 1000).result).toMatchObject({ kind: 'replay' });
   });
 });

@@ -1,4 +1,4 @@
-import { priceInquiryOf, readPrice } from '../../../src/core/price';
+import { checkPrice, priceInquiryOf, readPrice } from '../../../src/core/price';
 
 /**
  * Reading InquiryPriceRunInstances' answer. The shape is the CVM SDK's models
@@ -49,5 +49,36 @@ describe('priceInquiryOf', () => {
   it('keeps what InquiryPriceRunInstances takes, drops the ClientToken and RunInstances-only keys', () => {
     const para = { Placement: { Zone: 'ap-guangzhou-3' }, ImageId: 'img-1', InstanceType: 'S5.MEDIUM4', InstanceCount: 2, ClientToken: 'so2-x', UserData: 'IyEvYmlu', DisasterRecoverGroupIds: ['ps-1'], DryRun: false };
     expect(priceInquiryOf(para)).toEqual({ Placement: { Zone: 'ap-guangzhou-3' }, ImageId: 'img-1', InstanceType: 'S5.MEDIUM4', InstanceCount: 2 });
+  });
+});
+
+/**
+ * A price a budget cannot count is no price. Reproduced before: 1e308 CNY/h rounded to Infinity,
+ * the shared cache stored it as JSON null, and the reservation added null as 0 (a 6 CNY/h budget
+ * bought 14.76 CNY/h); a price of 0 was accepted too.
+ */
+describe('a price is a finite amount above zero, read from CVM or from the cache', () => {
+  it.each([
+    ['overflowing to Infinity', { UnitPriceDiscount: 1e308, ChargeUnit: 'HOUR' }, { BandwidthPrice: { UnitPriceDiscount: 1e308, ChargeUnit: 'HOUR' } }],
+    ['zero', { UnitPriceDiscount: 0, UnitPrice: 0, ChargeUnit: 'HOUR' }, {}],
+    ['rounding to zero', { UnitPriceDiscount: 0.001, ChargeUnit: 'HOUR' }, {}],
+  ])('CVM answers a price %s: unreadable', (_what, instance, extra) => {
+    const reading = readPrice({ Price: { InstancePrice: instance, ...extra } }, 'POSTPAID_BY_HOUR');
+    expect(reading.ok).toBe(false);
+  });
+
+  it.each([
+    ['null (JSON of Infinity)', { kind: 'hourly', amount: null }],
+    ['zero', { kind: 'hourly', amount: 0 }],
+    ['negative', { kind: 'prepaid', amount: -3 }],
+    ['a string', { kind: 'hourly', amount: '0.5' }],
+    ['an unknown kind', { kind: 'daily', amount: 1 }],
+    ['not an object', 'free'],
+  ])('a cached price of %s: unreadable', (_what, cached) => {
+    expect(checkPrice(cached).ok).toBe(false);
+  });
+
+  it('a good cached price reads back as it was', () => {
+    expect(checkPrice({ kind: 'hourly', amount: 0.56, note: 'n' })).toEqual({ ok: true, price: { kind: 'hourly', amount: 0.56, note: 'n' } });
   });
 });

@@ -1,7 +1,7 @@
 import {
   decideThrottle,
-  settleThrottleFailure,
-  settleThrottleSuccess,
+  resizeGrant,
+  settleThrottle,
   type Grant,
   type ThrottleAsk,
   type ThrottleRules,
@@ -18,7 +18,7 @@ const ask = (overrides: Partial<ThrottleAsk> = {}): ThrottleAsk => ({
   inFlightUntil: T0 + 30_000,
   ...overrides,
 });
-const done = (eventKey: string, nodes: number, at: number): Grant => ({ eventKey, claimId: 'x', nodes, at, state: 'done', inFlightUntil: at + 30_000 });
+const done = (eventKey: string, nodes: number, at: number): Grant => ({ eventKey, claimId: 'x', kind: 'nodes', amount: nodes, at, state: 'done', inFlightUntil: at + 30_000 });
 
 describe('decideThrottle', () => {
   it('grants a first scale-out and records it as in flight until the holder deadline', () => {
@@ -26,7 +26,7 @@ describe('decideThrottle', () => {
     expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
     expect(step.write).toMatchObject({
       kind: 'put',
-      value: { grants: [{ eventKey: 'event:generic:e1', claimId: 'c1', nodes: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] },
+      value: { grants: [{ eventKey: 'event:generic:e1', claimId: 'c1', kind: 'nodes', amount: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] },
     });
     // Kept as long as its window lasts.
     expect((step.write as { expiresAt: number }).expiresAt).toBe(T0 + 3_600_000);
@@ -60,6 +60,34 @@ describe('decideThrottle', () => {
     expect(decideThrottle(full, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
   });
 
+  it('refuses outright (not a 429 to retry) what no wait can fit: more nodes than a whole window allows', () => {
+    // Before the shared ledger this was a 429 with retryAt at the epoch: Retry-After 1, forever.
+    const step = decideThrottle(undefined, ask({ requested: 21 }), rules, T0);
+    expect(step.write).toEqual({ kind: 'keep' });
+    expect(step.result).toMatchObject({ kind: 'beyond-limit', rule: 'node-budget' });
+    // Even with grants in the window that would leave it some day.
+    expect(decideThrottle({ grants: [done('a', 5, T0)] }, ask({ requested: 21 }), rules, T0 + 1000).result).toMatchObject({ kind: 'beyond-limit' });
+    // Clamping templates take what is left instead.
+    expect(decideThrottle(undefined, ask({ requested: 21, clampAllowed: true }), rules, T0).result).toEqual({ kind: 'granted', nodes: 20, clampedBy: 'node-budget' });
+  });
+
+  it('refuses outright a count above the cluster ceiling itself; above what is left of it, a retry after the cooldown', () => {
+    const ceiling = { ...rules, maxClusterNodes: 10 };
+    expect(decideThrottle(undefined, ask({ requested: 11, clusterNodes: 0 }), ceiling, T0).result).toMatchObject({ kind: 'beyond-limit', rule: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 9 }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling', retryAt: T0 + 300_000 });
+  });
+
+  it('says when the budget frees, counting an in-flight grant until its holder deadline even past its window', () => {
+    const inFlight: ThrottleState = { grants: [{ eventKey: 'a', claimId: 'x', kind: 'nodes', amount: 18, at: T0, state: 'in-flight', inFlightUntil: T0 + 4_000_000 }] };
+    expect(decideThrottle(inFlight, ask({ eventKey: 'b', requested: 5 }), { ...rules, cooldownSeconds: 0 }, T0 + 3_700_000).result).toMatchObject({ kind: 'throttled', rule: 'in-flight', retryAt: T0 + 4_000_000 });
+  });
+
+  it('reads a state stored before nodes and money shared one ledger ({nodes} grants and slices)', () => {
+    const legacy = { grants: [{ eventKey: 'a', claimId: 'x', nodes: 8, at: T0, state: 'done', inFlightUntil: T0 + 30_000 }], spent: [{ from: T0, nodes: 10 }] } as unknown as ThrottleState;
+    expect(decideThrottle(legacy, ask({ requested: 3 }), rules, T0 + 1000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
+    expect(decideThrottle(legacy, ask({ requested: 2 }), rules, T0 + 1000).result).toEqual({ kind: 'granted', nodes: 2 });
+  });
+
   it('forgets grants older than the window', () => {
     const state: ThrottleState = { grants: [done('a', 20, T0)] };
     expect(decideThrottle(state, ask(), rules, T0 + 3_600_000).result).toEqual({ kind: 'granted', nodes: 3 });
@@ -75,7 +103,7 @@ describe('decideThrottle', () => {
 
   it('lets the redelivery of an event whose holder died go on with its own grant', () => {
     // e1 was granted 3 nodes, its instance crashed; its in-flight mark has expired.
-    const state: ThrottleState = { grants: [{ eventKey: 'event:generic:e1', claimId: 'dead', nodes: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] };
+    const state: ThrottleState = { grants: [{ eventKey: 'event:generic:e1', claimId: 'dead', kind: 'nodes', amount: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] };
     const step = decideThrottle(state, ask({ claimId: 'c2', requested: 3, inFlightUntil: T0 + 90_000 }), rules, T0 + 60_000);
     expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
     const grants = (step.write as { value: ThrottleState }).value.grants;
@@ -88,30 +116,39 @@ describe('settling a grant', () => {
   const granted = (decideThrottle(undefined, ask(), rules, T0).write as { value: ThrottleState }).value;
 
   it('on success: done (its nodes move to the spent slice of the time it was granted), and the cooldown starts', () => {
-    const next = (settleThrottleSuccess(granted, 'event:generic:e1', 'c1', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    const next = (settleThrottle(granted, 'event:generic:e1', 'c1', 'created', rules, T0 + 5000).write as { value: ThrottleState }).value;
     expect(next.lastScaleOutAt).toBe(T0 + 5000);
     expect(next.grants).toEqual([]);
-    expect(next.spent).toEqual([{ from: Math.floor(T0 / 60_000) * 60_000, nodes: 3 }]);
+    expect(next.spent).toEqual([{ from: Math.floor(T0 / 60_000) * 60_000, kind: 'nodes', amount: 3 }]);
   });
 
 
   it('on a refusal from TKE: the budget goes back', () => {
-    const next = (settleThrottleFailure(granted, 'event:generic:e1', 'c1', 'refused', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    const next = (settleThrottle(granted, 'event:generic:e1', 'c1', 'refused', rules, T0 + 5000).write as { value: ThrottleState }).value;
     expect(next.grants).toEqual([]);
     expect(next.lastScaleOutAt).toBeUndefined();
   });
 
   it('on an unknown outcome: the nodes stay counted, no longer in flight', () => {
-    const next = (settleThrottleFailure(granted, 'event:generic:e1', 'c1', 'unknown', rules, T0 + 5000).write as { value: ThrottleState }).value;
-    expect(next.grants).toMatchObject([{ nodes: 3, state: 'done' }]);
+    const next = (settleThrottle(granted, 'event:generic:e1', 'c1', 'unknown', rules, T0 + 5000).write as { value: ThrottleState }).value;
+    expect(next.grants).toMatchObject([{ amount: 3, state: 'done', mayExist: true }]);
+    // The cooldown starts: these nodes may be joining.
+    expect(next.lastScaleOutAt).toBe(T0 + 5000);
+  });
+
+  it('a money budget lowered the count: the grant counts what is asked; a lost grant says so', () => {
+    const resized = resizeGrant(granted, 'event:generic:e1', 'c1', 1, rules, T0 + 1000);
+    expect(resized.result).toBe('resized');
+    expect((resized.write as { value: ThrottleState }).value.grants).toMatchObject([{ amount: 1 }]);
+    expect(resizeGrant(granted, 'event:generic:e1', 'other', 1, rules, T0 + 1000)).toEqual({ write: { kind: 'keep' }, result: 'lost' });
   });
 
   it('leaves another claim alone', () => {
-    expect(settleThrottleFailure(granted, 'event:generic:e1', 'other', 'refused', rules, T0).write).toEqual({ kind: 'keep' });
+    expect(settleThrottle(granted, 'event:generic:e1', 'other', 'refused', rules, T0).write).toEqual({ kind: 'keep' });
   });
 });
 
-// Issue 10: a decision's cost must not grow with the scale-outs in the window. Settled successes
+// A decision's cost must not grow with the scale-outs in the window. Settled successes
 // are summed per slice (1/60 of the window), so the state holds at most ~61 slices plus the grants
 // that may still be looked up (in flight, unknown outcome).
 describe('bounded accounting', () => {
@@ -123,7 +160,7 @@ describe('bounded accounting', () => {
       const granted = decideThrottle(state, ask({ eventKey: `e${i}`, claimId: `c${i}`, requested: 2, inFlightUntil: now + 1000 }), fast, now);
       expect(granted.result).toMatchObject({ kind: 'granted', nodes: 2 });
       state = (granted.write as { value: ThrottleState }).value;
-      state = (settleThrottleSuccess(state, `e${i}`, `c${i}`, fast, now + 100).write as { value: ThrottleState }).value;
+      state = (settleThrottle(state, `e${i}`, `c${i}`, 'created', fast, now + 100).write as { value: ThrottleState }).value;
     }
     expect(state!.grants).toHaveLength(0);
     expect(state!.spent!.length).toBeLessThanOrEqual(61);
@@ -135,7 +172,7 @@ describe('bounded accounting', () => {
 
   it('counts a slice until its end leaves the window, never less than the exact grant would', () => {
     const granted = (decideThrottle(undefined, ask({ requested: 20 }), rules, T0 + 59_000).write as { value: ThrottleState }).value;
-    const settled = (settleThrottleSuccess(granted, 'event:generic:e1', 'c1', rules, T0 + 60_000).write as { value: ThrottleState }).value;
+    const settled = (settleThrottle(granted, 'event:generic:e1', 'c1', 'created', rules, T0 + 60_000).write as { value: ThrottleState }).value;
     const exactExpiry = T0 + 59_000 + 3_600_000;
     const stillFull = decideThrottle(settled, ask({ eventKey: 'e2', requested: 1 }), rules, exactExpiry - 1).result;
     expect(stillFull).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
