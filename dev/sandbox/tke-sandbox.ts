@@ -77,6 +77,8 @@ export type SandboxFault = (
   | { readonly kind: 'drop-after-create' }
   /** An answer of the right envelope whose content is not what the API documents (a price as a string). */
   | { readonly kind: 'malformed' }
+  /** This exact answer (RequestId added), whatever the call asked: a price of 0 or of 1e308, say. */
+  | { readonly kind: 'answer'; readonly response: Record<string, unknown> }
 ) & {
   /** Only calls of this action; any action when absent. */
   readonly action?: string;
@@ -86,7 +88,7 @@ export type SandboxFault = (
   readonly after?: number;
 };
 
-const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create', 'malformed'];
+const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create', 'malformed', 'answer'];
 
 export interface SandboxCall {
   readonly action: string;
@@ -171,6 +173,12 @@ export class TkeSandbox {
     return this.server.url;
   }
 
+  /** The base URL it listens on (after start). */
+  url(): string {
+    if (this.server === undefined) throw new Error('the sandbox is not started');
+    return this.server.url;
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
@@ -179,6 +187,11 @@ export class TkeSandbox {
 
   injectFault(fault: SandboxFault): void {
     this.faults.push({ ...fault, remaining: fault.times ?? 1, skip: fault.after ?? 0 });
+  }
+
+  /** Drop the faults not yet used up; calls, tokens and nodes stay. */
+  clearFaults(): void {
+    this.faults.length = 0;
   }
 
   /** Forget calls, tokens, faults and created nodes: back to the initial clusters. */
@@ -285,6 +298,7 @@ export class TkeSandbox {
       }
       if (fault?.kind === 'delay') await sleep(fault.ms);
       if (fault?.kind === 'malformed') return send(res, { Price: { InstancePrice: { UnitPrice: 'free' } }, RequestId: requestId });
+      if (fault?.kind === 'answer') return send(res, { ...fault.response, RequestId: requestId });
       send(res, { ...response, RequestId: requestId });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -389,6 +403,14 @@ export class TkeSandbox {
     const count = params.InstanceCount ?? 1;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) throw new ApiError('InvalidParameterValue', 'InstanceCount must be a whole number from 1 to 100');
     const type = typeof params.InstanceType === 'string' ? params.InstanceType : 'S1.SMALL1';
+    // CVM prices only what it could sell: an offering without stock is refused with
+    // ResourcesSoldOut.SpecifiedInstanceType, the one stock code tencentcloud-sdk-go's
+    // cvm/v20170312/client.go lists for InquiryPriceRunInstances (RunInstances lists more).
+    const zoneLeft = this.stock.get(zone);
+    const typeLeft = this.stock.get(`${zone}/${type}`);
+    if (this.soldOut.has(type) || (zoneLeft !== undefined && zoneLeft < count) || (typeLeft !== undefined && typeLeft < count)) {
+      throw new ApiError('ResourcesSoldOut.SpecifiedInstanceType', `该实例规格已售罄: ${type} in ${zone} (${count} asked)`);
+    }
     const price = this.prices.get(type) ?? DEFAULT_PRICE;
     const chargeType = params.InstanceChargeType ?? 'POSTPAID_BY_HOUR';
     const cents = (n: number) => Math.round(n * 100) / 100;
@@ -514,9 +536,11 @@ export class TkeSandbox {
         return json(400, { error: 'body must be a fault or a list of faults as JSON' });
       }
       const list = (Array.isArray(faults) ? faults : [faults]) as SandboxFault[];
-      const invalid = list.find((f) => typeof f !== 'object' || f === null || !FAULT_KINDS.includes(f.kind));
+      const invalid = list.find(
+        (f) => typeof f !== 'object' || f === null || !FAULT_KINDS.includes(f.kind) || (f.kind === 'answer' && (typeof f.response !== 'object' || f.response === null || Array.isArray(f.response))),
+      );
       if (invalid !== undefined) {
-        return json(400, { error: `each fault needs a kind: ${FAULT_KINDS.join(', ')}`, got: invalid });
+        return json(400, { error: `each fault needs a kind: ${FAULT_KINDS.join(', ')} (answer: with a response object)`, got: invalid });
       }
       for (const fault of list) this.injectFault(fault);
       return json(200, { queued: this.faults.length });

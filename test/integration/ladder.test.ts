@@ -23,7 +23,7 @@ const creates = () => h.sandbox.calls.filter((c) => c.action === 'CreateClusterI
 const inquiries = () => h.sandbox.calls.filter((c) => c.action === 'InquiryPriceRunInstances');
 
 describe('the fallback ladder', () => {
-  it('sold out on rung 1: bought on rung 2 at once, with another ClientToken; the answer and the log line say so', async () => {
+  it('sold out on rung 1 (known to the price inquiry, with the cluster\'s money budget): bought on rung 2 at once; the answer and the log line say so', async () => {
     h = await startHarness();
     h.sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
     const reply = await h.postGeneric(burst('sold-out-1'));
@@ -32,28 +32,41 @@ describe('the fallback ladder', () => {
       status: 'created',
       count: 2,
       bought: { rung: 2, zone: 'ap-shanghai-4', instanceType: 'S5.MEDIUM4', chargeType: 'SPOTPAID', outcome: 'bought', price: { amount: 0.16, kind: 'hourly', currency: 'CNY' } },
-      skipped: [{ rung: 1, zone: 'ap-shanghai-2', outcome: 'sold-out', code: 'ResourceInsufficient.SpecifiedInstanceType' }],
+      skipped: [{ rung: 1, zone: 'ap-shanghai-2', outcome: 'sold-out', code: 'ResourcesSoldOut.SpecifiedInstanceType' }],
     });
-    const [first, second] = creates();
-    expect(first!.errorCode).toBe('ResourceInsufficient.SpecifiedInstanceType');
-    expect(second!.instanceIds).toHaveLength(2);
-    expect(paraOf(first!).ClientToken).not.toBe(paraOf(second!).ClientToken);
-    expect(paraOf(second!).ClientToken).toBe(reply.json.clientToken);
-    expect(paraOf(second!)).toMatchObject({ Placement: { Zone: 'ap-shanghai-4' }, InstanceChargeType: 'SPOTPAID' });
+    // CVM's price inquiry answered rung 1 sold out: it never reached TKE.
+    expect(inquiries()[0]!.errorCode).toBe('ResourcesSoldOut.SpecifiedInstanceType');
+    const [bought] = creates();
+    expect(creates()).toHaveLength(1);
+    expect(bought!.instanceIds).toHaveLength(2);
+    expect(paraOf(bought!).ClientToken).toBe(reply.json.clientToken);
+    expect(paraOf(bought!)).toMatchObject({ Placement: { Zone: 'ap-shanghai-4' }, InstanceChargeType: 'SPOTPAID' });
     expect(h.logLines.find((l) => l.msg === 'scale-out decision')).toMatchObject({
       outcome: 'created',
       ladder: [
-        { rung: 1, outcome: 'sold-out', code: 'ResourceInsufficient.SpecifiedInstanceType' },
+        { rung: 1, outcome: 'sold-out', code: 'ResourcesSoldOut.SpecifiedInstanceType' },
         { rung: 2, outcome: 'bought', price: { amount: 0.16 } },
       ],
     });
     // The redelivery replays; nothing more is bought.
     expect((await h.postGeneric(burst('sold-out-1'))).json).toMatchObject({ status: 'replayed', bought: { rung: 2 } });
-    expect(creates()).toHaveLength(2);
+    expect(creates()).toHaveLength(1);
+  });
+
+  it('sold out on rung 1 as TKE answers it (no money budget, so no price inquiry): bought on rung 2 with another ClientToken', async () => {
+    h = await startHarness({ config: (doc) => ((doc.throttle = RELAXED_THROTTLE), delete doc.clusters['demo-sh'].costBudget) });
+    h.sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
+    const reply = await h.postGeneric(burst('sold-out-tke'));
+    expect(reply.json).toMatchObject({ status: 'created', bought: { rung: 2 }, skipped: [{ rung: 1, outcome: 'sold-out', code: 'ResourceInsufficient.SpecifiedInstanceType' }] });
+    const [first, second] = creates();
+    expect(first!.errorCode).toBe('ResourceInsufficient.SpecifiedInstanceType');
+    expect(paraOf(first!).ClientToken).not.toBe(paraOf(second!).ClientToken);
+    expect(inquiries()).toHaveLength(0);
   });
 
   it('a zone sold out as TKE passes it on (FailedOperation.CvmCommon naming ResourcesSoldOut.AvailableZone) also moves on', async () => {
-    h = await startHarness();
+    // Without a money budget: no price inquiry tells first.
+    h = await startHarness({ config: (doc) => ((doc.throttle = RELAXED_THROTTLE), delete doc.clusters['demo-sh'].costBudget) });
     // Zone 2 sold out for every type; S5.MEDIUM4 sold out in zone 4; SA2.MEDIUM4 in zone 4 in stock.
     h.sandbox.setStock({ 'ap-shanghai-2': 0, 'ap-shanghai-4/S5.MEDIUM4': 0, 'ap-shanghai-4/SA2.MEDIUM4': 5 });
     const reply = await h.postGeneric(burst('zone-sold-out'));
@@ -221,9 +234,11 @@ describe('the money budget', () => {
     expect(reply.json).toMatchObject({
       status: 'dry-run',
       ladder: [
-        { rung: 1, zone: 'ap-shanghai-2', chargeType: 'SPOTPAID', wouldSkip: 'sold-out-recently', price: { amount: 0.16, kind: 'hourly', currency: 'CNY' } },
+        // Rung 1 has no price: CVM's inquiry answers that it is sold out.
+        { rung: 1, zone: 'ap-shanghai-2', chargeType: 'SPOTPAID', wouldSkip: 'sold-out-recently', priceUnavailable: expect.stringContaining('ResourcesSoldOut.SpecifiedInstanceType') },
         { rung: 2, zone: 'ap-shanghai-4', chargeType: 'SPOTPAID', price: { amount: 0.16 } },
-        { rung: 3, chargeType: 'POSTPAID_BY_HOUR', price: { amount: 0.8 } },
+        // Rung 3 is the same zone and type, pay-as-you-go: sold out too.
+        { rung: 3, chargeType: 'POSTPAID_BY_HOUR', priceUnavailable: expect.stringContaining('ResourcesSoldOut.SpecifiedInstanceType') },
         { rung: 4, instanceType: 'SA2.MEDIUM4', price: { amount: 0.68 } },
       ],
       budgetLeft: { currency: 'CNY', hourly: 11.84, prepaid: 2000 },
@@ -242,7 +257,7 @@ describe('the sold-out memory, on /healthz', () => {
     expect((await get({})).json.soldOut).toBeUndefined();
     const health = await get({ authorization: `Bearer ${HEALTH_TOKEN}` });
     expect(health.json.soldOut).toEqual([
-      expect.objectContaining({ region: 'ap-shanghai', zone: 'ap-shanghai-2', instanceType: 'S5.MEDIUM4', chargeType: 'SPOTPAID', code: 'ResourceInsufficient.SpecifiedInstanceType', until: expect.any(String) }),
+      expect.objectContaining({ region: 'ap-shanghai', zone: 'ap-shanghai-2', instanceType: 'S5.MEDIUM4', chargeType: 'SPOTPAID', code: 'ResourcesSoldOut.SpecifiedInstanceType', until: expect.any(String) }),
     ]);
     expect(health.json.ladders).toEqual({ burst: 4 });
   });

@@ -30,7 +30,8 @@ export interface Harness {
 export async function startHarness(
   opts: {
     env?: Record<string, string>;
-    sandbox?: TkeSandboxOptions;
+    /** The sandbox's options, or a running sandbox to share with other harnesses (left running on close). */
+    sandbox?: TkeSandboxOptions | TkeSandbox;
     /** The function's clock (default Date.now): tests move it instead of sleeping. */
     now?: () => number;
     /** The function's timeout for the asynchronous invocations SCF's Invoke stand-in runs. */
@@ -39,8 +40,9 @@ export async function startHarness(
     config?: (doc: Record<string, any>) => void;
   } = {},
 ): Promise<Harness> {
-  const sandbox = new TkeSandbox(opts.sandbox);
-  const url = await sandbox.start();
+  const shared = opts.sandbox instanceof TkeSandbox ? opts.sandbox : undefined;
+  const sandbox = shared ?? new TkeSandbox(opts.sandbox as TkeSandboxOptions | undefined);
+  const url = shared !== undefined ? shared.url() : await sandbox.start();
   const scf = new ScfInvokeSandbox({ functionName: 'tke-scaleout-test', timeoutMs: opts.functionTimeoutMs ?? 10_000 });
   const scfUrl = await scf.start();
   const logLines: Array<Record<string, unknown>> = [];
@@ -100,7 +102,7 @@ export async function startHarness(
     },
     close: async () => {
       await scf.stop();
-      await sandbox.stop();
+      if (shared === undefined) await sandbox.stop();
       await fn.store.close();
     },
   };
