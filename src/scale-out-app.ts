@@ -13,13 +13,12 @@ import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, t
 import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
-import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
-import { rungCountOf } from './core/rungs';
-import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
+import { healthBody, type TkeMode } from './health';
 import { createPricing } from './scale-out/pricing';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
 
 export type { DecisionRecord } from './scale-out/decision-record';
+export type { TkeMode } from './health';
 
 /**
  * The whole path of one request: route → verify → interpret → each scale-out's lifecycle → answer.
@@ -43,8 +42,6 @@ export interface ScaleOutAppDeps {
   /** CVM's price inquiry, when the config has a money budget (tencentcloud/cvm-pricing.ts). */
   readonly prices?: PriceApi;
 }
-
-export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
 
 /** This invocation's times (scf/http-request.ts fixes them from SCF's context). */
 export interface Invocation extends LifecycleTimes {}
@@ -73,7 +70,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     let sourceName: string | undefined;
     try {
       const route = routeOf(request.method, request.path, (name) => sources.get(name)?.methods ?? ['POST']);
-      if (route.kind === 'healthz') return { answer: { status: 200, body: await health(request) }, decision: { outcome: 'health' } };
+      if (route.kind === 'healthz') return { answer: { status: 200, body: await healthBody(deps, request) }, decision: { outcome: 'health' } };
       sourceName = route.source;
       const source = senderFor(route.source);
 
@@ -152,55 +149,6 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     const attempts = source.maxTkeAttempts === undefined ? {} : { maxTkeAttempts: source.maxTkeAttempts };
     if (source.answerWithinMs === undefined) return { ...invocation, ...attempts };
     return { ...invocation, ...attempts, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
-  }
-
-  /**
-   * To anyone: whether the function is up and its store answers. With the health token: the config
-   * summary too (clusters and their IDs, throttle settings, senders, where TKE calls go), which
-   * tells an attacker what to aim at, so it is not public. Never a secret either way.
-   */
-  async function health(request: WebhookRequest): Promise<Record<string, unknown>> {
-    const reachable = await store.ping();
-    const check = reachable ? await store.check?.().catch(() => undefined) : undefined;
-    const status = { status: reachable && check?.problem === undefined ? 'ok' : 'degraded', store: { reachable } };
-    if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
-    deps.healthAuth(request, now());
-    return {
-      ...status,
-      clusters: Object.fromEntries(
-        await Promise.all(
-          [...config.clusters.values()].map(async (c) => {
-            const own = clusterCostScope(c);
-            return [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle, ...(own !== undefined && { costBudget: await budgetSummary(own) }) }];
-          }),
-        ),
-      ),
-      ...(config.costBudget !== undefined && { costBudget: await budgetSummary(deploymentCostScope(config.costBudget)) }),
-      templates: [...config.templates.keys()],
-      ladders: Object.fromEntries([...config.templates.values()].filter((t) => rungCountOf(t) > 1).map((t) => [t.name, rungCountOf(t)])),
-      sources: [...sources.keys()],
-      store: { kind: store.kind, shared: store.shared, reachable, ...check },
-      tke: { mode: deps.tkeMode, endpoint: tke.endpointDescription },
-      ...(deps.prices !== undefined && { cvm: { endpoint: deps.prices.endpointDescription } }),
-      soldOut: reachable ? await soldOutSummary().catch((e: unknown) => ({ unavailable: (e as Error).message })) : { unavailable: 'the store is not reachable' },
-    };
-  }
-
-  /** The offerings marked sold out now, shared by every instance (core/sold-out.ts). */
-  async function soldOutSummary(): Promise<unknown[]> {
-    const state = await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
-    return liveMarks(state, now()).map((m) => ({ ...m, at: new Date(m.at).toISOString(), until: new Date(m.until).toISOString() }));
-  }
-
-  /** A money budget's limits and what its window has left (core/cost-budget.ts). */
-  async function budgetSummary(scope: CostScope): Promise<Record<string, unknown>> {
-    const { budget } = scope;
-    try {
-      const state = await store.update<CostState, CostState | undefined>(scope.key, readCost);
-      return { ...budget, left: costLeft(state, budget, now()) };
-    } catch (error) {
-      return { ...budget, left: { unavailable: (error as Error).message } };
-    }
   }
 
   return { config, now, handle, followUp };
