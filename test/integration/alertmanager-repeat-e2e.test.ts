@@ -4,7 +4,7 @@ import { startAlertingStack, type AlertingStack } from '../support/alerting-stac
 import { startHarness, type Harness } from '../support/harness';
 
 /**
- * Issue 12, with a real Prometheus and a real Alertmanager: an alert that keeps firing, re-sent
+ * With a real Prometheus and a real Alertmanager: an alert that keeps firing, re-sent
  * every repeat_interval (1 s, shorter than the rule's `every` of 4 s), buys once per period until
  * the node budget stops it; the re-sends inside a period add nothing; resolving stops it. The
  * count is sized from the alert's value, which the Prometheus rule puts in an annotation

@@ -51,7 +51,7 @@ describe('Alertmanager sender', () => {
     expect(h.sandbox.createdCalls).toHaveLength(1);
   });
 
-  // Issue 8, defect 9. Alertmanager never re-sends a group answered 4xx (notify/webhook: only 5xx
+  // Alertmanager never re-sends a group answered 4xx (notify/webhook: only 5xx
   // and transport errors are retried), so a 422 for the whole group loses its valid scale-outs for
   // good. (Before: one alert with scaleout_count "lots" made the whole delivery a 422.)
   it('refuses only the alert whose count cannot be read; the rest of the group is scaled', async () => {
@@ -80,7 +80,7 @@ describe('Alertmanager sender', () => {
     expect(line.results).toEqual(expect.arrayContaining([expect.objectContaining({ outcome: 'rejected', error: expect.objectContaining({ code: 'InvalidCount' }) })]));
   });
 
-  // Issue 9, item 3. Alertmanager's webhook_config max_alerts defaults to 0, no limit
+  // Alertmanager's webhook_config max_alerts defaults to 0, no limit
   // (prometheus/alertmanager notify/webhook/webhook.go: truncateAlerts cuts only when maxAlerts != 0),
   // and it re-sends a failed notification at every group_interval (a failed send is not written to
   // the notification log, notify/notify.go SetNotifiesStage). A big group answered 413 would come

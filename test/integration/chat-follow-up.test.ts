@@ -8,7 +8,7 @@ import { startHarness, type Harness } from '../support/harness';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 
 /**
- * Chat answers that tell the truth, and the final outcome posted later (issue 8, defect 2).
+ * Chat answers that tell the truth, and the final outcome posted later.
  *
  * A chat platform waits 3 s; TKE may take longer. The sandbox's `delay` fault creates the nodes and
  * answers late, as a slow TKE does, so the chat invocation's call is cut at its 2.5 s deadline with

@@ -63,7 +63,7 @@ describe('Slack slash command, with the example\'s cooldown', () => {
   });
   afterEach(() => h.close());
 
-  // Issue 8, defect 2: the user sees "may be in progress" and types the command again (a new
+  // The user sees "may be in progress" and types the command again (a new
   // trigger_id, a new event). The unknown outcome started the cooldown: the retyped command is held
   // back, and the nodes are bought once. (Before: 4 nodes for a 2-node request.)
   it('holds back a retyped command after an unknown outcome: one purchase', async () => {
@@ -133,7 +133,7 @@ describe('Slack slash command', () => {
     expect(h.sandbox.calls).toHaveLength(0);
   });
 
-  // Issue 8, defect 2. The sandbox's `delay` creates the nodes and then answers late, as a slow TKE
+  // The sandbox's `delay` creates the nodes and then answers late, as a slow TKE
   // does: the call is cut at the chat deadline while the nodes exist. (Before: "Not scaled ... try
   // again in a minute", and the retyped command bought again.)
   it('answers within its deadline, saying the request was sent and may be in progress, when TKE is slow', async () => {
@@ -213,7 +213,7 @@ describe('DingTalk outgoing robot', () => {
   const freshTs = () => String((lastTs = Math.max(Date.now(), lastTs + 1)));
   const signed = (ts = freshTs(), secret = DINGTALK_SECRET) => ({ 'content-type': 'application/json', timestamp: ts, sign: dingtalkSign(secret, ts) });
 
-  // Issue 9, item 7. DingTalk's documented reply path for a robot is the message's sessionWebhook
+  // DingTalk's documented reply path for a robot is the message's sessionWebhook
   // (open.dingtalk.com, robot "接收消息": sessionWebhook, valid until sessionWebhookExpiredTime); the
   // reply is posted there, and is the HTTP answer too.
   it('scales, posts the reply to the sessionWebhook, and answers in DingTalk’s reply format too', async () => {

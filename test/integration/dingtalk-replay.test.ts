@@ -4,7 +4,7 @@ import { startHarness, type Harness } from '../support/harness';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 /**
- * DingTalk header replay (issue 8, defect 3). DingTalk's robot signing (加签) is
+ * DingTalk header replay. DingTalk's robot signing (加签) is
  * sign = base64 HMAC-SHA256(secret, timestamp + "\n" + secret), timestamp in ms, accepted within
  * an hour: no byte of the message is signed (docs/SECURITY.md has the source; the search index
  * holds only third-party copies of DingTalk's page, no primary one). So a (timestamp, sign) pair

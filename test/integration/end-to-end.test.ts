@@ -107,7 +107,7 @@ describe('a generic event, end to end through the SDK to the sandbox', () => {
     expect(JSON.parse(gatewayCall.params.RunInstancePara as string)).toMatchObject({ InstanceCount: 2, Placement: { Zone: 'ap-guangzhou-3' } });
   });
 
-  // Issue 8, defect 11: the summary names ClusterIds and throttle settings, so it is not public.
+  // The summary names ClusterIds and throttle settings, so it is not public.
   it('tells anyone only its status and whether the store answers', async () => {
     const event = JSON.parse(readFileSync(join(REPO_ROOT, 'events', 'healthz-function-url.json'), 'utf8')) as ScfHttpEvent;
     const reply = await h.invoke(event);

@@ -90,7 +90,7 @@ describe('Grafana sender, HMAC with a timestamp header', () => {
   });
 });
 
-// Issue 9, item 1. grafana/alerting http/hmac.go: `defaultHeaderName = "X-Grafana-Alert-Signature"`,
+// grafana/alerting http/hmac.go: `defaultHeaderName = "X-Grafana-Alert-Signature"`,
 // "If header is empty, it defaults to X-Grafana-Alert-Signature". A contact point whose Header field
 // is left blank signs in that header; the UI's "X-Grafana-Alerting-Signature" is a placeholder only.
 describe('Grafana\'s signature header', () => {
@@ -123,7 +123,7 @@ describe('Grafana\'s signature header', () => {
   });
 });
 
-// Issue 9, item 2. grafana/alerting receivers/webhook/v1/webhook.go returns `false, err` (do not
+// grafana/alerting receivers/webhook/v1/webhook.go returns `false, err` (do not
 // retry) for every failed send: a transient TKE failure answered 5xx is not retried within the flush.
 // So for Grafana the function retries TKE longer itself, within its own time.
 describe('Grafana: the function\'s own retries are the only quick ones', () => {

@@ -8,7 +8,7 @@ import type { FunctionUrlEvent, ScfHttpEvent } from '../../src/scf/event';
 import { GENERIC_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /**
- * Hostile input through the real handler (issue 8, defects 5 and 6).
+ * Hostile input through the real handler.
  *
  * Linear time: every sender and the SCF adapter get bodies at SCF's own request limit (6 MB; the
  * config's maxBodyBytes is raised to it here) shaped to make a backtracking regular expression or a
@@ -143,7 +143,7 @@ describe('linear time in the input, at the size limit', () => {
 describe('malformed SCF envelopes are a 400 naming the field', () => {
   const base = { httpMethod: 'POST', path: '/hooks/generic', headers: { 'content-type': 'application/json', authorization: `Bearer ${GENERIC_TOKEN}` }, body: '{}' };
   it.each<[string, Record<string, unknown>, RegExp]>([
-    ['requestContext: null (issue 8, defect 6)', { ...base, requestContext: null }, /requestContext must be an object/],
+    ['requestContext: null', { ...base, requestContext: null }, /requestContext must be an object/],
     ['requestContext: a string', { ...base, requestContext: 'x' }, /requestContext must be an object/],
     ['headers: null', { ...base, headers: null, body: '{}' }, /./],
     ['headers: a list', { ...base, headers: ['a'] }, /headers must be an object/],

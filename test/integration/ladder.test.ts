@@ -3,7 +3,7 @@ import { RELAXED_THROTTLE } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /**
- * The fallback ladder and the money budget (issue 11) through the real handler, the official SDKs
+ * The fallback ladder and the money budget through the real handler, the official SDKs
  * and the sandbox: its CVM stock runs out like CVM's (the seed's ResourceInsufficient.SpecifiedInstanceType
  * for an instance type; FailedOperation.CvmCommon carrying CVM's ResourcesSoldOut.AvailableZone for a
  * zone), and it prices requests with InquiryPriceRunInstances in the shape of the CVM SDK's models.

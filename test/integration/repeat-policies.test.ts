@@ -4,7 +4,7 @@ import { fixture, RELAXED_THROTTLE } from '../support/fixtures';
 import { startHarness, type Harness } from '../support/harness';
 
 /**
- * Issue 12: alarms that keep firing, through the real handler and the sandbox, in each sender's own
+ * Alarms that keep firing, through the real handler and the sandbox, in each sender's own
  * payload format, with the function's clock moved instead of waiting.
  *
  * Tencent Cloud Monitor re-sends a firing alarm when its policy's notification is set to repeat

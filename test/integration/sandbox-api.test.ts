@@ -122,7 +122,7 @@ describe('TKE sandbox through the official SDK', () => {
     }
   });
 
-  // Issue 11: CVM's stock and prices. The price inquiry goes through the CVM SDK (our adapter,
+  // CVM's stock and prices. The price inquiry goes through the CVM SDK (our adapter,
   // signed for service "cvm"); the shape it answers is the SDK model's Price/ItemPrice.
   const prices = () => createSdkPriceApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, timeoutMs: 5000 });
 

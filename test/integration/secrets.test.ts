@@ -5,7 +5,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { startHarness, type Harness } from '../support/harness';
 
 /**
- * Sender secrets (issue 8, defect 8 and the rotation it asks for), through the real handler:
+ * Sender secrets and their rotation, through the real handler:
  *  - a secret that is only whitespace is no secret: the sender answers 503 naming the variable,
  *    exactly as when it is unset (before: " " was taken as the secret, and anyone could sign with it);
  *  - each secret may be a list of env vars, current first: a request signed with the current or a

@@ -96,11 +96,11 @@ describe('Tencent Cloud Monitor sender', () => {
   });
 });
 
-// Issue 9, items 4 and 5. The event alarm's shape follows Tencent's callback doc ("告警回调说明",
+// The event alarm's shape follows Tencent's callback doc ("告警回调说明",
 // cloud.tencent.com/document/product/248/38209 and 248/50397): alarmType "event", conditions with
 // productName/eventName instead of a metric, a dimension holding a nested objDetail object. The
 // doc's own sample page could be read here only in excerpts, so the nested object's fields are as
-// captured callbacks are described (issue 9); policyId and namespace are left out as captures lack them.
+// captured callbacks are described; policyId and namespace are left out as captures lack them.
 const eventAlarm = {
   sessionId: 'xxxxxxxx-event-1',
   alarmStatus: 1,

@@ -110,7 +110,7 @@ describe.each(storeEnvs)('with the %s store', (kind, storeEnv) => {
     expect((await post(harness, 'unknown', 3)).json.status).toBe('created');
   });
 
-  // Issue 8, defect 1: a call is settled by ALL its attempts. Attempt 1 reaches TKE, which creates
+  // A call is settled by ALL its attempts. Attempt 1 reaches TKE, which creates
   // the nodes, and its answer is lost; attempt 2 is refused (sold out). The nodes exist, so the
   // budget must stay spent. (Before: judged by the last attempt, the budget went back: 6 nodes
   // against a budget of 4.)
@@ -132,7 +132,7 @@ describe.each(storeEnvs)('with the %s store', (kind, storeEnv) => {
     expect(nodesCreated()).toBe(3);
   });
 
-  // Issue 8, defect 2: after an unknown outcome the nodes may be joining: a NEW event (a retyped
+  // After an unknown outcome the nodes may be joining: a NEW event (a retyped
   // chat command, the next alarm) is held by the cooldown, while the event's own redelivery goes on
   // with the same ClientToken. (Before: no cooldown, the new event bought again.)
   it('starts the cooldown after an unknown outcome; the same event still goes on', async () => {

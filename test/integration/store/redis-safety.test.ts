@@ -8,7 +8,7 @@ import { startRedisServer, type RedisServer } from '../../support/redis-server';
 
 /**
  * A Redis the store must not serve from, through the real handler and real redis-servers
- * (issue 8, defects 4 and 10).
+ *.
  *
  * Eviction: every key of ours has a TTL, so under memory pressure any `allkeys-*` or `volatile-*`
  * maxmemory-policy may evict idempotency and throttle records (Redis docs, "Key eviction": the

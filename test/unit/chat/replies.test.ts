@@ -2,7 +2,7 @@ import type { ScaleOutAnswer } from '../../../src/core/idempotency';
 import { outcomeText } from '../../../src/sources/chat/replies';
 import type { ScaleOutOutcome } from '../../../src/sources/webhook-source';
 
-/** Issue 11: a chat reply says in one line which rung was bought, at what price, and what was passed over. */
+/** A chat reply says in one line which rung was bought, at what price, and what was passed over. */
 const request = { source: 'slack', eventId: 'e-1', cluster: 'demo-sh', template: 'burst', params: new Map() };
 const answer: ScaleOutAnswer = { eventId: 'e-1', clusterId: 'cls-sh7k2m9q', template: 'burst', count: 2, clientToken: 'so2-abc', instanceIds: ['ins-1', 'ins-2'], requestId: 'req-1' };
 const rung = { region: 'ap-shanghai', instanceType: 'S5.MEDIUM4', chargeType: 'SPOTPAID' };

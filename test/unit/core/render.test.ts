@@ -50,7 +50,7 @@ describe('renderCreateClusterInstances', () => {
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
   });
 
-  // Issue 9, item 8: one ClientToken always goes out with one exact RunInstancePara. A delivery of
+  // One ClientToken always goes out with one exact RunInstancePara. A delivery of
   // the same event whose count was clamped differently is another request, with another token.
   it('gives another request of the same event another token, and the same request the same one', () => {
     const tokens = [2, 3, 2].map((count) => renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', count)).clientToken);

@@ -14,7 +14,7 @@ const request = (overrides: Partial<ScaleOutRequest> = {}, params: Record<string
   ...overrides,
 });
 
-// The verdict is data (issue 10): a refusal carries the 422 to answer; nothing is thrown.
+// The verdict is data: a refusal carries the 422 to answer; nothing is thrown.
 const rejection = (req: ScaleOutRequest): UnprocessableError => {
   const resolution = resolveScaleOut(config, req);
   if (resolution.kind !== 'refused') throw new Error('expected a refusal');

@@ -5,7 +5,7 @@ import { sizeFor } from '../../../src/rules/sizing';
 import { decideWarmUp, recordPurchase } from '../../../src/core/warm-up';
 
 /**
- * Issue 12: step sizes, severities, repeat periods and warm-up, as pure functions.
+ * Step sizes, severities, repeat periods and warm-up, as pure functions.
  *
  * Step bounds follow AWS step adjustments (docs.aws.amazon.com/autoscaling/ec2/APIReference/
  * API_StepAdjustment.html): relative to the alarm's threshold, the lower bound inclusive and the

@@ -212,7 +212,7 @@ describe('one scale-out, step by step', () => {
     ]);
   });
 
-  // Issue 9, item 8: one ClientToken, one exact request. After an unknown outcome the redelivery
+  // one ClientToken, one exact request. After an unknown outcome the redelivery
   // re-sends what was sent, byte for byte, even if the template changed in between; a delivery
   // whose request differs (clamped otherwise after a refusal) goes out with another token.
   it('re-sends the exact first request after an unknown outcome, even after the template changed', async () => {

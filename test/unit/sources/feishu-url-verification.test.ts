@@ -5,7 +5,7 @@ import { encryptFeishu } from '../../../src/auth/feishu-crypto';
 import { feishuUrlVerification } from '../../../src/sources/feishu-url-verification';
 
 /**
- * The challenge's fast path (issue 9, item 6), on its own: Feishu's url_verification
+ * The challenge's fast path, on its own: Feishu's url_verification
  * ({"challenge", "token", "type": "url_verification"}, open.feishu.cn event subscription docs; with
  * an Encrypt Key the same JSON arrives as {"encrypt": ...}) is echoed only when the token is one of
  * the configured ones; anything else is left to the full function (undefined).

@@ -47,7 +47,7 @@ describe('TKE error verdicts', () => {
 });
 
 /**
- * Issue 11: which refusals mean "CVM is sold out" and move the ladder to its next rung. The codes
+ * Which refusals mean "CVM is sold out" and move the ladder to its next rung. The codes
  * are CVM RunInstances' (tencentcloud-sdk-go cvm/v20170312/errors.go: 该可用区已售罄, 指定的实例类型
  * 库存不足, 指定的实例类型在选择的可用区已售罄, 指定的云盘规格已售罄, 公网IP已售罄, ...); the first is
  * also in TKE's own table (the seed). TKE passes other CVM refusals on as FailedOperation.CvmCommon /

@@ -5,7 +5,7 @@ import { RUN_INSTANCE_PARA_KEYS } from '../../../src/tke/tke-params';
 import { REPO_ROOT } from '../../support/fixtures';
 
 /**
- * Issue 9, item 9: the RunInstancePara keys a template may use are CVM RunInstances' own. The
+ * The RunInstancePara keys a template may use are CVM RunInstances' own. The
  * source of truth is the official CVM SDK's model, tencentcloud-sdk-nodejs-cvm
  * (tencentcloud/services/cvm/v20170312/cvm_models.d.ts, `interface RunInstancesRequest`), a dev
  * dependency: updating it and running this test shows what CVM added or removed. (Before: the
@@ -32,7 +32,7 @@ describe('RunInstancePara keys', () => {
 });
 
 describe('what a money budget prices', () => {
-  // Issue 11: InquiryPriceRunInstances takes fewer keys than RunInstances (no MinCount, UserData,
+  // InquiryPriceRunInstances takes fewer keys than RunInstances (no MinCount, UserData,
   // DryRun, ...); the function sends it only those, and never the purchase's ClientToken.
   it('is exactly the CVM SDK\'s InquiryPriceRunInstancesRequest, less the ClientToken', () => {
     const fields = runInstancesRequestFields('InquiryPriceRunInstancesRequest');
