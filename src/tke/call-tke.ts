@@ -2,7 +2,8 @@ import { backOff } from 'exponential-backoff';
 import { TkeCallError, TkeReadError, type TkeAttempt } from '../errors';
 
 export type { TkeAttempt };
-import { describeTkeFailure, type TkeApi, type TkeFailure } from './tke-api';
+import { describeApiFailure, type ApiFailure } from '../tencentcloud/api-failure';
+import type { TkeApi } from './tke-api';
 import { NETWORK_FAILURE_VERDICT, verdictForHttpStatus, verdictForTkeCode, type TkeErrorVerdict } from './tke-errors';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
@@ -81,7 +82,7 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
   const { deadline, now, policy } = opts;
   let attempts = 0;
   const history: TkeAttempt[] = [];
-  let last: { failure: TkeFailure; verdict: TkeErrorVerdict; timedOut: boolean } | undefined;
+  let last: { failure: ApiFailure; verdict: TkeErrorVerdict; timedOut: boolean } | undefined;
 
   const attempt = async (): Promise<T> => {
     attempts++;
@@ -92,7 +93,7 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
       history.push({ outcome: 'succeeded' });
       return response;
     } catch (error) {
-      const failure = describeTkeFailure(error);
+      const failure = describeApiFailure(error);
       const verdict =
         failure.code !== undefined
           ? verdictForTkeCode(failure.code)
@@ -136,7 +137,7 @@ async function callWithRetries<T>(call: (signal: AbortSignal) => Promise<T>, opt
  * nodes may exist comes from ALL of them (`mayHaveActed`).
  */
 function toCallError(
-  failure: TkeFailure,
+  failure: ApiFailure,
   verdict: TkeErrorVerdict,
   timedOut: boolean,
   history: readonly TkeAttempt[],

@@ -1,12 +1,13 @@
-import { describeApiFailure, type ApiFailure } from '../tencentcloud/api-failure';
 import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
 
 /**
- * The one TKE method the core needs, declared here so the SDK stays in its adapter
- * (sdk-tke-api.ts) and a test fake is three lines.
+ * The TKE calls the function makes (CreateClusterInstances to buy, DescribeClusters for the
+ * ceiling's node count), declared here so the SDK stays in its adapter (sdk-tke-api.ts) and a test
+ * fake is a few lines.
  *
- * Failures are thrown as whatever the transport throws; `describeTkeFailure` reads the fields the
- * SDK's exception carries (code, httpCode, requestId), which a fake can set on a plain Error.
+ * Failures are thrown as whatever the transport throws; `describeApiFailure`
+ * (tencentcloud/api-failure.ts) reads the fields the SDK's exception carries (code, httpCode,
+ * requestId), which a fake can set on a plain Error.
  */
 export interface TkeApi {
   /** Where calls go, for /healthz and logs: e.g. "https://tke.tencentcloudapi.com". */
@@ -19,7 +20,3 @@ export interface TkeApi {
   /** DescribeClusters for one cluster: its ClusterNodeNum (for the cluster-ceiling rule). */
   describeClusterNodeCount(region: string, clusterId: string, signal: AbortSignal): Promise<number>;
 }
-
-/** How a TKE call failed, read off the SDK's exception (tencentcloud/api-failure.ts). */
-export type TkeFailure = ApiFailure;
-export const describeTkeFailure = describeApiFailure;
