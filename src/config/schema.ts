@@ -7,7 +7,7 @@ import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED
  * The shape of the operator's YAML config. Every object is strict: a misspelt key is an error at
  * cold start, not a silently ignored setting (middy validates its options the same way).
  * Cross-field rules (a template naming an unknown cluster, a param path outside its template)
- * live in `load-config.ts`, which has the whole document in hand.
+ * live in `assemble-config.ts` and its checks, which have the whole document in hand.
  */
 
 /** SCF's limit for a synchronous invocation's request (platform docs: 6 MB). */
@@ -180,7 +180,7 @@ export const templateSchema = z.strictObject({
    * Fallbacks when CVM is sold out (core/rungs.ts): `overridable` lists the RunInstancePara paths
    * the alternatives may replace (e.g. Placement.Zone, VirtualPrivateCloud.SubnetId, InstanceType,
    * InstanceChargeType, SystemDisk.DiskType); `alternatives` are tried in order after the template
-   * itself, each replacing some of those values. Checked in load-config.ts.
+   * itself, each replacing some of those values. Checked in template-ladder.ts.
    */
   ladder: z
     .strictObject({

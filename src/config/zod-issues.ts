@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 
 /**
- * How a zod issue is put in words, the same for the config (config/load-config.ts) and for a
+ * How a zod issue is put in words, the same for the config (config/format-issues.ts) and for a
  * sender's payload (sources/payload-error.ts, the generic sender): where (a dotted path) and
  * whether the value is simply missing.
  */

@@ -1,0 +1,115 @@
+import type { ClusterConfig, CostBudget, Ladder, TemplateConfig } from '../core/model';
+import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
+import type { RawConfig } from './schema';
+
+/**
+ * Checks across fields that the schema, seeing one value at a time, cannot make. Each returns (or
+ * adds) one line per problem, naming the key to change; assemble-config.ts runs them all, so an
+ * operator sees every problem at once.
+ */
+
+/**
+ * What a rule names must exist and fit: its cluster, its template (allowed on that cluster), its
+ * senders (enabled), and a step-sized count must be able to read its value and threshold from them.
+ */
+export function ruleProblems(raw: RawConfig, clusters: ReadonlyMap<string, ClusterConfig>, templates: ReadonlyMap<string, TemplateConfig>): string[] {
+  const problems: string[] = [];
+  const ruleNames = new Set<string>();
+  raw.rules.forEach((rule, i) => {
+    const at = `rules.${i}`;
+    if (ruleNames.has(rule.name)) problems.push(`${at}.name: ${rule.name} is used by another rule`);
+    ruleNames.add(rule.name);
+    const template = templates.get(rule.scale.template);
+    if (!clusters.has(rule.scale.cluster)) problems.push(`${at}.scale.cluster: unknown cluster ${JSON.stringify(rule.scale.cluster)}`);
+    if (template === undefined) problems.push(`${at}.scale.template: unknown template ${JSON.stringify(rule.scale.template)}`);
+    else if (!template.clusters.includes(rule.scale.cluster)) {
+      problems.push(`${at}.scale.template: template ${template.name} may scale ${template.clusters.join(', ')}, not ${rule.scale.cluster}`);
+    }
+    for (const source of rule.sources) {
+      if (raw.sources[source as keyof typeof raw.sources] === undefined) {
+        problems.push(`${at}.sources: ${source} is not enabled under sources`);
+      }
+    }
+    const count = rule.scale.count;
+    if (typeof count === 'object' && 'steps' in count) {
+      // Only Tencent Cloud Monitor sends its threshold (calcValue); only Grafana (values) and
+      // Tencent Cloud Monitor (currentValue) send named values.
+      const others = rule.sources.filter((s) => s !== 'tencent-monitor');
+      if (count.steps.threshold === undefined && others.length > 0) {
+        problems.push(`${at}.scale.count.steps.threshold: is required: only Tencent Cloud Monitor sends its own threshold, and this rule also hears ${others.join(', ')}`);
+      }
+      if ('value' in count.steps.value && rule.sources.includes('alertmanager')) {
+        problems.push(`${at}.scale.count.steps.value: Alertmanager sends no named values; take the value from a label or an annotation (e.g. annotations: { value: "{{ $value }}" } in the Prometheus rule)`);
+      }
+    }
+  });
+  return problems;
+}
+
+/**
+ * With a money budget on a cluster, every rung of every template that scales it must buy with a
+ * charge type the budget has a limit for: a prepaid rung on a budget with only `hourly` would be
+ * refused at every alarm, so it is refused here, naming the key to set.
+ */
+export function costBudgetProblems(
+  t: RawConfig['templates'][string],
+  name: string,
+  ladder: Ladder | undefined,
+  clusters: ReadonlyMap<string, ClusterConfig>,
+  deployment: CostBudget | undefined,
+  problems: string[],
+): void {
+  const para = t.runInstancePara as Record<string, unknown>;
+  const chargeTypes = [para.InstanceChargeType, ...(ladder?.alternatives ?? []).map((a) => a.sets.find((s) => s.path === 'InstanceChargeType')?.value ?? para.InstanceChargeType)].map((c) =>
+    typeof c === 'string' ? c : DEFAULT_CHARGE_TYPE,
+  );
+  for (const alias of t.clusters) {
+    const cluster = clusters.get(alias);
+    if (cluster === undefined) continue;
+    const budgets: Array<[string, CostBudget]> = [
+      ...(cluster.costBudget !== undefined ? [[`clusters.${alias}.costBudget`, cluster.costBudget] as [string, CostBudget]] : []),
+      ...(deployment !== undefined ? [['costBudget', deployment] as [string, CostBudget]] : []),
+    ];
+    if (budgets.length === 0) continue;
+    if (para.ImageId === undefined && para.LaunchTemplate === undefined) {
+      problems.push(`templates.${name}.runInstancePara.ImageId: is required to price the template for ${budgets[0]![0]} (InquiryPriceRunInstances needs ImageId or LaunchTemplate)`);
+    }
+    for (const [key, budget] of budgets) {
+      chargeTypes.forEach((chargeType, i) => {
+        const kind = chargeKindOf(chargeType);
+        const rung = i === 0 ? 'the template' : `ladder.alternatives.${i - 1}`;
+        if (kind === undefined) problems.push(`templates.${name}: ${rung} buys ${chargeType}, which a money budget cannot price; ${key} prices POSTPAID_BY_HOUR, SPOTPAID and PREPAID`);
+        else if (budget[kind] === undefined) problems.push(`${key}.${kind}: is not set, and templates.${name} (${rung}) buys ${chargeType} on clusters.${alias}: set a limit for it`);
+      });
+    }
+  }
+}
+
+/** One account, one billing currency: a deployment budget and a cluster's must name the same one. */
+export function currencyProblems(raw: RawConfig): string[] {
+  const deployment = raw.costBudget;
+  if (deployment === undefined) return [];
+  return Object.entries(raw.clusters)
+    .filter(([, c]) => c.costBudget !== undefined && c.costBudget.currency !== deployment.currency)
+    .map(([alias, c]) => `clusters.${alias}.costBudget.currency: ${c.costBudget!.currency} differs from costBudget.currency ${deployment.currency}; prices come in the account's one billing currency`);
+}
+
+/**
+ * A signed request is accepted while its timestamp is within `toleranceSeconds` of the function's
+ * clock, either way: a request stamped up to that far ahead verifies until twice that after it
+ * first arrived. Its event must be remembered at least that long, or a replay after the record
+ * expired would be handled again as new (and, once CVM forgets the ClientToken, buy again).
+ */
+export function replayFloorProblems(raw: RawConfig): string[] {
+  const windows: Array<[string, number]> = [];
+  const { generic, grafana, slack, feishu, dingtalk } = raw.sources;
+  if (generic !== undefined && generic.auth !== 'none' && generic.auth.hmac !== undefined) windows.push(['sources.generic.auth.hmac.toleranceSeconds', generic.auth.hmac.toleranceSeconds]);
+  if (grafana !== undefined && grafana.auth !== 'none' && grafana.auth.hmac?.timestampHeader !== undefined) windows.push(['sources.grafana.auth.hmac.toleranceSeconds', grafana.auth.hmac.toleranceSeconds]);
+  if (slack !== undefined) windows.push(['sources.slack.toleranceSeconds', slack.toleranceSeconds]);
+  if (feishu !== undefined) windows.push(['sources.feishu.toleranceSeconds', feishu.toleranceSeconds]);
+  if (dingtalk !== undefined) windows.push(['sources.dingtalk.toleranceSeconds', dingtalk.toleranceSeconds]);
+  const ttl = raw.idempotency.ttlSeconds;
+  return windows
+    .filter(([, tolerance]) => ttl < 2 * tolerance)
+    .map(([key, tolerance]) => `idempotency.ttlSeconds: ${ttl} s is shorter than twice ${key} (${tolerance} s): a signed request could be replayed after its event is forgotten and be handled again; set at least ${2 * tolerance}`);
+}
