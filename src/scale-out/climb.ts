@@ -163,9 +163,23 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
     await giveMoneyBack(deps, event, scopes);
   }
 
-  // Every rung left was skipped: sold out recently, or over the money budget.
-  const error = overBudget.length > 0 ? budgetError(overBudget, deps.now()) : soldOutError('every rung of the ladder', steps, deps);
-  return { kind: 'failed', error, settlement: 'refused', steps, resent: false };
+  // Every rung left was skipped: sold out (now or recently), or over the money budget.
+  return { kind: 'failed', error: nothingFits(steps, overBudget, deps), settlement: 'refused', steps, resent: false };
+}
+
+/**
+ * Why no rung was bought, answered by whichever frees first: a sold-out rung's mark (503 SoldOut)
+ * or a money budget (429). Only when every rung costs more than a whole budget is it 422: a
+ * sold-out rung that fits the budget may have stock again once its mark expires, in any order of
+ * the rungs.
+ */
+function nothingFits(steps: readonly RungStep[], overBudget: ReadonlyArray<Extract<CostDecision, { kind: 'over-budget' }>>, deps: ClimbDeps): ScaleOutError {
+  const anySoldOut = steps.some((s) => s.outcome === 'sold-out' || s.outcome === 'sold-out-recently');
+  if (!anySoldOut) return budgetError(overBudget, deps.now());
+  const soldOut = soldOutError('every rung of the ladder', steps, deps);
+  if (overBudget.length === 0) return soldOut;
+  const budget = budgetError(overBudget, deps.now());
+  return budget instanceof ThrottledError && (budget.retryAfterSeconds ?? Infinity) < (soldOut.retryAfterSeconds ?? Infinity) ? budget : soldOut;
 }
 
 /** Why the climb stops after a sold-out rung, or undefined to go on to the next. */
