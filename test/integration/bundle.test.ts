@@ -102,11 +102,12 @@ describe('the packaged function under Node 18.15', () => {
     sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
     const { responses } = await invoke([genericEvent({ eventId: 'bundle-ladder', cluster: 'demo-sh', template: 'burst' })], { CVM_ENDPOINT: sandboxUrl });
     expect(responses[0]!.json).toMatchObject({ status: 'created', bought: { rung: 2, price: { amount: 0.16, currency: 'CNY' } }, skipped: [{ rung: 1, outcome: 'sold-out' }] });
-    expect(sandbox.calls.map((c) => [c.action, c.service])).toEqual([
-      ['InquiryPriceRunInstances', 'cvm'],
-      ['CreateClusterInstances', 'tke'],
-      ['InquiryPriceRunInstances', 'cvm'],
-      ['CreateClusterInstances', 'tke'],
+    // CVM prices only what it could sell: rung 1's offering is refused at its price, and skipped
+    // without a CreateClusterInstances.
+    expect(sandbox.calls.map((c) => [c.action, c.service, c.errorCode])).toEqual([
+      ['InquiryPriceRunInstances', 'cvm', 'ResourcesSoldOut.SpecifiedInstanceType'],
+      ['InquiryPriceRunInstances', 'cvm', undefined],
+      ['CreateClusterInstances', 'tke', undefined],
     ]);
   });
 
