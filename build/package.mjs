@@ -2,10 +2,10 @@
 //   index.js               the handler (index.main_handler): build/function-loader.cjs, which loads
 //                          function.js with its code cache
 //   function.js            the bundled function
-//   function.cache         V8's code cache of function.js's top-level code, made under Node 18.15
-//                          with the digest of function.js (build/make-code-cache.cjs); without the
-//                          exact Node 18.15 at packaging it is left out, and the function compiles
-//                          as usual
+//   function.cache         V8's code cache of function.js, taken under Node 18.15 after the function
+//                          answered one event (build/make-code-cache.cjs says which and why), with
+//                          the digest of function.js; without the exact Node 18.15 at packaging it is
+//                          left out, and the function compiles as usual
 //   ioredis.js             the Redis client, loaded only when SCALEOUT_STORE names a Redis
 //                          (build/bundle.mjs says why it is a file of its own)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
@@ -17,6 +17,7 @@
 // The YAML is validated first by the bundle's own cold start, so a bad config never ships and its
 // errors name the key (and the YAML line) as they would at run time. The unzipped function stays
 // in dist/function/ for inspection (and for `npm run deploy`, which reads the config's env var names).
+// The same input makes the same zip, code cache included.
 //
 // Built in a staging folder and moved into place at the end, so that a reader of dist/ (a test, a
 // deploy) running beside another packaging never sees half a function.
@@ -41,12 +42,11 @@ mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(out, '.package-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const stage = join(work, 'function');
-mkdirSync(join(stage, 'config'), { recursive: true });
+mkdirSync(stage, { recursive: true });
 // The function reads the JSON compiled below, so the YAML library stays out of the bundle (for the
 // validation below it resolves from the checkout's node_modules, so the bundle checks the YAML itself).
 await buildFunction(join(stage, 'function.js'));
 copyFileSync(join(root, 'build', 'function-loader.cjs'), join(stage, 'index.js'));
-const compiledConfig = join(stage, 'config', 'scaleout.json');
 
 // Load the bundle as SCF would (code root = the staged folder, placeholder credentials): first with
 // the YAML itself, then with the compiled JSON it will find in the zip. A config error fails the
@@ -68,24 +68,32 @@ const validate = (configPath) => {
   }
 };
 validate(configSource);
-writeFileSync(compiledConfig, `${JSON.stringify(parse(readFileSync(configSource, 'utf8')), null, 1)}\n`);
-const validatedConfig = join(stage, 'config', 'scaleout.validated.json');
-writeFileSync(
-  validatedConfig,
-  execFileSync(process.execPath, ['-e', `process.stdout.write(require('./index.js').validatedConfigOf(${JSON.stringify(compiledConfig)}))`], { cwd: stage, env: { PATH: process.env.PATH } }),
-);
-validate(compiledConfig);
+/** config/scaleout.json (the YAML as JSON) and config/scaleout.validated.json (its validated form) under `codeRoot`. */
+const compileConfig = (yamlPath, codeRoot) => {
+  const compiled = join(codeRoot, 'config', 'scaleout.json');
+  mkdirSync(dirname(compiled), { recursive: true });
+  writeFileSync(compiled, `${JSON.stringify(parse(readFileSync(yamlPath, 'utf8')), null, 1)}\n`);
+  writeFileSync(
+    join(codeRoot, 'config', 'scaleout.validated.json'),
+    execFileSync(process.execPath, ['-e', `process.stdout.write(require('./index.js').validatedConfigOf(${JSON.stringify(compiled)}))`], { cwd: stage, env: { PATH: process.env.PATH } }),
+  );
+  return compiled;
+};
+validate(compileConfig(configSource, stage));
 
-// The code cache is only worth shipping if SCF's V8 can take it: made by the exact Node 18.15.
+// The code cache is only worth shipping if SCF's V8 can take it: made by the exact Node 18.15. Its
+// warm-up event is the example config's, whatever config ships (make-code-cache.cjs says why).
 let codeCache = 'no code cache';
 if (!args['no-code-cache']) {
   try {
+    const warmUp = join(work, 'warm-up');
+    compileConfig(join(root, 'config', 'example.yaml'), warmUp);
     // --random-seed: V8's cache otherwise differs from run to run; a fixed seed makes the same
     // function.js give the same cache (the seed is not among the flags V8 checks when it loads one).
-    execFileSync(ensureNode18(), ['--random-seed=1', join(root, 'build', 'make-code-cache.cjs'), join(stage, 'function.js'), join(stage, 'function.cache')]);
+    execFileSync(ensureNode18(), ['--random-seed=1', join(root, 'build', 'make-code-cache.cjs'), stage, warmUp], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'] });
     codeCache = `code cache ${(statSync(join(stage, 'function.cache')).size / 1024).toFixed(0)} KB`;
   } catch (error) {
-    console.error(`packaging without a code cache (the function compiles as usual at cold start): ${error.message}`);
+    console.error(`packaging without a code cache (the function compiles as usual at cold start): ${error.stderr?.toString() || error.message}`);
   }
 }
 

@@ -131,6 +131,9 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
         store: store.kind,
         tke: tke.endpointDescription,
         chatFollowUps: followUps?.description ?? 'off (SCALEOUT_FUNCTION_NAME unset): a chat command TKE does not answer in time is told how to check',
+        // Whether V8 took the packaged code cache, and if not why (a slower cold start): set by the
+        // zip's index.js (build/function-loader.cjs); absent when the function is loaded otherwise.
+        ...(env.SCALEOUT_CODE_CACHE !== undefined && { codeCache: env.SCALEOUT_CODE_CACHE }),
       },
       'cold start',
     );

@@ -31,6 +31,18 @@ describe('coldStart: the environment is checked once, with the key named', () =>
     expect(lines.join('')).not.toContain('example-key');
   });
 
+  // The zip's index.js (build/function-loader.cjs) says whether V8 took the packaged code cache, and
+  // if not why; the cold-start line carries it, so that a slower cold start explains itself.
+  it('says in its line whether the packaged code cache was taken, when loaded through the zip', () => {
+    const refused = 'rejected by V8: made by Node v18.15.0 started with no flags, this is Node v18.15.0 started with --max-old-space-size=512; function.js compiled at cold start';
+    const withCache = start({ ...goodEnv, SCALEOUT_CODE_CACHE: refused });
+    withCache.run();
+    expect(JSON.parse(withCache.lines[0]!)).toMatchObject({ msg: 'cold start', codeCache: refused });
+    const withoutLoader = start(goodEnv);
+    withoutLoader.run();
+    expect(JSON.parse(withoutLoader.lines[0]!)).not.toHaveProperty('codeCache');
+  });
+
   it.each([
     ['missing credentials', { SCALEOUT_CONFIG: EXAMPLE_CONFIG_PATH }, 'TENCENTCLOUD_SECRETID: must be set'],
     ['a TKE_ENDPOINT that is not a URL', { ...goodEnv, TKE_ENDPOINT: 'tke.internal' }, 'TKE_ENDPOINT: must be a URL such as http://127.0.0.1:9001 or https://tke.internal.tencentcloudapi.com, got "tke.internal"'],
