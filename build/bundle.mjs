@@ -4,6 +4,7 @@
 //                                               anything else (`npm start` bundles dev/local/start.ts)
 // `npm run package` and the benchmark build the function through `buildFunction`.
 import { build } from 'esbuild';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +40,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  * library is left out (src/config/load-config.ts says so if a YAML path is configured anyway).
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE) {
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside] });
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
   return main;
@@ -57,6 +58,58 @@ const redisClientBeside = {
   name: 'redis-client-beside',
   setup(builder) {
     builder.onResolve({ filter: /^ioredis$/ }, () => ({ path: `./${REDIS_CLIENT_FILE}`, external: true }));
+  },
+};
+
+/**
+ * The SDK's generated clients (tke_client.js, cvm_client.js, scf_client.js) are one class each with a
+ * method per API action (TKE: 272), every one the same line: `return this.request("Action", req, cb)`.
+ * The function calls `request` itself, with the action's name (src/tke/sdk-tke-api.ts,
+ * src/tencentcloud/cvm-pricing.ts), and one generated method (`Invoke`, src/tencentcloud/scf-invoke.ts).
+ * The methods no file of src/ names are left out of the bundle: they cost the zip ~17 KB (their
+ * source, and their entries in the code cache, which holds every function of a class it ran) and
+ * nothing else changes; the class, its constructor (service, version) and AbstractClient are the
+ * SDK's own. A method is kept if its name appears in src/ at all, so a new call by name keeps it;
+ * if the SDK ever generates its methods differently, nothing matches and nothing is left out.
+ */
+const GENERATED_METHOD = /\n {4}\/\*\*(?:(?!\*\/)[\s\S])*\*\/\n {4}async (\w+)\(req, cb\) \{\n {8}return this\.request\("\1", req, cb\);\n {4}\}/g;
+const SRC = fileURLToPath(new URL('../src', import.meta.url));
+const sdkClientsTrimmed = {
+  name: 'sdk-clients-trimmed',
+  setup(builder) {
+    let namedInSrc;
+    builder.onStart(() => {
+      namedInSrc = new Set();
+      const read = (dir) => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          if (entry.isDirectory()) read(join(dir, entry.name));
+          else if (entry.name.endsWith('.ts')) for (const word of readFileSync(join(dir, entry.name), 'utf8').match(/\b[A-Z]\w*\b/g) ?? []) namedInSrc.add(word);
+        }
+      };
+      read(SRC);
+    });
+    builder.onLoad({ filter: /[\\/]node_modules[\\/]tencentcloud-sdk-nodejs-\w+[\\/]tencentcloud[\\/]services[\\/]\w+[\\/]v\d+[\\/]\w+_client\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace(GENERATED_METHOD, (method, name) => (namedInSrc.has(name) ? method : '')),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Node built-in modules that a library of the function requires for something it never does, each
+ * replaced for that library only (build/shims/ says why, each): a built-in is not in the bundle, but
+ * loading it is part of every cold start.
+ */
+const BUILTIN_STUBS = [
+  [/^assert$/, /[\\/]node_modules[\\/]sonic-boom[\\/]/, 'sonic-boom-assert'],
+  [/^worker_threads$/, /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, 'pino-worker-threads'],
+];
+const builtinsStubbed = {
+  name: 'builtins-stubbed',
+  setup(builder) {
+    for (const [filter, importer, name] of BUILTIN_STUBS) {
+      builder.onResolve({ filter }, (args) => (importer.test(args.importer) ? { path: shim(name) } : undefined));
+    }
   },
 };
 
