@@ -17,18 +17,19 @@
 // The YAML is validated first by the bundle's own cold start, so a bad config never ships and its
 // errors name the key (and the YAML line) as they would at run time. The unzipped function stays
 // in dist/function/ for inspection (and for `npm run deploy`, which reads the config's env var names).
-// The same input makes the same zip, code cache included.
+// The entries are deflated by Zopfli (build/zip.mjs; by zlib if it cannot be fetched, which says so):
+// the same input makes the same zip, code cache included.
 //
 // Built in a staging folder and moved into place at the end, so that a reader of dist/ (a test, a
 // deploy) running beside another packaging never sees half a function.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import yazl from 'yazl';
 import { buildFunction, REDIS_CLIENT_FILE } from './bundle.mjs';
 import { ensureNode18 } from './node18.mjs';
+import { writeZip } from './zip.mjs';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const args = parseArgs({ options: { out: { type: 'string' }, 'no-code-cache': { type: 'boolean' } } }).values;
@@ -97,15 +98,13 @@ if (!args['no-code-cache']) {
   }
 }
 
-const zip = new yazl.ZipFile();
-const fixedTime = new Date('2026-01-01T00:00:00Z'); // the same input makes the same zip
 const entries = ['index.js', 'function.js', 'function.cache', REDIS_CLIENT_FILE, 'config/scaleout.json', 'config/scaleout.validated.json'];
-for (const name of entries.filter((n) => existsSync(join(stage, n)))) {
-  zip.addBuffer(readFileSync(join(stage, name)), name, { mtime: fixedTime, mode: 0o100644, compressionLevel: 9 });
-}
-zip.end();
-await new Promise((resolveDone, reject) => zip.outputStream.pipe(createWriteStream(join(work, 'function.zip'))).on('close', resolveDone).on('error', reject));
+const deflatedWith = await writeZip(
+  join(work, 'function.zip'),
+  entries.filter((name) => existsSync(join(stage, name))).map((name) => ({ name, data: readFileSync(join(stage, name)) })),
+  new Date('2026-01-01T00:00:00Z'), // the same input makes the same zip
+);
 rmSync(join(out, 'function'), { recursive: true, force: true });
 renameSync(stage, join(out, 'function'));
 renameSync(join(work, 'function.zip'), zipPath);
-console.error(`packaged ${zipPath}: ${(statSync(zipPath).size / 1024).toFixed(0)} KB, ${codeCache} (config from ${configSource})`);
+console.error(`packaged ${zipPath}: ${(statSync(zipPath).size / 1024).toFixed(0)} KB, ${codeCache}, deflated with ${deflatedWith} (config from ${configSource})`);
