@@ -14,8 +14,9 @@
 //
 // The event: a generic scale-out of the example config (`demo-bj`, template `multi-disk`, one node),
 // answered by a stand-in for TKE on loopback that this process starts (no network; it answers
-// CreateClusterInstances with one instance ID), the memory store, the log line at level info (to
-// stdout, which packaging discards). It is the same event for any packaged config: the warm-up code
+// CreateClusterInstances with one instance ID), every secret the config names set to a placeholder
+// (as on a deployed function, whose senders are then built as in production), the memory store,
+// the log line at level info (to stdout, which packaging discards). It is the same event for any packaged config: the warm-up code
 // root holds the example config compiled to JSON with its validated form (made by package.mjs), so
 // the cache depends on function.js alone. What an operator's own senders run on their first event
 // and the warm-up did not (another sender's payload schema, say) is compiled then, as without a cache.
@@ -50,6 +51,14 @@ const warmUpEvent = {
   body: JSON.stringify({ eventId: 'code-cache-warm-up', cluster: 'demo-bj', template: 'multi-disk' }),
 };
 
+/** The environment variables a config names: the values of its keys ending in `Env`. */
+function namedVariables(value, key = '') {
+  if (typeof value === 'string') return key.endsWith('Env') ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap((item) => namedVariables(item, key));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => namedVariables(v, k));
+  return [];
+}
+
 /** TKE for one call: CreateClusterInstances answered with one instance, as the API shapes it. */
 function startTkeStandIn() {
   const server = http.createServer((request, response) => {
@@ -64,8 +73,11 @@ function startTkeStandIn() {
 
 async function main() {
   const tke = await startTkeStandIn();
-  // Only what the event needs: nothing of the packaging's own environment reaches the function.
+  // The environment of a deployed function, with placeholders: every variable the config names
+  // (its senders' secrets, the health token) is set, so that the senders are built as they are in
+  // production. Nothing of the packaging's own environment reaches the function.
   for (const key of Object.keys(process.env)) if (key !== 'PATH') delete process.env[key];
+  for (const name of namedVariables(JSON.parse(readFileSync(join(warmUpRoot, 'config', 'scaleout.json'), 'utf8')))) process.env[name] = `warm-up-${name.toLowerCase()}`;
   Object.assign(process.env, {
     USER_CODE_ROOT: warmUpRoot,
     TENCENTCLOUD_SECRETID: 'AKIDcodeCacheWarmUp',
