@@ -16,9 +16,9 @@
 // answered by a stand-in for TKE on loopback that this process starts (no network; it answers
 // CreateClusterInstances with one instance ID), every secret the config names set to a placeholder
 // (as on a deployed function, whose senders are then built as in production), the memory store,
-// the log line at level info (to stdout, which packaging discards). It is the same event for any packaged config: the warm-up code
-// root holds the example config compiled to JSON with its validated form (made by package.mjs), so
-// the cache depends on function.js alone. What an operator's own senders run on their first event
+// the log line at level info (to stdout, which packaging discards). It is the same event for any
+// packaged config: the warm-up code root holds the example config compiled to JSON with its
+// validated form (made by package.mjs), so the cache depends on function.js alone. What an operator's own senders run on their first event
 // and the warm-up did not (another sender's payload schema, say) is compiled then, as without a cache.
 //
 // Reproducible: run twice on the same function.js, it writes the same bytes (the bundle test checks
