@@ -1,4 +1,4 @@
-import type { ClusterConfig, CostBudget, Ladder, TemplateConfig } from '../core/model';
+import type { ClusterConfig, CostBudget, Ladder, TemplateConfig, ThrottleRules } from '../core/model';
 import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
 import type { RawConfig } from './schema';
 
@@ -83,6 +83,39 @@ export function costBudgetProblems(
       });
     }
   }
+}
+
+/**
+ * A template that may not clamp (`count.clamp: false`) is refused whenever it asks for more than its
+ * throttle could ever grant (core/throttle.ts: beyond-limit): more nodes than the node budget's whole
+ * window, or more than the cluster ceiling with the cluster empty. So a `count.max` above either
+ * would be refused at the alarm that needs it most; it is refused here, naming both keys. The
+ * throttle is the one its scale-outs fall under (core/throttle.ts, throttleScopeOf): the cluster's,
+ * with the template's own overrides where it declares a `throttle`. A template that may clamp is
+ * granted what is left instead.
+ */
+export function countBudgetProblems(t: RawConfig['templates'][string], name: string, raw: RawConfig, clusters: ReadonlyMap<string, ClusterConfig>): string[] {
+  if (t.count.clamp) return [];
+  const problems = new Set<string>();
+  for (const alias of t.clusters) {
+    const cluster = clusters.get(alias);
+    if (cluster === undefined) continue;
+    const rules: ThrottleRules = t.throttle === undefined ? cluster.throttle : { ...cluster.throttle, ...t.throttle };
+    const limits: Array<[keyof ThrottleRules, string]> = [
+      ['maxNodesPerWindow', 'raise the budget'],
+      ['maxClusterNodes', 'raise the ceiling'],
+    ];
+    for (const [field, raise] of limits) {
+      const limit = rules[field];
+      if (limit === undefined || t.count.max <= limit) continue;
+      const key = t.throttle?.[field] !== undefined ? `templates.${name}.throttle.${field}` : raw.clusters[alias]?.throttle?.[field] !== undefined ? `clusters.${alias}.throttle.${field}` : `throttle.${field}`;
+      // The same line for every cluster when the limit is the template's own.
+      problems.add(
+        `templates.${name}.count.max (${t.count.max}) exceeds ${key} (${limit})${key === `throttle.${field}` ? ` on clusters.${alias}` : ''}: a request for more than ${limit} nodes could never be granted; lower count.max, ${raise}, or set count.clamp: true`,
+      );
+    }
+  }
+  return [...problems];
 }
 
 /** One account, one billing currency: a deployment budget and a cluster's must name the same one. */
