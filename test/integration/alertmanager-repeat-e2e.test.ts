@@ -2,6 +2,7 @@ import type { ScfHandler } from '../../src/handler';
 import { startFunctionUrlServer, type FunctionUrlServer } from '../../dev/local/function-url-server';
 import { startAlertingStack, type AlertingStack } from '../support/alerting-stack';
 import { startHarness, type Harness } from '../support/harness';
+import { withNodeBudget } from '../support/fixtures';
 
 /**
  * With a real Prometheus and a real Alertmanager: an alert that keeps firing, re-sent
@@ -32,7 +33,7 @@ describe.each([
     h = await startHarness({
       env: { ALERTMANAGER_TOKEN: TOKEN },
       config: (doc) => {
-        doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow };
+        withNodeBudget(doc, { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow });
         const rule = doc.rules[0];
         rule.sources = ['alertmanager'];
         rule.scale.count = { steps: { value: { annotation: 'value' }, threshold: 0, ranges: [{ from: 0, to: 5, count: 1 }, { from: 5, count: 2 }] }, default: 2 };

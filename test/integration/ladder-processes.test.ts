@@ -59,22 +59,25 @@ describe('the ladder across processes sharing one Redis', () => {
     instances = await start(2);
     sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
     const first = await deliver(instances[0]!, burst('p1'));
-    expect(first.json).toMatchObject({ status: 'created', bought: { rung: 2 }, skipped: [{ rung: 1, outcome: 'sold-out' }] });
-    expect(creates()).toHaveLength(2);
+    // With demo-sh's money budget, CVM's price inquiry already says rung 1 is sold out: never sent.
+    expect(first.json).toMatchObject({ status: 'created', bought: { rung: 2 }, skipped: [{ rung: 1, outcome: 'sold-out', code: 'ResourcesSoldOut.SpecifiedInstanceType' }] });
+    expect(creates()).toHaveLength(1);
 
     const second = await deliver(instances[1]!, burst('p2'));
-    expect(second.json).toMatchObject({ status: 'created', bought: { rung: 2 }, skipped: [{ rung: 1, outcome: 'sold-out-recently', code: 'ResourceInsufficient.SpecifiedInstanceType' }] });
-    // The second process never asked for rung 1.
-    expect(creates()).toHaveLength(3);
-    expect(para(creates()[2]!).Placement.Zone).toBe('ap-shanghai-4');
+    expect(second.json).toMatchObject({ status: 'created', bought: { rung: 2 }, skipped: [{ rung: 1, outcome: 'sold-out-recently', code: 'ResourcesSoldOut.SpecifiedInstanceType' }] });
+    // The second process never asked for rung 1, not even its price.
+    expect(sandbox.calls.filter((c) => c.action === 'InquiryPriceRunInstances' && c.errorCode !== undefined)).toHaveLength(1);
+    expect(creates()).toHaveLength(2);
+    expect(para(creates()[1]!).Placement.Zone).toBe('ap-shanghai-4');
   });
 
   it("a process killed during rung 2's call: the redelivery re-sends rung 2 with its token; nothing is bought twice", async () => {
     const keyPrefix = `ladder-crash${++prefixCounter}:`;
     instances = await start(2, 2_000, { keyPrefix });
     sandbox.setStock({ 'ap-shanghai-2/S5.MEDIUM4': 0 });
-    // Rung 1 is refused at once; rung 2's call creates the nodes and answers late; the process dies waiting.
-    sandbox.injectFault({ kind: 'delay', ms: 1_500, action: 'CreateClusterInstances', after: 1 });
+    // Rung 1 is refused at once (by the price inquiry); rung 2's call creates the nodes and answers
+    // late; the process dies waiting.
+    sandbox.injectFault({ kind: 'delay', ms: 1_500, action: 'CreateClusterInstances' });
     const lost = deliver(instances[0]!, burst('crash-between-rungs')).catch(() => 'connection lost');
     await new Promise((r) => setTimeout(r, 600));
     expect(sandbox.createdCalls).toHaveLength(1);
@@ -91,12 +94,11 @@ describe('the ladder across processes sharing one Redis', () => {
     expect(redelivered.json).toMatchObject({ status: 'created', instanceIds: sandbox.createdCalls[0]!.instanceIds });
     expect(sandbox.createdCalls).toHaveLength(1);
     const tokens = creates().map((c) => para(c).ClientToken);
-    // Rung 1's token once (refused), rung 2's twice (the call, then the re-send); no rung 3 or 4.
-    expect(tokens).toHaveLength(3);
-    expect(tokens[1]).toBe(tokens[2]);
-    expect(tokens[0]).not.toBe(tokens[1]);
-    expect(redelivered.json.clientToken).toBe(tokens[1]);
+    // Rung 2's token twice (the call, then the re-send); no rung 3 or 4.
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0]).toBe(tokens[1]);
+    expect(redelivered.json.clientToken).toBe(tokens[0]);
     expect(sandbox.instancesOf('cls-sh7k2m9q')).toHaveLength(2);
-    expect(JSON.parse(creates()[2]!.params.RunInstancePara as string).VirtualPrivateCloud.SubnetId).toBe('subnet-sh4bbbbb');
+    expect(JSON.parse(creates()[1]!.params.RunInstancePara as string).VirtualPrivateCloud.SubnetId).toBe('subnet-sh4bbbbb');
   });
 });

@@ -1,5 +1,5 @@
 import { DEFAULT_SANDBOX_PRICES } from '../../dev/sandbox/tke-sandbox';
-import { RELAXED_THROTTLE } from '../support/fixtures';
+import { RELAXED_THROTTLE, withNodeBudget } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /**
@@ -86,7 +86,7 @@ describe('the fallback ladder', () => {
 
   it('every rung sold out: 503 SoldOut with Retry-After, nothing bought, the node budget given back', async () => {
     let clock = Date.now();
-    h = await startHarness({ now: () => clock, config: (doc) => (doc.throttle = { ...RELAXED_THROTTLE, maxNodesPerWindow: 4 }) });
+    h = await startHarness({ now: () => clock, config: (doc) => withNodeBudget(doc, { ...RELAXED_THROTTLE, maxNodesPerWindow: 4 }) });
     h.sandbox.setStock({ 'ap-shanghai-2': 0, 'ap-shanghai-4': 0 });
     const reply = await h.postGeneric(burst('all-gone'));
     expect(reply.statusCode).toBe(503);

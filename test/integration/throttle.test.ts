@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RELAXED_THROTTLE } from '../support/fixtures';
+import { RELAXED_THROTTLE, withNodeBudget } from '../support/fixtures';
 import { startHarness, type Harness } from '../support/harness';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 
@@ -32,7 +32,7 @@ describe.each(storeEnvs)('with the %s store', (kind, storeEnv) => {
       env: storeEnv(),
       ...(now !== undefined && { now }),
       config: (doc) => {
-        doc.throttle = throttle;
+        withNodeBudget(doc, throttle);
         // Each test its own keys, so that Redis state from one test cannot leak into the next.
         doc.store = { keyPrefix: `t${++prefix}-${kind}:` };
         tweak(doc);

@@ -40,6 +40,21 @@ export function configProblems(yaml: string): string[] {
   throw new Error('expected a ConfigError');
 }
 
+/**
+ * A tight node budget for the whole example config: the config refuses a template whose count.max
+ * no budget could ever grant without clamping, so each such template's max (and default) comes
+ * down to the budget. Counts a test asks for stay within it.
+ */
+export function withNodeBudget(doc: Record<string, any>, throttle: { maxNodesPerWindow?: number } & Record<string, unknown>): void {
+  doc.throttle = throttle;
+  if (throttle.maxNodesPerWindow === undefined) return;
+  for (const template of Object.values(doc.templates as Record<string, { count: { max: number; default?: number; clamp?: boolean } }>)) {
+    if (template.count.clamp === true || template.count.max <= throttle.maxNodesPerWindow!) continue;
+    template.count.max = throttle.maxNodesPerWindow!;
+    if (template.count.default !== undefined) template.count.default = Math.min(template.count.default, throttle.maxNodesPerWindow!);
+  }
+}
+
 /** For tests about something else: a throttle that never holds anything back. */
 export const RELAXED_THROTTLE = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 10_000 };
 
