@@ -37,7 +37,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
 
 /**
  * The deployed function. It reads the JSON config that `npm run package` compiles, so the YAML
- * library is left out (src/config/load-config.ts says so if a YAML path is configured anyway).
+ * library is left out (src/config/config-text.ts says so if a YAML path is configured anyway).
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE) {
   const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });

@@ -1,5 +1,6 @@
 import type { ClusterConfig, CostBudget, Ladder, TemplateConfig, ThrottleRules } from '../core/model';
 import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
+import { throttleRulesOf } from '../core/throttle';
 import type { RawConfig } from './schema';
 
 /**
@@ -100,7 +101,7 @@ export function countBudgetProblems(t: RawConfig['templates'][string], name: str
   for (const alias of t.clusters) {
     const cluster = clusters.get(alias);
     if (cluster === undefined) continue;
-    const rules: ThrottleRules = t.throttle === undefined ? cluster.throttle : { ...cluster.throttle, ...t.throttle };
+    const rules = throttleRulesOf(cluster, t);
     const limits: Array<[keyof ThrottleRules, string]> = [
       ['maxNodesPerWindow', 'raise the budget'],
       ['maxClusterNodes', 'raise the ceiling'],

@@ -19,7 +19,7 @@ export interface RenderedRequest {
  *
  * RunInstancePara is a JSON *string* of CVM RunInstances parameters (seed doc); the rung's
  * replacements, then the event's params, then InstanceCount and ClientToken are written into it
- * here and nowhere else. (A param never writes a path a rung replaces: load-config.ts refuses that.)
+ * here and nowhere else. (A param never writes a path a rung replaces: config/template-ladder.ts refuses that.)
  */
 export function renderCreateClusterInstances(resolved: ResolvedScaleOut, rung = 1): RenderedRequest {
   const unsigned = renderWith(resolved, rung, undefined);

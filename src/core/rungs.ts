@@ -4,7 +4,7 @@ import type { CostKind } from './model';
 
 /**
  * A template's fallback ladder, as data: rung 1 is the template as written, rung n + 1 its n-th
- * alternative (config `ladder.alternatives`, checked by config/load-config.ts). When CVM refuses a
+ * alternative (config `ladder.alternatives`, checked by config/template-ladder.ts). When CVM refuses a
  * rung for lack of stock (tke/tke-errors.ts, capacityCodeOf), the next rung is tried at once, within
  * the invocation's time; any other refusal ends the climb. Each rung renders its own request and
  * therefore its own ClientToken (core/render.ts). scale-out/climb.ts climbs it.

@@ -1,4 +1,4 @@
-import type { ThrottleRules } from './model';
+import type { ThrottleOverride, ThrottleRules } from './model';
 import type { ResolvedScaleOut } from './scale-out-request';
 import type { StoreStep } from './store-step';
 import {
@@ -75,9 +75,13 @@ export function throttleScopeOf(resolved: ResolvedScaleOut): { readonly key: str
   const { cluster, template } = resolved;
   // Hash tag on the ClusterId: a cluster's scopes (its own and its templates') share one Redis
   // Cluster slot, so a future decision over several of them can stay one atomic step.
-  return template.throttle === undefined
-    ? { key: `throttle:{${cluster.clusterId}}`, rules: cluster.throttle }
-    : { key: `throttle:{${cluster.clusterId}}:${template.name}`, rules: { ...cluster.throttle, ...template.throttle } };
+  const key = template.throttle === undefined ? `throttle:{${cluster.clusterId}}` : `throttle:{${cluster.clusterId}}:${template.name}`;
+  return { key, rules: throttleRulesOf(cluster, template) };
+}
+
+/** The rules a template's scale-outs on a cluster fall under: the cluster's, with the template's own overrides. */
+export function throttleRulesOf(cluster: { readonly throttle: ThrottleRules }, template: { readonly throttle?: ThrottleOverride | undefined }): ThrottleRules {
+  return template.throttle === undefined ? cluster.throttle : { ...cluster.throttle, ...template.throttle };
 }
 
 export function decideThrottle(current: ThrottleState | undefined, ask: ThrottleAsk, rules: ThrottleRules, now: number): StoreStep<ThrottleState, ThrottleDecision> {
