@@ -5,7 +5,7 @@ import { resolveScaleOut } from '../../../src/core/resolve';
 import { configProblems, EXAMPLE_CONFIG_PATH, exampleConfigText, resolvedOf } from '../../support/fixtures';
 
 /**
- * Issue 11, bad input: a ladder that widens what the template allows, an alternative with an
+ * Bad input: a ladder that widens what the template allows, an alternative with an
  * unknown key, a rung CVM could not take, a budget without a currency: each refused at cold start,
  * naming the key. The example's `burst` template on `demo-sh` is the starting point.
  */

@@ -159,7 +159,7 @@ describe('loadConfigFile: the compiled JSON that `npm run package` ships', () =>
   });
 });
 
-// Issue 8, defect 7: replays after the record expires.
+// Replays after the record expires.
 describe('the replay floor', () => {
   it('refuses idempotency.ttlSeconds shorter than twice a signing sender\'s window, naming both keys and the least to set', () => {
     const yaml = `${minimal('', 'sources:\n  slack: { signingSecretEnv: SLACK_SECRET }\n  dingtalk: { appSecretEnv: DT_SECRET }\n')}\nidempotency: { ttlSeconds: 3600 }\n`;
@@ -188,7 +188,7 @@ describe('the replay floor', () => {
 });
 
 describe('spelling hints', () => {
-  // The known keys come from the schema itself (issue 10): a key added to the schema is hinted
+  // The known keys come from the schema itself: a key added to the schema is hinted
   // without a second list to keep in step.
   it('hint keys added to the schema, anywhere in it', () => {
     const yaml = `${minimal()}\nstore: { acceptEvictngPolicy: true }\nlimits: { maxAlarmBodyByte: 1024 }\n`;
@@ -216,7 +216,7 @@ describe('defaults', () => {
 });
 
 describe('the packaged config\'s validated form', () => {
-  // Issue 10: a cold start skips the schema when npm run package's validated form matches the file.
+  // A cold start skips the schema when npm run package's validated form matches the file.
   const packaged = () => {
     const dir = mkdtempSync(join(tmpdir(), 'packaged-'));
     const path = join(dir, 'scaleout.json');

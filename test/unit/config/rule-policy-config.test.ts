@@ -1,6 +1,6 @@
 import { configProblems, exampleConfigText } from '../../support/fixtures';
 
-/** Issue 12: a persistent-alarm policy that cannot work is refused at cold start, naming the key. */
+/** A persistent-alarm policy that cannot work is refused at cold start, naming the key. */
 const problemsOf = (change: (doc: Record<string, any>) => void): string[] => configProblems(exampleConfigText(change));
 
 /** The example's persistent-alarm rule (sh-cpu-steps). */
