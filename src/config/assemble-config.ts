@@ -1,7 +1,7 @@
 import { parsePath, pathProblem } from '../core/json-path';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import type { Config } from './config';
-import { costBudgetProblems, countBudgetProblems, currencyProblems, replayFloorProblems, ruleProblems } from './cross-field-checks';
+import { costBudgetProblems, countBudgetProblems, currencyProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
 import type { RawConfig } from './schema';
 import { ladderOf } from './template-ladder';
 
@@ -55,6 +55,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
 
   ruleProblems(raw, clusters, templates).forEach((p) => problems.push(p));
   replayFloorProblems(raw).forEach((p) => problems.push(p));
+  ttlCoversWindowsProblems(raw).forEach((p) => problems.push(p));
   currencyProblems(raw).forEach((p) => problems.push(p));
 
   return {

@@ -147,3 +147,24 @@ export function replayFloorProblems(raw: RawConfig): string[] {
     .filter(([, tolerance]) => ttl < 2 * tolerance)
     .map(([key, tolerance]) => `idempotency.ttlSeconds: ${ttl} s is shorter than twice ${key} (${tolerance} s): a signed request could be replayed after its event is forgotten and be handled again; set at least ${2 * tolerance}`);
 }
+
+/**
+ * The event's record must outlive every budget's window. A reservation that may have bought stays
+ * counted for its window, found again by its event; the record keeps the request that event sent
+ * for the ttl, and only the record says to re-send it. A ttl shorter than a window would let a
+ * redelivery after the record expired find its old reservation, render afresh and buy with a new
+ * ClientToken, counted nowhere.
+ */
+export function ttlCoversWindowsProblems(raw: RawConfig): string[] {
+  const windows: Array<[string, number | undefined]> = [['throttle.windowSeconds', raw.throttle.windowSeconds]];
+  for (const [alias, c] of Object.entries(raw.clusters)) {
+    windows.push([`clusters.${alias}.throttle.windowSeconds`, c.throttle?.windowSeconds]);
+    windows.push([`clusters.${alias}.costBudget.windowSeconds`, c.costBudget?.windowSeconds]);
+  }
+  for (const [name, t] of Object.entries(raw.templates)) windows.push([`templates.${name}.throttle.windowSeconds`, t.throttle?.windowSeconds]);
+  windows.push(['costBudget.windowSeconds', raw.costBudget?.windowSeconds]);
+  const ttl = raw.idempotency.ttlSeconds;
+  return windows
+    .filter((w): w is [string, number] => w[1] !== undefined && ttl < w[1])
+    .map(([key, window]) => `idempotency.ttlSeconds: ${ttl} s is shorter than ${key} (${window} s): an event's record must outlive the budget window its purchase is counted in, or a late redelivery could buy again uncounted; set at least ${window}`);
+}

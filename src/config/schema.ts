@@ -505,8 +505,11 @@ export const configSchema = z.strictObject({
   health: z.strictObject({ tokenEnv: secretEnv }).optional(),
   idempotency: z
     .strictObject({
-      /** How long a handled event is remembered and replayed. */
-      ttlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+      /**
+       * How long a handled event is remembered and replayed, and a request that may have bought is
+       * kept for re-sending: at least every budget's window (checked), so up to a money window's 31 days.
+       */
+      ttlSeconds: z.number().int().min(60).max(31 * 24 * 3600).default(24 * 3600),
     })
     .prefault({}),
   /**

@@ -41,6 +41,13 @@ export type { ThrottleRules } from './model';
  */
 export type Grant = LedgerEntry<'nodes'>;
 
+/** What the previous version stored on a grant as the request sent. */
+export interface LegacySent {
+  readonly clientToken: string;
+  readonly request: { readonly ClusterId: string; readonly RunInstancePara: string } & Record<string, unknown>;
+  readonly rung?: number;
+}
+
 export interface ThrottleState extends LedgerState<'nodes'> {
   readonly lastScaleOutAt?: number;
 }
@@ -62,7 +69,16 @@ export interface ThrottleAsk {
 }
 
 export type ThrottleDecision =
-  | { readonly kind: 'granted'; readonly nodes: number; readonly clampedBy?: ThrottleRule }
+  | {
+      readonly kind: 'granted';
+      readonly nodes: number;
+      readonly clampedBy?: ThrottleRule;
+      /**
+       * The request a grant stored by the previous version carries (`sent`, kept on the grant
+       * before the event's record kept it): the event's redelivery must re-send exactly it.
+       */
+      readonly legacySent?: LegacySent;
+    }
   | { readonly kind: 'throttled'; readonly rule: ThrottleRule; readonly retryAt: number; readonly detail: string }
   /** No wait could make it fit: more than a whole window's budget, or than the ceiling itself. */
   | { readonly kind: 'beyond-limit'; readonly rule: ThrottleRule; readonly detail: string };
@@ -97,7 +113,8 @@ export function decideThrottle(current: ThrottleState | undefined, ask: Throttle
   if (own !== undefined && !(isInFlight(own, now) && own.claimId !== ask.claimId)) {
     // This event's earlier delivery took budget and did not finish: go on with the same nodes.
     const adopted = adoptEntry(state, ask.eventKey, ask.claimId, ask.inFlightUntil);
-    return put({ ...state, ...adopted.state }, { kind: 'granted', nodes: own.amount });
+    const legacySent = legacySentOf(own);
+    return put({ ...state, ...adopted.state }, { kind: 'granted', nodes: own.amount, ...(legacySent !== undefined && { legacySent }) });
   }
 
   const inFlight = state.grants.find((g) => isInFlight(g, now));
@@ -212,6 +229,11 @@ function stateOf(current: ThrottleState | undefined, window: ReturnType<typeof l
 function asNodes<T extends Grant | LedgerSlice<'nodes'>>(item: T): T {
   const legacy = item as T & { nodes?: number };
   return legacy.amount === undefined && typeof legacy.nodes === 'number' ? { ...item, kind: 'nodes', amount: legacy.nodes } : item;
+}
+
+function legacySentOf(grant: Grant): LegacySent | undefined {
+  const sent = (grant as Grant & { sent?: Partial<LegacySent> }).sent;
+  return typeof sent?.clientToken === 'string' && typeof sent.request?.RunInstancePara === 'string' && typeof sent.request.ClusterId === 'string' ? (sent as LegacySent) : undefined;
 }
 
 /** Keep the state as long as anything in it still matters: the window, the cooldown, a claim. */

@@ -120,16 +120,16 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const event = eventOf(deps, resolved, times);
     const claimed = await claimEvent(deps.store, event, deps.now());
     if (claimed.kind !== 'proceed') return claimOutcome(asked, resolved, claimed);
-    const { resend } = claimed;
 
     // From here this delivery holds the claim: every way out settles it.
     // 3. hold back? A repeat within its warm-up, or the throttle (in flight, cooldown, node
     // budget, ceiling). A re-send is its event's own purchase: no warm-up, its count is fixed.
-    const grant = await holdBackOrGrant(deps, resolved, event, resend, times);
+    const grant = await holdBackOrGrant(deps, resolved, event, claimed.resend, times);
     if (grant.kind === 'held') {
       const released = await releaseEvent(deps, event, 'refused');
       return failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) });
     }
+    const resend = claimed.resend ?? legacyResendOf(grant, resolved);
 
     // 4. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
     // request before the call, call; on a sold-out, the next rung): scale-out/climb.ts.
@@ -138,7 +138,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, event, resend, callOptions) : await climbLadder(climbDeps, resolved, event, grant.nodes, callOptions);
 
     // 5. settle with the store, by what every attempt told.
-    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, event, grant, climb) : await settleFailed(deps, asked, resolved, event, grant, climb);
+    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, event, grant, climb) : await settleFailed(deps, asked, resolved, event, grant, climb, resend);
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return refusedOutcome(asked, error);
@@ -194,7 +194,10 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     // and its retry re-sends the recorded request with the same ClientToken, which TKE answers
     // with these same instances (the trace has their IDs for the log line).
     if (!(error instanceof ScaleOutError)) throw error;
-    return failed(asked, error, trace, sent.clientToken);
+    // The budgets keep the purchase as one that may exist (never given back, cooldown started)
+    // until the re-send settles it.
+    const problems = [await releaseEvent(deps, event, 'unknown'), await settleNodes(deps, event, 'unknown'), await settleMoney(deps, resolved, event, 'unknown'), await startWarmUp(deps, resolved)];
+    return failed(asked, error, { ...trace, settlement: 'unknown', ...storeFailures(problems) }, sent.clientToken);
   }
   const problems = [await settleNodes(deps, event, 'created'), await settleMoney(deps, resolved, event, 'created'), await startWarmUp(deps, resolved)];
   return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
@@ -202,10 +205,13 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
 
 /**
  * The climb failed: the claim goes (the next delivery runs again, and re-sends a request that may
- * have bought); the budgets go back only when no attempt may have created nodes.
+ * have bought); the budgets go back only when no call may have created nodes. A re-send's refusal
+ * does not say its first sending bought nothing (a holder that died, an unknown outcome): it is
+ * settled as unknown, so the grant and the money stay counted and the cooldown starts.
  */
-async function settleFailed(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, grant: Granted, climb: Extract<Climb, { kind: 'failed' }>): Promise<TracedOutcome> {
-  const { error, settlement } = climb;
+async function settleFailed(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, grant: Granted, climb: Extract<Climb, { kind: 'failed' }>, resend: SentRequest | undefined): Promise<TracedOutcome> {
+  const { error } = climb;
+  const settlement = resend?.mayHaveBought === true ? 'unknown' : climb.settlement;
   const problems = [await releaseEvent(deps, event, settlement), await settleMoney(deps, resolved, event, settlement), await settleNodes(deps, event, settlement)];
   // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase.
   if (settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
@@ -246,6 +252,29 @@ function claimEvent(store: StateStore, event: EventClaim, now: number): Promise<
   return store.update<IdempotencyRecord, DeliveryDecision>(event.key, (current) =>
     decideDelivery(current, { claimId: event.claimId, fingerprint: event.fingerprint, claimExpiresAt: event.timeoutAt }, now),
   );
+}
+
+/**
+ * A grant the previous version stored carries the request it sent (before the event's record kept
+ * it): the event's redelivery re-sends exactly it, as one that may have bought.
+ */
+function legacyResendOf(grant: Granted, resolved: ResolvedScaleOut): SentRequest | undefined {
+  const legacy = grant.legacySent;
+  if (legacy === undefined) return undefined;
+  let count: unknown;
+  try {
+    count = (JSON.parse(legacy.request.RunInstancePara) as { InstanceCount?: unknown } | null)?.InstanceCount;
+  } catch {
+    // Sent as it was all the same: TKE judges it; the grant's own count is what it holds.
+  }
+  return {
+    clientToken: legacy.clientToken,
+    request: legacy.request as SentRequest['request'],
+    rung: legacy.rung ?? 1,
+    region: resolved.cluster.region,
+    nodes: typeof count === 'number' && Number.isInteger(count) && count > 0 ? count : grant.nodes,
+    mayHaveBought: true,
+  };
 }
 
 /** The sender's own attempts when it says (Grafana: more, since it never retries; any sender: fewer), else the config's. */

@@ -166,9 +166,10 @@ describe('the replay floor', () => {
     expect(problemsOf(yaml)).toEqual([
       'idempotency.ttlSeconds: 3600 s is shorter than twice sources.dingtalk.toleranceSeconds (3600 s): a signed request could be replayed after its event is forgotten and be handled again; set at least 7200',
     ]);
-    const generic = `${minimal('', 'sources:\n  generic: { auth: { hmac: { secretEnv: S, toleranceSeconds: 600 } } }\n')}\nidempotency: { ttlSeconds: 900 }\n`;
+    // (A ttl under an hour needs a node budget window no longer than it: checked on its own.)
+    const generic = `${minimal('', 'sources:\n  generic: { auth: { hmac: { secretEnv: S, toleranceSeconds: 600 } } }\n')}\nidempotency: { ttlSeconds: 900 }\nthrottle: { windowSeconds: 900 }\n`;
     expect(problemsOf(generic)).toEqual([expect.stringMatching(/^idempotency\.ttlSeconds: 900 s is shorter than twice sources\.generic\.auth\.hmac\.toleranceSeconds \(600 s\).*set at least 1200$/)]);
-    expect(() => parseConfig(`${minimal('', 'sources:\n  slack: { signingSecretEnv: SLACK_SECRET }\n')}\nidempotency: { ttlSeconds: 600 }\n`, 't.yaml')).not.toThrow();
+    expect(() => parseConfig(`${minimal('', 'sources:\n  slack: { signingSecretEnv: SLACK_SECRET }\n')}\nidempotency: { ttlSeconds: 600 }\nthrottle: { windowSeconds: 600 }\n`, 't.yaml')).not.toThrow();
   });
 
   it('refuses Grafana HMAC without a timestamp header unless the config accepts replays in so many words', () => {
