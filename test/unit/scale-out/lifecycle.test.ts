@@ -8,6 +8,8 @@ import type { TkeApi } from '../../../src/tke/tke-api';
 import { loadConfigFile } from '../../../src/config/load-config';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
+import { decideDelivery, fingerprintOf, idempotencyKeyFor, recordSent, type IdempotencyRecord } from '../../../src/core/idempotency';
+import { decideThrottle, type ThrottleState } from '../../../src/core/throttle';
 import { exampleConfig, exampleConfigVariant, resolvedOf } from '../../support/fixtures';
 
 /**
@@ -156,8 +158,9 @@ describe('one scale-out, step by step', () => {
     const { run, advance } = setup([{ lost: true }, { lost: true }, { lost: true }, { lost: true }, { code: 'FailedOperation.QuotaMaxNodLimit' }], fastRetries);
     expect(failure(await run('e-twice', 5)).trace.settlement).toBe('unknown');
     advance(1000);
-    // The redelivery's only attempt is refused; that says nothing about the first delivery's.
-    expect(failure(await run('e-twice', 5)).trace.settlement).toBe('refused');
+    // The redelivery's only attempt is refused; that says nothing about the first delivery's, so
+    // the re-send is settled as unknown too.
+    expect(failure(await run('e-twice', 5)).trace.settlement).toBe('unknown');
     advance(301_000);
     // 20 - 5 = 15 left: three events of 5 fit, a fourth does not.
     for (const id of ['a', 'b', 'c']) {
@@ -197,7 +200,9 @@ describe('one scale-out, step by step', () => {
     store.failOn = (key, n) => key.startsWith('event:') && n === 5;
     const outcome = failure(await run('e-1', 1));
     expect(outcome.error).toMatchObject({ status: 503, code: 'StoreUnavailable' });
-    expect(outcome.trace).toMatchObject({ instanceIds: ['ins-a'], settlement: 'created' });
+    // The nodes exist but the answer is not recorded: settled as a purchase that may exist, so the
+    // budget keeps it and the re-send (same token) completes it.
+    expect(outcome.trace).toMatchObject({ instanceIds: ['ins-a'], settlement: 'unknown' });
     expect(tke.created.size).toBe(1);
   });
 
@@ -223,6 +228,52 @@ describe('one scale-out, step by step', () => {
     expect(redelivered).toMatchObject({ ok: true, status: 'created', trace: { resent: true } });
     expect(new Set(tke.sent).size).toBe(1);
     expect(JSON.parse(tke.sent[0]!).InstanceType).toBe('S3.SMALL1');
+  });
+
+  /**
+   * A delivery that died after sending (its claim expired) leaves a request that may have bought.
+   * Its re-send, refused by TKE, says nothing about the first sending: the grant stays counted for
+   * good and the cooldown starts. (Before: the grant went back, and a new event bought again: 10
+   * nodes against a budget of 5.)
+   */
+  it('a dead holder: the re-send, refused, keeps the grant counted and starts the cooldown', async () => {
+    const { deps, store, run, advance, tke } = setup([{ code: 'LimitExceeded' }, { ok: ['ins-x'] }], (c) =>
+      fastRetries({ ...c, clusters: new Map([...c.clusters].map(([k, v]) => [k, { ...v, throttle: { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 5 } }])) }),
+    );
+    const request: ScaleOutRequest = { source: 'generic', eventId: 'dead-1', cluster: 'demo', template: 'small', count: 5, params: new Map() };
+    const resolved = resolvedOf(resolveScaleOut(deps.config, request));
+    const rendered = renderCreateClusterInstances(resolved);
+    const eventKey = idempotencyKeyFor('generic', 'dead-1');
+    const now = T0;
+    // What the dead delivery left: its claim with the request recorded, and its grant in flight.
+    await store.update<IdempotencyRecord, unknown>(eventKey, (current) => decideDelivery(current, { claimId: 'dead', fingerprint: fingerprintOf(resolved), claimExpiresAt: now + 25_000 }, now));
+    await store.update<IdempotencyRecord, unknown>(eventKey, (current) => recordSent(current, 'dead', { clientToken: rendered.clientToken, request: rendered.request, rung: 1, region: 'ap-guangzhou', nodes: 5 }, now, 86_400_000));
+    await store.update<ThrottleState, unknown>('throttle:{cls-e55paxnt}', (current) => decideThrottle(current, { eventKey, claimId: 'dead', requested: 5, clampAllowed: false, inFlightUntil: now + 25_000 }, { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 5 }, now));
+    advance(60_000);
+    const resent = failure(await run('dead-1', 5));
+    expect(resent.error).toMatchObject({ code: 'LimitExceeded' });
+    expect(resent.trace).toMatchObject({ resent: true, settlement: 'unknown' });
+    expect(JSON.parse(tke.sent[0]!).ClientToken).toBe(rendered.clientToken);
+    // A new event is held back: the cooldown started, and the 5 nodes stay counted.
+    const next = failure(await run('next-1', 1));
+    expect(next.error).toMatchObject({ code: 'Throttled' });
+    advance(301_000);
+    expect(failure(await run('next-2', 1)).error).toMatchObject({ code: 'Throttled', rule: 'node-budget' });
+    expect(tke.calls).toBe(1);
+  });
+
+  it('a grant stored by the previous version carries the request it sent: the redelivery re-sends exactly it', async () => {
+    const { deps, store, run, tke } = setup([{ ok: ['ins-legacy'] }]);
+    const request: ScaleOutRequest = { source: 'generic', eventId: 'legacy-1', cluster: 'demo', template: 'small', count: 2, params: new Map() };
+    const rendered = renderCreateClusterInstances(resolvedOf(resolveScaleOut(deps.config, request)));
+    // The previous version's grant: {nodes}, an unknown outcome, and the request on it (a deploy
+    // then changed the template: rendering again would be another token).
+    const oldRequest = { ...rendered.request, RunInstancePara: rendered.request.RunInstancePara.replace('S3.SMALL1', 'S3.OLDTYPE') };
+    const legacy = { grants: [{ eventKey: idempotencyKeyFor('generic', 'legacy-1'), claimId: 'old', nodes: 2, at: T0 - 1000, state: 'done', inFlightUntil: T0 - 500, mayExist: true, sent: { clientToken: 'so2-legacy', request: oldRequest, rung: 1 } }], lastScaleOutAt: T0 - 500 };
+    await store.update<unknown, void>('throttle:{cls-e55paxnt}', () => ({ write: { kind: 'put', value: legacy, expiresAt: T0 + 3_600_000 }, result: undefined }));
+    const outcome = await run('legacy-1', 2);
+    expect(outcome).toMatchObject({ ok: true, status: 'created', trace: { resent: true } });
+    expect(tke.sent).toEqual([oldRequest.RunInstancePara]);
   });
 
   it('sends another token with another request of the same event (refused, then clamped otherwise)', async () => {
