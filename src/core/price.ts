@@ -57,9 +57,10 @@ export function readPrice(answer: unknown, chargeType: string): PriceReading {
   const price = field(answer, 'Price');
   const instance = field(price, 'InstancePrice');
   if (instance === undefined) return { ok: false, problem: 'the answer has no Price.InstancePrice' };
-  const instanceAmount = amountOf(instance, kind);
+  // The instance itself is never free.
+  const instanceAmount = amountOf(instance, kind, (n) => n > 0);
   if (instanceAmount === undefined) {
-    return { ok: false, problem: `Price.InstancePrice has no ${kind === 'hourly' ? 'UnitPriceDiscount or UnitPrice' : 'DiscountPrice or OriginalPrice'} as a number of 0 or more` };
+    return { ok: false, problem: `Price.InstancePrice has no ${fieldsOf(kind).join(' or ')} as a number above 0` };
   }
   const bandwidth = field(price, 'BandwidthPrice');
   let amount = instanceAmount;
@@ -69,8 +70,10 @@ export function readPrice(answer: unknown, chargeType: string): PriceReading {
     if (kind === 'hourly' && unit !== undefined && unit !== 'HOUR') {
       note = `bandwidth is charged per ${String(unit)} and is not counted`;
     } else {
-      const bandwidthAmount = amountOf(bandwidth, kind);
-      if (bandwidthAmount !== undefined) amount += bandwidthAmount;
+      // Charged the same way as the instance: it counts, and one that cannot be read is no price.
+      const bandwidthAmount = amountOf(bandwidth, kind, (n) => n >= 0);
+      if (bandwidthAmount === undefined) return { ok: false, problem: `Price.BandwidthPrice has no ${fieldsOf(kind).join(' or ')} as a number of 0 or more` };
+      amount += bandwidthAmount;
     }
   }
   const total = roundCents(amount);
@@ -97,11 +100,20 @@ function isCountable(amount: number): boolean {
   return Number.isFinite(amount) && amount > 0;
 }
 
-function amountOf(item: unknown, kind: CostKind): number | undefined {
-  const [preferred, fallback] = kind === 'hourly' ? ['UnitPriceDiscount', 'UnitPrice'] : ['DiscountPrice', 'OriginalPrice'];
-  for (const name of [preferred, fallback]) {
-    const value = field(item, name!);
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+/** The discounted field, then the list price (ItemPrice in cvm_models.d.ts). */
+function fieldsOf(kind: CostKind): readonly [string, string] {
+  return kind === 'hourly' ? ['UnitPriceDiscount', 'UnitPrice'] : ['DiscountPrice', 'OriginalPrice'];
+}
+
+/**
+ * The discounted amount, or the list price when no discounted one is given. A field that is given
+ * but is not an acceptable number is no price: never a fall back past it to another figure.
+ */
+function amountOf(item: unknown, kind: CostKind, acceptable: (n: number) => boolean): number | undefined {
+  for (const name of fieldsOf(kind)) {
+    const value = field(item, name);
+    if (value === undefined || value === null) continue;
+    return typeof value === 'number' && Number.isFinite(value) && acceptable(value) ? value : undefined;
   }
   return undefined;
 }

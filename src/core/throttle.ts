@@ -158,11 +158,13 @@ export function decideThrottle(current: ThrottleState | undefined, ask: Throttle
   if (rules.maxClusterNodes !== undefined && ask.clusterNodes !== undefined) {
     const headroom = rules.maxClusterNodes - ask.clusterNodes;
     if (nodes > headroom) {
+      // What must fit for anything to be bought: one node when the template clamps.
+      const need = ask.clampAllowed ? 1 : nodes;
       if (ask.clampAllowed && headroom > 0) {
         nodes = headroom;
         clampedBy = 'cluster-ceiling';
-      } else if (nodes > rules.maxClusterNodes) {
-        return keep({ kind: 'beyond-limit', rule: 'cluster-ceiling', detail: `${nodes} nodes asked, more than the cluster's whole ceiling of ${rules.maxClusterNodes}` });
+      } else if (need > rules.maxClusterNodes) {
+        return keep({ kind: 'beyond-limit', rule: 'cluster-ceiling', detail: `${need} nodes asked, more than the cluster's whole ceiling of ${rules.maxClusterNodes}` });
       } else {
         return keep({
           kind: 'throttled',

@@ -64,11 +64,42 @@ function leavesAt(item: LedgerEntry<string> | LedgerSlice<string>, window: Ledge
   return item.from + window.sliceMs + window.windowMs;
 }
 
-/** The state with what no longer counts dropped. */
+/**
+ * The state with what no longer counts dropped. The store is shared and outlives deploys, so a
+ * stored value may be anything: an amount that is not a number counts as more than any limit (a
+ * NaN compares false with everything and would let every request through), and a time that is not
+ * one counts as now, so the entry leaves a window after it was first read.
+ */
 export function inWindow<K extends string>(current: LedgerState<K> | undefined, window: LedgerWindow, now: number): LedgerState<K> {
-  const grants = (current?.grants ?? []).filter((g) => leavesAt(g, window, now) > now);
-  const spent = (current?.spent ?? []).filter((s) => leavesAt(s, window, now) > now);
+  const stored = (list: unknown): readonly unknown[] => (Array.isArray(list) ? list : []);
+  const grants = (stored(current?.grants) as ReadonlyArray<LedgerEntry<K>>).map((g) => readableEntry(g, now)).filter((g) => leavesAt(g, window, now) > now);
+  const spent = (stored(current?.spent) as ReadonlyArray<LedgerSlice<K>>).map((s) => readableSlice(s, now)).filter((s) => leavesAt(s, window, now) > now);
   return { grants, ...(spent.length > 0 && { spent }) };
+}
+
+/** What an amount that cannot be read counts as: the whole of any limit, until it leaves the window. */
+export const UNREADABLE_AMOUNT = Number.MAX_SAFE_INTEGER;
+
+function readableAmount(amount: unknown): number {
+  return typeof amount === 'number' && Number.isFinite(amount) && amount >= 0 ? amount : UNREADABLE_AMOUNT;
+}
+
+function readableTime(time: unknown, now: number): number {
+  return typeof time === 'number' && Number.isFinite(time) ? time : now;
+}
+
+function readableEntry<K extends string>(entry: LedgerEntry<K>, now: number): LedgerEntry<K> {
+  if (isReadable(entry.amount) && Number.isFinite(entry.at) && Number.isFinite(entry.inFlightUntil)) return entry;
+  return { ...entry, amount: readableAmount(entry.amount), at: readableTime(entry.at, now), inFlightUntil: readableTime(entry.inFlightUntil, now) };
+}
+
+function readableSlice<K extends string>(slice: LedgerSlice<K>, now: number): LedgerSlice<K> {
+  if (isReadable(slice.amount) && Number.isFinite(slice.from)) return slice;
+  return { ...slice, amount: readableAmount(slice.amount), from: readableTime(slice.from, now) };
+}
+
+function isReadable(amount: unknown): boolean {
+  return typeof amount === 'number' && Number.isFinite(amount) && amount >= 0;
 }
 
 /** What the window holds of `kind`, other than `exceptEvent`'s own reservation. */
@@ -110,7 +141,7 @@ export function freesAt<K extends string>(
     used -= l.amount;
     if (roundCents(used + need) <= limit) return Math.max(l.at, now + 1000);
   }
-  // Not reached: once everything has left, `need <= limit` fits.
+  // Once everything has left, `need <= limit` fits: reached only if a sum is not a number.
   return now + window.windowMs;
 }
 

@@ -132,7 +132,7 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
         steps.push({ rung, ...offering, outcome: 'sold-out', code: money.code });
         await markOfferingSoldOut(deps, offering, money.code);
         const stop = stopClimbing(deps, rung, rungs, callOptions);
-        if (stop !== undefined) return { kind: 'failed', error: soldOutError(stop, steps, deps), settlement: 'refused', steps, resent: false };
+        if (stop !== undefined) return { kind: 'failed', error: nothingFits(stop, steps, overBudget, deps), settlement: 'refused', steps, resent: false };
         continue;
       }
       if (money.kind === 'over-budget') {
@@ -157,14 +157,14 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
       // One rung tried, and TKE's own answer already says "retry later": it says it best (its
       // code, RequestId, Retry-After). Otherwise (several rungs, or CVM's code inside TKE's
       // CvmCommon, a 502) the answer is SoldOut with every rung and why.
-      const error = steps.length === 1 && outcome.error.status === 503 ? outcome.error : soldOutError(stop, steps, deps, outcome.error);
+      const error = steps.length === 1 && outcome.error.status === 503 ? outcome.error : nothingFits(stop, steps, overBudget, deps, outcome.error);
       return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: false };
     }
     await giveMoneyBack(deps, event, scopes);
   }
 
   // Every rung left was skipped: sold out (now or recently), or over the money budget.
-  return { kind: 'failed', error: nothingFits(steps, overBudget, deps), settlement: 'refused', steps, resent: false };
+  return { kind: 'failed', error: nothingFits('every rung of the ladder', steps, overBudget, deps), settlement: 'refused', steps, resent: false };
 }
 
 /**
@@ -173,10 +173,10 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
  * sold-out rung that fits the budget may have stock again once its mark expires, in any order of
  * the rungs.
  */
-function nothingFits(steps: readonly RungStep[], overBudget: ReadonlyArray<Extract<CostDecision, { kind: 'over-budget' }>>, deps: ClimbDeps): ScaleOutError {
+function nothingFits(scope: string, steps: readonly RungStep[], overBudget: ReadonlyArray<Extract<CostDecision, { kind: 'over-budget' }>>, deps: ClimbDeps, last?: TkeCallError): ScaleOutError {
   const anySoldOut = steps.some((s) => s.outcome === 'sold-out' || s.outcome === 'sold-out-recently');
   if (!anySoldOut) return budgetError(overBudget, deps.now());
-  const soldOut = soldOutError('every rung of the ladder', steps, deps);
+  const soldOut = soldOutError(scope, steps, deps, last);
   if (overBudget.length === 0) return soldOut;
   const budget = budgetError(overBudget, deps.now());
   return budget instanceof ThrottledError && (budget.retryAfterSeconds ?? Infinity) < (soldOut.retryAfterSeconds ?? Infinity) ? budget : soldOut;

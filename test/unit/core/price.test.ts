@@ -62,6 +62,8 @@ describe('a price is a finite amount above zero, read from CVM or from the cache
     ['overflowing to Infinity', { UnitPriceDiscount: 1e308, ChargeUnit: 'HOUR' }, { BandwidthPrice: { UnitPriceDiscount: 1e308, ChargeUnit: 'HOUR' } }],
     ['zero', { UnitPriceDiscount: 0, UnitPrice: 0, ChargeUnit: 'HOUR' }, {}],
     ['rounding to zero', { UnitPriceDiscount: 0.001, ChargeUnit: 'HOUR' }, {}],
+    ['of 0 for the instance, with bandwidth on top', { UnitPriceDiscount: 0, UnitPrice: 0.9, ChargeUnit: 'HOUR' }, { BandwidthPrice: { UnitPriceDiscount: 0.06, ChargeUnit: 'HOUR' } }],
+    ['with a bandwidth price that cannot be read', { UnitPriceDiscount: 0.9, ChargeUnit: 'HOUR' }, { BandwidthPrice: { UnitPriceDiscount: 'free', ChargeUnit: 'HOUR' } }],
   ])('CVM answers a price %s: unreadable', (_what, instance, extra) => {
     const reading = readPrice({ Price: { InstancePrice: instance, ...extra } }, 'POSTPAID_BY_HOUR');
     expect(reading.ok).toBe(false);
@@ -76,6 +78,10 @@ describe('a price is a finite amount above zero, read from CVM or from the cache
     ['not an object', 'free'],
   ])('a cached price of %s: unreadable', (_what, cached) => {
     expect(checkPrice(cached).ok).toBe(false);
+  });
+
+  it('prepaid: a discounted total of 0 is no price, whatever the list price and the bandwidth', () => {
+    expect(readPrice({ Price: { InstancePrice: { DiscountPrice: 0, OriginalPrice: 900 }, BandwidthPrice: { DiscountPrice: 5 } } }, 'PREPAID').ok).toBe(false);
   });
 
   it('a good cached price reads back as it was', () => {

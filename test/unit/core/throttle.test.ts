@@ -75,6 +75,9 @@ describe('decideThrottle', () => {
     const ceiling = { ...rules, maxClusterNodes: 10 };
     expect(decideThrottle(undefined, ask({ requested: 11, clusterNodes: 0 }), ceiling, T0).result).toMatchObject({ kind: 'beyond-limit', rule: 'cluster-ceiling' });
     expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 9 }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling', retryAt: T0 + 300_000 });
+    // A template that clamps asks for more than the ceiling: at the ceiling it waits (429), it is not refused for good.
+    expect(decideThrottle(undefined, ask({ requested: 12, clusterNodes: 10, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 12, clusterNodes: 9, clampAllowed: true }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 1, clampedBy: 'cluster-ceiling' });
   });
 
   it('says when the budget frees, counting an in-flight grant until its holder deadline even past its window', () => {

@@ -102,3 +102,19 @@ describe('the windowed ledger', () => {
     expect(usedOf(state, 'nodes')).toBe(10_000);
   });
 });
+
+describe('a stored ledger that cannot be read counts against the budget, never for it', () => {
+  it('an amount that is not a number counts as more than any limit, until it leaves the window', () => {
+    const stored = { grants: [entry('a', 'bad' as unknown as number, T0), entry('b', null as unknown as number, T0)], spent: [{ from: T0, kind: 'nodes', amount: Number.NaN }] } as LedgerState<Kind>;
+    const state = inWindow(stored, hour, T0 + 1000);
+    expect(usedOf(state, 'nodes')).toBeGreaterThan(1e15);
+    expect(freesAt(state, hour, 'nodes', 20, 1, T0 + 1000)).toBe(T0 + 60_000 + 3_600_000);
+    expect(usedOf(inWindow(stored, hour, T0 + 3_700_000), 'nodes')).toBe(0);
+  });
+
+  it('a time that is not one counts from when it is read; lists that are not lists are empty', () => {
+    const stored = { grants: [entry('a', 2, Number.NaN)] } as LedgerState<Kind>;
+    expect(inWindow(stored, hour, T0).grants[0]).toMatchObject({ at: T0, amount: 2 });
+    expect(inWindow({ grants: 'x', spent: {} } as unknown as LedgerState<Kind>, hour, T0)).toEqual({ grants: [] });
+  });
+});
