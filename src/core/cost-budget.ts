@@ -10,7 +10,7 @@ import {
   ledgerWindow,
   ownEntry,
   settleEntry,
-  usedOf as ledgerUsedOf,
+  usedOf,
   withEntry,
   type LedgerEntry,
   type LedgerState,
@@ -83,11 +83,6 @@ export function costScopesOf(cluster: BudgetedCluster, deployment: CostBudget | 
 
 function windowOf(budget: CostBudget): LedgerWindow {
   return ledgerWindow(budget.windowSeconds);
-}
-
-/** Money of `kind` the window holds now, other than `eventKey`'s own reservation. */
-export function usedOf(state: CostState, kind: CostKind, eventKey?: string): number {
-  return ledgerUsedOf(state, kind, eventKey);
 }
 
 /**

@@ -13,8 +13,9 @@ import type { ResolvedScaleOut, Sizing } from './scale-out-request';
  *   delivery 1:  claim ──(in-progress until the function's deadline)── complete ──(completed, ttl)──▶ gone
  *   delivery 2 while in progress:  409 + Retry-After        (claim not yet expired)
  *   delivery 2 after completion:   the stored answer, status "replayed", no TKE call
- *   delivery 2 after a failure:    claim was released → runs again
- *   delivery 2 after a crash:      the claim expired with the dead function's deadline → runs again
+ *   delivery 2 after a refusal:    claim was released → runs again, rendered afresh
+ *   delivery 2 after an unknown outcome, or a crash (the claim expired with the dead function's
+ *                                  deadline): runs again and re-sends the recorded request (below)
  *   same eventId, other request:   422 naming what differs
  *
  * The request as sent. Before every call the delivery records the exact request (ClientToken,
@@ -171,9 +172,12 @@ export function decideDelivery(
  */
 export function recordSent(current: IdempotencyRecord | undefined, claimId: string, sent: SentRequest, now: number, ttlMs: number): StoreStep<IdempotencyRecord, 'recorded' | 'lost'> {
   if (current?.state !== 'in-progress' || current.claimId !== claimId || current.expiresAt <= now) return { write: { kind: 'keep' }, result: 'lost' };
-  // A request that may have bought stays so when it is sent again.
-  const kept: SentRequest = current.sent?.mayHaveBought === true && current.sent.clientToken === sent.clientToken ? { ...sent, mayHaveBought: true } : sent;
-  const record: IdempotencyRecord = { ...current, sent: kept, keptUntil: Math.max(current.keptUntil ?? 0, now + ttlMs) };
+  // The same request sent again stays what it was (may have bought) and is kept until the ttl of its
+  // first sending: a request that became invalid (its image deleted) is not re-sent forever.
+  const same = current.sent?.clientToken === sent.clientToken;
+  const kept: SentRequest = same && current.sent?.mayHaveBought === true ? { ...sent, mayHaveBought: true } : sent;
+  const keptUntil = same && current.keptUntil !== undefined ? current.keptUntil : now + ttlMs;
+  const record: IdempotencyRecord = { ...current, sent: kept, keptUntil };
   return { write: { kind: 'put', value: record, expiresAt: recordExpiry(record) }, result: 'recorded' };
 }
 
@@ -205,7 +209,7 @@ export function releaseClaim(
   if (current?.state !== 'in-progress' || current.claimId !== claimId) return { write: { kind: 'keep' }, result: undefined };
   const sent = current.sent;
   if (sent === undefined || (outcome === 'refused' && sent.mayHaveBought !== true)) return { write: { kind: 'delete' }, result: undefined };
-  const expiresAt = Math.max(now + ttlMs, recordExpiry(current));
+  const expiresAt = Math.max(current.keptUntil ?? now + ttlMs, current.expiresAt);
   return { write: { kind: 'put', value: { state: 'released', fingerprint: current.fingerprint, sent: { ...sent, mayHaveBought: true }, expiresAt }, expiresAt }, result: undefined };
 }
 

@@ -210,7 +210,8 @@ export function settleThrottle(
 ): StoreStep<ThrottleState, void> {
   const held = heldEntry(current, eventKey, claimId);
   if (current === undefined || held === undefined) {
-    // Our grant is gone (it outlived the window): the cooldown still starts after a purchase.
+    // Our grant is gone (it left the window, or another claim took it over): the cooldown still
+    // starts after a purchase.
     if (outcome === 'refused') return { write: { kind: 'keep' }, result: undefined };
     const next: ThrottleState = { ...(current ?? { grants: [] }), lastScaleOutAt: now };
     return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, now) }, result: undefined };

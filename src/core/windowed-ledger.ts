@@ -9,7 +9,8 @@ import { roundCents } from './price';
  *   reserve   an event holds an amount while its call is in flight (one reservation per event:
  *             a redelivery finds its own and goes on with it)
  *   settle    created  → the amount moves into the slice of the time it was reserved
- *             refused  → given back (nothing was bought), unless an earlier call may have bought
+ *             refused  → given back (nothing was bought), unless it is marked `mayExist` (an earlier
+ *                        call on it may have bought)
  *             unknown  → kept for good (`mayExist`): the purchase may exist
  *
  * A reservation counts while it is in the window or still in flight; a settled amount counts until

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load-config';
-import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, usedOf, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
+import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
 import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
 import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
@@ -51,7 +51,10 @@ export type Climb =
   | {
       readonly kind: 'failed';
       readonly error: ScaleOutError;
-      /** Whether the last call may have bought: decides what the caller gives back. */
+      /**
+       * Whether the call may have bought (any attempt's outcome unknown): decides what the caller
+       * gives back. On a re-send `refused` speaks for this sending only (the lifecycle settles it as unknown).
+       */
       readonly settlement: 'refused' | 'unknown';
       readonly steps: readonly RungStep[];
       readonly sent?: SentRequest;
@@ -374,8 +377,8 @@ export async function planLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, de
       try {
         const price = await deps.pricing.priceOf(cluster.region, rendered.request, deadline);
         const over = ledgers.some(({ scope, state }) => {
-          const limit = scope.budget[price.kind];
-          return limit === undefined || usedOf(state ?? { grants: [] }, price.kind) + price.amount > limit;
+          const left = costLeft(state, scope.budget, now)[price.kind];
+          return left === undefined || price.amount > left;
         });
         preview = { ...preview, price: { amount: price.amount, kind: price.kind, currency: scopes[0]!.budget.currency }, ...(over && preview.wouldSkip === undefined && { wouldSkip: 'over-budget' as const }) };
       } catch (error) {

@@ -92,7 +92,7 @@ export interface ScaleOutTrace {
   /** How many TKE attempts, and what each told. */
   readonly attempts?: number;
   readonly attemptOutcomes?: readonly TkeAttempt[];
-  /** True when this delivery re-sent the exact request of an earlier one whose outcome was unknown. */
+  /** True when this delivery re-sent the exact request of an earlier one that may have bought (unknown outcome, or its holder died). */
   readonly resent?: true;
   /** How the call was settled with the store: nodes created, surely not created, or maybe. */
   readonly settlement?: 'created' | 'refused' | 'unknown';

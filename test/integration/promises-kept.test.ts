@@ -90,7 +90,7 @@ describe('1. a redelivery re-sends the request as sent, after the throttle windo
     expect((await h.postGeneric(burst('resend-after-window', { count: 2 }))).json).toMatchObject({ status: 'replayed', instanceIds: bought });
   });
 
-  it('within the window, a deploy that removed the recorded rung: the re-send still goes out (it answered SoldOut with Retry-After: Infinity)', async () => {
+  it('within the window, a deploy that removed the recorded rung: the re-send still goes out (not SoldOut with Retry-After: Infinity)', async () => {
     const shared = { sandbox, env: { SCALEOUT_STORE: `${redis.url}` } };
     sandbox.reset();
     h = await startHarness({ ...shared, config: (doc) => ((doc.throttle = RELAXED_THROTTLE), (doc.store = { keyPrefix: 'resend2:' })) });

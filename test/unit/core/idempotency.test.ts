@@ -98,15 +98,18 @@ describe('the request as sent', () => {
     expect(recordSent(inProgress, 'claim-A', sent, T0 + 30_000, TTL).result).toBe('lost');
   });
 
-  it('an unknown outcome: released with the request, which may have bought, for the whole ttl', () => {
+  it('an unknown outcome: released with the request, which may have bought, for the ttl from its sending', () => {
     const released = releaseClaim(recorded.value, 'claim-A', 'unknown', T0 + 5000, TTL);
-    expect(value(released)).toEqual({ state: 'released', fingerprint, sent: { ...sent, mayHaveBought: true }, expiresAt: T0 + 5000 + TTL });
+    expect(value(released)).toEqual({ state: 'released', fingerprint, sent: { ...sent, mayHaveBought: true }, expiresAt: T0 + 1000 + TTL });
     // A redelivery a day less a second later (long past any throttle window) re-sends exactly it.
     const again = decideDelivery(value(released), { ...claim, claimId: 'claim-C', claimExpiresAt: T0 + TTL }, T0 + TTL - 1000);
     expect(again.result).toEqual({ kind: 'proceed', resend: { ...sent, mayHaveBought: true } });
     expect(value(again)).toMatchObject({ state: 'in-progress', claimId: 'claim-C', sent: { clientToken: 'so2-abc' } });
     // ... and the record it writes still lasts as long as the request must be kept.
-    expect((again.write as { expiresAt: number }).expiresAt).toBe(T0 + 5000 + TTL);
+    expect((again.write as { expiresAt: number }).expiresAt).toBe(T0 + 1000 + TTL);
+    // Sending it again does not make it last longer: a request that became invalid (its image
+    // deleted) is not re-sent for ever while the alarm keeps firing.
+    expect((recordSent(value(again), 'claim-C', sent, T0 + TTL - 500, TTL).write as { expiresAt: number }).expiresAt).toBe(T0 + 1000 + TTL);
   });
 
   it('a holder that died after recording: the next delivery re-sends it (a dead holder cannot say it bought nothing)', () => {
