@@ -5,7 +5,7 @@ export type { TkeAttempt };
 import { describeApiFailure, type ApiFailure } from '../tencentcloud/api-failure';
 import type { TkeApi } from './tke-api';
 import { NETWORK_FAILURE_VERDICT, verdictForHttpStatus, verdictForTkeCode, type TkeErrorVerdict } from './tke-errors';
-import type { CreateClusterInstancesRequest, CreateClusterInstancesResponse } from './tke-params';
+import type { ClusterInstance, CreateClusterInstancesRequest, CreateClusterInstancesResponse, DeleteInstancesOptions, InstanceDeletionResult } from './tke-params';
 
 /** Below this much time left, another attempt could not finish: stop and answer. */
 const MIN_ATTEMPT_MS = 250;
@@ -75,6 +75,40 @@ export async function describeClusterNodeCount(tke: TkeApi, region: string, clus
     if (!(error instanceof TkeCallError)) throw error;
     throw new TkeReadError(`the node count of cluster ${clusterId} (DescribeClusters)`, { code: error.code, message: error.message, requestId: error.requestId }, { cause: error });
   }
+}
+
+/**
+ * The state of these instances in the cluster (DescribeClusterInstances, paged by the adapter):
+ * read-only, so retried like any other call; an attempt reads every page again. An instance
+ * missing from the answer is not in the cluster. A read that fails for good throws TkeReadError,
+ * as for the node count: nothing was changed.
+ */
+export async function describeInstances(tke: TkeApi, region: string, clusterId: string, instanceIds: readonly string[], opts: TkeCallOptions): Promise<ClusterInstance[]> {
+  try {
+    return (await callWithRetries((signal) => tke.describeClusterInstances(region, clusterId, instanceIds, signal), opts)).response;
+  } catch (error) {
+    if (!(error instanceof TkeCallError)) throw error;
+    throw new TkeReadError(`the state of ${instanceIds.length} instance(s) of cluster ${clusterId} (DescribeClusterInstances)`, { code: error.code, message: error.message, requestId: error.requestId }, { cause: error });
+  }
+}
+
+/**
+ * Removes these instances from the cluster (DeleteClusterInstances), destroying them with
+ * `terminate` or keeping the CVMs with `retain`, retried like the purchase. Retrying is safe: an
+ * instance an earlier attempt removed comes back in `notFound`. A delete that fails for good throws
+ * TkeCallError, whose `outcomeUnknown` says whether an attempt may have acted all the same (a
+ * timeout, a lost answer): the caller reads the instances again at its next pass rather than
+ * trusting either.
+ */
+export async function deleteInstances(
+  tke: TkeApi,
+  region: string,
+  clusterId: string,
+  instanceIds: readonly string[],
+  options: DeleteInstancesOptions,
+  opts: TkeCallOptions,
+): Promise<TkeCallResult<InstanceDeletionResult>> {
+  return callWithRetries((signal) => tke.deleteClusterInstances(region, clusterId, instanceIds, options, signal), opts);
 }
 
 /** One TKE call with the retry policy above; throws TkeCallError when it fails for good. */
