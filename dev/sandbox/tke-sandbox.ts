@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from './api3-server';
 import { parseTc3Authorization } from './tc3-signature';
 import { PRICE_INQUIRY_KEYS } from '../../src/core/price';
+import { DESCRIBE_CLUSTER_INSTANCES_DEFAULT_LIMIT, DESCRIBE_CLUSTER_INSTANCES_MAX_LIMIT, INSTANCE_DELETE_MODES, type InstanceDeleteMode, type TkeLabel } from '../../src/tke/tke-params';
 
 /**
  * A local stand-in for tke.tencentcloudapi.com (API 3.0, version 2018-05-25), faithful where the
@@ -13,10 +14,21 @@ import { PRICE_INQUIRY_KEYS } from '../../src/core/price';
  *  - answers come in the real envelope, `{"Response": {..., "RequestId"}}`, HTTP 200 even for errors;
  *  - CreateClusterInstances honours ClientToken: the same token returns the same InstanceIdSet and
  *    adds no node; DescribeClusters and DescribeClusterInstances report what was created;
+ *  - a created instance is `initializing` for `joinSeconds` of the sandbox's clock (`now`), then
+ *    `running`; instance faults (`instanceFaults`, `POST /__sandbox/instance-faults`) make the
+ *    instances a purchase creates in a zone or of a type end `failed` with a FailedReason, or stay
+ *    `initializing` for ever. Each instance keeps its zone, type, charge type, CVM tags
+ *    (RunInstancePara.TagSpecification) and node labels (InstanceAdvancedSettings.Labels);
+ *  - DescribeClusterInstances pages (Offset, Limit: default 20, at most 100) and filters
+ *    (InstanceIds, InstanceRole); DeleteClusterInstances removes instances from the cluster
+ *    (`terminate` or `retain`, kept in `deleted`) and sorts the IDs into SuccInstanceIds,
+ *    FailedInstanceIds and NotFoundInstanceIds;
  *  - the seed's error codes come back for their situations: unknown cluster, cluster not running,
  *    node quota, bad parameters, sold-out instance type;
  *  - faults can be injected (error code, HTTP status, delay, dropped connection before or after the
- *    nodes are created) through `injectFault` or `POST /__sandbox/faults`;
+ *    nodes are created) through `injectFault` or `POST /__sandbox/faults`, for any action or one by
+ *    name; `drop-after-create` drops the answer after whatever the action did (after a
+ *    DeleteClusterInstances the instances are gone and the answer lost);
  *  - CVM stock that runs out: per zone and per zone and instance type (`stock`, `POST /__sandbox/stock`),
  *    consumed by every purchase; a sold-out type answers the seed's
  *    ResourceInsufficient.SpecifiedInstanceType, a sold-out zone answers FailedOperation.CvmCommon with
@@ -26,8 +38,12 @@ import { PRICE_INQUIRY_KEYS } from '../../src/core/price';
  *    tencentcloud-sdk-nodejs-cvm's models. One server answers both services: point TKE_ENDPOINT and
  *    CVM_ENDPOINT at it; which API a call is for is read off its signature's credential scope.
  *
- * Control routes live under /__sandbox/, a path the SDK never calls: GET calls, GET clusters,
- * GET/POST stock, GET/POST prices, POST faults, POST reset.
+ * Control routes live under /__sandbox/, a path the SDK never calls: GET calls, GET clusters (with
+ * each instance's state, tags and labels), GET deleted, GET/POST stock, GET/POST prices, POST faults,
+ * GET/POST instance-faults, POST reset.
+ *
+ * Where TKE's documentation leaves a behaviour open, the sandbox picks one and says so in a comment
+ * marked "unconfirmed" (docs/PLATFORM.md lists them).
  */
 
 export const SANDBOX_API_VERSION = '2018-05-25';
@@ -56,6 +72,27 @@ const DEFAULT_PRICE: SandboxPrice = { hourly: 1, monthly: 480 };
 const MAX_INSTANCE_COUNT = 500;
 const SKIP_VALIDATE_OPTIONS = new Set(['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck']);
 const CREATE_PARAMS = new Set(['ClusterId', 'RunInstancePara', 'InstanceAdvancedSettings', 'SkipValidateOptions']);
+/** DescribeClusterInstancesRequest's fields (tke_models.d.ts). */
+const DESCRIBE_INSTANCES_PARAMS = new Set(['ClusterId', 'Offset', 'Limit', 'InstanceIds', 'InstanceRole', 'Filters']);
+/** DeleteClusterInstancesRequest's fields (tke_models.d.ts). */
+const DELETE_INSTANCES_PARAMS = new Set(['ClusterId', 'InstanceIds', 'InstanceDeleteMode', 'ForceDelete', 'ResourceDeleteOptions']);
+/**
+ * InstanceRole values: the request's model names WORKER (its default, spelt "WOKRER" there), MASTER,
+ * ETCD, MASTER_ETCD; Instance.InstanceRole's adds ALL. The sandbox's clusters are managed: workers only.
+ */
+const INSTANCE_ROLES = new Set(['WORKER', 'MASTER', 'ETCD', 'MASTER_ETCD', 'ALL']);
+/** The only Filters names DescribeClusterInstances takes (its model); no sandbox node is in a node pool. */
+const INSTANCE_FILTER_NAMES = new Set(['nodepool-id', 'nodepool-instance-type']);
+/** How long a created instance stays `initializing` unless the options say otherwise. */
+const DEFAULT_JOIN_SECONDS = 20;
+/**
+ * A running node's FailedReason in TKE's own example answer (tencentcloud-cli,
+ * tccli/examples/tke/v20180525/DescribeClusterInstances.md): a running node's FailedReason is not
+ * necessarily empty. What TKE puts there while a node initializes is unconfirmed: the sandbox sends "".
+ */
+const RUNNING_FAILED_REASON = '=Ready:True';
+/** The initial nodes were created this long before the sandbox started: long joined. */
+const INITIAL_NODE_AGE_MS = 24 * 3600 * 1000;
 
 export type SandboxCredential = ApiCredential;
 
@@ -90,6 +127,23 @@ export type SandboxFault = (
 
 const FAULT_KINDS: ReadonlyArray<SandboxFault['kind']> = ['error', 'http', 'delay', 'drop', 'drop-after-create', 'malformed', 'answer'];
 
+/**
+ * What becomes of the instances a purchase creates, in `zone` and/or of `instanceType` (absent:
+ * any), settled when each is created: `fail` ends `failed` with `reason` as its FailedReason once
+ * `joinSeconds` have passed, `never` stays `initializing` (a node that never joins). `times`: how
+ * many instances it applies to (default: every one, until reset). The first matching fault wins.
+ */
+export type SandboxInstanceFault = ({ readonly kind: 'fail'; readonly reason: string } | { readonly kind: 'never' }) & {
+  readonly zone?: string;
+  readonly instanceType?: string;
+  readonly times?: number;
+};
+
+export interface SandboxTag {
+  readonly Key: string;
+  readonly Value: string;
+}
+
 export interface SandboxCall {
   readonly action: string;
   readonly region: string | undefined;
@@ -103,20 +157,54 @@ export interface SandboxCall {
   readonly instanceIds?: readonly string[];
 }
 
+/** An instance of a cluster as it is now (its state depends on the sandbox's clock): for tests and GET /__sandbox/clusters. */
 export interface SandboxInstance {
   readonly InstanceId: string;
   readonly InstanceRole: 'WORKER';
-  readonly InstanceState: 'running';
+  readonly InstanceState: 'running' | 'initializing' | 'failed';
   readonly FailedReason: string;
+  /** "2021-02-22T07:14:11Z", the form of TKE's example answer. */
   readonly CreatedTime: string;
   readonly LanIP: string;
   readonly InstanceType: string;
   readonly Zone: string;
+  /** RunInstancePara.InstanceChargeType (POSTPAID_BY_HOUR when absent, as CVM's default). */
+  readonly InstanceChargeType: string;
+  /** RunInstancePara.TagSpecification's tags for ResourceType "instance". */
+  readonly Tags: readonly SandboxTag[];
+  /** InstanceAdvancedSettings.Labels. */
+  readonly Labels: readonly TkeLabel[];
+}
+
+/** An instance DeleteClusterInstances removed: destroyed (`terminate`) or left running outside the cluster (`retain`). */
+export interface SandboxDeletion {
+  readonly clusterId: string;
+  readonly instanceId: string;
+  readonly mode: InstanceDeleteMode;
+  readonly forced: boolean;
+  /** The sandbox's clock at the deletion, ISO 8601. */
+  readonly at: string;
+  /** The instance as it was when deleted. */
+  readonly instance: SandboxInstance;
+}
+
+/** What the sandbox keeps of an instance; its state is derived from `createdAt`, `fate` and the clock. */
+interface SandboxNode {
+  readonly instanceId: string;
+  readonly createdAt: number;
+  readonly lanIp: string;
+  readonly instanceType: string;
+  readonly zone: string;
+  readonly chargeType: string;
+  readonly tags: readonly SandboxTag[];
+  readonly advancedSettings: Readonly<Record<string, unknown>>;
+  readonly labels: readonly TkeLabel[];
+  readonly fate: { readonly kind: 'join' } | { readonly kind: 'fail'; readonly reason: string } | { readonly kind: 'never' };
 }
 
 interface ClusterState {
   readonly spec: Required<Omit<SandboxClusterSpec, 'initialNodes'>>;
-  readonly instances: SandboxInstance[];
+  readonly instances: SandboxNode[];
 }
 
 export interface TkeSandboxOptions {
@@ -131,7 +219,12 @@ export interface TkeSandboxOptions {
   readonly stock?: Readonly<Record<string, number>>;
   /** InquiryPriceRunInstances' table, by instance type (DEFAULT_SANDBOX_PRICES when absent). */
   readonly prices?: Readonly<Record<string, SandboxPrice>>;
+  /** The sandbox's clock (ms): signatures' 5 minutes and instances' join time are measured on it. */
   readonly now?: () => number;
+  /** Seconds a created instance stays `initializing` before it is `running` (or `failed`); default 20. */
+  readonly joinSeconds?: number;
+  /** Instance faults in force from the start (and again after reset). */
+  readonly instanceFaults?: readonly SandboxInstanceFault[];
 }
 
 /** The key `npm start` gives the function when it runs against the sandbox. Not a secret: local only. */
@@ -149,10 +242,15 @@ export const DEFAULT_SANDBOX_CLUSTERS: readonly SandboxClusterSpec[] = [
 
 export class TkeSandbox {
   readonly calls: SandboxCall[] = [];
+  /** Every instance DeleteClusterInstances removed, in order. */
+  readonly deleted: SandboxDeletion[] = [];
   private readonly credentials: Map<string, SandboxCredential>;
   private readonly clusters = new Map<string, ClusterState>();
   private readonly tokens = new Map<string, readonly string[]>();
   private readonly faults: Array<SandboxFault & { remaining: number; skip: number }> = [];
+  /** `remaining` undefined: applies to every instance that matches, until reset. */
+  private readonly instanceFaults: Array<SandboxInstanceFault & { remaining?: number }> = [];
+  private readonly joinMs: number;
   private readonly soldOut: Set<string>;
   private readonly stock = new Map<string, number>();
   private prices = new Map<string, SandboxPrice>();
@@ -164,6 +262,7 @@ export class TkeSandbox {
     this.credentials = new Map((options.credentials ?? [SANDBOX_CREDENTIAL]).map((c) => [c.secretId, c]));
     this.soldOut = new Set(options.soldOutInstanceTypes ?? []);
     this.now = options.now ?? Date.now;
+    this.joinMs = (options.joinSeconds ?? DEFAULT_JOIN_SECONDS) * 1000;
     this.reset();
   }
 
@@ -194,11 +293,24 @@ export class TkeSandbox {
     this.faults.length = 0;
   }
 
-  /** Forget calls, tokens, faults and created nodes: back to the initial clusters. */
+  /** What becomes of instances created from now on (SandboxInstanceFault); added after those in force. */
+  injectInstanceFault(fault: SandboxInstanceFault): void {
+    this.instanceFaults.push({ ...fault, ...(fault.times !== undefined && { remaining: fault.times }) });
+  }
+
+  /** The instance faults in force, with how many instances each still applies to (`remaining`; absent: all). */
+  instanceFaultsInForce(): Array<SandboxInstanceFault & { remaining?: number }> {
+    return this.instanceFaults.map((f) => ({ ...f }));
+  }
+
+  /** Forget calls, tokens, faults, created and deleted nodes: back to the initial clusters and options. */
   reset(): void {
     this.calls.length = 0;
+    this.deleted.length = 0;
     this.tokens.clear();
     this.faults.length = 0;
+    this.instanceFaults.length = 0;
+    for (const fault of this.options.instanceFaults ?? []) this.injectInstanceFault(fault);
     this.clusters.clear();
     this.stock.clear();
     for (const [key, left] of Object.entries(this.options.stock ?? {})) this.stock.set(key, left);
@@ -214,7 +326,9 @@ export class TkeSandbox {
         },
         instances: [],
       };
-      for (let i = 0; i < (spec.initialNodes ?? 0); i++) state.instances.push(this.newInstance('S5.MEDIUM4', `${spec.region}-1`));
+      for (let i = 0; i < (spec.initialNodes ?? 0); i++) {
+        state.instances.push(this.newNode({ instanceType: 'S5.MEDIUM4', zone: `${spec.region}-1`, createdAt: this.now() - INITIAL_NODE_AGE_MS, fate: { kind: 'join' } }));
+      }
       this.clusters.set(spec.clusterId, state);
     }
   }
@@ -235,9 +349,9 @@ export class TkeSandbox {
     for (const [type, price] of Object.entries(prices)) this.prices.set(type, price);
   }
 
-  /** Nodes of a cluster, for tests. */
+  /** Nodes of a cluster as they are now, for tests. */
   instancesOf(clusterId: string): readonly SandboxInstance[] {
-    return this.clusters.get(clusterId)?.instances ?? [];
+    return (this.clusters.get(clusterId)?.instances ?? []).map((node) => this.snapshot(node));
   }
 
   /** Successful CreateClusterInstances calls that added nodes (not ClientToken replays). */
@@ -317,6 +431,8 @@ export class TkeSandbox {
         return { response: this.describeClusters(region, params) };
       case 'DescribeClusterInstances':
         return { response: this.describeClusterInstances(region, params) };
+      case 'DeleteClusterInstances':
+        return { response: this.deleteClusterInstances(region, params) };
       default:
         throw new ApiError('InvalidAction', `the action ${JSON.stringify(action)} is not supported by the sandbox`);
     }
@@ -363,6 +479,10 @@ export class TkeSandbox {
     if (typeof zone !== 'string') throw new ApiError('InvalidParameter', 'RunInstancePara.Placement.Zone is required');
     if (!zone.startsWith(`${region}-`)) throw new ApiError('InvalidParameter', `zone ${zone} is not in region ${region}`);
     const instanceType = typeof para.InstanceType === 'string' ? para.InstanceType : 'S1.SMALL1';
+    const chargeType = para.InstanceChargeType ?? 'POSTPAID_BY_HOUR';
+    if (typeof chargeType !== 'string') throw new ApiError('InvalidParameter', 'RunInstancePara.InstanceChargeType must be a string');
+    const tags = instanceTagsOf(para.TagSpecification);
+    const advancedSettings = advancedSettingsOf(params.InstanceAdvancedSettings);
     if (this.soldOut.has(instanceType)) {
       throw new ApiError('ResourceInsufficient.SpecifiedInstanceType', `instance type ${instanceType} is sold out in ${zone}`);
     }
@@ -383,9 +503,11 @@ export class TkeSandbox {
     }
     if (zoneLeft !== undefined) this.stock.set(zone, zoneLeft - count);
     if (typeLeft !== undefined) this.stock.set(`${zone}/${instanceType}`, typeLeft - count);
-    const created = Array.from({ length: count }, () => this.newInstance(instanceType, zone));
+    const created = Array.from({ length: count }, () =>
+      this.newNode({ instanceType, zone, chargeType, tags, advancedSettings, createdAt: this.now(), fate: this.fateOf(zone, instanceType) }),
+    );
     cluster.instances.push(...created);
-    const ids = created.map((i) => i.InstanceId);
+    const ids = created.map((i) => i.instanceId);
     if (typeof token === 'string') this.tokens.set(`${cluster.spec.clusterId}/${token}`, ids);
     return { response: { InstanceIdSet: ids }, createdIds: ids };
   }
@@ -451,35 +573,180 @@ export class TkeSandbox {
     return { TotalCount: clusters.length, Clusters: clusters };
   }
 
+  /**
+   * DescribeClusterInstances (tke_models.d.ts DescribeClusterInstancesRequest/Response; Tencent's API
+   * page 457/31863). An unknown cluster answers InvalidParameter.ClusterNotFound, the code
+   * tencentcloud-sdk-go's tke/v20180525/client.go lists for this action (not FailedOperation's).
+   */
   private describeClusterInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
-    const cluster = this.clusterIn(region, params.ClusterId);
-    const offset = typeof params.Offset === 'number' ? params.Offset : 0;
-    const limit = Math.min(typeof params.Limit === 'number' ? params.Limit : 20, 100);
-    const ids = Array.isArray(params.InstanceIds) ? new Set(params.InstanceIds as string[]) : undefined;
-    const matching = cluster.instances.filter((i) => ids === undefined || ids.has(i.InstanceId));
-    return { TotalCount: matching.length, InstanceSet: matching.slice(offset, offset + limit) };
+    for (const key of Object.keys(params)) {
+      if (!DESCRIBE_INSTANCES_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
+    }
+    const cluster = this.clusterIn(region, params.ClusterId, 'InvalidParameter.ClusterNotFound');
+    const offset = params.Offset ?? 0;
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new ApiError('InvalidParameter.Param', 'Offset must be a whole number from 0');
+    const limit = params.Limit ?? DESCRIBE_CLUSTER_INSTANCES_DEFAULT_LIMIT;
+    // "返回数量，默认为20，最大值为100". Whether TKE refuses a larger Limit or quietly answers 100 is
+    // unconfirmed: the sandbox refuses it (InvalidParameter.Param, listed for this action in
+    // tencentcloud-sdk-go), so that a caller asking for more is caught here rather than losing instances there.
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > DESCRIBE_CLUSTER_INSTANCES_MAX_LIMIT) {
+      throw new ApiError('InvalidParameter.Param', `Limit must be a whole number from 1 to ${DESCRIBE_CLUSTER_INSTANCES_MAX_LIMIT}`);
+    }
+    if (params.InstanceIds !== undefined && (!Array.isArray(params.InstanceIds) || !params.InstanceIds.every((id) => typeof id === 'string'))) {
+      throw new ApiError('InvalidParameter.Param', 'InstanceIds must be a list of instance IDs');
+    }
+    const role = params.InstanceRole ?? 'WORKER';
+    if (typeof role !== 'string' || !INSTANCE_ROLES.has(role)) throw new ApiError('InvalidParameter.Param', `InstanceRole must be one of ${[...INSTANCE_ROLES].join(', ')}`);
+    const filters = params.Filters ?? [];
+    if (!Array.isArray(filters) || !filters.every((f) => typeof (f as { Name?: unknown } | null)?.Name === 'string' && INSTANCE_FILTER_NAMES.has((f as { Name: string }).Name))) {
+      throw new ApiError('InvalidParameter.Param', `Filters: Name must be one of ${[...INSTANCE_FILTER_NAMES].join(', ')}`);
+    }
+    // An empty InstanceIds means every node ("如果为空，表示拉取集群下所有节点实例").
+    const ids = Array.isArray(params.InstanceIds) && params.InstanceIds.length > 0 ? new Set(params.InstanceIds as string[]) : undefined;
+    const matching = cluster.instances.filter(
+      // Only workers here; every filter names a node pool, and no sandbox node is in one.
+      (node) => (role === 'WORKER' || role === 'ALL') && filters.length === 0 && (ids === undefined || ids.has(node.instanceId)),
+    );
+    // TotalCount: the model says "集群中实例总数" (the cluster's instances); whether it counts the
+    // instances matching InstanceIds or the whole cluster is unconfirmed. The sandbox counts the
+    // matches; the adapter (src/tke/sdk-tke-api.ts) pages correctly either way.
+    return { TotalCount: matching.length, InstanceSet: matching.slice(offset, offset + limit).map((node) => this.asTkeInstance(node)) };
   }
 
-  private clusterIn(region: string, clusterId: unknown): ClusterState {
+  /**
+   * DeleteClusterInstances (tke_models.d.ts DeleteClusterInstancesRequest/Response; Tencent's API
+   * page 457/31864): removes instances from the cluster and says, for each ID, whether it was
+   * removed (SuccInstanceIds), could not be (FailedInstanceIds) or is not in the cluster
+   * (NotFoundInstanceIds). Error codes from tencentcloud-sdk-go's tke/v20180525/client.go list for
+   * this action: FailedOperation.ClusterNotFound, FailedOperation.ClusterState, InvalidParameter.
+   */
+  private deleteClusterInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
+    for (const key of Object.keys(params)) {
+      if (!DELETE_INSTANCES_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
+    }
+    const cluster = this.clusterIn(region, params.ClusterId);
+    if (params.InstanceIds === undefined) throw new ApiError('MissingParameter', 'InstanceIds is required');
+    if (!Array.isArray(params.InstanceIds) || params.InstanceIds.length === 0 || !params.InstanceIds.every((id) => typeof id === 'string')) {
+      throw new ApiError('InvalidParameter', 'InstanceIds must be a non-empty list of instance IDs');
+    }
+    const mode = params.InstanceDeleteMode;
+    if (mode !== undefined && !(INSTANCE_DELETE_MODES as readonly unknown[]).includes(mode)) {
+      throw new ApiError('InvalidParameter', `InstanceDeleteMode must be one of ${INSTANCE_DELETE_MODES.join(', ')}`);
+    }
+    if (params.ForceDelete !== undefined && typeof params.ForceDelete !== 'boolean') throw new ApiError('InvalidParameter', 'ForceDelete must be a boolean');
+    if (params.ResourceDeleteOptions !== undefined && !Array.isArray(params.ResourceDeleteOptions)) throw new ApiError('InvalidParameter', 'ResourceDeleteOptions must be a list');
+    // Unconfirmed which cluster states refuse it; the old CCS API (DeleteClusterInstances on
+    // ccs.api.qcloud.com) took Running, Isolated and Abnormal clusters.
+    if (cluster.spec.status === 'Creating' || cluster.spec.status === 'Upgrading') {
+      throw new ApiError('FailedOperation.ClusterState', `cluster ${cluster.spec.clusterId} is ${cluster.spec.status}`);
+    }
+    const force = params.ForceDelete === true;
+    const succeeded: string[] = [];
+    const failed: string[] = [];
+    const notFound: string[] = [];
+    for (const id of new Set(params.InstanceIds as string[])) {
+      const index = cluster.instances.findIndex((node) => node.instanceId === id);
+      if (index < 0) {
+        notFound.push(id);
+        continue;
+      }
+      const node = cluster.instances[index]!;
+      const now = this.snapshot(node);
+      // InstanceDeleteMode is optional on the API page with no default stated (the SDK's model makes
+      // it required). Unconfirmed: absent, the sandbox does what the old CCS API documented for its
+      // nodeDeleteMode: pay-as-you-go instances are terminated, prepaid ones only removed.
+      const effective: InstanceDeleteMode = (mode as InstanceDeleteMode | undefined) ?? (node.chargeType === 'PREPAID' ? 'retain' : 'terminate');
+      // "terminate（销毁实例，仅支持按量计费云主机实例）": terminate is for pay-as-you-go only. How TKE
+      // answers terminate for a PREPAID instance (a failed ID, an error for the whole call, or a
+      // quiet retain) is unconfirmed: the sandbox puts it in FailedInstanceIds and leaves it be.
+      if (effective === 'terminate' && node.chargeType === 'PREPAID') {
+        failed.push(id);
+        continue;
+      }
+      // "是否强制删除(当节点在初始化时，可以指定参数为TRUE)": that a node still initializing cannot be
+      // deleted without ForceDelete is unconfirmed (the page only says it may be forced then): the
+      // sandbox fails it, so a caller that removes nodes which never joined must force.
+      if (now.InstanceState === 'initializing' && !force) {
+        failed.push(id);
+        continue;
+      }
+      cluster.instances.splice(index, 1);
+      succeeded.push(id);
+      this.deleted.push({ clusterId: cluster.spec.clusterId, instanceId: id, mode: effective, forced: force, at: new Date(this.now()).toISOString(), instance: now });
+      // The stock the instance took does not come back: CVM's stock is not the sandbox's to model that far.
+    }
+    return { SuccInstanceIds: succeeded, FailedInstanceIds: failed, NotFoundInstanceIds: notFound };
+  }
+
+  private clusterIn(region: string, clusterId: unknown, notFoundCode = 'FailedOperation.ClusterNotFound'): ClusterState {
     if (clusterId === undefined) throw new ApiError('MissingParameter', 'ClusterId is required');
     const cluster = typeof clusterId === 'string' ? this.clusters.get(clusterId) : undefined;
     if (cluster === undefined || cluster.spec.region !== region) {
-      throw new ApiError('FailedOperation.ClusterNotFound', `cluster ${String(clusterId)} is not found in ${region}`);
+      throw new ApiError(notFoundCode, `cluster ${String(clusterId)} is not found in ${region}`);
     }
     return cluster;
   }
 
-  private newInstance(instanceType: string, zone: string): SandboxInstance {
+  private newNode(spec: Pick<SandboxNode, 'instanceType' | 'zone' | 'createdAt' | 'fate'> & Partial<Pick<SandboxNode, 'chargeType' | 'tags' | 'advancedSettings'>>): SandboxNode {
     const n = this.ipCounter++;
+    const advancedSettings = spec.advancedSettings ?? {};
     return {
-      InstanceId: `ins-${randomBytes(6).toString('hex').slice(0, 8)}`,
+      instanceId: `ins-${randomBytes(6).toString('hex').slice(0, 8)}`,
+      createdAt: spec.createdAt,
+      lanIp: `10.0.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+      instanceType: spec.instanceType,
+      zone: spec.zone,
+      chargeType: spec.chargeType ?? 'POSTPAID_BY_HOUR',
+      tags: spec.tags ?? [],
+      advancedSettings,
+      labels: (advancedSettings.Labels as TkeLabel[] | undefined) ?? [],
+      fate: spec.fate,
+    };
+  }
+
+  /** What becomes of an instance created now in `zone` of `instanceType`: the first instance fault that matches, else it joins. */
+  private fateOf(zone: string, instanceType: string): SandboxNode['fate'] {
+    const fault = this.instanceFaults.find((f) => (f.zone === undefined || f.zone === zone) && (f.instanceType === undefined || f.instanceType === instanceType));
+    if (fault === undefined) return { kind: 'join' };
+    if (fault.remaining !== undefined && --fault.remaining <= 0) this.instanceFaults.splice(this.instanceFaults.indexOf(fault), 1);
+    return fault.kind === 'fail' ? { kind: 'fail', reason: fault.reason } : { kind: 'never' };
+  }
+
+  /** The instance as it is now, on the sandbox's clock. */
+  private snapshot(node: SandboxNode): SandboxInstance {
+    const joined = this.now() - node.createdAt >= this.joinMs;
+    const state =
+      node.fate.kind === 'never' || !joined
+        ? { InstanceState: 'initializing' as const, FailedReason: '' }
+        : node.fate.kind === 'fail'
+          ? { InstanceState: 'failed' as const, FailedReason: node.fate.reason }
+          : { InstanceState: 'running' as const, FailedReason: RUNNING_FAILED_REASON };
+    return {
+      InstanceId: node.instanceId,
       InstanceRole: 'WORKER',
-      InstanceState: 'running',
-      FailedReason: '',
-      CreatedTime: new Date(this.now()).toISOString(),
-      LanIP: `10.0.${Math.floor(n / 250)}.${(n % 250) + 2}`,
-      InstanceType: instanceType,
-      Zone: zone,
+      ...state,
+      CreatedTime: tkeTime(node.createdAt),
+      LanIP: node.lanIp,
+      InstanceType: node.instanceType,
+      Zone: node.zone,
+      InstanceChargeType: node.chargeType,
+      Tags: node.tags,
+      Labels: node.labels,
+    };
+  }
+
+  /** The instance in DescribeClusterInstances' answer: TKE's `Instance` fields (tke_models.d.ts), no more. */
+  private asTkeInstance(node: SandboxNode): Record<string, unknown> {
+    const now = this.snapshot(node);
+    return {
+      InstanceId: now.InstanceId,
+      InstanceRole: now.InstanceRole,
+      FailedReason: now.FailedReason,
+      InstanceState: now.InstanceState,
+      // What the purchase gave, Labels always there (TKE's example answer shows Unschedulable 0 among them).
+      InstanceAdvancedSettings: { Unschedulable: 0, ...node.advancedSettings, Labels: node.labels },
+      CreatedTime: now.CreatedTime,
+      LanIP: now.LanIP,
     };
   }
 
@@ -501,7 +768,25 @@ export class TkeSandbox {
     };
     if (method === 'GET' && path === '/__sandbox/calls') return json(200, this.calls);
     if (method === 'GET' && path === '/__sandbox/clusters') {
-      return json(200, [...this.clusters.values()].map((c) => ({ ...c.spec, nodes: c.instances.length, instances: c.instances })));
+      return json(200, [...this.clusters.values()].map((c) => ({ ...c.spec, nodes: c.instances.length, instances: c.instances.map((node) => this.snapshot(node)) })));
+    }
+    if (method === 'GET' && path === '/__sandbox/deleted') return json(200, this.deleted);
+    if (path === '/__sandbox/instance-faults') {
+      if (method === 'GET') return json(200, this.instanceFaultsInForce());
+      if (method !== 'POST') return json(405, { error: 'GET or POST' });
+      let faults: unknown;
+      try {
+        faults = JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(400, { error: 'body must be an instance fault or a list of them as JSON' });
+      }
+      const list = (Array.isArray(faults) ? faults : [faults]) as unknown[];
+      const invalid = list.find((f) => !isInstanceFault(f));
+      if (invalid !== undefined) {
+        return json(400, { error: 'an instance fault: {"kind":"fail","reason":"…"} or {"kind":"never"}, with "zone", "instanceType" (strings) and "times" (a whole number from 1) optional', got: invalid });
+      }
+      for (const fault of list as SandboxInstanceFault[]) this.injectInstanceFault(fault);
+      return json(200, this.instanceFaultsInForce());
     }
     if (path === '/__sandbox/stock' || path === '/__sandbox/prices') {
       if (method === 'GET') return json(200, path === '/__sandbox/stock' ? this.stockLeft() : Object.fromEntries(this.prices));
@@ -545,11 +830,57 @@ export class TkeSandbox {
       for (const fault of list) this.injectFault(fault);
       return json(200, { queued: this.faults.length });
     }
-    return json(404, { error: 'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, GET/POST /__sandbox/stock, GET/POST /__sandbox/prices, POST /__sandbox/faults, POST /__sandbox/reset' });
+    return json(404, {
+      error:
+        'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, GET /__sandbox/deleted, GET/POST /__sandbox/stock, GET/POST /__sandbox/prices, POST /__sandbox/faults, GET/POST /__sandbox/instance-faults, POST /__sandbox/reset',
+    });
   }
 }
 
 /** An injected delay; unref'd so that a sandbox stopped mid-delay does not hold the process open. */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** TKE's CreatedTime form in its example answer: "2021-02-22T07:14:11Z" (UTC, whole seconds). */
+function tkeTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * RunInstancePara.TagSpecification (CVM RunInstances: `[{ResourceType, Tags: [{Key, Value}]}]`):
+ * the tags of ResourceType "instance", the ones the CVM itself carries.
+ */
+function instanceTagsOf(specification: unknown): SandboxTag[] {
+  if (specification === undefined) return [];
+  const isTag = (t: unknown): t is SandboxTag => typeof (t as SandboxTag | null)?.Key === 'string' && typeof (t as SandboxTag).Value === 'string';
+  if (
+    !Array.isArray(specification) ||
+    !specification.every((spec) => typeof (spec as { ResourceType?: unknown } | null)?.ResourceType === 'string' && Array.isArray((spec as { Tags?: unknown }).Tags) && (spec as { Tags: unknown[] }).Tags.every(isTag))
+  ) {
+    throw new ApiError('InvalidParameter', 'RunInstancePara.TagSpecification must be [{"ResourceType": "instance", "Tags": [{"Key": "…", "Value": "…"}]}]');
+  }
+  return (specification as Array<{ ResourceType: string; Tags: SandboxTag[] }>)
+    .filter((spec) => spec.ResourceType === 'instance')
+    .flatMap((spec) => spec.Tags.map((t) => ({ Key: t.Key, Value: t.Value })));
+}
+
+/** CreateClusterInstances' InstanceAdvancedSettings, its Labels checked: `[{Name, Value}]` (TKE's Label). */
+function advancedSettingsOf(settings: unknown): Record<string, unknown> {
+  if (settings === undefined) return {};
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) throw new ApiError('InvalidParameter', 'InstanceAdvancedSettings must be an object');
+  const labels = (settings as { Labels?: unknown }).Labels;
+  if (labels !== undefined && (!Array.isArray(labels) || !labels.every((l) => typeof (l as TkeLabel | null)?.Name === 'string' && typeof (l as TkeLabel).Value === 'string'))) {
+    throw new ApiError('InvalidParameter', 'InstanceAdvancedSettings.Labels must be [{"Name": "…", "Value": "…"}]');
+  }
+  return { ...(settings as Record<string, unknown>), ...(labels !== undefined && { Labels: (labels as TkeLabel[]).map((l) => ({ Name: l.Name, Value: l.Value })) }) };
+}
+
+function isInstanceFault(value: unknown): value is SandboxInstanceFault {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const f = value as Record<string, unknown>;
+  const kindOk = (f.kind === 'fail' && typeof f.reason === 'string') || f.kind === 'never';
+  const optional = (key: string) => f[key] === undefined || typeof f[key] === 'string';
+  const timesOk = f.times === undefined || (typeof f.times === 'number' && Number.isInteger(f.times) && f.times >= 1);
+  return kindOk && optional('zone') && optional('instanceType') && timesOk;
 }
