@@ -60,6 +60,8 @@ function fakeTke(plays: Play[], during: (request: CreateClusterInstancesRequest)
     endpointDescription: 'fake TKE',
     requests,
     describeClusterNodeCount: async () => 0,
+    describeClusterInstances: async () => [],
+    deleteClusterInstances: async () => ({ succeeded: [], failed: [], notFound: [] }),
     async createClusterInstances(_region, request) {
       requests.push(structuredClone(request));
       await during(request);

@@ -28,6 +28,8 @@ function fakeTke(plays: Play[]): TkeApi & { calls: number; created: Set<string>;
     created: new Set<string>(),
     sent: [] as string[],
     describeClusterNodeCount: async () => 0,
+    describeClusterInstances: async () => [],
+    deleteClusterInstances: async () => ({ succeeded: [], failed: [], notFound: [] }),
     async createClusterInstances(_region: string, request: { RunInstancePara: string }) {
       fake.calls++;
       fake.sent.push(request.RunInstancePara);

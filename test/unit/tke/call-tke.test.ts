@@ -15,6 +15,8 @@ function scriptedTke(outcomes: Outcome[]): TkeApi & { received: CreateClusterIns
     endpointDescription: 'fake',
     received,
     describeClusterNodeCount: async () => 0,
+    describeClusterInstances: async () => [],
+    deleteClusterInstances: async () => ({ succeeded: [], failed: [], notFound: [] }),
     async createClusterInstances(_region, req, signal) {
       received.push(req);
       const outcome = outcomes.shift() ?? { code: 'InternalError' };
