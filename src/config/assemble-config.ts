@@ -1,7 +1,7 @@
 import { parsePath, pathProblem } from '../core/json-path';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import type { Config } from './config';
-import { costBudgetProblems, countBudgetProblems, currencyProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
+import { costBudgetProblems, countBudgetProblems, currencyProblems, markProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
 import type { RawConfig } from './schema';
 import { ladderOf } from './template-ladder';
 
@@ -39,6 +39,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
     const ladder = t.ladder === undefined ? undefined : ladderOf(t, at, params, t.clusters.map((a) => clusters.get(a)).filter((c): c is ClusterConfig => c !== undefined), problems);
     costBudgetProblems(t, name, ladder, clusters, raw.costBudget, problems);
     countBudgetProblems(t, name, raw, clusters).forEach((p) => problems.push(p));
+    markProblems(t, name).forEach((p) => problems.push(p));
     templates.set(name, {
       name,
       ...(t.description !== undefined && { description: t.description }),
@@ -69,6 +70,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
     idempotency: raw.idempotency,
     tke: raw.tke,
     ...(raw.costBudget !== undefined && { costBudget: raw.costBudget }),
+    purchases: raw.purchases,
     capacity: raw.capacity,
     pricing: raw.pricing,
     ...(raw.health !== undefined && { health: raw.health }),

@@ -19,6 +19,7 @@ export interface Config {
   readonly tke: RawConfig['tke'];
   /** The deployment's money budget, across every cluster (core/cost-budget.ts). */
   readonly costBudget?: CostBudget;
+  readonly purchases: RawConfig['purchases'];
   readonly capacity: RawConfig['capacity'];
   readonly pricing: RawConfig['pricing'];
   readonly health?: RawConfig['health'];

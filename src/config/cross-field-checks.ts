@@ -1,6 +1,7 @@
 import type { ClusterConfig, CostBudget, Ladder, TemplateConfig, ThrottleRules } from '../core/model';
 import { chargeKindOf, DEFAULT_CHARGE_TYPE } from '../core/price';
 import { throttleRulesOf } from '../core/throttle';
+import { MARK_KEYS } from '../core/marks';
 import type { RawConfig } from './schema';
 
 /**
@@ -167,4 +168,37 @@ export function ttlCoversWindowsProblems(raw: RawConfig): string[] {
   return windows
     .filter((w): w is [string, number] => w[1] !== undefined && ttl < w[1])
     .map(([key, window]) => `idempotency.ttlSeconds: ${ttl} s is shorter than ${key} (${window} s): an event's record must outlive the budget window its purchase is counted in, or a late redelivery could buy again uncounted; set at least ${window}`);
+}
+
+/** Tencent Cloud binds at most 50 tags to a resource ("使用限制", cloud.tencent.com/document/product/651/13354). */
+const MAX_TAGS = 50;
+
+/**
+ * The function marks every node and instance it buys with its own label and tag keys
+ * (core/marks.ts): a template may carry labels and tags of its own, but not ours (a node marked by
+ * hand would be taken for the function's, or the function's mark overwritten), and not so many
+ * tags that ours no longer fit.
+ */
+export function markProblems(t: RawConfig['templates'][string], name: string): string[] {
+  const ours = new Set<string>(Object.values(MARK_KEYS));
+  const problems: string[] = [];
+  const labels = (t.instanceAdvancedSettings as { Labels?: unknown } | undefined)?.Labels;
+  if (Array.isArray(labels)) {
+    labels.forEach((label: { Name?: unknown } | null, i) => {
+      if (typeof label?.Name === 'string' && ours.has(label.Name)) problems.push(`templates.${name}.instanceAdvancedSettings.Labels.${i}.Name: ${label.Name} is the function's own mark; use another label name`);
+    });
+  }
+  const specifications = (t.runInstancePara as { TagSpecification?: unknown }).TagSpecification;
+  if (Array.isArray(specifications)) {
+    specifications.forEach((spec: { ResourceType?: unknown; Tags?: unknown } | null, i) => {
+      if (!Array.isArray(spec?.Tags)) return;
+      spec!.Tags.forEach((tag: { Key?: unknown } | null, j: number) => {
+        if (typeof tag?.Key === 'string' && ours.has(tag.Key)) problems.push(`templates.${name}.runInstancePara.TagSpecification.${i}.Tags.${j}.Key: ${tag.Key} is the function's own mark; use another tag key`);
+      });
+      if (spec!.ResourceType === 'instance' && spec!.Tags.length + ours.size > MAX_TAGS) {
+        problems.push(`templates.${name}.runInstancePara.TagSpecification.${i}.Tags: ${spec!.Tags.length} tags and the function's ${ours.size} pass the ${MAX_TAGS} a CVM instance may carry`);
+      }
+    });
+  }
+  return problems;
 }

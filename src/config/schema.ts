@@ -1,6 +1,7 @@
 import * as z from './zod';
 import { ALERT_SOURCES } from './alert-sources';
 import { durationSeconds } from './duration';
+import { LABEL_VALUE } from '../core/marks';
 import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 
 /**
@@ -517,6 +518,18 @@ export const configSchema = z.strictObject({
    * of each cluster's own `costBudget`. Absent: clusters are budgeted on their own (or not at all).
    */
   costBudget: costBudgetSchema.optional(),
+  /** What the function bought (core/marks.ts): how its nodes are marked. */
+  purchases: z
+    .strictObject({
+      /**
+       * Who bought it, on every node's labels and instance's tags (`tke-scaleout/owner`): one value
+       * per deployment, so that two deployments in one account never take each other's nodes. A
+       * Kubernetes label value: at most 63 characters of letters, digits and `-_.`, alphanumeric at
+       * both ends.
+       */
+      owner: z.string().regex(LABEL_VALUE, 'a label value: at most 63 of A-Z a-z 0-9 - _ ., a letter or digit at both ends').default('tke-scaleout'),
+    })
+    .prefault({}),
   /** Sold-out memory shared by every instance (core/sold-out.ts). */
   capacity: z
     .strictObject({

@@ -99,4 +99,6 @@ export interface LadderAlternative {
 export interface Catalog {
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
   readonly templates: ReadonlyMap<string, TemplateConfig>;
+  /** Who bought it, on every node's labels and instance's tags (core/marks.ts). */
+  readonly purchases: { readonly owner: string };
 }

@@ -1,3 +1,4 @@
+import { MARK_KEYS } from './marks';
 import type { CostKind } from './model';
 
 /**
@@ -48,7 +49,18 @@ export const PRICE_INQUIRY_KEYS = [
 ] as const;
 
 export function priceInquiryOf(runInstancePara: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(PRICE_INQUIRY_KEYS.filter((k) => runInstancePara[k] !== undefined).map((k) => [k, runInstancePara[k]]));
+  const inquiry: Record<string, unknown> = Object.fromEntries(PRICE_INQUIRY_KEYS.filter((k) => runInstancePara[k] !== undefined).map((k) => [k, runInstancePara[k]]));
+  // The function's own tags (core/marks.ts) name one purchase: they change no price, and left in
+  // they would make every event's inquiry another configuration, past the shared price cache.
+  if (Array.isArray(inquiry.TagSpecification)) {
+    const ours = new Set<unknown>(Object.values(MARK_KEYS));
+    const specifications = (inquiry.TagSpecification as Array<Record<string, unknown>>)
+      .map((s) => (Array.isArray(s.Tags) ? { ...s, Tags: (s.Tags as Array<{ Key?: unknown }>).filter((t) => !ours.has(t?.Key)) } : s))
+      .filter((s) => !Array.isArray(s.Tags) || s.Tags.length > 0);
+    if (specifications.length > 0) inquiry.TagSpecification = specifications;
+    else delete inquiry.TagSpecification;
+  }
+  return inquiry;
 }
 
 export function readPrice(answer: unknown, chargeType: string): PriceReading {

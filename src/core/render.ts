@@ -1,6 +1,7 @@
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 import { clientTokenFor } from './client-token';
 import { deleteAt, writeAt } from './json-path';
+import { writeMarks } from './marks';
 import type { ResolvedScaleOut } from './scale-out-request';
 
 /** A rendered request with the ClientToken of exactly it, and which rung of the ladder it is. */
@@ -18,8 +19,8 @@ export interface RenderedRequest {
  * sent, and two rungs (different RunInstancePara) never share a token.
  *
  * RunInstancePara is a JSON *string* of CVM RunInstances parameters (seed doc); the rung's
- * replacements, then the event's params, then InstanceCount and ClientToken are written into it
- * here and nowhere else. (A param never writes a path a rung replaces: config/template-ladder.ts refuses that.)
+ * replacements, then the event's params, then the function's marks (its labels and tags,
+ * core/marks.ts), then InstanceCount and ClientToken are written into it here and nowhere else. (A param never writes a path a rung replaces: config/template-ladder.ts refuses that.)
  */
 export function renderCreateClusterInstances(resolved: ResolvedScaleOut, rung = 1): RenderedRequest {
   const unsigned = renderWith(resolved, rung, undefined);
@@ -55,13 +56,15 @@ function renderWith(resolved: ResolvedScaleOut, rung: number, clientToken: strin
       }
     }
   }
+  advanced ??= {};
+  writeMarks(runInstancePara, advanced, resolved.marks);
   runInstancePara.InstanceCount = resolved.count;
   if (clientToken !== undefined) runInstancePara.ClientToken = clientToken;
 
   return {
     ClusterId: resolved.cluster.clusterId,
     RunInstancePara: JSON.stringify(runInstancePara),
-    ...(advanced !== undefined && { InstanceAdvancedSettings: advanced }),
+    InstanceAdvancedSettings: advanced,
     ...(template.skipValidateOptions !== undefined && { SkipValidateOptions: [...template.skipValidateOptions] }),
   };
 }

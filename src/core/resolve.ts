@@ -1,5 +1,6 @@
 import type { Catalog, ClusterConfig, ParamSpec, ParamValue } from './model';
 import { UnprocessableError } from '../errors';
+import { purchaseIdOf } from './marks';
 import type { ResolvedScaleOut, ScaleOutRequest } from './scale-out-request';
 
 /**
@@ -48,6 +49,7 @@ export function resolveScaleOut(config: Catalog, request: ScaleOutRequest): Reso
       eventId: request.eventId,
       cluster,
       template,
+      marks: { owner: config.purchases.owner, purchase: purchaseIdOf(request.source, request.eventId) },
       count,
       requestedCount,
       params: request.params,

@@ -1,4 +1,5 @@
 import type { ScaleOutError } from '../errors';
+import type { PurchaseMarks } from './marks';
 import type { ClusterConfig, ParamValue, TemplateConfig } from './model';
 
 /**
@@ -63,6 +64,8 @@ export interface ResolvedScaleOut {
   readonly reason?: string;
   readonly sizing?: Sizing;
   readonly repeat?: RepeatPeriod;
+  /** Who buys and which purchase this is: written on the nodes and instances (core/marks.ts). */
+  readonly marks: PurchaseMarks;
 }
 
 /** A scale-out a payload asks for that cannot even be planned (an alert's count label is not a number). */

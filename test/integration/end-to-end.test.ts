@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScfHttpEvent } from '../../src/scf/event';
 import { SANDBOX_CREDENTIAL } from '../../dev/sandbox/tke-sandbox';
-import { fixture, REPO_ROOT } from '../support/fixtures';
+import { fixture, marksFor, REPO_ROOT } from '../support/fixtures';
 import { GENERIC_TOKEN, HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 const seed2 = fixture<{ ClusterId: string; RunInstancePara: string; InstanceAdvancedSettings: Record<string, unknown> }>('seed-example-2.json');
@@ -34,15 +34,18 @@ describe('a generic event, end to end through the SDK to the sandbox', () => {
     expect(call.errorCode).toBeUndefined();
     expect(call).toMatchObject({ region: 'ap-beijing', service: 'tke', host: 'tke.tencentcloudapi.com', secretId: SANDBOX_CREDENTIAL.secretId });
     expect(call.params.ClusterId).toBe(seed2.ClusterId);
+    // The seed's request with the function's marks (core/marks.ts) on both sides.
+    const marks = marksFor('generic', eventId);
     expect(JSON.parse(call.params.RunInstancePara as string)).toEqual({
       ...JSON.parse(seed2.RunInstancePara),
+      TagSpecification: marks.TagSpecification,
       InstanceCount: 1,
       ClientToken: reply.json.clientToken,
     });
     // The SDK drops null fields before signing, so the seed's `"Taints": null` arrives as absent.
     const { Taints, ...seedAdvanced } = seed2.InstanceAdvancedSettings;
     expect(Taints).toBeNull();
-    expect(call.params.InstanceAdvancedSettings).toEqual(seedAdvanced);
+    expect(call.params.InstanceAdvancedSettings).toEqual({ ...seedAdvanced, Labels: marks.Labels });
     expect(h.sandbox.instancesOf('cls-nfjdk3n0').length).toBe(nodesBefore + 1);
   });
 

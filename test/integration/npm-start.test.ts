@@ -1,6 +1,6 @@
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { signSlackRequest } from '../../src/auth/slack-signature';
-import { exampleConfigVariant, fixture } from '../support/fixtures';
+import { exampleConfigVariant, fixture, marksFor } from '../support/fixtures';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '../support/function-process';
 
@@ -121,7 +121,7 @@ describe('npm start with credentials and TKE_ENDPOINT: another TKE stand-in', ()
     expect(call.errorCode).toBeUndefined();
     expect(call.secretId).toBe(credential.secretId);
     const seed = fixture<{ RunInstancePara: string }>('seed-example-2.json');
-    expect(JSON.parse(call.params.RunInstancePara as string)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 1, ClientToken: first.clientToken });
+    expect(JSON.parse(call.params.RunInstancePara as string)).toEqual({ ...JSON.parse(seed.RunInstancePara), TagSpecification: marksFor('generic', 'check-1').TagSpecification, InstanceCount: 1, ClientToken: first.clientToken });
   });
 });
 

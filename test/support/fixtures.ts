@@ -7,6 +7,7 @@ import { ConfigError } from '../../src/errors';
 import type { Resolution } from '../../src/core/resolve';
 import type { ResolvedScaleOut } from '../../src/core/scale-out-request';
 import type { WebhookRequest } from '../../src/http/webhook-request';
+import { MARK_KEYS, purchaseIdOf } from '../../src/core/marks';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const EXAMPLE_CONFIG_PATH = join(REPO_ROOT, 'config', 'example.yaml');
@@ -78,4 +79,17 @@ export function webhookRequest(overrides: Partial<WebhookRequest> & { json?: unk
 export function resolvedOf(resolution: Resolution): ResolvedScaleOut {
   if (resolution.kind !== 'resolved') throw new Error(`expected a resolved request, got ${resolution.error.code}: ${resolution.error.message}`);
   return resolution.resolved;
+}
+
+/**
+ * The function's marks (core/marks.ts) on what an event of `source` buys, as they arrive at TKE:
+ * the instance tags added to RunInstancePara and the labels added to InstanceAdvancedSettings, for
+ * comparing a sent request with the seed's.
+ */
+export function marksFor(source: string, eventId: string, owner = 'tke-scaleout') {
+  const purchase = purchaseIdOf(source, eventId);
+  return {
+    TagSpecification: [{ ResourceType: 'instance', Tags: [{ Key: MARK_KEYS.owner, Value: owner }, { Key: MARK_KEYS.purchase, Value: purchase }] }],
+    Labels: [{ Name: MARK_KEYS.owner, Value: owner }, { Name: MARK_KEYS.purchase, Value: purchase }],
+  };
 }

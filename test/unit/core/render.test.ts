@@ -1,3 +1,4 @@
+import { purchaseIdOf } from '../../../src/core/marks';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ParamValue } from '../../../src/config/load-config';
@@ -14,6 +15,11 @@ const resolve = (cluster: string, template: string, count: number | undefined, p
     params: new Map(Object.entries(params)),
   }));
 
+/** The function's marks for event evt-1 of the generic sender, owner as in the example config. */
+const PURCHASE = purchaseIdOf('generic', 'evt-1');
+const MARK_TAGS = [{ Key: 'tke-scaleout/owner', Value: 'tke-scaleout' }, { Key: 'tke-scaleout/purchase', Value: PURCHASE }];
+const MARK_LABELS = [{ Name: 'tke-scaleout/owner', Value: 'tke-scaleout' }, { Name: 'tke-scaleout/purchase', Value: PURCHASE }];
+
 describe('renderCreateClusterInstances', () => {
   it('renders multi-disk as the seed example 2 plus InstanceCount and ClientToken', () => {
     const { request: rendered, clientToken: token } = renderCreateClusterInstances(resolve('demo-bj', 'multi-disk', undefined));
@@ -21,8 +27,9 @@ describe('renderCreateClusterInstances', () => {
 
     expect(rendered.ClusterId).toBe(seed.ClusterId);
     expect(typeof rendered.RunInstancePara).toBe('string');
-    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 1, ClientToken: token });
-    expect(rendered.InstanceAdvancedSettings).toEqual(seed.InstanceAdvancedSettings);
+    // The seed's request, plus the function's marks (core/marks.ts), InstanceCount and ClientToken.
+    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), TagSpecification: [{ ResourceType: 'instance', Tags: MARK_TAGS }], InstanceCount: 1, ClientToken: token });
+    expect(rendered.InstanceAdvancedSettings).toEqual({ ...(seed.InstanceAdvancedSettings as object), Labels: MARK_LABELS });
     expect(rendered.SkipValidateOptions).toBeUndefined();
   });
 
@@ -30,8 +37,9 @@ describe('renderCreateClusterInstances', () => {
     const { request: rendered, clientToken } = renderCreateClusterInstances(resolve('demo', 'small', 3));
     const seed = fixture<{ ClusterId: string; RunInstancePara: string }>('seed-example-1.json');
     expect(rendered.ClusterId).toBe(seed.ClusterId);
-    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), InstanceCount: 3, ClientToken: clientToken });
-    expect(rendered.InstanceAdvancedSettings).toBeUndefined();
+    expect(JSON.parse(rendered.RunInstancePara)).toEqual({ ...JSON.parse(seed.RunInstancePara), TagSpecification: [{ ResourceType: 'instance', Tags: MARK_TAGS }], InstanceCount: 3, ClientToken: clientToken });
+    // The seed has no InstanceAdvancedSettings: the function's labels are all of it.
+    expect(rendered.InstanceAdvancedSettings).toEqual({ Labels: MARK_LABELS });
   });
 
   it('writes a param to every path it declares and leaves the template untouched', () => {

@@ -154,12 +154,15 @@ describe('pricing: the cache', () => {
 });
 
 describe('pricing: what is asked', () => {
-  it('the inquiry holds only what InquiryPriceRunInstances takes, never the ClientToken', async () => {
+  it('the inquiry holds only what InquiryPriceRunInstances takes, never the ClientToken nor the function\'s own tags', async () => {
     const { api, priceOf } = setup([hourly(0.96)]);
     const { request } = burst();
     await priceOf(request);
-    const { ClientToken, ...rest } = JSON.parse(request.RunInstancePara) as Record<string, unknown>;
+    const { ClientToken, TagSpecification, ...rest } = JSON.parse(request.RunInstancePara) as Record<string, unknown>;
     expect(ClientToken).toMatch(/^so2-/);
+    // The purchase's tags (core/marks.ts) change no price and would make every event's inquiry
+    // another configuration, past the shared cache; the template has no tags of its own.
+    expect(TagSpecification).toEqual([{ ResourceType: 'instance', Tags: [expect.objectContaining({ Key: 'tke-scaleout/owner' }), expect.objectContaining({ Key: 'tke-scaleout/purchase' })] }]);
     expect(api.calls).toHaveLength(1);
     expect(api.calls[0]!.region).toBe('ap-shanghai');
     expect(api.calls[0]!.params).toEqual(rest);
