@@ -47,6 +47,11 @@ const LAYERS = [
     path: ['^src/scale-out/'],
   },
   {
+    name: 'purchases',
+    what: 'purchases/: what the function bought, after the call: the list an operator reads, the pass that follows each purchase',
+    path: ['^src/purchases/'],
+  },
+  {
     name: 'app',
     what: 'the app: scf/ and every top-level file but errors.ts (scale-out-app, handler, cold-start, index, health)',
     path: ['^src/scf/', '^src/(?!errors\\.ts$)[^/]+\\.ts$'],

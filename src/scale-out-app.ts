@@ -14,6 +14,7 @@ import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
+import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
 
@@ -71,6 +72,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     try {
       const route = routeOf(request.method, request.path, (name) => sources.get(name)?.methods ?? ['POST']);
       if (route.kind === 'healthz') return { answer: { status: 200, body: await healthBody(deps, request) }, decision: { outcome: 'health' } };
+      if (route.kind === 'purchases') return { answer: { status: 200, body: await purchaseList(deps, request) }, decision: { outcome: 'purchases' } };
       sourceName = route.source;
       const source = senderFor(route.source);
 

@@ -528,6 +528,8 @@ export const configSchema = z.strictObject({
        * both ends.
        */
       owner: z.string().regex(LABEL_VALUE, 'a label value: at most 63 of A-Z a-z 0-9 - _ ., a letter or digit at both ends').default('tke-scaleout'),
+      /** How long a purchase's record is kept after it ended (ready, or cleaned up), for `GET /purchases`. */
+      retentionDays: z.number().int().min(1).max(90).default(7),
     })
     .prefault({}),
   /** Sold-out memory shared by every instance (core/sold-out.ts). */

@@ -1,11 +1,12 @@
 import { MethodNotAllowedError, NotFoundError } from '../errors';
 
-export type Route = { readonly kind: 'hook'; readonly source: string } | { readonly kind: 'healthz' };
+export type Route = { readonly kind: 'hook'; readonly source: string } | { readonly kind: 'healthz' } | { readonly kind: 'purchases' };
 
 // Anything before /hooks/ is ignored: API Gateway adds its stage (`/release/...`), a Function URL
 // or a TSE gateway may add its own prefix.
 const HOOK_PATH = /(?:^|\/)hooks\/([^/]+)\/?$/;
 const HEALTHZ_PATH = /(?:^|\/)healthz\/?$/;
+const PURCHASES_PATH = /(?:^|\/)purchases\/?$/;
 
 /** `hookMethods`: the methods a sender takes (POST, and for some a verification GET). */
 export function routeOf(method: string, path: string, hookMethods: (source: string) => readonly string[] = () => ['POST']): Route {
@@ -20,7 +21,11 @@ export function routeOf(method: string, path: string, hookMethods: (source: stri
     if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method, ['GET', 'HEAD']);
     return { kind: 'healthz' };
   }
-  throw new NotFoundError('UnknownRoute', 'no such route; senders post to …/hooks/<source>, and GET …/healthz reports status');
+  if (PURCHASES_PATH.test(path)) {
+    if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method, ['GET', 'HEAD']);
+    return { kind: 'purchases' };
+  }
+  throw new NotFoundError('UnknownRoute', 'no such route; senders post to …/hooks/<source>, GET …/healthz reports status, GET …/purchases lists what was bought');
 }
 
 /** The `<source>` of a `…/hooks/<source>` path, or undefined for any other path. */

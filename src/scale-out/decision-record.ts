@@ -24,6 +24,7 @@ export type DecisionOutcome =
   | 'replayed'
   | 'dry-run'
   | 'health'
+  | 'purchases'
   | 'rejected'
   | 'failed'
   | 'throttled'

@@ -12,10 +12,12 @@ import {
   type ScaleOutAnswer,
   type SentRequest,
 } from '../core/idempotency';
+import { indexPurchase, purchaseKeyOf, storePurchase, PURCHASE_INDEX_KEY, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
 import { rungCountOf, type LadderPlan, type RungStep } from '../core/rungs';
 import type { ResolvedScaleOut, ScaleOutRequest, Sizing } from '../core/scale-out-request';
+import { offeringOf } from '../core/sold-out';
 import { decideThrottle, settleThrottle, throttleScopeOf, type ThrottleDecision, type ThrottleRules, type ThrottleState } from '../core/throttle';
 import { decideWarmUp, recordPurchase, warmUpKeyOf, type WarmUpDecision, type WarmUpState } from '../core/warm-up';
 import { EventInFlightError, ExceedsLimitError, ScaleOutError, ThrottledError, TkeCallError, UnprocessableError, type TkeAttempt } from '../errors';
@@ -196,10 +198,21 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     if (!(error instanceof ScaleOutError)) throw error;
     // The budgets keep the purchase as one that may exist (never given back, cooldown started)
     // until the re-send settles it.
-    const problems = [await releaseEvent(deps, event, 'unknown'), await settleNodes(deps, event, 'unknown'), await settleMoney(deps, resolved, event, 'unknown'), await startWarmUp(deps, resolved)];
+    const problems = [
+      await releaseEvent(deps, event, 'unknown'),
+      await settleNodes(deps, event, 'unknown'),
+      await settleMoney(deps, resolved, event, 'unknown'),
+      await startWarmUp(deps, resolved),
+      await recordThePurchase(deps, asked, resolved, sent, bought?.price, call.response.InstanceIdSet),
+    ];
     return failed(asked, error, { ...trace, settlement: 'unknown', ...storeFailures(problems) }, sent.clientToken);
   }
-  const problems = [await settleNodes(deps, event, 'created'), await settleMoney(deps, resolved, event, 'created'), await startWarmUp(deps, resolved)];
+  const problems = [
+    await settleNodes(deps, event, 'created'),
+    await settleMoney(deps, resolved, event, 'created'),
+    await startWarmUp(deps, resolved),
+    await recordThePurchase(deps, asked, resolved, sent, bought?.price, call.response.InstanceIdSet),
+  ];
   return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
 }
 
@@ -213,8 +226,12 @@ async function settleFailed(deps: LifecycleDeps, asked: ScaleOutRequest, resolve
   const { error } = climb;
   const settlement = resend?.mayHaveBought === true ? 'unknown' : climb.settlement;
   const problems = [await releaseEvent(deps, event, settlement), await settleMoney(deps, resolved, event, settlement), await settleNodes(deps, event, settlement)];
-  // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase.
-  if (settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
+  // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase, and the
+  // purchase is recorded without its instances (found later by the function's marks).
+  if (settlement === 'unknown') {
+    problems.push(await startWarmUp(deps, resolved));
+    if (climb.sent !== undefined) problems.push(await recordThePurchase(deps, asked, resolved, climb.sent, climb.steps[climb.steps.length - 1]?.price, []));
+  }
   const trace: ScaleOutTrace = {
     ...traceOfClimb(asked, resolved, grant, climb),
     settlement,
@@ -350,6 +367,46 @@ async function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, even
     if (problem !== undefined) problems.push(problem);
   }
   return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+/**
+ * A call that may have bought is a purchase the function owns from now on (core/purchase.ts): its
+ * record (the request, its instances when known, what asked for it) and its place in the index.
+ * The index first: an entry whose record could not be written is seen, and named in the log.
+ */
+async function recordThePurchase(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, sent: SentRequest, price: RungStep['price'], instanceIds: readonly string[]): Promise<string | undefined> {
+  const now = deps.now();
+  const retentionMs = deps.config.purchases.retentionDays * 86_400_000;
+  const { id, owner } = { id: resolved.marks.purchase, owner: resolved.marks.owner };
+  const key = purchaseKeyOf(resolved.cluster.clusterId, id);
+  const record: PurchaseRecord = {
+    id,
+    owner,
+    cluster: resolved.cluster.alias,
+    clusterId: resolved.cluster.clusterId,
+    region: sent.region,
+    template: resolved.template.name,
+    rung: sent.rung,
+    offering: offeringOf(sent.region, sent.request),
+    count: sent.nodes,
+    clientToken: sent.clientToken,
+    request: sent.request,
+    instanceIds,
+    ...(price !== undefined && { price }),
+    askedBy: { source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) },
+    state: instanceIds.length > 0 ? 'created' : 'requested',
+    requestedAt: now,
+    ...(instanceIds.length > 0 && { createdAt: now }),
+  };
+  const indexed = await storeWrite(
+    () => deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) => indexPurchase(current, { id, clusterId: record.clusterId, at: now }, now, retentionMs)),
+    `purchase ${id} could not be listed in ${PURCHASE_INDEX_KEY}: a pass will not find it`,
+  );
+  const recorded = await storeWrite(
+    () => deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs)),
+    `the record of purchase ${id} (${key}) could not be written: its instances ${instanceIds.join(', ') || '(unknown)'} are not followed`,
+  );
+  return [indexed, recorded].filter((p) => p !== undefined).join('; ') || undefined;
 }
 
 /** A repeat (period 1 and on) within the rule's warm-up of the episode's last purchase. */

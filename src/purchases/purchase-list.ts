@@ -1,0 +1,91 @@
+import type { Authenticate } from '../auth/authenticators';
+import type { Config } from '../config/load-config';
+import { entriesOf, purchaseKeyOf, PURCHASE_INDEX_KEY, type PurchaseIndex, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
+import type { WebhookRequest } from '../http/webhook-request';
+import type { StateStore } from '../store/state-store';
+
+/**
+ * `GET …/purchases`: what the function bought, newest first, each with its state, instances, price,
+ * age and what asked for it. Filterable by `cluster` (alias or ClusterId) and `state`; `limit`
+ * (default 100, at most 500). It names clusters and instances, so it takes the health token
+ * (`health.tokenEnv`) and is not served without one.
+ */
+export interface PurchaseListDeps {
+  readonly config: Config;
+  readonly store: StateStore;
+  readonly now: () => number;
+  readonly healthAuth?: Authenticate;
+}
+
+const STATES: readonly PurchaseState[] = ['requested', 'created', 'joining', 'ready', 'failed', 'cleaned'];
+const MAX_LIMIT = 500;
+
+export async function purchaseList(deps: PurchaseListDeps, request: WebhookRequest): Promise<Record<string, unknown>> {
+  if (deps.healthAuth === undefined) throw new NotFoundError('PurchasesNotServed', 'GET /purchases needs a token: set health.tokenEnv in the config and its variable');
+  if (request.headers.authorization === undefined) throw new UnauthorizedError('GET /purchases needs the health token as a bearer token');
+  deps.healthAuth(request, deps.now());
+  const { cluster, state, limit } = filtersOf(deps.config, request.query);
+  const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(PURCHASE_INDEX_KEY, (current) => ({ write: { kind: 'keep' }, result: current }));
+  const wanted = entriesOf(index)
+    .filter((e) => cluster === undefined || e.clusterId === cluster)
+    .slice()
+    .reverse();
+  const now = deps.now();
+  const purchases: Array<Record<string, unknown>> = [];
+  let missing = 0;
+  for (const entry of wanted) {
+    if (purchases.length >= limit) break;
+    const record = await deps.store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(entry.clusterId, entry.id), (current) => ({ write: { kind: 'keep' }, result: current }));
+    if (record === undefined) {
+      missing++;
+      continue;
+    }
+    if (state !== undefined && record.state !== state) continue;
+    purchases.push(view(record, now));
+  }
+  return { purchases, ...(missing > 0 && { unrecorded: missing }) };
+}
+
+function filtersOf(config: Config, query: Readonly<Record<string, string>>): { cluster?: string; state?: PurchaseState; limit: number } {
+  let cluster: string | undefined;
+  if (query.cluster !== undefined) {
+    cluster = config.clusters.get(query.cluster)?.clusterId ?? [...config.clusters.values()].find((c) => c.clusterId === query.cluster)?.clusterId;
+    if (cluster === undefined) throw new BadRequestError('UnknownCluster', `cluster: ${JSON.stringify(query.cluster)} is not in the config; known: ${[...config.clusters.keys()].join(', ')}`);
+  }
+  let state: PurchaseState | undefined;
+  if (query.state !== undefined) {
+    if (!(STATES as readonly string[]).includes(query.state)) throw new BadRequestError('InvalidState', `state: one of ${STATES.join(', ')}`);
+    state = query.state as PurchaseState;
+  }
+  let limit = 100;
+  if (query.limit !== undefined) {
+    limit = Number(query.limit);
+    if (!/^[0-9]{1,4}$/.test(query.limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequestError('InvalidLimit', `limit: a whole number from 1 to ${MAX_LIMIT}`);
+  }
+  return { ...(cluster !== undefined && { cluster }), ...(state !== undefined && { state }), limit };
+}
+
+/** A record as an operator reads it: times as ISO dates, its age, never the raw request's secrets (it has none). */
+function view(record: PurchaseRecord, now: number): Record<string, unknown> {
+  const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    id: record.id,
+    state: record.state,
+    cluster: record.cluster,
+    clusterId: record.clusterId,
+    template: record.template,
+    rung: record.rung,
+    ...record.offering,
+    count: record.count,
+    instanceIds: record.instanceIds,
+    ...(record.price !== undefined && { price: record.price }),
+    askedBy: record.askedBy,
+    clientToken: record.clientToken,
+    requestedAt: iso(record.requestedAt),
+    ...(record.createdAt !== undefined && { createdAt: iso(record.createdAt) }),
+    ...(record.readyAt !== undefined && { readyAt: iso(record.readyAt) }),
+    ...(record.endedAt !== undefined && { endedAt: iso(record.endedAt) }),
+    ageSeconds: Math.max(0, Math.round((now - record.requestedAt) / 1000)),
+  };
+}

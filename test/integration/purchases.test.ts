@@ -1,0 +1,104 @@
+import type { FunctionUrlEvent } from '../../src/scf/event';
+import { MARK_KEYS } from '../../src/core/marks';
+import { RELAXED_THROTTLE } from '../support/fixtures';
+import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
+
+/**
+ * What the function bought, through the real handler and the sandbox: every call that may have
+ * bought is a purchase with its record, marked on the node (labels) and the instance (tags), and
+ * listed by `GET /purchases` for whoever holds the health token.
+ */
+let h: Harness;
+afterEach(async () => h?.close());
+
+const list = (query: Record<string, string> = {}, token: string | null = HEALTH_TOKEN) =>
+  h.invoke({
+    httpMethod: 'GET',
+    path: '/purchases',
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+    queryString: query,
+    body: '',
+  } as FunctionUrlEvent);
+
+describe('the purchase record', () => {
+  it('a purchase is recorded with its instances, and its nodes carry its marks on both sides', async () => {
+    h = await startHarness({ config: (doc) => (doc.throttle = RELAXED_THROTTLE) });
+    const bought = await h.postGeneric({ eventId: 'buy-1', cluster: 'demo-bj', template: 'multi-disk', count: 2, reason: 'queue depth' });
+    expect(bought.json.status).toBe('created');
+    const listed = await list();
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json.purchases).toHaveLength(1);
+    const purchase = listed.json.purchases[0];
+    expect(purchase).toMatchObject({
+      state: 'created',
+      cluster: 'demo-bj',
+      clusterId: 'cls-nfjdk3n0',
+      template: 'multi-disk',
+      rung: 1,
+      zone: 'ap-beijing-1',
+      instanceType: 'S5.LARGE8',
+      count: 2,
+      instanceIds: bought.json.instanceIds,
+      clientToken: bought.json.clientToken,
+      askedBy: { source: 'generic', eventId: 'buy-1', reason: 'queue depth' },
+    });
+    expect(purchase.id).toMatch(/^p-[0-9a-f]{16}$/);
+    // The sandbox's instances carry the same marks: tags on the instance, labels for the node.
+    const instances = h.sandbox.instancesOf('cls-nfjdk3n0').filter((i) => bought.json.instanceIds.includes(i.InstanceId));
+    expect(instances).toHaveLength(2);
+    for (const instance of instances) {
+      expect(instance.Tags).toEqual(expect.arrayContaining([{ Key: MARK_KEYS.owner, Value: 'tke-scaleout' }, { Key: MARK_KEYS.purchase, Value: purchase.id }]));
+      expect(instance.Labels).toEqual(expect.arrayContaining([{ Name: MARK_KEYS.purchase, Value: purchase.id }]));
+    }
+    // A replay adds no purchase.
+    await h.postGeneric({ eventId: 'buy-1', cluster: 'demo-bj', template: 'multi-disk', count: 2, reason: 'queue depth' });
+    expect((await list()).json.purchases).toHaveLength(1);
+  });
+
+  it('an unknown outcome is a purchase too, without instances; the re-send that completes it fills them in, one record', async () => {
+    h = await startHarness({ config: (doc) => (doc.throttle = RELAXED_THROTTLE) });
+    h.sandbox.injectFault({ kind: 'drop-after-create', action: 'CreateClusterInstances', times: 10 });
+    const lost = await h.postGeneric({ eventId: 'lost-1', cluster: 'demo', template: 'small', count: 1 });
+    expect(lost.json.error).toMatchObject({ outcome: 'unknown' });
+    const first = (await list()).json.purchases;
+    expect(first).toMatchObject([{ state: 'requested', instanceIds: [], askedBy: { eventId: 'lost-1' } }]);
+    h.sandbox.clearFaults();
+    const done = await h.postGeneric({ eventId: 'lost-1', cluster: 'demo', template: 'small', count: 1 });
+    expect(done.json.status).toBe('created');
+    const after = (await list()).json.purchases;
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ id: first[0].id, state: 'created', instanceIds: done.json.instanceIds, requestedAt: first[0].requestedAt });
+  });
+
+  it('filters by cluster (alias or ClusterId) and state, newest first, with a limit', async () => {
+    h = await startHarness({ config: (doc) => (doc.throttle = RELAXED_THROTTLE) });
+    await h.postGeneric({ eventId: 'a', cluster: 'demo', template: 'small', count: 1 });
+    await h.postGeneric({ eventId: 'b', cluster: 'demo-bj', template: 'multi-disk', count: 1 });
+    await h.postGeneric({ eventId: 'c', cluster: 'demo', template: 'small', count: 1 });
+    expect((await list({ cluster: 'demo' })).json.purchases.map((p: { askedBy: { eventId: string } }) => p.askedBy.eventId)).toEqual(['c', 'a']);
+    expect((await list({ cluster: 'cls-nfjdk3n0' })).json.purchases.map((p: { askedBy: { eventId: string } }) => p.askedBy.eventId)).toEqual(['b']);
+    expect((await list({ state: 'ready' })).json.purchases).toEqual([]);
+    expect((await list({ limit: '1' })).json.purchases).toHaveLength(1);
+  });
+
+  it.each([
+    [{ cluster: 'nowhere' }, 'UnknownCluster', /cluster: "nowhere"/],
+    [{ state: 'bought' }, 'InvalidState', /state: one of requested/],
+    [{ limit: '0' }, 'InvalidLimit', /limit/],
+    [{ limit: '1e9' }, 'InvalidLimit', /limit/],
+  ])('a bad filter %j is a 400 naming the field', async (query, code, message) => {
+    h = await startHarness();
+    const reply = await list(query as Record<string, string>);
+    expect(reply.statusCode).toBe(400);
+    expect(reply.json.error).toMatchObject({ code, message: expect.stringMatching(message) });
+  });
+
+  it('takes the health token: none is 401, a wrong one 401, and without a configured token it is not served', async () => {
+    h = await startHarness();
+    expect((await list({}, null)).statusCode).toBe(401);
+    expect((await list({}, 'wrong-token')).statusCode).toBe(401);
+    await h.close();
+    h = await startHarness({ config: (doc) => delete doc.health });
+    expect((await list()).statusCode).toBe(404);
+  });
+});
