@@ -1,7 +1,10 @@
 import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
+import type { ClusterConfig } from './core/model';
+import { entriesOf, PURCHASE_INDEX_KEY, type PurchaseIndex } from './core/purchase';
 import { rungCountOf } from './core/rungs';
+import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from './core/throttle';
 import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import type { WebhookRequest } from './http/webhook-request';
 import type { StateStore } from './store/state-store';
@@ -39,13 +42,24 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
   const status = { status: reachable && check?.problem === undefined ? 'ok' : 'degraded', store: { reachable } };
   if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
   deps.healthAuth(request, now());
+  const openPurchases = await openPurchasesByCluster(deps).catch(() => new Map<string, number>());
   return {
     ...status,
     clusters: Object.fromEntries(
       await Promise.all(
         [...config.clusters.values()].map(async (c) => {
           const own = clusterCostScope(c);
-          return [c.alias, { clusterId: c.clusterId, region: c.region, throttle: c.throttle, ...(own !== undefined && { costBudget: await budgetSummary(deps, own) }) }];
+          return [
+            c.alias,
+            {
+              clusterId: c.clusterId,
+              region: c.region,
+              throttle: c.throttle,
+              nodeBudget: await nodeBudgetSummary(deps, c),
+              ...(own !== undefined && { costBudget: await budgetSummary(deps, own) }),
+              purchases: { open: openPurchases.get(c.clusterId) ?? 0 },
+            },
+          ];
         }),
       ),
     ),
@@ -58,6 +72,28 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
     ...(deps.prices !== undefined && { cvm: { endpoint: deps.prices.endpointDescription } }),
     soldOut: reachable ? await soldOutSummary(deps).catch((e: unknown) => ({ unavailable: (e as Error).message })) : { unavailable: 'the store is not reachable' },
   };
+}
+
+/**
+ * The cluster's own node budget: what its window holds and leaves, and the cooldown (a template
+ * with its own throttle has a scope of its own, not shown here).
+ */
+async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterConfig): Promise<Record<string, unknown>> {
+  try {
+    const state = await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const budget = nodeBudgetOf(state, cluster.throttle, now());
+    return { used: budget.used, left: budget.left, windowSeconds: cluster.throttle.windowSeconds, ...(budget.cooldownUntil !== undefined && { cooldownUntil: new Date(budget.cooldownUntil).toISOString() }) };
+  } catch (error) {
+    return { unavailable: (error as Error).message };
+  }
+}
+
+/** Purchases not ended yet, per ClusterId, from the purchase index (core/purchase.ts). */
+async function openPurchasesByCluster({ store }: HealthDeps): Promise<Map<string, number>> {
+  const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(PURCHASE_INDEX_KEY, (current) => ({ write: { kind: 'keep' }, result: current }));
+  const open = new Map<string, number>();
+  for (const entry of entriesOf(index)) if (entry.endedAt === undefined) open.set(entry.clusterId, (open.get(entry.clusterId) ?? 0) + 1);
+  return open;
 }
 
 /** The offerings marked sold out now, shared by every instance (core/sold-out.ts). */

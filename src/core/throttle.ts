@@ -91,8 +91,13 @@ export function throttleScopeOf(resolved: ResolvedScaleOut): { readonly key: str
   const { cluster, template } = resolved;
   // Hash tag on the ClusterId: a cluster's scopes (its own and its templates') share one Redis
   // Cluster slot, so a future decision over several of them can stay one atomic step.
-  const key = template.throttle === undefined ? `throttle:{${cluster.clusterId}}` : `throttle:{${cluster.clusterId}}:${template.name}`;
+  const key = template.throttle === undefined ? clusterThrottleKey(cluster.clusterId) : `${clusterThrottleKey(cluster.clusterId)}:${template.name}`;
   return { key, rules: throttleRulesOf(cluster, template) };
+}
+
+/** The store key of a cluster's own throttle (a template with its own throttle adds `:<template>`). */
+export function clusterThrottleKey(clusterId: string): string {
+  return `throttle:{${clusterId}}`;
 }
 
 /** The rules a template's scale-outs on a cluster fall under: the cluster's, with the template's own overrides. */
@@ -179,6 +184,14 @@ export function decideThrottle(current: ThrottleState | undefined, ask: Throttle
 
   const grant: Grant = { eventKey: ask.eventKey, claimId: ask.claimId, kind: 'nodes', amount: nodes, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
   return put({ ...state, ...withEntry(state, grant) }, { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }) });
+}
+
+/** What the node budget's window holds and leaves now, and until when the cooldown holds: for /healthz. */
+export function nodeBudgetOf(current: ThrottleState | undefined, rules: ThrottleRules, now: number): { readonly used: number; readonly left: number; readonly cooldownUntil?: number } {
+  const state = stateOf(current, ledgerWindow(rules.windowSeconds), now);
+  const used = usedOf(state, 'nodes');
+  const cooldownUntil = state.lastScaleOutAt === undefined ? undefined : state.lastScaleOutAt + rules.cooldownSeconds * 1000;
+  return { used, left: Math.max(0, rules.maxNodesPerWindow - used), ...(cooldownUntil !== undefined && cooldownUntil > now && { cooldownUntil }) };
 }
 
 /**

@@ -81,6 +81,14 @@ describe('the purchase record', () => {
     expect((await list({ limit: '1' })).json.purchases).toHaveLength(1);
   });
 
+  it('the authenticated /healthz shows each cluster\'s node budget (used, left, cooldown) and its open purchases', async () => {
+    h = await startHarness({ config: (doc) => (doc.throttle = { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 20 }) });
+    await h.postGeneric({ eventId: 'hz-1', cluster: 'demo', template: 'small', count: 3 });
+    const health = await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent);
+    expect(health.json.clusters.demo).toMatchObject({ nodeBudget: { used: 3, left: 17, windowSeconds: 3600, cooldownUntil: expect.any(String) }, purchases: { open: 1 } });
+    expect(health.json.clusters['demo-bj']).toMatchObject({ nodeBudget: { used: 0, left: 20 }, purchases: { open: 0 } });
+  });
+
   it.each([
     [{ cluster: 'nowhere' }, 'UnknownCluster', /cluster: "nowhere"/],
     [{ state: 'bought' }, 'InvalidState', /state: one of requested/],
