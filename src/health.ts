@@ -42,7 +42,9 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
   const status = { status: reachable && check?.problem === undefined ? 'ok' : 'degraded', store: { reachable } };
   if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
   deps.healthAuth(request, now());
-  const openPurchases = await openPurchasesByCluster(deps).catch(() => new Map<string, number>());
+  const openPurchases: Map<string, number> | { unavailable: string } = reachable
+    ? await openPurchasesByCluster(deps).catch(() => ({ unavailable: 'the purchase index could not be read' }))
+    : { unavailable: 'the store is not reachable' };
   return {
     ...status,
     clusters: Object.fromEntries(
@@ -55,9 +57,9 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
               clusterId: c.clusterId,
               region: c.region,
               throttle: c.throttle,
-              nodeBudget: await nodeBudgetSummary(deps, c),
+              nodeBudget: reachable ? await nodeBudgetSummary(deps, c) : { unavailable: 'the store is not reachable' },
               ...(own !== undefined && { costBudget: await budgetSummary(deps, own) }),
-              purchases: { open: openPurchases.get(c.clusterId) ?? 0 },
+              purchases: openPurchases instanceof Map ? { open: openPurchases.get(c.clusterId) ?? 0 } : openPurchases,
             },
           ];
         }),
@@ -83,8 +85,9 @@ async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterCon
     const state = await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
     const budget = nodeBudgetOf(state, cluster.throttle, now());
     return { used: budget.used, left: budget.left, windowSeconds: cluster.throttle.windowSeconds, ...(budget.cooldownUntil !== undefined && { cooldownUntil: new Date(budget.cooldownUntil).toISOString() }) };
-  } catch (error) {
-    return { unavailable: (error as Error).message };
+  } catch {
+    // The store's own message names its host: the log line has it, this body does not.
+    return { unavailable: 'the node budget could not be read from the store' };
   }
 }
 

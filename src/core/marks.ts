@@ -42,23 +42,29 @@ export function purchaseIdOf(source: string, eventId: string): string {
 
 /**
  * The template's RunInstancePara and InstanceAdvancedSettings with the marks merged in: the
- * template's own labels and tags are kept, ours are added (the config refuses a template that sets
- * our keys itself). Both objects are the renderer's own copies: changed in place.
+ * template's own labels and tags are kept, ours are added, once each. Whatever else wrote our keys
+ * (a param, a ladder rung: the config refuses only a template that sets them itself) is taken out
+ * first, from every instance tag specification, so a request never carries two values for a mark.
+ * Both objects are the renderer's own copies: changed in place.
  */
 export function writeMarks(runInstancePara: Record<string, unknown>, advanced: Record<string, unknown>, marks: PurchaseMarks): void {
+  const ours = new Set<unknown>(Object.values(MARK_KEYS));
   const pairs: Array<[string, string]> = [
     [MARK_KEYS.owner, marks.owner],
     [MARK_KEYS.purchase, marks.purchase],
   ];
-  const labels = Array.isArray(advanced.Labels) ? (advanced.Labels as unknown[]) : [];
+  const labels = Array.isArray(advanced.Labels) ? (advanced.Labels as Array<{ Name?: unknown } | null>).filter((l) => !ours.has(l?.Name)) : [];
   advanced.Labels = [...labels, ...pairs.map(([Name, Value]) => ({ Name, Value }))];
 
-  const specifications = Array.isArray(runInstancePara.TagSpecification) ? (runInstancePara.TagSpecification as Array<Record<string, unknown>>) : [];
-  const forInstance = specifications.find((s) => s.ResourceType === 'instance');
+  const specifications = (Array.isArray(runInstancePara.TagSpecification) ? (runInstancePara.TagSpecification as Array<Record<string, unknown>>) : []).map((s) =>
+    s?.ResourceType === 'instance' && Array.isArray(s.Tags) ? { ...s, Tags: (s.Tags as Array<{ Key?: unknown } | null>).filter((t) => !ours.has(t?.Key)) } : s,
+  );
+  const forInstance = specifications.find((s) => s?.ResourceType === 'instance');
   const tags = pairs.map(([Key, Value]) => ({ Key, Value }));
-  runInstancePara.TagSpecification = forInstance === undefined
-    ? [...specifications, { ResourceType: 'instance', Tags: tags }]
-    : specifications.map((s) => (s === forInstance ? { ...s, Tags: [...(Array.isArray(s.Tags) ? s.Tags : []), ...tags] } : s));
+  runInstancePara.TagSpecification =
+    forInstance === undefined
+      ? [...specifications, { ResourceType: 'instance', Tags: tags }]
+      : specifications.map((s) => (s === forInstance ? { ...s, Tags: [...(Array.isArray(s.Tags) ? s.Tags : []), ...tags] } : s));
 }
 
 /** The marks a label set or tag set carries, if it is one of ours. */

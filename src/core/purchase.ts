@@ -58,13 +58,61 @@ export interface PurchaseOrigin {
   readonly period?: number;
 }
 
+/** What a purchase is before its request is known: who buys, for which event, on which cluster and template. */
+export type PurchaseDraft = Pick<PurchaseRecord, 'id' | 'owner' | 'cluster' | 'clusterId' | 'template' | 'askedBy'>;
+
+/**
+ * The record of a purchase sending `sent`. The request is kept as sent but for what must not be
+ * kept for weeks in a store an operator reads: RunInstancePara's LoginSettings (a password, key
+ * IDs) and UserData (a script that may hold secrets) are replaced by "(not kept)".
+ */
+export function purchaseRecordOf(
+  draft: PurchaseDraft,
+  sent: SentRequest,
+  offering: Offering,
+  now: number,
+  found: { readonly instanceIds?: readonly string[]; readonly price?: PurchaseRecord['price'] } = {},
+): PurchaseRecord {
+  const instanceIds = found.instanceIds ?? [];
+  return {
+    ...draft,
+    region: sent.region,
+    rung: sent.rung,
+    offering,
+    count: sent.nodes,
+    clientToken: sent.clientToken,
+    request: withoutSecrets(sent.request),
+    instanceIds,
+    ...(found.price !== undefined && { price: found.price }),
+    state: instanceIds.length > 0 ? 'created' : 'requested',
+    requestedAt: now,
+    ...(instanceIds.length > 0 && { createdAt: now }),
+  };
+}
+
+const NOT_KEPT = ['LoginSettings', 'UserData'] as const;
+
+function withoutSecrets(request: SentRequest['request']): SentRequest['request'] {
+  let para: Record<string, unknown>;
+  try {
+    para = JSON.parse(request.RunInstancePara) as Record<string, unknown>;
+  } catch {
+    return { ...request, RunInstancePara: '(not kept: not JSON)' };
+  }
+  if (!NOT_KEPT.some((k) => para[k] !== undefined)) return request;
+  for (const key of NOT_KEPT) if (para[key] !== undefined) para[key] = '(not kept)';
+  return { ...request, RunInstancePara: JSON.stringify(para) };
+}
+
 export interface PurchaseIndexEntry {
   readonly id: string;
   readonly clusterId: string;
   /** When it was requested. */
   readonly at: number;
-  /** Set once the purchase ended (ready or cleaned): it leaves the index after the retention. */
+  /** Set once the purchase ended (ready or cleaned). */
   readonly endedAt?: number;
+  /** When its record expires (core/purchase.ts purchaseExpiry): the entry leaves with it. */
+  readonly expiresAt?: number;
 }
 
 export interface PurchaseIndex {
@@ -73,8 +121,11 @@ export interface PurchaseIndex {
 
 export const PURCHASE_INDEX_KEY = 'purchases:index';
 
-/** At most this many purchases are listed; the oldest ended ones go first, then the oldest. */
-export const MAX_INDEXED_PURCHASES = 5000;
+/**
+ * At most this many purchases are listed; the oldest ended ones go first, then the oldest. The
+ * index is one value rewritten on every purchase (~75 bytes an entry: ~150 KB at the bound).
+ */
+export const MAX_INDEXED_PURCHASES = 2000;
 
 /** Where a purchase's record lives; the hash tag keeps a cluster's purchases in one Redis Cluster slot. */
 export function purchaseKeyOf(clusterId: string, id: string): string {
@@ -102,22 +153,47 @@ export function storePurchase(current: PurchaseRecord | undefined, fresh: Purcha
   return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now, retentionMs) }, result: next };
 }
 
-/** Kept while open (refreshed by every write), and for the retention once ended. */
+/**
+ * Kept for the retention after its last change while open (every write refreshes it), and for the
+ * retention after it ended.
+ */
 export function purchaseExpiry(record: PurchaseRecord, now: number, retentionMs: number): number {
   return (record.endedAt ?? now) + retentionMs;
 }
 
-/** Adds the purchase to the index (once), dropping what left the retention, within the bound. */
-export function indexPurchase(current: PurchaseIndex | undefined, entry: PurchaseIndexEntry, now: number, retentionMs: number): StoreStep<PurchaseIndex, void> {
-  const kept = entriesOf(current).filter((e) => e.id !== entry.id && (e.endedAt === undefined || e.endedAt + retentionMs > now));
-  const existing = entriesOf(current).find((e) => e.id === entry.id);
-  let entries = [...kept, existing ?? entry];
+/**
+ * Lists the purchase in the index, or updates its entry (its record's expiry, its end), dropping
+ * what expired, within the bound. An entry that would not change and nothing to drop: no write.
+ */
+export function indexPurchase(current: PurchaseIndex | undefined, entry: PurchaseIndexEntry, now: number): StoreStep<PurchaseIndex, void> {
+  const stored = entriesOf(current);
+  const live = stored.filter((e) => e.id !== entry.id && (e.expiresAt ?? Infinity) > now);
+  const existing = stored.find((e) => e.id === entry.id);
+  const merged: PurchaseIndexEntry = existing === undefined ? entry : { ...existing, ...(entry.endedAt !== undefined && { endedAt: entry.endedAt }), ...(entry.expiresAt !== undefined && { expiresAt: entry.expiresAt }) };
+  if (existing !== undefined && live.length === stored.length - 1 && JSON.stringify(existing) === JSON.stringify(merged)) return { write: { kind: 'keep' }, result: undefined };
+  const entries = [...live, merged].sort((a, b) => a.at - b.at);
   while (entries.length > MAX_INDEXED_PURCHASES) {
     const oldestEnded = entries.findIndex((e) => e.endedAt !== undefined);
     entries.splice(oldestEnded >= 0 ? oldestEnded : 0, 1);
   }
-  entries = entries.sort((a, b) => a.at - b.at);
-  return { write: { kind: 'put', value: { entries }, expiresAt: indexExpiry(entries, now, retentionMs) }, result: undefined };
+  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt ?? now + 1000)) }, result: undefined };
+}
+
+/** Takes a purchase out of the index: its call was refused outright and bought nothing. */
+export function unindexPurchase(current: PurchaseIndex | undefined, id: string, now: number): StoreStep<PurchaseIndex, void> {
+  const stored = entriesOf(current);
+  if (!stored.some((e) => e.id === id)) return { write: { kind: 'keep' }, result: undefined };
+  const entries = stored.filter((e) => e.id !== id);
+  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt ?? now + 1000)) }, result: undefined };
+}
+
+/**
+ * A purchase recorded before its call whose call was refused outright (nothing can have been
+ * bought) is no purchase: its record goes. One that knows instances never does.
+ */
+export function withdrawPurchase(current: PurchaseRecord | undefined): StoreStep<PurchaseRecord, void> {
+  if (current === undefined || current.state !== 'requested' || current.instanceIds.length > 0) return { write: { kind: 'keep' }, result: undefined };
+  return { write: { kind: 'delete' }, result: undefined };
 }
 
 /** The index as stored: entries that cannot be read are left out (the store outlives deploys). */
@@ -125,11 +201,6 @@ export function entriesOf(index: PurchaseIndex | undefined): readonly PurchaseIn
   const entries: unknown = index?.entries;
   if (!Array.isArray(entries)) return [];
   return entries.filter((e: Partial<PurchaseIndexEntry> | null): e is PurchaseIndexEntry => typeof e?.id === 'string' && typeof e.clusterId === 'string' && typeof e.at === 'number');
-}
-
-function indexExpiry(entries: readonly PurchaseIndexEntry[], now: number, retentionMs: number): number {
-  // Open purchases keep the index alive; so does the last ended one for its retention.
-  return Math.max(now + retentionMs, ...entries.map((e) => (e.endedAt ?? now) + retentionMs));
 }
 
 function rank(state: PurchaseState): number {

@@ -51,7 +51,7 @@ function filtersOf(config: Config, query: Readonly<Record<string, string>>): { c
   let cluster: string | undefined;
   if (query.cluster !== undefined) {
     cluster = config.clusters.get(query.cluster)?.clusterId ?? [...config.clusters.values()].find((c) => c.clusterId === query.cluster)?.clusterId;
-    if (cluster === undefined) throw new BadRequestError('UnknownCluster', `cluster: ${JSON.stringify(query.cluster)} is not in the config; known: ${[...config.clusters.keys()].join(', ')}`);
+    if (cluster === undefined) throw new BadRequestError('UnknownCluster', `cluster: ${JSON.stringify(query.cluster.slice(0, 64))}${query.cluster.length > 64 ? '…' : ''} is not in the config; known: ${[...config.clusters.keys()].join(', ')}`);
   }
   let state: PurchaseState | undefined;
   if (query.state !== undefined) {
@@ -66,9 +66,13 @@ function filtersOf(config: Config, query: Readonly<Record<string, string>>): { c
   return { ...(cluster !== undefined && { cluster }), ...(state !== undefined && { state }), limit };
 }
 
-/** A record as an operator reads it: times as ISO dates, its age, never the raw request's secrets (it has none). */
+/**
+ * A record as an operator reads it: times as ISO dates, its age; not the request (the record keeps
+ * it without its login settings and user script, core/purchase.ts). The store is shared and
+ * outlives deploys: a time that cannot be read shows as absent, not as a 500.
+ */
 function view(record: PurchaseRecord, now: number): Record<string, unknown> {
-  const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+  const iso = (t: unknown) => (typeof t === 'number' && Number.isFinite(t) && Math.abs(t) < 8.64e15 ? new Date(t).toISOString() : undefined);
   return {
     id: record.id,
     state: record.state,
@@ -86,6 +90,6 @@ function view(record: PurchaseRecord, now: number): Record<string, unknown> {
     ...(record.createdAt !== undefined && { createdAt: iso(record.createdAt) }),
     ...(record.readyAt !== undefined && { readyAt: iso(record.readyAt) }),
     ...(record.endedAt !== undefined && { endedAt: iso(record.endedAt) }),
-    ageSeconds: Math.max(0, Math.round((now - record.requestedAt) / 1000)),
+    ...(typeof record.requestedAt === 'number' && Number.isFinite(record.requestedAt) && { ageSeconds: Math.max(0, Math.round((now - record.requestedAt) / 1000)) }),
   };
 }

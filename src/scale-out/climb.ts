@@ -1,6 +1,7 @@
 import type { Config } from '../config/load-config';
 import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
 import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
+import { indexPurchase, purchaseExpiry, purchaseKeyOf, purchaseRecordOf, storePurchase, PURCHASE_INDEX_KEY, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
@@ -44,6 +45,8 @@ export interface ClimbEvent {
   readonly claimId: string;
   readonly timeoutAt: number;
   readonly scope: { readonly key: string; readonly rules: ThrottleRules };
+  /** The purchase this event's call is (core/purchase.ts): recorded before the call. */
+  readonly purchase: PurchaseDraft;
 }
 
 export type Climb =
@@ -217,6 +220,9 @@ async function send(
     // Our claim expired and may be another delivery's now: calling could buy twice. Nothing was sent.
     return { kind: 'failed', error: new StoreUnavailableError('this delivery no longer holds its claim (the invocation outlived its deadline); nothing was sent'), settlement: 'refused', steps, resent: how.resent };
   }
+  // The purchase is the function's from the call on: listed and recorded before it, so that a
+  // crash or a lost answer leaves a record to follow. A store that fails here: nothing is sent.
+  await recordPurchaseBeforeCall(deps, event, sent, offering, priced.price);
   try {
     const call = await callCreateClusterInstances(deps.tke, sent.region, sent.request, callOptions);
     steps.push({ rung: sent.rung, ...offering, outcome: 'bought', ...priced, clientToken: sent.clientToken });
@@ -233,6 +239,17 @@ async function send(
     await markOfferingSoldOut(deps, offering, capacity);
     return { kind: 'sold-out', error, sent };
   }
+}
+
+async function recordPurchaseBeforeCall(deps: ClimbDeps, event: ClimbEvent, sent: SentRequest, offering: Offering, price: RungStep['price']): Promise<void> {
+  const now = deps.now();
+  const retentionMs = deps.config.purchases.retentionDays * 86_400_000;
+  const record = purchaseRecordOf(event.purchase, sent, offering, now, { ...(price !== undefined && { price }) });
+  const key = purchaseKeyOf(record.clusterId, record.id);
+  const stored = await deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs));
+  await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) =>
+    indexPurchase(current, { id: record.id, clusterId: record.clusterId, at: stored.requestedAt, expiresAt: purchaseExpiry(stored, now, retentionMs) }, now),
+  );
 }
 
 function markOfferingSoldOut(deps: ClimbDeps, offering: Offering, code: string): Promise<void> {

@@ -12,7 +12,7 @@ import {
   type ScaleOutAnswer,
   type SentRequest,
 } from '../core/idempotency';
-import { indexPurchase, purchaseKeyOf, storePurchase, PURCHASE_INDEX_KEY, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { indexPurchase, purchaseExpiry, purchaseKeyOf, purchaseRecordOf, storePurchase, unindexPurchase, withdrawPurchase, PURCHASE_INDEX_KEY, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
 import { rungCountOf, type LadderPlan, type RungStep } from '../core/rungs';
@@ -119,7 +119,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
 
     // 2. claim the event: one delivery at a time, a finished one replays, and an earlier
     // delivery's request that may have bought comes back to be re-sent.
-    const event = eventOf(deps, resolved, times);
+    const event = eventOf(deps, asked, resolved, times);
     const claimed = await claimEvent(deps.store, event, deps.now());
     if (claimed.kind !== 'proceed') return claimOutcome(asked, resolved, claimed);
 
@@ -203,7 +203,7 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
       await settleNodes(deps, event, 'unknown'),
       await settleMoney(deps, resolved, event, 'unknown'),
       await startWarmUp(deps, resolved),
-      await recordThePurchase(deps, asked, resolved, sent, bought?.price, call.response.InstanceIdSet),
+      await recordInstances(deps, event, sent, bought?.price, call.response.InstanceIdSet),
     ];
     return failed(asked, error, { ...trace, settlement: 'unknown', ...storeFailures(problems) }, sent.clientToken);
   }
@@ -211,7 +211,7 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     await settleNodes(deps, event, 'created'),
     await settleMoney(deps, resolved, event, 'created'),
     await startWarmUp(deps, resolved),
-    await recordThePurchase(deps, asked, resolved, sent, bought?.price, call.response.InstanceIdSet),
+    await recordInstances(deps, event, sent, bought?.price, call.response.InstanceIdSet),
   ];
   return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
 }
@@ -227,11 +227,10 @@ async function settleFailed(deps: LifecycleDeps, asked: ScaleOutRequest, resolve
   const settlement = resend?.mayHaveBought === true ? 'unknown' : climb.settlement;
   const problems = [await releaseEvent(deps, event, settlement), await settleMoney(deps, resolved, event, settlement), await settleNodes(deps, event, settlement)];
   // Nodes may be joining after an unknown outcome: the warm-up starts as after a purchase, and the
-  // purchase is recorded without its instances (found later by the function's marks).
-  if (settlement === 'unknown') {
-    problems.push(await startWarmUp(deps, resolved));
-    if (climb.sent !== undefined) problems.push(await recordThePurchase(deps, asked, resolved, climb.sent, climb.steps[climb.steps.length - 1]?.price, []));
-  }
+  // purchase stays recorded as `requested` (its instances to be found by the function's marks).
+  // Refused outright, it bought nothing: it is no purchase.
+  if (settlement === 'unknown') problems.push(await startWarmUp(deps, resolved));
+  else if (climb.steps.some((step) => step.clientToken !== undefined)) problems.push(await withdrawTheRequested(deps, event));
   const trace: ScaleOutTrace = {
     ...traceOfClimb(asked, resolved, grant, climb),
     settlement,
@@ -253,15 +252,24 @@ interface EventClaim {
   readonly fingerprint: RequestFingerprint;
   readonly timeoutAt: number;
   readonly scope: { readonly key: string; readonly rules: ThrottleRules };
+  readonly purchase: PurchaseDraft;
 }
 
-function eventOf(deps: LifecycleDeps, resolved: ResolvedScaleOut, times: LifecycleTimes): EventClaim {
+function eventOf(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, times: LifecycleTimes): EventClaim {
   return {
     key: idempotencyKeyFor(resolved.source, resolved.eventId),
     claimId: deps.newClaimId(),
     fingerprint: fingerprintOf(resolved),
     timeoutAt: times.timeoutAt,
     scope: throttleScopeOf(resolved),
+    purchase: {
+      id: resolved.marks.purchase,
+      owner: resolved.marks.owner,
+      cluster: resolved.cluster.alias,
+      clusterId: resolved.cluster.clusterId,
+      template: resolved.template.name,
+      askedBy: { source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) },
+    },
   };
 }
 
@@ -370,43 +378,30 @@ async function settleMoney(deps: LifecycleDeps, resolved: ResolvedScaleOut, even
 }
 
 /**
- * A call that may have bought is a purchase the function owns from now on (core/purchase.ts): its
- * record (the request, its instances when known, what asked for it) and its place in the index.
- * The index first: an entry whose record could not be written is seen, and named in the log.
+ * The purchase, recorded as `requested` before its call (scale-out/climb.ts), learns its instances:
+ * `created` (core/purchase.ts). A store that fails here leaves it `requested`, named in the log.
  */
-async function recordThePurchase(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, sent: SentRequest, price: RungStep['price'], instanceIds: readonly string[]): Promise<string | undefined> {
+async function recordInstances(deps: LifecycleDeps, event: EventClaim, sent: SentRequest, price: RungStep['price'], instanceIds: readonly string[]): Promise<string | undefined> {
   const now = deps.now();
   const retentionMs = deps.config.purchases.retentionDays * 86_400_000;
-  const { id, owner } = { id: resolved.marks.purchase, owner: resolved.marks.owner };
-  const key = purchaseKeyOf(resolved.cluster.clusterId, id);
-  const record: PurchaseRecord = {
-    id,
-    owner,
-    cluster: resolved.cluster.alias,
-    clusterId: resolved.cluster.clusterId,
-    region: sent.region,
-    template: resolved.template.name,
-    rung: sent.rung,
-    offering: offeringOf(sent.region, sent.request),
-    count: sent.nodes,
-    clientToken: sent.clientToken,
-    request: sent.request,
-    instanceIds,
-    ...(price !== undefined && { price }),
-    askedBy: { source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) },
-    state: instanceIds.length > 0 ? 'created' : 'requested',
-    requestedAt: now,
-    ...(instanceIds.length > 0 && { createdAt: now }),
-  };
-  const indexed = await storeWrite(
-    () => deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) => indexPurchase(current, { id, clusterId: record.clusterId, at: now }, now, retentionMs)),
-    `purchase ${id} could not be listed in ${PURCHASE_INDEX_KEY}: a pass will not find it`,
-  );
-  const recorded = await storeWrite(
-    () => deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs)),
-    `the record of purchase ${id} (${key}) could not be written: its instances ${instanceIds.join(', ') || '(unknown)'} are not followed`,
-  );
-  return [indexed, recorded].filter((p) => p !== undefined).join('; ') || undefined;
+  const record = purchaseRecordOf(event.purchase, sent, offeringOf(sent.region, sent.request), now, { instanceIds, ...(price !== undefined && { price }) });
+  const key = purchaseKeyOf(record.clusterId, record.id);
+  return storeWrite(async () => {
+    const stored = await deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs));
+    await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) =>
+      indexPurchase(current, { id: record.id, clusterId: record.clusterId, at: stored.requestedAt, expiresAt: purchaseExpiry(stored, now, retentionMs) }, now),
+    );
+  }, `purchase ${record.id} (${key}) could not learn its instances ${instanceIds.join(', ')}: it stays "requested"`);
+}
+
+/** A call refused outright bought nothing: the purchase recorded before it is withdrawn. */
+async function withdrawTheRequested(deps: LifecycleDeps, event: EventClaim): Promise<string | undefined> {
+  const key = purchaseKeyOf(event.purchase.clusterId, event.purchase.id);
+  return storeWrite(async () => {
+    await deps.store.update<PurchaseRecord, void>(key, withdrawPurchase);
+    const remains = await deps.store.update<PurchaseRecord, boolean>(key, (current) => ({ write: { kind: 'keep' }, result: current !== undefined }));
+    if (!remains) await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) => unindexPurchase(current, event.purchase.id, deps.now()));
+  }, `purchase ${event.purchase.id} (${key}) was refused but could not be withdrawn: it stays listed as "requested"`);
 }
 
 /** A repeat (period 1 and on) within the rule's warm-up of the episode's last purchase. */

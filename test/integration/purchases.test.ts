@@ -70,6 +70,22 @@ describe('the purchase record', () => {
     expect(after[0]).toMatchObject({ id: first[0].id, state: 'created', instanceIds: done.json.instanceIds, requestedAt: first[0].requestedAt });
   });
 
+  it('a call refused outright bought nothing: no purchase is listed; one whose answer was lost is, before its answer was due', async () => {
+    h = await startHarness({ config: (doc) => (doc.throttle = RELAXED_THROTTLE) });
+    h.sandbox.injectFault({ kind: 'error', code: 'InvalidParameter', action: 'CreateClusterInstances' });
+    expect((await h.postGeneric({ eventId: 'refused-1', cluster: 'demo', template: 'small', count: 1 })).statusCode).toBe(422);
+    expect((await list()).json).toEqual({ purchases: [] });
+    // While the call is in flight, the purchase is already recorded: a crash now leaves it to follow.
+    let during: unknown;
+    h.sandbox.injectFault({ kind: 'delay', ms: 300, action: 'CreateClusterInstances' });
+    const inFlight = h.postGeneric({ eventId: 'slow-1', cluster: 'demo', template: 'small', count: 1 });
+    await new Promise((r) => setTimeout(r, 150));
+    during = (await list()).json.purchases;
+    expect(during).toMatchObject([{ state: 'requested', askedBy: { eventId: 'slow-1' }, instanceIds: [] }]);
+    expect((await inFlight).json.status).toBe('created');
+    expect((await list()).json.purchases).toMatchObject([{ state: 'created', askedBy: { eventId: 'slow-1' } }]);
+  });
+
   it('filters by cluster (alias or ClusterId) and state, newest first, with a limit', async () => {
     h = await startHarness({ config: (doc) => (doc.throttle = RELAXED_THROTTLE) });
     await h.postGeneric({ eventId: 'a', cluster: 'demo', template: 'small', count: 1 });

@@ -32,18 +32,33 @@ describe('the marks', () => {
   });
 
   it("merges with the template's own labels and instance tags, and adds a specification when there is none", () => {
-    const para: Record<string, unknown> = { TagSpecification: [{ ResourceType: 'instance', Tags: [{ Key: 'team', Value: 'sre' }] }, { ResourceType: 'disk', Tags: [{ Key: 'x', Value: 'y' }] }] };
+    const para: Record<string, unknown> = { TagSpecification: [{ ResourceType: 'instance', Tags: [{ Key: 'team', Value: 'sre' }] }, { ResourceType: 'image', Tags: [{ Key: 'x', Value: 'y' }] }] };
     const advanced: Record<string, unknown> = { Labels: [{ Name: 'pool', Value: 'burst' }] };
     writeMarks(para, advanced, marks);
     expect(para.TagSpecification).toEqual([
       { ResourceType: 'instance', Tags: [{ Key: 'team', Value: 'sre' }, { Key: MARK_KEYS.owner, Value: 'tke-scaleout' }, { Key: MARK_KEYS.purchase, Value: marks.purchase }] },
-      { ResourceType: 'disk', Tags: [{ Key: 'x', Value: 'y' }] },
+      { ResourceType: 'image', Tags: [{ Key: 'x', Value: 'y' }] },
     ]);
     expect(advanced.Labels).toEqual([{ Name: 'pool', Value: 'burst' }, { Name: MARK_KEYS.owner, Value: 'tke-scaleout' }, { Name: MARK_KEYS.purchase, Value: marks.purchase }]);
     const bare: Record<string, unknown> = {};
     const noAdvanced: Record<string, unknown> = {};
     writeMarks(bare, noAdvanced, marks);
     expect(bare.TagSpecification).toEqual([{ ResourceType: 'instance', Tags: [{ Key: MARK_KEYS.owner, Value: 'tke-scaleout' }, { Key: MARK_KEYS.purchase, Value: marks.purchase }] }]);
+  });
+
+  it('whatever else wrote our keys (a param, a ladder rung) is taken out: one value for each mark, ours', () => {
+    const para: Record<string, unknown> = {
+      TagSpecification: [
+        { ResourceType: 'instance', Tags: [{ Key: MARK_KEYS.purchase, Value: 'sre' }, { Key: 'team', Value: 'sre' }] },
+        { ResourceType: 'instance', Tags: [{ Key: MARK_KEYS.owner, Value: 'someone-else' }] },
+      ],
+    };
+    const advanced: Record<string, unknown> = { Labels: [{ Name: MARK_KEYS.owner, Value: 'x' }, { Name: 'pool', Value: 'burst' }] };
+    writeMarks(para, advanced, marks);
+    const allTags = (para.TagSpecification as Array<{ Tags: Array<{ Key: string; Value: string }> }>).flatMap((s) => s.Tags);
+    expect(allTags.filter((t) => t.Key === MARK_KEYS.owner)).toEqual([{ Key: MARK_KEYS.owner, Value: 'tke-scaleout' }]);
+    expect(allTags.filter((t) => t.Key === MARK_KEYS.purchase)).toEqual([{ Key: MARK_KEYS.purchase, Value: marks.purchase }]);
+    expect(advanced.Labels).toEqual([{ Name: 'pool', Value: 'burst' }, { Name: MARK_KEYS.owner, Value: 'tke-scaleout' }, { Name: MARK_KEYS.purchase, Value: marks.purchase }]);
   });
 
   it('reads them back from a label or tag set', () => {

@@ -1,4 +1,4 @@
-import { entriesOf, indexPurchase, MAX_INDEXED_PURCHASES, storePurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
+import { entriesOf, indexPurchase, MAX_INDEXED_PURCHASES, purchaseRecordOf, storePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
 
 /** A purchase's record and the index that lists them, as pure steps. */
 const T0 = Date.parse('2026-12-06T10:00:00Z');
@@ -50,19 +50,35 @@ describe('the purchase index', () => {
 
   it('lists each purchase once, oldest first', () => {
     let index: PurchaseIndex | undefined;
-    for (const [id, at] of [['b', 2], ['a', 1], ['b', 2]] as const) index = value<PurchaseIndex>(indexPurchase(index, entry(id, T0 + at), T0 + 10, WEEK));
+    for (const [id, at] of [['b', 2], ['a', 1], ['b', 2]] as const) {
+      const step = indexPurchase(index, entry(id, T0 + at), T0 + 10);
+      if (step.write.kind === 'put') index = step.write.value;
+    }
     expect(index!.entries.map((e) => e.id)).toEqual(['a', 'b']);
   });
 
-  it('drops what ended more than a retention ago, and keeps open ones however old', () => {
-    const index: PurchaseIndex = { entries: [entry('old-ended', T0, T0 + 1000), entry('old-open', T0), entry('recent-ended', T0 + WEEK, T0 + WEEK)] };
-    const next = value<PurchaseIndex>(indexPurchase(index, entry('new', T0 + WEEK + 5000), T0 + WEEK + 5000, WEEK));
-    expect(next.entries.map((e) => e.id)).toEqual(['old-open', 'recent-ended', 'new']);
+  it('drops what expired with its record, open or ended', () => {
+    const index: PurchaseIndex = { entries: [{ ...entry('ended-gone', T0, T0 + 1000), expiresAt: T0 + 1000 + WEEK }, { ...entry('open-gone', T0), expiresAt: T0 + WEEK }, { ...entry('recent', T0 + WEEK), expiresAt: T0 + 2 * WEEK }] };
+    const next = value<PurchaseIndex>(indexPurchase(index, { ...entry('new', T0 + WEEK + 5000), expiresAt: T0 + 2 * WEEK + 5000 }, T0 + WEEK + 5000));
+    expect(next.entries.map((e) => e.id)).toEqual(['recent', 'new']);
+  });
+
+  it('an entry that would not change and nothing to drop: no write (a redelivery costs no rewrite of the index)', () => {
+    const e = { ...entry('a', T0), expiresAt: T0 + WEEK };
+    expect(indexPurchase({ entries: [e] }, e, T0 + 10).write).toEqual({ kind: 'keep' });
+    // A later expiry (the record written again) updates it.
+    expect(value<PurchaseIndex>(indexPurchase({ entries: [e] }, { ...e, expiresAt: T0 + WEEK + 10 }, T0 + 10)).entries).toEqual([{ ...e, expiresAt: T0 + WEEK + 10 }]);
+  });
+
+  it('a refused call withdraws its requested purchase; one that knows instances is never withdrawn', () => {
+    expect(withdrawPurchase(record()).write).toEqual({ kind: 'delete' });
+    expect(withdrawPurchase(record({ state: 'created', instanceIds: ['ins-1'] })).write).toEqual({ kind: 'keep' });
+    expect(value<PurchaseIndex>(unindexPurchase({ entries: [entry('a', T0), entry('b', T0)] }, 'a', T0)).entries.map((e) => e.id)).toEqual(['b']);
   });
 
   it(`is bounded at ${MAX_INDEXED_PURCHASES}: ended purchases leave first`, () => {
     const entries = Array.from({ length: MAX_INDEXED_PURCHASES }, (_, i) => entry(`p${i}`, T0 + i, i === 10 ? T0 + 20 : undefined));
-    const next = value<PurchaseIndex>(indexPurchase({ entries }, entry('new', T0 + 10_000_000), T0 + 10_000_000, WEEK));
+    const next = value<PurchaseIndex>(indexPurchase({ entries }, entry('new', T0 + 10_000_000), T0 + 10_000_000));
     expect(next.entries).toHaveLength(MAX_INDEXED_PURCHASES);
     expect(next.entries.some((e) => e.id === 'p10')).toBe(false);
     expect(next.entries.at(-1)!.id).toBe('new');
@@ -71,5 +87,17 @@ describe('the purchase index', () => {
   it('reads what it can of a stored index that is not one (the store outlives deploys)', () => {
     expect(entriesOf({ entries: 'x' } as unknown as PurchaseIndex)).toEqual([]);
     expect(entriesOf({ entries: [null, { id: 1 }, entry('ok', T0)] } as unknown as PurchaseIndex)).toEqual([entry('ok', T0)]);
+  });
+});
+
+describe('what a record keeps of the request', () => {
+  it('the request as sent, but not a password or a user script (kept for weeks where an operator reads)', () => {
+    const para = { Placement: { Zone: 'ap-guangzhou-4' }, LoginSettings: { Password: 'Hunter2!' }, UserData: 'IyEvYmluL3NoCmV4cG9ydCBUT0tFTj1zZWNyZXQ=', ClientToken: 'so2-x' };
+    const sent = { clientToken: 'so2-x', request: { ClusterId: 'cls-e55paxnt', RunInstancePara: JSON.stringify(para) }, rung: 1, region: 'ap-guangzhou', nodes: 1 };
+    const kept = purchaseRecordOf(record(), sent, record().offering, T0);
+    expect(kept.request.RunInstancePara).not.toContain('Hunter2');
+    expect(kept.request.RunInstancePara).not.toContain(para.UserData);
+    expect(JSON.parse(kept.request.RunInstancePara)).toEqual({ ...para, LoginSettings: '(not kept)', UserData: '(not kept)' });
+    expect(kept).toMatchObject({ state: 'requested', instanceIds: [], count: 1, clientToken: 'so2-x' });
   });
 });

@@ -144,7 +144,13 @@ async function delivery(options: Options = {}) {
   const store = new RecordingStore(new MemoryStore(now));
   const resolved = resolveBurst(config, options.eventId ?? 'e-1', options.count ?? 2);
   const claimId = 'claim-1';
-  const event: ClimbEvent = { key: idempotencyKeyFor('generic', resolved.eventId), claimId, timeoutAt: clock + 25_000, scope: throttleScopeOf(resolved) };
+  const event: ClimbEvent = {
+    key: idempotencyKeyFor('generic', resolved.eventId),
+    claimId,
+    timeoutAt: clock + 25_000,
+    scope: throttleScopeOf(resolved),
+    purchase: { id: resolved.marks.purchase, owner: resolved.marks.owner, cluster: resolved.cluster.alias, clusterId: resolved.cluster.clusterId, template: resolved.template.name, askedBy: { source: 'generic', eventId: resolved.eventId } },
+  };
   const claimed = await store.update(event.key, (current: IdempotencyRecord | undefined) => decideDelivery(current, { claimId, fingerprint: fingerprintOf(resolved), claimExpiresAt: event.timeoutAt }, now()));
   expect(claimed).toEqual({ kind: 'proceed' });
   const grant = await store.update<ThrottleState, ThrottleDecision>(event.scope.key, (current) =>

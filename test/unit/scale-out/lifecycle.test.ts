@@ -190,8 +190,9 @@ describe('one scale-out, step by step', () => {
 
   it('store down after TKE created the nodes: answered created; the unsettled throttle is named in the trace', async () => {
     const { run, store } = setup([{ ok: ['ins-a'] }]);
-    // Updates: 1 claim, 2 budget, 3 sold-out memory, 4 the attempt recorded; then the call.
-    store.failOn = (key, n) => key.startsWith('throttle:') && n > 4;
+    // Updates: 1 claim, 2 budget, 3 sold-out memory, 4 the request recorded, 5 and 6 the purchase
+    // and its index; then the call.
+    store.failOn = (key, n) => key.startsWith('throttle:') && n > 6;
     const outcome = await run('e-1', 1);
     expect(outcome).toMatchObject({ ok: true, status: 'created' });
     expect(outcome.trace.storeFailures).toEqual([expect.stringMatching(/throttle of throttle:\{cls-e55paxnt\} could not be settled.*StoreUnavailable/)]);
@@ -199,7 +200,9 @@ describe('one scale-out, step by step', () => {
 
   it('store down when the answer is to be recorded: the store 503, with the instances in the trace for the log', async () => {
     const { run, store, tke } = setup([{ ok: ['ins-a'] }, { ok: ['ins-a'] }]);
-    store.failOn = (key, n) => key.startsWith('event:') && n === 5;
+    // The first write to the event's record after the call: its answer.
+    let failed = false;
+    store.failOn = (key) => key.startsWith('event:') && tke.calls > 0 && !failed && (failed = true);
     const outcome = failure(await run('e-1', 1));
     expect(outcome.error).toMatchObject({ status: 503, code: 'StoreUnavailable' });
     // The nodes exist but the answer is not recorded: settled as a purchase that may exist, so the
@@ -209,13 +212,14 @@ describe('one scale-out, step by step', () => {
   });
 
   it('store down when a refused call is settled: TKE\'s answer still reaches the sender; what is left is named', async () => {
-    const { run, store } = setup([{ code: 'FailedOperation.QuotaMaxNodLimit' }]);
-    store.failOn = (key, n) => n > 4;
+    const { run, store, tke } = setup([{ code: 'FailedOperation.QuotaMaxNodLimit' }]);
+    store.failOn = () => tke.calls > 0;
     const outcome = failure(await run('e-1', 1));
     expect(outcome.error).toMatchObject({ code: 'FailedOperation.QuotaMaxNodLimit' });
     expect(outcome.trace.storeFailures).toEqual([
       expect.stringMatching(/the claim on event:\{generic:e-1\} could not be released: redeliveries get 409 until/),
       expect.stringMatching(/budget taken on throttle:\{cls-e55paxnt\} could not be given back/),
+      expect.stringMatching(/purchase p-[0-9a-f]{16} .* was refused but could not be withdrawn/),
     ]);
   });
 
