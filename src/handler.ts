@@ -6,6 +6,7 @@ import { decisionLog } from './scf/decision-log';
 import type { InvocationContext } from './scf/invocation-context';
 import { remainingMs, scfHttpRequest } from './scf/http-request';
 import { isFollowUpEvent, type FollowUpJob } from './sources/chat/follow-up';
+import { isTimerEvent, type TimerEvent } from './scf/timer-event';
 import { ALERT_SOURCES } from './config/alert-sources';
 import { hookSourceOf } from './http/routes';
 import type { ScaleOutApp } from './scale-out-app';
@@ -47,8 +48,19 @@ export function createHandler(app: ScaleOutApp, logger: Logger): ScfHandler {
 
   // An asynchronous invocation of this function by itself (sources/chat/follow-up.ts) carries a job, not an
   // HTTP event: it gets the function's whole time, one log line, and nothing to answer.
-  return async function mainHandler(event: ScfHttpEvent | FollowUpJob, context: object) {
-    if (!isFollowUpEvent(event)) return httpHandler(event, context);
+  return async function mainHandler(event: ScfHttpEvent | FollowUpJob | TimerEvent, context: object) {
+    // The timer trigger: one pass following what the function bought, one log line.
+    if (isTimerEvent(event)) {
+      const startedAt = app.now();
+      const timeoutAt = startedAt + remainingMs(context as Partial<InvocationContext>, app.config.tke.fallbackDeadlineMs);
+      const report = await app.followPurchases({ deadline: timeoutAt - FOLLOW_UP_MARGIN_MS, timeoutAt });
+      const requestId = (context as { request_id?: unknown }).request_id;
+      const line = { trigger: event.TriggerName, ...report, durationMs: app.now() - startedAt, ...(typeof requestId === 'string' && { invocationId: requestId }) };
+      if (report.outcome === 'failed') logger.error(line, 'purchase pass');
+      else logger.info(line, 'purchase pass');
+      return { isBase64Encoded: false, statusCode: 200, headers: {}, body: JSON.stringify({ outcome: report.outcome }) };
+    }
+    if (!isFollowUpEvent(event)) return httpHandler(event as ScfHttpEvent, context);
     const startedAt = app.now();
     const timeoutAt = startedAt + remainingMs(context as Partial<InvocationContext>, app.config.tke.fallbackDeadlineMs);
     const decision = await app.followUp(event, { deadline: timeoutAt - FOLLOW_UP_MARGIN_MS, timeoutAt });

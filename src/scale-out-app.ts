@@ -14,6 +14,7 @@ import type { WebhookSource } from './sources/webhook-source';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
+import { followPurchases as followPurchasesPass, type PassReport } from './purchases/follow-pass';
 import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
@@ -59,6 +60,8 @@ export interface ScaleOutApp {
   handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest>;
   /** Finishes a chat scale-out an earlier invocation handed off (sources/chat/follow-up.ts); the log line's fields. */
   followUp(job: FollowUpJob, invocation: Invocation): Promise<DecisionRecord>;
+  /** One pass following what the function bought (the timer trigger; purchases/follow-pass.ts); its log line. */
+  followPurchases(invocation: Invocation): Promise<PassReport | { readonly outcome: 'failed'; readonly error: ReturnType<typeof describeError> }>;
 }
 
 
@@ -153,7 +156,17 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     return { ...invocation, ...attempts, deadline: Math.min(invocation.deadline, now() + source.answerWithinMs) };
   }
 
-  return { config, now, handle, followUp };
+  async function followPurchases(invocation: Invocation): Promise<PassReport | { readonly outcome: 'failed'; readonly error: ReturnType<typeof describeError> }> {
+    try {
+      await storeUsable();
+      return await followPurchasesPass({ config, store, tke, now, passId: deps.newClaimId?.() ?? randomUUID() }, invocation);
+    } catch (error) {
+      if (!(error instanceof ScaleOutError)) throw error;
+      return { outcome: 'failed', error: describeError(error) };
+    }
+  }
+
+  return { config, now, handle, followUp, followPurchases };
 }
 
 /** An answer's note (e.g. a chat reply that could not be posted) goes to the log line (`replyNote`), not to the sender. */

@@ -66,7 +66,23 @@ async function main(): Promise<void> {
     );
   }
 
+  // SCF's timer trigger, here an interval: a pass following what the function bought (its nodes
+  // joining, ready or failed; GET /purchases shows it). FOLLOW_EVERY_SECONDS, default 60; 0: none.
+  const followEvery = Number(env.FOLLOW_EVERY_SECONDS ?? 60);
+  const follow =
+    Number.isFinite(followEvery) && followEvery > 0
+      ? setInterval(() => {
+          const timer = { Type: 'Timer', TriggerName: 'local-follow', Time: new Date().toISOString(), Message: '' };
+          void (handler as unknown as (event: unknown, context: object) => Promise<unknown>)(timer, { request_id: 'local-follow', getRemainingTimeInMillis: () => timeoutMs }).catch((error: unknown) =>
+            console.error(`purchase pass failed: ${(error as Error).message}`),
+          );
+        }, followEvery * 1000)
+      : undefined;
+  follow?.unref();
+  if (follow !== undefined) console.error(`  follow:  a pass every ${followEvery} s follows each purchase (FOLLOW_EVERY_SECONDS); see GET ${server.url}/purchases with the health token`);
+
   const shutdown = async () => {
+    if (follow !== undefined) clearInterval(follow);
     await server.close();
     await scfSandbox?.stop();
     await sandbox?.stop();

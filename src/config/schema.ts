@@ -530,6 +530,11 @@ export const configSchema = z.strictObject({
       owner: z.string().regex(LABEL_VALUE, 'a label value: at most 63 of A-Z a-z 0-9 - _ ., a letter or digit at both ends').default('tke-scaleout'),
       /** How long a purchase's record is kept after it ended (ready, or cleaned up), for `GET /purchases`. */
       retentionDays: z.number().int().min(1).max(90).default(7),
+      /**
+       * A purchase whose nodes are not all running this long after it is failed (cluster-autoscaler's
+       * --max-node-provision-time and Karpenter's registration TTL are both 15 minutes).
+       */
+      provisionTimeoutSeconds: z.number().int().min(60).max(7200).default(900),
     })
     .prefault({}),
   /** Sold-out memory shared by every instance (core/sold-out.ts). */

@@ -1,3 +1,4 @@
+import type { ClusterInstance } from '../tke/tke-params';
 import type { SentRequest } from './idempotency';
 import type { CostKind } from './model';
 import type { Offering } from './sold-out';
@@ -48,6 +49,21 @@ export interface PurchaseRecord {
   readonly createdAt?: number;
   readonly readyAt?: number;
   readonly endedAt?: number;
+  /** What the last pass saw of each instance (core/purchase.ts, followPurchase). */
+  readonly instances?: Readonly<Record<string, InstanceStatus>>;
+  /** Why the purchase failed: an instance TKE reports failed, or one not running in time. */
+  readonly failedReason?: string;
+  /** A pass following it now, until when: two passes never take the same step. */
+  readonly followedBy?: { readonly pass: string; readonly until: number };
+  readonly lastFollowedAt?: number;
+}
+
+/** One instance as a pass last saw it. */
+export interface InstanceStatus {
+  /** TKE's InstanceState; `gone` when TKE no longer lists it. */
+  readonly state: string;
+  readonly failedReason?: string;
+  readonly readyAt?: number;
 }
 
 /** Who and what asked: the sender and its event (an alarm's event ID names its rule and alert), and why. */
@@ -143,6 +159,8 @@ export function storePurchase(current: PurchaseRecord | undefined, fresh: Purcha
   const state: PurchaseState = further === 'requested' && instanceIds.length > 0 ? 'created' : further;
   const createdAt = current?.createdAt ?? (state === 'requested' ? undefined : fresh.createdAt ?? now);
   const next: PurchaseRecord = {
+    // What a pass learnt (its instances' states, a failure) stays; the call's own facts are fresh.
+    ...current,
     ...fresh,
     ...(current !== undefined && { requestedAt: current.requestedAt, ...(current.readyAt !== undefined && { readyAt: current.readyAt }), ...(current.endedAt !== undefined && { endedAt: current.endedAt }) }),
     instanceIds,
@@ -204,5 +222,66 @@ export function entriesOf(index: PurchaseIndex | undefined): readonly PurchaseIn
 }
 
 function rank(state: PurchaseState): number {
+  // requested < created < joining < failed < ready < cleaned: a write never moves a purchase back.
   return ['requested', 'created', 'joining', 'failed', 'ready', 'cleaned'].indexOf(state);
+}
+
+/** How long after its purchase an instance TKE does not list is still taken as not listed yet. */
+export const NOT_LISTED_GRACE_MS = 120_000;
+
+/**
+ * A pass takes the purchase to follow it: no other pass (an overlapping timer, another instance)
+ * takes it until `until`. `taken`: this pass may follow it; `busy`: another pass has it; `gone`: no record.
+ */
+export function takePurchase(current: PurchaseRecord | undefined, pass: string, until: number, now: number, retentionMs: number): StoreStep<PurchaseRecord, { readonly kind: 'taken'; readonly record: PurchaseRecord } | { readonly kind: 'busy' | 'gone' }> {
+  if (current === undefined) return { write: { kind: 'keep' }, result: { kind: 'gone' } };
+  if (current.followedBy !== undefined && current.followedBy.pass !== pass && current.followedBy.until > now) return { write: { kind: 'keep' }, result: { kind: 'busy' } };
+  const next: PurchaseRecord = { ...current, followedBy: { pass, until } };
+  return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now, retentionMs) }, result: { kind: 'taken', record: next } };
+}
+
+/**
+ * What a pass learns of a purchase from TKE's view of its instances (DescribeClusterInstances:
+ * `running` / `initializing` / `failed` with `FailedReason`, tke_models.d.ts Instance):
+ *
+ *   every instance running            ready (time to ready recorded), the purchase ends
+ *   any failed, or any not running    failed, with the reason (cleaning it up is the next step)
+ *     `provisionTimeoutMs` after it was created
+ *   none listed any more (after a     cleaned: they are gone, whoever removed them
+ *     grace for a fresh purchase)
+ *   else                              joining
+ *
+ * Only this record's own instances are looked at. A purchase still `requested` (its outcome
+ * unknown, no instances known) is left as it is. The pass's hold is released.
+ */
+export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string, ClusterInstance>, now: number, provisionTimeoutMs: number): PurchaseRecord {
+  const { followedBy: _released, ...rest } = record;
+  if (record.instanceIds.length === 0 || ENDED_STATES.has(record.state)) return { ...rest, lastFollowedAt: now };
+  const since = record.createdAt ?? record.requestedAt;
+  const instances: Record<string, InstanceStatus> = {};
+  for (const id of record.instanceIds) {
+    const before = record.instances?.[id];
+    const instance = seen.get(id);
+    if (instance === undefined) {
+      instances[id] = now - since < NOT_LISTED_GRACE_MS ? { state: 'not-listed-yet' } : { state: 'gone' };
+      continue;
+    }
+    instances[id] = {
+      state: instance.state,
+      ...(instance.state !== 'running' && instance.failedReason !== undefined && { failedReason: instance.failedReason }),
+      ...(instance.state === 'running' && { readyAt: before?.readyAt ?? now }),
+    };
+  }
+  const states = Object.values(instances).map((i) => i.state);
+  const late = now - since >= provisionTimeoutMs;
+  const failed = Object.entries(instances).filter(([, i]) => i.state === 'failed');
+  const base = { ...rest, instances, lastFollowedAt: now };
+  if (states.every((st) => st === 'gone')) return { ...base, state: 'cleaned', endedAt: now, failedReason: 'no instance of it is in the cluster any more' };
+  if (states.every((st) => st === 'running' || st === 'gone') && states.includes('running')) return { ...base, state: 'ready', readyAt: record.readyAt ?? now, endedAt: now };
+  if (failed.length > 0) return { ...base, state: 'failed', failedReason: failed.map(([id, i]) => `${id}: ${i.failedReason ?? 'failed'}`).join('; ') };
+  if (late) {
+    const waiting = Object.entries(instances).filter(([, i]) => i.state !== 'running' && i.state !== 'gone');
+    return { ...base, state: 'failed', failedReason: `not running ${Math.round(provisionTimeoutMs / 1000)} s after the purchase: ${waiting.map(([id, i]) => `${id} (${i.state})`).join(', ')}` };
+  }
+  return { ...base, state: record.state === 'failed' ? 'failed' : 'joining' };
 }

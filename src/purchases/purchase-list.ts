@@ -90,6 +90,10 @@ function view(record: PurchaseRecord, now: number): Record<string, unknown> {
     ...(record.createdAt !== undefined && { createdAt: iso(record.createdAt) }),
     ...(record.readyAt !== undefined && { readyAt: iso(record.readyAt) }),
     ...(record.endedAt !== undefined && { endedAt: iso(record.endedAt) }),
+    ...(record.instances !== undefined && { instances: record.instances }),
+    ...(record.failedReason !== undefined && { failedReason: record.failedReason }),
+    ...(typeof record.readyAt === 'number' && typeof record.createdAt === 'number' && { timeToReadySeconds: Math.round((record.readyAt - record.createdAt) / 1000) }),
+    ...(iso(record.lastFollowedAt) !== undefined && { lastFollowedAt: iso(record.lastFollowedAt) }),
     ...(typeof record.requestedAt === 'number' && Number.isFinite(record.requestedAt) && { ageSeconds: Math.max(0, Math.round((now - record.requestedAt) / 1000)) }),
   };
 }

@@ -1,4 +1,4 @@
-import { entriesOf, indexPurchase, MAX_INDEXED_PURCHASES, purchaseRecordOf, storePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
+import { entriesOf, followPurchase, indexPurchase, MAX_INDEXED_PURCHASES, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
 
 /** A purchase's record and the index that lists them, as pure steps. */
 const T0 = Date.parse('2026-12-06T10:00:00Z');
@@ -101,3 +101,53 @@ describe('what a record keeps of the request', () => {
     expect(kept).toMatchObject({ state: 'requested', instanceIds: [], count: 1, clientToken: 'so2-x' });
   });
 });
+
+describe('following a purchase (TKE InstanceState running / initializing / failed, tke_models.d.ts Instance)', () => {
+  const created = record({ state: 'created', instanceIds: ['ins-1', 'ins-2'], createdAt: T0 });
+  const seen = (...instances: Array<[string, string, string?]>) => new Map(instances.map(([id, state, reason]) => [id, { instanceId: id, state, ...(reason !== undefined && { failedReason: reason }) }]));
+  const TIMEOUT = 900_000;
+
+  it('every node running: ready, ended, each with when it was first seen running', () => {
+    const next = followPurchase(created, seen(['ins-1', 'running', '=Ready:True'], ['ins-2', 'running']), T0 + 60_000, TIMEOUT);
+    expect(next).toMatchObject({ state: 'ready', readyAt: T0 + 60_000, endedAt: T0 + 60_000, instances: { 'ins-1': { state: 'running', readyAt: T0 + 60_000 } } });
+    // A running node's FailedReason ("=Ready:True" in TKE's example) is not a failure.
+    expect(next.instances!['ins-1']).not.toHaveProperty('failedReason');
+  });
+
+  it('one initializing: joining; one failed: failed with its FailedReason', () => {
+    expect(followPurchase(created, seen(['ins-1', 'running'], ['ins-2', 'initializing']), T0 + 60_000, TIMEOUT).state).toBe('joining');
+    expect(followPurchase(created, seen(['ins-1', 'running'], ['ins-2', 'failed', 'disk attach failed']), T0 + 60_000, TIMEOUT)).toMatchObject({ state: 'failed', failedReason: 'ins-2: disk attach failed' });
+  });
+
+  it('not running at the provision timeout: failed, naming the nodes; a millisecond before, joining', () => {
+    const initializing = seen(['ins-1', 'running'], ['ins-2', 'initializing']);
+    expect(followPurchase(created, initializing, T0 + TIMEOUT - 1, TIMEOUT).state).toBe('joining');
+    expect(followPurchase(created, initializing, T0 + TIMEOUT, TIMEOUT)).toMatchObject({ state: 'failed', failedReason: 'not running 900 s after the purchase: ins-2 (initializing)' });
+  });
+
+  it('a node not listed: not yet, within the grace after the purchase; gone after it; none left: cleaned', () => {
+    expect(followPurchase(created, seen(['ins-1', 'running']), T0 + NOT_LISTED_GRACE_MS - 1, TIMEOUT)).toMatchObject({ state: 'joining', instances: { 'ins-2': { state: 'not-listed-yet' } } });
+    expect(followPurchase(created, seen(['ins-1', 'running']), T0 + NOT_LISTED_GRACE_MS, TIMEOUT)).toMatchObject({ state: 'ready', instances: { 'ins-2': { state: 'gone' } } });
+    expect(followPurchase(created, seen(), T0 + NOT_LISTED_GRACE_MS, TIMEOUT)).toMatchObject({ state: 'cleaned', endedAt: T0 + NOT_LISTED_GRACE_MS });
+  });
+
+  it('a purchase without instances (outcome unknown) or already ended is left as it is; the hold is released', () => {
+    const held = record({ followedBy: { pass: 'a', until: T0 + 1000 } });
+    const next = followPurchase(held, seen(), T0, TIMEOUT);
+    expect(next.state).toBe('requested');
+    expect(next).not.toHaveProperty('followedBy');
+  });
+
+  it('one pass at a time: taken, busy for another until the hold ends, gone when there is no record', () => {
+    const taken = storeStepValue(takePurchase(created, 'pass-a', T0 + 30_000, T0, WEEK));
+    expect(takePurchase(taken, 'pass-b', T0 + 60_000, T0 + 1000, WEEK).result).toEqual({ kind: 'busy' });
+    expect(takePurchase(taken, 'pass-a', T0 + 60_000, T0 + 1000, WEEK).result).toMatchObject({ kind: 'taken' });
+    // A pass that died: its hold ends with its invocation.
+    expect(takePurchase(taken, 'pass-b', T0 + 90_000, T0 + 30_000, WEEK).result).toMatchObject({ kind: 'taken' });
+    expect(takePurchase(undefined, 'pass-a', T0, T0, WEEK).result).toEqual({ kind: 'gone' });
+  });
+});
+
+function storeStepValue(step: { write: unknown }): PurchaseRecord {
+  return (step.write as { value: PurchaseRecord }).value;
+}
