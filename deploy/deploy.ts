@@ -1,7 +1,9 @@
 /**
  * `npm run deploy -- --region ap-guangzhou --role SCF_TkeScaleoutRole`: packages the function
- * (`npm run package` runs first) and creates or updates it on SCF with its Function URL, then prints
- * the URL to give each sender. Run it again after a change: it updates in place, same URL.
+ * (`npm run package` runs first) and creates or updates it on SCF with its Function URL and the
+ * timer trigger of the pass that follows what it bought (`scaleout-follow`, every minute unless
+ * `--follow-every` or `--no-follow`), then prints the URL to give each sender. Run it again after a
+ * change: it updates in place, same URL, same timer.
  *
  * Credentials: the deployer's own TENCENTCLOUD_SECRETID / TENCENTCLOUD_SECRETKEY
  * (/ TENCENTCLOUD_SESSIONTOKEN), as tccli reads them. The function's environment: every env var the
@@ -14,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { scf } from 'tencentcloud-sdk-nodejs-scf';
 import { routeFor, sdkClientConfig } from '../src/tencentcloud/endpoint-route';
 import { envVarsNamedBy } from './config-env-vars';
-import { deployFunction, type FunctionSpec } from './scf-deploy';
+import { checkSchedule, DEFAULT_FOLLOW_SCHEDULE, FOLLOW_TRIGGER_NAME, ROLE_TKE_ACTIONS } from './follow-timer';
+import { deployFunction, type FollowResult, type FunctionSpec } from './scf-deploy';
 
 const ROOT = join(__dirname, '..', '..');
 const ZIP = join(ROOT, 'dist', 'tke-scaleout.zip');
@@ -26,10 +29,13 @@ const ENV_LIMIT_BYTES = 4096;
 const USAGE = `npm run deploy -- [--region <region>] [--role <execution role>] [options]
 
   --region        SCF region (default ap-guangzhou)                              env SCF_REGION
-  --role          execution role the function runs as; it must allow
-                  tke:CreateClusterInstances and tke:DescribeClusters (and
-                  cvm:InquiryPriceRunInstances with a money budget). Without one
-                  a new function cannot start; an existing one keeps its own.    env SCF_ROLE
+  --role          execution role the function runs as; it must allow, on each
+                  cluster the config names,
+${ROLE_TKE_ACTIONS.map((action) => `                    ${action}`).join('\n')}
+                  (and cvm:InquiryPriceRunInstances with a money budget,
+                  scf:InvokeFunction on itself for chat follow-ups; docs/DEPLOY.md).
+                  Without one a new function cannot start; an existing one keeps
+                  its own.                                                       env SCF_ROLE
   --name          function name (default tke-scaleout)                           env SCF_FUNCTION_NAME
   --namespace     SCF namespace (default "default")                              env SCF_NAMESPACE
   --memory        MB, 64-3072 (default 256)                                      env SCF_MEMORY_MB
@@ -37,6 +43,13 @@ const USAGE = `npm run deploy -- [--region <region>] [--role <execution role>] [
   --vpc, --subnet VPC and subnet, both or neither (to reach TencentDB for Redis) env SCF_VPC_ID, SCF_SUBNET_ID
   --url-auth      Function URL auth: NONE (default; each sender is verified by
                   the function) or CAM                                           env SCF_URL_AUTH
+  --follow-every  schedule of the timer trigger ${FOLLOW_TRIGGER_NAME}, which runs the
+                  pass following what the function bought: SCF's cron, 7 fields
+                  (second minute hour day month weekday year); default
+                  "${DEFAULT_FOLLOW_SCHEDULE}", every minute. One that exists with another
+                  schedule is updated in place.                                  env SCF_FOLLOW_EVERY
+  --no-follow     no timer: none is created, and an existing ${FOLLOW_TRIGGER_NAME}
+                  is turned off (kept, not deleted)                              env SCF_NO_FOLLOW=1
   --endpoint      SCF API URL instead of https://scf.tencentcloudapi.com
                   (private endpoints, stand-ins)                                 env SCF_ENDPOINT
 
@@ -64,6 +77,8 @@ async function main(): Promise<void> {
       vpc: { type: 'string' },
       subnet: { type: 'string' },
       'url-auth': { type: 'string' },
+      'follow-every': { type: 'string' },
+      'no-follow': { type: 'boolean' },
       endpoint: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -87,6 +102,7 @@ async function main(): Promise<void> {
     subnet: setting(flags.subnet, 'SCF_SUBNET_ID'),
     urlAuth: setting(flags['url-auth'], 'SCF_URL_AUTH', 'NONE')!,
     endpoint: setting(flags.endpoint, 'SCF_ENDPOINT'),
+    followSchedule: followScheduleOf(flags['follow-every'], flags['no-follow'], env),
   };
   if (!/^[a-z]{2,}-[a-z]+(-[a-z0-9]+)*$/.test(values.region)) throw new UsageError(`--region: a region such as ap-guangzhou, got ${JSON.stringify(values.region)}`);
   if ((values.vpc === undefined) !== (values.subnet === undefined)) throw new UsageError('--vpc and --subnet: give both or neither');
@@ -125,6 +141,7 @@ async function main(): Promise<void> {
     environment,
     zip: readFileSync(ZIP),
     urlAuth: values.urlAuth,
+    followSchedule: values.followSchedule,
   };
 
   const route = routeFor(values.endpoint, 'scf.tencentcloudapi.com');
@@ -139,6 +156,7 @@ async function main(): Promise<void> {
 
   const result = await deployFunction(client, spec, { say, waitMs: Number(env.DEPLOY_WAIT_MS ?? 180_000), pollMs: Number(env.DEPLOY_POLL_MS ?? 2000) });
   say(`${result.action} ${spec.namespace}/${spec.name}: ${spec.runtime}, handler ${spec.handler}, code sha256 ${result.codeSha256.slice(0, 16)}…`);
+  say(followLine(result.follow));
   if (result.url === undefined) {
     say('Function URL: created, but SCF did not say its address; see the function\'s "Function URL" tab in the console');
     return;
@@ -149,6 +167,46 @@ async function main(): Promise<void> {
   say('Give the senders (docs/SENDERS.md says how to set each up):');
   for (const sender of senders) say(`  ${sender.padEnd(16)} ${base}/hooks/${sender}`);
   say(`  ${'health'.padEnd(16)} ${base}/healthz`);
+}
+
+/**
+ * The follow timer's schedule: --no-follow (none), else --follow-every, else their env vars, else
+ * every minute. Both at once, at either level, is a usage error.
+ */
+function followScheduleOf(every: string | undefined, noFollow: boolean | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (noFollow === true && every !== undefined) throw new UsageError('--follow-every and --no-follow: give one or neither');
+  if (noFollow === true) return undefined;
+  let wanted = every;
+  let source = '--follow-every';
+  if (wanted === undefined) {
+    const noFollowEnv = env.SCF_NO_FOLLOW ?? '';
+    if (!['', '0', 'false', '1', 'true'].includes(noFollowEnv)) throw new UsageError(`SCF_NO_FOLLOW: 1 or true (no timer), 0, false or unset, got ${JSON.stringify(noFollowEnv)}`);
+    const off = noFollowEnv === '1' || noFollowEnv === 'true';
+    const everyEnv = env.SCF_FOLLOW_EVERY === '' ? undefined : env.SCF_FOLLOW_EVERY;
+    if (off && everyEnv !== undefined) throw new UsageError('SCF_FOLLOW_EVERY and SCF_NO_FOLLOW: set one or neither');
+    if (off) return undefined;
+    wanted = everyEnv ?? DEFAULT_FOLLOW_SCHEDULE;
+    source = 'SCF_FOLLOW_EVERY';
+  }
+  const checked = checkSchedule(wanted);
+  if (!checked.ok) throw new UsageError(`${source} ${JSON.stringify(wanted)}: ${checked.reason}`);
+  return checked.schedule;
+}
+
+function followLine(follow: FollowResult): string {
+  const name = FOLLOW_TRIGGER_NAME;
+  switch (follow.action) {
+    case 'created':
+      return `Follow timer: ${name}, "${follow.schedule}" (new)`;
+    case 'updated':
+      return `Follow timer: ${name}, "${follow.schedule}" (was ${follow.was === undefined ? 'not shown' : `"${follow.was}"`}${follow.wasEnabled ? '' : ', off'})`;
+    case 'unchanged':
+      return `Follow timer: ${name}, ${follow.schedule === undefined ? 'its schedule not shown' : `"${follow.schedule}"`}${follow.enabled ? '' : ', off (--no-follow)'}`;
+    case 'disabled':
+      return `Follow timer: ${name} turned off (--no-follow); what the function bought is not followed until a deploy without --no-follow`;
+    case 'none':
+      return 'Follow timer: none (--no-follow); what the function bought is not followed';
+  }
 }
 
 main().catch((error: unknown) => {

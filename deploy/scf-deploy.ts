@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
 import { backOff } from 'exponential-backoff';
 import { describeApiFailure } from '../src/tencentcloud/api-failure';
+import { FOLLOW_TRIGGER_NAME, planFollowTrigger } from './follow-timer';
 import type { scf } from 'tencentcloud-sdk-nodejs-scf';
 
 type ScfClient = InstanceType<typeof scf.v20180416.Client>;
 
 /**
- * Create or update the function on SCF, then make sure it has a Function URL, with the official
- * SCF SDK (CreateFunction / UpdateFunctionCode / UpdateFunctionConfiguration; the Function URL is a
- * trigger of Type "http", see CreateTrigger's doc, 583/18589). Run it twice and the second run
- * updates in place and finds the same URL: nothing is created twice.
+ * Create or update the function on SCF, then make sure it has a Function URL and the timer trigger
+ * of the pass that follows what it bought, with the official SCF SDK (CreateFunction /
+ * UpdateFunctionCode / UpdateFunctionConfiguration; the Function URL is a trigger of Type "http",
+ * see CreateTrigger's doc, 583/18589; the timer one of Type "timer", updated in place with
+ * UpdateTrigger, see deploy/follow-timer.ts). Run it twice and the second run updates the function
+ * in place, finds the same URL and leaves the timer as it is: nothing is created twice.
  *
  * SCF changes a function asynchronously: after each change it is Creating or Updating and refuses
  * the next change (FailedOperation.FunctionStatusError) until Active, so every step waits for it.
@@ -35,12 +38,27 @@ export interface FunctionSpec {
   readonly zip: Buffer;
   /** Function URL auth: NONE (each sender is verified by the function itself) or CAM. */
   readonly urlAuth: 'NONE' | 'CAM';
+  /**
+   * The schedule of the follow timer (trigger `scaleout-follow`), a 7-field SCF cron expression
+   * already checked (checkSchedule); undefined: no timer (`--no-follow`), and one that exists is
+   * turned off.
+   */
+  readonly followSchedule: string | undefined;
 }
+
+/** What became of the follow timer. */
+export type FollowResult =
+  | { readonly action: 'created'; readonly schedule: string }
+  | { readonly action: 'updated'; readonly schedule: string; readonly was: string | undefined; readonly wasEnabled: boolean }
+  | { readonly action: 'unchanged'; readonly schedule: string | undefined; readonly enabled: boolean }
+  | { readonly action: 'disabled'; readonly schedule: string | undefined }
+  | { readonly action: 'none' };
 
 export interface DeployResult {
   readonly action: 'created' | 'updated';
   readonly url: string | undefined;
   readonly urlCreated: boolean;
+  readonly follow: FollowResult;
   readonly codeSha256: string;
 }
 
@@ -112,7 +130,46 @@ export async function deployFunction(client: ScfClient, spec: FunctionSpec, opti
   // Where SCF puts the address is not documented: when the trigger does not show it, the function's
   // description may (AccessInfo).
   url ??= functionUrlIn(JSON.stringify(await call(() => client.GetFunction(ids))));
-  return { action, url, urlCreated, codeSha256: createHash('sha256').update(spec.zip).digest('hex') };
+
+  const timer = triggers.Triggers?.find((t) => t.Type === 'timer' && t.TriggerName === FOLLOW_TRIGGER_NAME);
+  const follow = await applyFollowTrigger(client, ids, timer, spec.followSchedule, options);
+  return { action, url, urlCreated, follow, codeSha256: createHash('sha256').update(spec.zip).digest('hex') };
+}
+
+/**
+ * The follow timer: created (CreateTrigger, Type "timer", TriggerDesc the cron expression, Enable
+ * OPEN), updated in place when its schedule differs or it is off (UpdateTrigger, same fields, on the
+ * trigger's own Qualifier), turned off with `--no-follow` (UpdateTrigger, Enable CLOSE, its schedule
+ * kept), else left alone. Never deleted: a trigger of that name is ours.
+ */
+async function applyFollowTrigger(
+  client: ScfClient,
+  ids: { FunctionName: string; Namespace: string },
+  existing: { TriggerDesc?: string; Enable?: number; Qualifier?: string } | undefined,
+  schedule: string | undefined,
+  options: DeployOptions,
+): Promise<FollowResult> {
+  const plan = planFollowTrigger(existing, schedule);
+  const trigger = { ...ids, TriggerName: FOLLOW_TRIGGER_NAME, Type: 'timer', ...(existing?.Qualifier && { Qualifier: existing.Qualifier }) };
+  switch (plan.action) {
+    case 'none':
+      return plan;
+    case 'keep':
+      options.say(`follow timer ${FOLLOW_TRIGGER_NAME} exists (${plan.schedule ?? 'schedule not shown'}, ${plan.enabled ? 'on' : 'off'})`);
+      return { action: 'unchanged', schedule: plan.schedule, enabled: plan.enabled };
+    case 'create':
+      options.say(`creating the follow timer ${FOLLOW_TRIGGER_NAME} (${plan.schedule})`);
+      await call(() => client.CreateTrigger({ ...trigger, TriggerDesc: plan.schedule, Enable: 'OPEN' }));
+      return { action: 'created', schedule: plan.schedule };
+    case 'update':
+      options.say(`updating the follow timer ${FOLLOW_TRIGGER_NAME}: ${plan.was ?? '?'}${plan.wasEnabled ? '' : ' (off)'} -> ${plan.schedule} (on)`);
+      await call(() => client.UpdateTrigger({ ...trigger, TriggerDesc: plan.schedule, Enable: 'OPEN' }));
+      return { action: 'updated', schedule: plan.schedule, was: plan.was, wasEnabled: plan.wasEnabled };
+    case 'disable':
+      options.say(`turning off the follow timer ${FOLLOW_TRIGGER_NAME} (--no-follow; its schedule ${plan.schedule ?? '?'} is kept)`);
+      await call(() => client.UpdateTrigger({ ...trigger, ...(plan.schedule !== undefined && { TriggerDesc: plan.schedule }), Enable: 'CLOSE' }));
+      return { action: 'disabled', schedule: plan.schedule };
+  }
 }
 
 /** Polls GetFunction until Active; a failed create or update is an error naming SCF's reason. */

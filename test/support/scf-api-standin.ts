@@ -14,7 +14,15 @@ import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLo
  *    one ResourceInUse.Function; a second http trigger (Function URL) ResourceInUse.Trigger;
  *  - the Function URL is an `http` trigger whose name SCF chooses and whose description carries the
  *    URL (https://<appid>-<id>.<region>.tencentscf.com), created with CreateTrigger Type "http" and
- *    TriggerDesc {"AuthType": "NONE"|"CAM", "NetConfig": {...}}.
+ *    TriggerDesc {"AuthType": "NONE"|"CAM", "NetConfig": {...}};
+ *  - a timer trigger is created with CreateTrigger Type "timer", TriggerDesc the cron expression
+ *    (7 fields with seconds, 583/9708) and its name (up to 60 of a-z A-Z 0-9 - _, starting with a
+ *    letter; unique per function and qualifier: a second one is ResourceInUse.Trigger), and listed
+ *    with TriggerDesc {"cron": "<expression>"}, as terraform-provider-tencentcloud and
+ *    serverless-tencent-scf read it back; UpdateTrigger (Type timer only here) changes its
+ *    TriggerDesc and Enable in place, an unknown one is ResourceNotFound.Trigger. What SCF does
+ *    with a 7-field expression it cannot schedule (a 30th of February) is not modelled: only the
+ *    field count and characters are checked.
  */
 export const SCF_STANDIN_CREDENTIAL: ApiCredential = {
   secretId: 'AKIDscfStandinLOCALONLY000000000000',
@@ -26,6 +34,8 @@ const STANDIN_CREDENTIALS = new Map([[SCF_STANDIN_CREDENTIAL.secretId, SCF_STAND
 /** Runtimes CreateFunction accepts for Node (the SDK's list): there is no Node 20. */
 const NODE_RUNTIMES = ['Nodejs6.10', 'Nodejs8.9', 'Nodejs10.15', 'Nodejs12.16', 'Nodejs14.18', 'Nodejs16.13', 'Nodejs18.15'];
 const FUNCTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$/;
+const TIMER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,59}$/;
+const CRON_FIELD = /^[0-9A-Za-z,\-*/?#]+$/;
 const APP_ID = '1250000000';
 
 export interface StandinFunction {
@@ -42,7 +52,17 @@ export interface StandinFunction {
   code: Buffer;
   status: 'Creating' | 'Updating' | 'Active';
   busyUntil: number;
-  triggers: Array<{ Type: string; TriggerName: string; TriggerDesc: string; Enable: number; Qualifier: string; AddTime: string }>;
+  triggers: StandinTrigger[];
+}
+
+export interface StandinTrigger {
+  Type: string;
+  TriggerName: string;
+  TriggerDesc: string;
+  Enable: number;
+  Qualifier: string;
+  AddTime: string;
+  ModTime: string;
 }
 
 export interface StandinCall {
@@ -172,11 +192,12 @@ export class ScfApiStandin {
       }
       case 'ListTriggers': {
         if (existing === undefined) throw new ApiError('ResourceNotFound.Function', `function ${String(p.FunctionName)} does not exist`);
-        return { TotalCount: existing.triggers.length, Triggers: existing.triggers.map((t) => ({ ...t, ModTime: t.AddTime, AvailableStatus: 'Available', BindStatus: '' })) };
+        return { TotalCount: existing.triggers.length, Triggers: existing.triggers.map((t) => ({ ...t, AvailableStatus: 'Available', BindStatus: '' })) };
       }
       case 'CreateTrigger': {
         const fn = active();
-        if (p.Type !== 'http') throw new ApiError('InvalidParameterValue.Type', 'this stand-in creates Function URLs (Type "http") only');
+        if (p.Type === 'timer') return { TriggerInfo: this.createTimer(fn, p) };
+        if (p.Type !== 'http') throw new ApiError('InvalidParameterValue.Type', 'this stand-in creates Function URLs (Type "http") and timer triggers only');
         if (fn.triggers.some((t) => t.Type === 'http')) throw new ApiError('ResourceInUse.Trigger', 'the function already has a Function URL (http trigger)');
         let desc: { AuthType?: unknown; NetConfig?: { EnableIntranet?: unknown; EnableExtranet?: unknown } };
         try {
@@ -197,13 +218,47 @@ export class ScfApiStandin {
           Enable: p.Enable === 'CLOSE' ? 0 : 1,
           Qualifier: typeof p.Qualifier === 'string' ? p.Qualifier : '$LATEST',
           AddTime: new Date(this.now()).toISOString(),
+          ModTime: new Date(this.now()).toISOString(),
         };
         fn.triggers.push(trigger);
         return { TriggerInfo: trigger };
       }
+      case 'UpdateTrigger': {
+        const fn = active();
+        if (p.Type !== 'timer') throw new ApiError('InvalidParameterValue.Type', 'this stand-in updates timer triggers only');
+        const qualifier = typeof p.Qualifier === 'string' ? p.Qualifier : '$LATEST';
+        const trigger = fn.triggers.find((t) => t.Type === 'timer' && t.TriggerName === p.TriggerName && t.Qualifier === qualifier);
+        if (trigger === undefined) throw new ApiError('ResourceNotFound.Trigger', `no timer trigger ${String(p.TriggerName)} on ${qualifier}`);
+        if (p.TriggerDesc !== undefined) trigger.TriggerDesc = JSON.stringify({ cron: cronOf(p.TriggerDesc) });
+        if (p.Enable !== undefined) trigger.Enable = enableOf(p.Enable);
+        trigger.ModTime = new Date(this.now()).toISOString();
+        return {};
+      }
       default:
         throw new ApiError('InvalidAction', `this stand-in does not implement ${action}`);
     }
+  }
+
+  private createTimer(fn: StandinFunction, p: Record<string, unknown>): StandinTrigger {
+    if (typeof p.TriggerName !== 'string' || !TIMER_NAME.test(p.TriggerName)) {
+      throw new ApiError('InvalidParameterValue.TriggerName', 'a timer trigger name is up to 60 letters, digits, - and _, starting with a letter');
+    }
+    const qualifier = typeof p.Qualifier === 'string' ? p.Qualifier : '$LATEST';
+    if (fn.triggers.some((t) => t.Type === 'timer' && t.TriggerName === p.TriggerName && t.Qualifier === qualifier)) {
+      throw new ApiError('ResourceInUse.Trigger', `the function already has a timer trigger ${p.TriggerName}`);
+    }
+    const at = new Date(this.now()).toISOString();
+    const trigger: StandinTrigger = {
+      Type: 'timer',
+      TriggerName: p.TriggerName,
+      TriggerDesc: JSON.stringify({ cron: cronOf(p.TriggerDesc) }),
+      Enable: p.Enable === undefined ? 1 : enableOf(p.Enable),
+      Qualifier: qualifier,
+      AddTime: at,
+      ModTime: at,
+    };
+    fn.triggers.push(trigger);
+    return trigger;
   }
 
   private statusOf(fn: StandinFunction): StandinFunction['status'] {
@@ -237,6 +292,21 @@ function zipOf(value: unknown, field: string): Buffer {
   const zip = Buffer.from(value, 'base64');
   if (zip.subarray(0, 4).toString('binary') !== 'PK\u0003\u0004') throw new ApiError('InvalidParameterValue.ZipFile', `${field}: not a zip file`);
   return zip;
+}
+
+/** A timer's cron expression: 7 fields (583/9708) of the characters its fields allow. */
+function cronOf(value: unknown): string {
+  const fields = typeof value === 'string' ? value.trim().split(/\s+/) : [];
+  if (fields.length !== 7 || !fields.every((f) => CRON_FIELD.test(f))) {
+    throw new ApiError('InvalidParameterValue.TriggerDesc', 'a timer TriggerDesc is a cron expression of 7 fields: second minute hour day month weekday year');
+  }
+  return fields.join(' ');
+}
+
+function enableOf(value: unknown): number {
+  if (value === 'OPEN') return 1;
+  if (value === 'CLOSE') return 0;
+  throw new ApiError('InvalidParameterValue.Enable', 'Enable is OPEN or CLOSE');
 }
 
 function environmentOf(value: unknown): StandinFunction['Environment'] {
