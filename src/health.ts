@@ -2,7 +2,7 @@ import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
 import type { ClusterConfig } from './core/model';
-import { entriesOf, PURCHASE_INDEX_KEY, type PurchaseIndex } from './core/purchase';
+import { entriesOf, purchaseIndexKeyOf, type PurchaseIndex } from './core/purchase';
 import { rungCountOf } from './core/rungs';
 import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from './core/throttle';
 import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
@@ -91,11 +91,13 @@ async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterCon
   }
 }
 
-/** Purchases not ended yet, per ClusterId, from the purchase index (core/purchase.ts). */
-async function openPurchasesByCluster({ store }: HealthDeps): Promise<Map<string, number>> {
-  const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(PURCHASE_INDEX_KEY, (current) => ({ write: { kind: 'keep' }, result: current }));
+/** Purchases not ended yet, per ClusterId, from each cluster's purchase index (core/purchase.ts). */
+async function openPurchasesByCluster({ store, config }: HealthDeps): Promise<Map<string, number>> {
   const open = new Map<string, number>();
-  for (const entry of entriesOf(index)) if (entry.endedAt === undefined) open.set(entry.clusterId, (open.get(entry.clusterId) ?? 0) + 1);
+  for (const cluster of config.clusters.values()) {
+    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    open.set(cluster.clusterId, entriesOf(index).filter((e) => e.endedAt === undefined).length);
+  }
   return open;
 }
 

@@ -127,7 +127,10 @@ export interface PurchaseIndexEntry {
   readonly at: number;
   /** Set once the purchase ended (ready or cleaned). */
   readonly endedAt?: number;
-  /** When its record expires (core/purchase.ts purchaseExpiry): the entry leaves with it. */
+  /**
+   * Once ended: when its record expires, and the entry with it. An open purchase's entry stays
+   * until it ends, or until a pass finds its record gone.
+   */
   readonly expiresAt?: number;
 }
 
@@ -135,7 +138,13 @@ export interface PurchaseIndex {
   readonly entries: readonly PurchaseIndexEntry[];
 }
 
-export const PURCHASE_INDEX_KEY = 'purchases:index';
+/**
+ * Where a cluster's purchases are listed: one index per cluster (the hash tag keeps it in the
+ * cluster's Redis Cluster slot), so that a purchase rewrites only its own cluster's list.
+ */
+export function purchaseIndexKeyOf(clusterId: string): string {
+  return `purchases:{${clusterId}}`;
+}
 
 /**
  * At most this many purchases are listed; the oldest ended ones go first, then the oldest. The
@@ -194,15 +203,26 @@ export function indexPurchase(current: PurchaseIndex | undefined, entry: Purchas
     const oldestEnded = entries.findIndex((e) => e.endedAt !== undefined);
     entries.splice(oldestEnded >= 0 ? oldestEnded : 0, 1);
   }
-  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt ?? now + 1000)) }, result: undefined };
+  return { write: { kind: 'put', value: { entries }, expiresAt: indexExpiry(entries, now) }, result: undefined };
 }
+
+/**
+ * The index lives as long as an entry in it: an ended one until its record expires, an open one
+ * for as long as a purchase can stay open unnoticed (OPEN_ENTRY_MS after it was requested).
+ */
+function indexExpiry(entries: readonly PurchaseIndexEntry[], now: number): number {
+  return Math.max(now + 1000, ...entries.map((e) => e.expiresAt ?? e.at + OPEN_ENTRY_MS));
+}
+
+/** How long an open purchase keeps its index alive: longer than any retention (at most 90 days). */
+const OPEN_ENTRY_MS = 91 * 86_400_000;
 
 /** Takes a purchase out of the index: its call was refused outright and bought nothing. */
 export function unindexPurchase(current: PurchaseIndex | undefined, id: string, now: number): StoreStep<PurchaseIndex, void> {
   const stored = entriesOf(current);
   if (!stored.some((e) => e.id === id)) return { write: { kind: 'keep' }, result: undefined };
   const entries = stored.filter((e) => e.id !== id);
-  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt ?? now + 1000)) }, result: undefined };
+  return { write: { kind: 'put', value: { entries }, expiresAt: indexExpiry(entries, now) }, result: undefined };
 }
 
 /**

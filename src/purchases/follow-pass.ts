@@ -1,5 +1,5 @@
 import type { Config } from '../config/load-config';
-import { entriesOf, followPurchase, indexPurchase, purchaseExpiry, purchaseKeyOf, takePurchase, PURCHASE_INDEX_KEY, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { entriesOf, followPurchase, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import { ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
 import { describeInstances, type TkeCallOptions } from '../tke/call-tke';
@@ -57,8 +57,13 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
   const { config, store, now } = deps;
   const retentionMs = config.purchases.retentionDays * 86_400_000;
   const provisionTimeoutMs = config.purchases.provisionTimeoutSeconds * 1000;
-  const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(PURCHASE_INDEX_KEY, (current) => ({ write: { kind: 'keep' }, result: current }));
-  const open = entriesOf(index).filter((e) => e.endedAt === undefined && (e.expiresAt ?? Infinity) > now());
+  const open: PurchaseIndexEntry[] = [];
+  for (const cluster of config.clusters.values()) {
+    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    open.push(...entriesOf(index).filter((e) => e.endedAt === undefined));
+  }
+  // Oldest first, across clusters.
+  open.sort((a, b) => a.at - b.at);
 
   // Take what this pass can follow, cluster by cluster.
   const byCluster = new Map<string, PurchaseRecord[]>();
@@ -70,6 +75,11 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       continue;
     }
     const taken = await store.update(purchaseKeyOf(entry.clusterId, entry.id), (current: PurchaseRecord | undefined) => takePurchase(current, deps.passId, times.timeoutAt, now(), retentionMs));
+    if (taken.kind === 'gone') {
+      // Its record expired (or was never written): nothing to follow; it leaves the list.
+      await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(entry.clusterId), (current) => unindexPurchase(current, entry.id, now()));
+      continue;
+    }
     if (taken.kind !== 'taken') {
       skipped++;
       continue;
@@ -107,9 +117,10 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       if (readFailed) continue;
       followed++;
       if (next.state !== record.state) moved.push({ id: record.id, from: record.state, to: next.state, ...(next.state === 'failed' && next.failedReason !== undefined && { failedReason: next.failedReason }) });
-      if (next.endedAt !== undefined || next.state !== record.state) {
-        await store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) =>
-          indexPurchase(current, { id: next.id, clusterId, at: next.requestedAt, ...(next.endedAt !== undefined && { endedAt: next.endedAt }), expiresAt: purchaseExpiry(next, at, retentionMs) }, at),
+      if (next.endedAt !== undefined) {
+        // Ended: its entry now expires with its record.
+        await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(clusterId), (current) =>
+          indexPurchase(current, { id: next.id, clusterId, at: next.requestedAt, endedAt: next.endedAt!, expiresAt: purchaseExpiry(next, at, retentionMs) }, at),
         );
       }
     }

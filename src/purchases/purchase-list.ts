@@ -1,6 +1,6 @@
 import type { Authenticate } from '../auth/authenticators';
 import type { Config } from '../config/load-config';
-import { entriesOf, purchaseKeyOf, PURCHASE_INDEX_KEY, type PurchaseIndex, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { StateStore } from '../store/state-store';
@@ -26,11 +26,13 @@ export async function purchaseList(deps: PurchaseListDeps, request: WebhookReque
   if (request.headers.authorization === undefined) throw new UnauthorizedError('GET /purchases needs the health token as a bearer token');
   deps.healthAuth(request, deps.now());
   const { cluster, state, limit } = filtersOf(deps.config, request.query);
-  const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(PURCHASE_INDEX_KEY, (current) => ({ write: { kind: 'keep' }, result: current }));
-  const wanted = entriesOf(index)
-    .filter((e) => cluster === undefined || e.clusterId === cluster)
-    .slice()
-    .reverse();
+  const entries: PurchaseIndexEntry[] = [];
+  for (const clusterId of cluster !== undefined ? [cluster] : [...deps.config.clusters.values()].map((c) => c.clusterId)) {
+    const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    entries.push(...entriesOf(index));
+  }
+  // Newest first, across clusters.
+  const wanted = entries.sort((a, b) => b.at - a.at);
   const now = deps.now();
   const purchases: Array<Record<string, unknown>> = [];
   let missing = 0;

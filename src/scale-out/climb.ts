@@ -1,7 +1,7 @@
 import type { Config } from '../config/load-config';
 import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
 import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
-import { indexPurchase, purchaseExpiry, purchaseKeyOf, purchaseRecordOf, storePurchase, PURCHASE_INDEX_KEY, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { indexPurchase, purchaseIndexKeyOf, purchaseKeyOf, purchaseRecordOf, storePurchase, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import type { CostKind } from '../core/model';
 import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
@@ -247,9 +247,7 @@ async function recordPurchaseBeforeCall(deps: ClimbDeps, event: ClimbEvent, sent
   const record = purchaseRecordOf(event.purchase, sent, offering, now, { ...(price !== undefined && { price }) });
   const key = purchaseKeyOf(record.clusterId, record.id);
   const stored = await deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs));
-  await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) =>
-    indexPurchase(current, { id: record.id, clusterId: record.clusterId, at: stored.requestedAt, expiresAt: purchaseExpiry(stored, now, retentionMs) }, now),
-  );
+  await deps.store.update<PurchaseIndex, void>(purchaseIndexKeyOf(record.clusterId), (current) => indexPurchase(current, { id: record.id, clusterId: record.clusterId, at: stored.requestedAt }, now));
 }
 
 function markOfferingSoldOut(deps: ClimbDeps, offering: Offering, code: string): Promise<void> {

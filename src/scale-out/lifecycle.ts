@@ -12,7 +12,7 @@ import {
   type ScaleOutAnswer,
   type SentRequest,
 } from '../core/idempotency';
-import { indexPurchase, purchaseExpiry, purchaseKeyOf, purchaseRecordOf, storePurchase, unindexPurchase, withdrawPurchase, PURCHASE_INDEX_KEY, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { purchaseIndexKeyOf, purchaseKeyOf, purchaseRecordOf, storePurchase, unindexPurchase, withdrawPurchase, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import { renderCreateClusterInstances } from '../core/render';
 import { resolveScaleOut } from '../core/resolve';
 import { rungCountOf, type LadderPlan, type RungStep } from '../core/rungs';
@@ -386,12 +386,11 @@ async function recordInstances(deps: LifecycleDeps, event: EventClaim, sent: Sen
   const retentionMs = deps.config.purchases.retentionDays * 86_400_000;
   const record = purchaseRecordOf(event.purchase, sent, offeringOf(sent.region, sent.request), now, { instanceIds, ...(price !== undefined && { price }) });
   const key = purchaseKeyOf(record.clusterId, record.id);
-  return storeWrite(async () => {
-    const stored = await deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs));
-    await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) =>
-      indexPurchase(current, { id: record.id, clusterId: record.clusterId, at: stored.requestedAt, expiresAt: purchaseExpiry(stored, now, retentionMs) }, now),
-    );
-  }, `purchase ${record.id} (${key}) could not learn its instances ${instanceIds.join(', ')}: it stays "requested"`);
+  // Listed before the call already: the list does not change.
+  return storeWrite(
+    () => deps.store.update<PurchaseRecord, PurchaseRecord>(key, (current) => storePurchase(current, record, now, retentionMs)),
+    `purchase ${record.id} (${key}) could not learn its instances ${instanceIds.join(', ')}: it stays "requested"`,
+  );
 }
 
 /** A call refused outright bought nothing: the purchase recorded before it is withdrawn. */
@@ -400,7 +399,7 @@ async function withdrawTheRequested(deps: LifecycleDeps, event: EventClaim): Pro
   return storeWrite(async () => {
     await deps.store.update<PurchaseRecord, void>(key, withdrawPurchase);
     const remains = await deps.store.update<PurchaseRecord, boolean>(key, (current) => ({ write: { kind: 'keep' }, result: current !== undefined }));
-    if (!remains) await deps.store.update<PurchaseIndex, void>(PURCHASE_INDEX_KEY, (current) => unindexPurchase(current, event.purchase.id, deps.now()));
+    if (!remains) await deps.store.update<PurchaseIndex, void>(purchaseIndexKeyOf(event.purchase.clusterId), (current) => unindexPurchase(current, event.purchase.id, deps.now()));
   }, `purchase ${event.purchase.id} (${key}) was refused but could not be withdrawn: it stays listed as "requested"`);
 }
 
