@@ -26,7 +26,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
     // Prefer packages' ES module builds: they tree-shake (zod, yaml) where the CommonJS ones do not.
     mainFields: ['module', 'main'],
     // Modules the SDK imports for code paths this function never takes (build/shims/ says why, each).
-    alias: { 'whatwg-url': shim('whatwg-url'), 'form-data': shim('form-data'), 'https-proxy-agent': shim('https-proxy-agent'), 'thread-stream': shim('thread-stream') },
+    alias: { 'whatwg-url': shim('whatwg-url'), 'form-data': shim('form-data'), 'https-proxy-agent': shim('https-proxy-agent'), 'thread-stream': shim('thread-stream'), 'sonic-boom': shim('sonic-boom') },
     external,
     plugins,
     legalComments: 'none',
@@ -101,7 +101,6 @@ const sdkClientsTrimmed = {
  * loading it is part of every cold start.
  */
 const BUILTIN_STUBS = [
-  [/^assert$/, /[\\/]node_modules[\\/]sonic-boom[\\/]/, 'sonic-boom-assert'],
   [/^worker_threads$/, /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, 'pino-worker-threads'],
 ];
 const builtinsStubbed = {
