@@ -15,6 +15,7 @@ import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
 import { followPurchases as followPurchasesPass, type PassReport } from './purchases/follow-pass';
+import { clusterStatuses } from './purchases/cluster-status';
 import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
@@ -86,6 +87,11 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const interpretation = await source.interpret(request, now());
       if (interpretation.kind === 'answer') {
         return noted(interpretation.answer, { source: source.name, outcome: 'answered', note: interpretation.note });
+      }
+      if (interpretation.kind === 'status') {
+        if (source.answerStatus === undefined) throw new NotFoundError('UnknownQuestion', `sender ${source.name} answers no status`);
+        const statuses = await clusterStatuses({ config, store, now }, interpretation.cluster);
+        return noted(await source.answerStatus(statuses, now(), interpretation.answerContext), { source: source.name, outcome: 'answered', note: 'status' });
       }
 
       const ignored = interpretation.ignored ?? [];

@@ -305,3 +305,14 @@ export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string,
   }
   return { ...base, state: record.state === 'failed' ? 'failed' : 'joining' };
 }
+
+/** What a cluster's budget and purchases look like now: for `/scaleout status` and its like. */
+export interface ClusterStatus {
+  readonly cluster: string;
+  readonly clusterId: string;
+  readonly nodeBudget: { readonly used: number; readonly left: number; readonly windowSeconds: number; readonly cooldownUntil?: number } | { readonly unavailable: string };
+  /** Purchases not ended, by state. */
+  readonly open: Readonly<Partial<Record<PurchaseState, number>>>;
+  /** The newest purchases, newest first (at most a few). */
+  readonly recent: ReadonlyArray<Pick<PurchaseRecord, 'id' | 'state' | 'count' | 'requestedAt' | 'failedReason'>>;
+}

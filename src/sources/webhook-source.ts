@@ -1,5 +1,6 @@
 import type { FollowUpJob } from './chat/follow-up';
 import type { ScaleOutAnswer } from '../core/idempotency';
+import type { ClusterStatus } from '../core/purchase';
 import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
 import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
@@ -33,6 +34,8 @@ export interface WebhookSource {
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
    */
   signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
+  /** Says what `status` found, in the sender's terms (a sender that interprets `status`). */
+  answerStatus?(statuses: readonly ClusterStatus[], now: number, context?: Readonly<Record<string, unknown>>): Promise<HttpAnswer>;
   /**
    * Finishes a scale-out an earlier delivery handed off because TKE had not answered by the
    * sender's deadline (sources/chat/follow-up.ts): `run` takes it through the lifecycle again (same event,
@@ -63,7 +66,9 @@ export type Interpretation =
       readonly answerContext?: Readonly<Record<string, unknown>>;
     }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
-  | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string };
+  | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string }
+  /** A question about what was bought (chat `/scaleout status`): the app reads it, `answerStatus` says it. */
+  | { readonly kind: 'status'; readonly cluster?: string; readonly answerContext?: Readonly<Record<string, unknown>> };
 
 export type ScaleOutOutcome =
   | {

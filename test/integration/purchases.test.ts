@@ -1,4 +1,5 @@
 import type { FunctionUrlEvent } from '../../src/scf/event';
+import { signSlackRequest } from '../../src/auth/slack-signature';
 import { MARK_KEYS } from '../../src/core/marks';
 import { RELAXED_THROTTLE } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
@@ -124,5 +125,40 @@ describe('the purchase record', () => {
     await h.close();
     h = await startHarness({ config: (doc) => delete doc.health });
     expect((await list()).statusCode).toBe(404);
+  });
+});
+
+describe('/scaleout status in chat', () => {
+  const SECRET = 'slack-signing-secret';
+  let trigger = 0;
+  const slack = (text: string, user = 'U2CERLKJA') => {
+    const body = new URLSearchParams({ team_id: 'T0001', channel_id: 'C1', user_id: user, user_name: 'roadrunner', command: '/scaleout', text, response_url: 'https://hooks.slack.com/commands/1/2', trigger_id: `1.2.${++trigger}` }).toString();
+    const ts = String(Math.floor(Date.now() / 1000));
+    return h.invoke({ httpMethod: 'POST', path: '/hooks/slack', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signSlackRequest(SECRET, ts, body) }, body } as FunctionUrlEvent);
+  };
+
+  it("answers an allowed user with each cluster's node budget and what was bought, privately; buys nothing", async () => {
+    h = await startHarness({ env: { SLACK_SIGNING_SECRET: SECRET, SCALEOUT_CHAT_ALLOW: 'U2CERLKJA', SCALEOUT_FUNCTION_NAME: '' }, config: (doc) => (doc.throttle = { cooldownSeconds: 300, windowSeconds: 3600, maxNodesPerWindow: 20 }) });
+    await h.postGeneric({ eventId: 'status-1', cluster: 'demo', template: 'small', count: 2 });
+    const creates = h.sandbox.calls.filter((c) => c.action === 'CreateClusterInstances').length;
+    const all = await slack('status');
+    expect(all.statusCode).toBe(200);
+    expect(all.json.response_type).toBe('ephemeral');
+    expect(all.json.text).toMatch(/^demo \(cls-e55paxnt\): node budget: 2 used, 18 left per 3600 s, cooldown for \d+ s; in progress: 1 created\./m);
+    expect(all.json.text).toContain(`p-`);
+    expect(all.json.text).toMatch(/^demo-bj \(cls-nfjdk3n0\): node budget: 0 used, 20 left per 3600 s; nothing in progress\./m);
+    const one = await slack('status demo');
+    expect(one.json.text).not.toContain('demo-bj');
+    expect(one.json.text).toMatch(/^  p-[0-9a-f]{16} 2 node\(s\) created, 0 min ago$/m);
+    expect(h.sandbox.calls.filter((c) => c.action === 'CreateClusterInstances')).toHaveLength(creates);
+  });
+
+  it('an unknown cluster gets the help with why; a user not allowed gets nothing of it', async () => {
+    h = await startHarness({ env: { SLACK_SIGNING_SECRET: SECRET, SCALEOUT_CHAT_ALLOW: 'U2CERLKJA', SCALEOUT_FUNCTION_NAME: '' } });
+    const unknown = await slack('status nowhere');
+    expect(unknown.json.text).toMatch(/Not understood: .*nowhere/);
+    const stranger = await slack('status', 'U999');
+    expect(stranger.json.text).toMatch(/may not scale/);
+    expect(stranger.json.text).not.toMatch(/node budget/);
   });
 });

@@ -7,7 +7,7 @@ import type { HttpAnswer, WebhookRequest } from '../../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../webhook-source';
 import { parseChatCommand } from './command';
 import { followUpJob, isSignedFollowUp, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
-import { followUpText, helpText, notAllowedText, outcomeText } from './replies';
+import { followUpText, helpText, notAllowedText, outcomeText, statusText } from './replies';
 
 /**
  * What every chat sender shares: who may scale, the command, the reply text, and finishing a
@@ -81,6 +81,13 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       }
       const command = parseChatCommand(message.text);
       if (command.kind === 'help') return { kind: 'answer', answer: await say(helpText(command.problem, clusters), 'private', message.replyTarget), note: 'help' };
+      if (command.kind === 'status') {
+        if (command.cluster !== undefined && findCluster(config, command.cluster) === undefined) {
+          return { kind: 'answer', answer: await say(helpText(unknownClusterError(config, command.cluster).message, clusters), 'private', message.replyTarget), note: 'status of an unknown cluster' };
+        }
+        const cluster = command.cluster === undefined ? undefined : findCluster(config, command.cluster)!.alias;
+        return { kind: 'status', ...(cluster !== undefined && { cluster }), ...(message.replyTarget !== undefined && { answerContext: { replyTarget: message.replyTarget } }) };
+      }
       const template = command.template ?? defaultTemplateFor(command.cluster);
       const asked: ScaleOutRequest = {
         source: platform.name,
@@ -100,6 +107,9 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         ? unknownClusterError(config, command.cluster)
         : new UnprocessableError('NoTemplateForCluster', `no template in the config may scale cluster ${command.cluster}; name one`);
       return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }], ...(answerContext !== undefined && { answerContext }) };
+    },
+    async answerStatus(statuses, now, context): Promise<HttpAnswer> {
+      return say(statusText(statuses, now), 'private', context?.replyTarget as ReplyTarget | undefined);
     },
     // A person reads the reply: always 200, the outcome in words.
     async answer(outcomes: readonly ScaleOutOutcome[], _ignored, context): Promise<HttpAnswer> {

@@ -2,6 +2,7 @@
  * The chat command, the same in Slack, Feishu and DingTalk:
  *
  *   /scaleout <cluster> <count> [template] [--dry-run]
+ *   /scaleout status [cluster]
  *   /scaleout help
  *
  * Mentions of the bot and the leading `/scaleout` are stripped first (Slack sends the command
@@ -10,9 +11,11 @@
  */
 export type ChatCommand =
   | { readonly kind: 'help'; readonly problem?: string }
+  /** What the function bought and what the budgets leave, for one cluster or all. */
+  | { readonly kind: 'status'; readonly cluster?: string }
   | { readonly kind: 'scale'; readonly cluster: string; readonly count: number; readonly template?: string; readonly dryRun: boolean };
 
-export const COMMAND_USAGE = '/scaleout <cluster> <count> [template] [--dry-run]';
+export const COMMAND_USAGE = '/scaleout <cluster> <count> [template] [--dry-run], or /scaleout status [cluster]';
 const DRY_RUN_FLAGS = new Set(['--dry-run', 'dry-run', '--dryrun', 'dryrun', '-n']);
 
 export function parseChatCommand(text: string): ChatCommand {
@@ -22,6 +25,11 @@ export function parseChatCommand(text: string): ChatCommand {
     .filter((w) => w !== '');
   if (words[0] !== undefined && /^\/?scaleout$/i.test(words[0])) words.shift();
   if (words.length === 0 || /^(help|-h|--help|\?)$/i.test(words[0]!)) return { kind: 'help' };
+  // `status` is a word of the command, not a cluster alias.
+  if (/^status$/i.test(words[0]!)) {
+    if (words.length > 2) return { kind: 'help', problem: `unexpected ${JSON.stringify(words.slice(2).join(' ').slice(0, 40))}` };
+    return { kind: 'status', ...(words[1] !== undefined && { cluster: words[1] }) };
+  }
 
   const dryRun = words.some((w) => DRY_RUN_FLAGS.has(w.toLowerCase()));
   const positional = words.filter((w) => !DRY_RUN_FLAGS.has(w.toLowerCase()));

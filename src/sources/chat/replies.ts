@@ -1,3 +1,4 @@
+import type { ClusterStatus } from '../../core/purchase';
 import type { ScaleOutOutcome } from '../webhook-source';
 import { TkeCallError } from '../../errors';
 import { COMMAND_USAGE } from './command';
@@ -75,4 +76,21 @@ export function followUpText(outcome: ScaleOutOutcome): string {
     return `Follow-up on ${command}: TKE still gave no answer (${e.code}); the nodes may exist. Check the node list of cluster ${outcome.request.cluster} in the TKE console${token} before asking again.`;
   }
   return `Follow-up on ${command}: ${outcomeText(outcome)}`;
+}
+
+/** `/scaleout status`: each cluster's node budget, what it bought that is not done, and its newest purchases. */
+export function statusText(statuses: readonly ClusterStatus[], now: number): string {
+  if (statuses.length === 0) return 'No cluster to report on.';
+  return statuses
+    .map((s) => {
+      const budget =
+        'unavailable' in s.nodeBudget
+          ? `node budget: ${s.nodeBudget.unavailable}`
+          : `node budget: ${s.nodeBudget.used} used, ${s.nodeBudget.left} left per ${s.nodeBudget.windowSeconds} s${s.nodeBudget.cooldownUntil !== undefined && s.nodeBudget.cooldownUntil > now ? `, cooldown for ${Math.ceil((s.nodeBudget.cooldownUntil - now) / 1000)} s` : ''}`;
+      const open = Object.entries(s.open).filter(([, n]) => (n ?? 0) > 0);
+      const openText = open.length === 0 ? 'nothing in progress' : `in progress: ${open.map(([state, n]) => `${n} ${state}`).join(', ')}`;
+      const recent = s.recent.map((p) => `${p.id} ${p.count} node(s) ${p.state}, ${Math.max(0, Math.round((now - p.requestedAt) / 60_000))} min ago${p.failedReason !== undefined ? ` (${p.failedReason.slice(0, 120)})` : ''}`);
+      return [`${s.cluster} (${s.clusterId}): ${budget}; ${openText}.`, ...recent.map((r) => `  ${r}`)].join('\n');
+    })
+    .join('\n');
 }

@@ -14,6 +14,10 @@ describe('parseChatCommand', () => {
     ['demo two', { kind: 'help', problem: 'count must be a whole number, got "two"' }],
     ['demo -1', { kind: 'help', problem: 'count must be a whole number, got "-1"' }],
     ['demo 2 small extra words', { kind: 'help', problem: 'unexpected "extra words"' }],
+    ['status', { kind: 'status' }],
+    ['/scaleout STATUS demo', { kind: 'status', cluster: 'demo' }],
+    ['<@U024BE7LH> status demo-bj', { kind: 'status', cluster: 'demo-bj' }],
+    ['status demo now please', { kind: 'help', problem: 'unexpected "now please"' }],
   ])('%j', (text, expected) => {
     expect(parseChatCommand(text)).toEqual(expected);
   });
