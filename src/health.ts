@@ -1,15 +1,16 @@
 import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
-import { clusterCostScope, costLeft, deploymentCostScope, readCost, type CostScope, type CostState } from './core/cost-budget';
+import { clusterCostScope, costLeft, deploymentCostScope, type CostScope, type CostState } from './core/cost-budget';
 import type { ClusterConfig } from './core/model';
 import { entriesOf, purchaseIndexKeyOf, type PurchaseIndex } from './core/purchase';
 import { rungCountOf } from './core/rungs';
 import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from './core/throttle';
-import { liveMarks, readSoldOut, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
+import { liveMarks, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import type { WebhookRequest } from './http/webhook-request';
 import type { StateStore } from './store/state-store';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
 import type { TkeApi } from './tke/tke-api';
+import { readValue } from './core/store-step';
 
 /** Where TKE calls go, shown on /healthz: the local sandbox, TKE_ENDPOINT, or Tencent Cloud. */
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
@@ -82,7 +83,7 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
  */
 async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterConfig): Promise<Record<string, unknown>> {
   try {
-    const state = await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const state = await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), readValue);
     const budget = nodeBudgetOf(state, cluster.throttle, now());
     return { used: budget.used, left: budget.left, windowSeconds: cluster.throttle.windowSeconds, ...(budget.cooldownUntil !== undefined && { cooldownUntil: new Date(budget.cooldownUntil).toISOString() }) };
   } catch {
@@ -95,7 +96,7 @@ async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterCon
 async function openPurchasesByCluster({ store, config }: HealthDeps): Promise<Map<string, number>> {
   const open = new Map<string, number>();
   for (const cluster of config.clusters.values()) {
-    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue);
     open.set(cluster.clusterId, entriesOf(index).filter((e) => e.endedAt === undefined).length);
   }
   return open;
@@ -103,7 +104,7 @@ async function openPurchasesByCluster({ store, config }: HealthDeps): Promise<Ma
 
 /** The offerings marked sold out now, shared by every instance (core/sold-out.ts). */
 async function soldOutSummary({ store, now }: HealthDeps): Promise<unknown[]> {
-  const state = await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
+  const state = await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue);
   return liveMarks(state, now()).map((m) => ({ ...m, at: new Date(m.at).toISOString(), until: new Date(m.until).toISOString() }));
 }
 
@@ -111,7 +112,7 @@ async function soldOutSummary({ store, now }: HealthDeps): Promise<unknown[]> {
 async function budgetSummary({ store, now }: HealthDeps, scope: CostScope): Promise<Record<string, unknown>> {
   const { budget } = scope;
   try {
-    const state = await store.update<CostState, CostState | undefined>(scope.key, readCost);
+    const state = await store.update<CostState, CostState | undefined>(scope.key, readValue);
     return { ...budget, left: costLeft(state, budget, now()) };
   } catch (error) {
     return { ...budget, left: { unavailable: (error as Error).message } };

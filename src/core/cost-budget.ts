@@ -166,9 +166,6 @@ export function costLeft(current: CostState | undefined, budget: CostBudget, now
   return left;
 }
 
-export function readCost(current: CostState | undefined): StoreStep<CostState, CostState | undefined> {
-  return { write: { kind: 'keep' }, result: current };
-}
 
 /** Whether an amount can be counted: a finite number above zero (core/price.ts reads prices so). */
 function isPrice(amount: unknown): amount is number {

@@ -66,11 +66,6 @@ export function liveMarks(state: SoldOutState | undefined, now: number): readonl
   return storedMarks(state).filter((m) => m.until > now);
 }
 
-/** Reads the marks without writing. */
-export function readSoldOut(current: SoldOutState | undefined): StoreStep<SoldOutState, SoldOutState | undefined> {
-  return { write: { kind: 'keep' }, result: current };
-}
-
 /** Marks `offering` sold out until now + ttl (a later refusal extends it); expired marks go. */
 export function markSoldOut(current: SoldOutState | undefined, offering: Offering, code: string, now: number, ttlMs: number): StoreStep<SoldOutState, void> {
   const marks = liveMarks(current, now).filter((m) => !same(m, offering));

@@ -13,3 +13,8 @@ export interface StoreStep<V, R> {
   readonly write: StoreWrite<V>;
   readonly result: R;
 }
+
+/** The step that only reads: the key's value as it is, nothing written. */
+export function readValue<V>(current: V | undefined): StoreStep<V, V | undefined> {
+  return { write: { kind: 'keep' }, result: current };
+}

@@ -2,6 +2,7 @@ import type { Config } from '../config/load-config';
 import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type ClusterStatus, type PurchaseIndex, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from '../core/throttle';
 import type { StateStore } from '../store/state-store';
+import { readValue } from '../core/store-step';
 
 /** How many of a cluster's newest purchases a status shows. */
 const RECENT = 3;
@@ -15,7 +16,7 @@ export async function clusterStatuses(deps: { readonly config: Config; readonly 
   const statuses: ClusterStatus[] = [];
   for (const cluster of deps.config.clusters.values()) {
     if (only !== undefined && cluster.alias !== only) continue;
-    const read = <V>(key: string) => deps.store.update<V, V | undefined>(key, (current) => ({ write: { kind: 'keep' }, result: current }));
+    const read = <V>(key: string) => deps.store.update<V, V | undefined>(key, readValue);
     let nodeBudget: ClusterStatus['nodeBudget'];
     try {
       const budget = nodeBudgetOf(await read<ThrottleState>(clusterThrottleKey(cluster.clusterId)), cluster.throttle, deps.now());

@@ -5,6 +5,7 @@ import type { StateStore } from '../store/state-store';
 import { describeInstances, type TkeCallOptions } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
 import type { ClusterInstance } from '../tke/tke-params';
+import { readValue } from '../core/store-step';
 
 /**
  * The pass that follows what the function bought (an SCF timer trigger, every minute by default;
@@ -59,7 +60,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
   const provisionTimeoutMs = config.purchases.provisionTimeoutSeconds * 1000;
   const open: PurchaseIndexEntry[] = [];
   for (const cluster of config.clusters.values()) {
-    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue);
     open.push(...entriesOf(index).filter((e) => e.endedAt === undefined));
   }
   // Oldest first, across clusters.

@@ -4,6 +4,7 @@ import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type 
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { StateStore } from '../store/state-store';
+import { readValue } from '../core/store-step';
 
 /**
  * `GET …/purchases`: what the function bought, newest first, each with its state, instances, price,
@@ -28,7 +29,7 @@ export async function purchaseList(deps: PurchaseListDeps, request: WebhookReque
   const { cluster, state, limit } = filtersOf(deps.config, request.query);
   const entries: PurchaseIndexEntry[] = [];
   for (const clusterId of cluster !== undefined ? [cluster] : [...deps.config.clusters.values()].map((c) => c.clusterId)) {
-    const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(clusterId), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(clusterId), readValue);
     entries.push(...entriesOf(index));
   }
   // Newest first, across clusters.
@@ -38,7 +39,7 @@ export async function purchaseList(deps: PurchaseListDeps, request: WebhookReque
   let missing = 0;
   for (const entry of wanted) {
     if (purchases.length >= limit) break;
-    const record = await deps.store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(entry.clusterId, entry.id), (current) => ({ write: { kind: 'keep' }, result: current }));
+    const record = await deps.store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(entry.clusterId, entry.id), readValue);
     if (record === undefined) {
       missing++;
       continue;

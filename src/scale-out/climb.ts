@@ -1,5 +1,5 @@
 import type { Config } from '../config/load-config';
-import { adoptCost, costLeft, costScopesOf, readCost, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
+import { adoptCost, costLeft, costScopesOf, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
 import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
 import { indexPurchase, purchaseIndexKeyOf, purchaseKeyOf, purchaseRecordOf, storePurchase, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import type { CostKind } from '../core/model';
@@ -7,7 +7,7 @@ import type { Price } from '../core/price';
 import { renderCreateClusterInstances, type RenderedRequest } from '../core/render';
 import { describeStep, rungCountOf, type LadderPlan, type RungPreview, type RungStep } from '../core/rungs';
 import type { ResolvedScaleOut } from '../core/scale-out-request';
-import { markSoldOut, offeringOf, readSoldOut, soldOutMarkOf, SOLD_OUT_KEY, type Offering, type SoldOutState } from '../core/sold-out';
+import { markSoldOut, offeringOf, soldOutMarkOf, SOLD_OUT_KEY, type Offering, type SoldOutState } from '../core/sold-out';
 import { resizeGrant, type ThrottleRules, type ThrottleState } from '../core/throttle';
 import { ExceedsLimitError, OfferingSoldOutError, ScaleOutError, SoldOutError, StoreUnavailableError, ThrottledError, TkeCallError } from '../errors';
 import type { StateStore } from '../store/state-store';
@@ -15,6 +15,7 @@ import { callCreateClusterInstances, type TkeCallOptions, type TkeCallResult } f
 import type { TkeApi } from '../tke/tke-api';
 import { capacityCodeOf } from '../tke/tke-errors';
 import type { Pricing } from './pricing';
+import { readValue } from '../core/store-step';
 
 /**
  * How one event that holds its claim and node grant gets its request to TKE: either it climbs the
@@ -119,7 +120,7 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
   const rungs = rungCountOf(template);
   let nodes = granted;
   const overBudget: Array<Extract<CostDecision, { kind: 'over-budget' }>> = [];
-  const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
+  const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue);
 
   for (let rung = 1; rung <= rungs; rung++) {
     let rendered: RenderedRequest = renderCreateClusterInstances({ ...resolved, count: nodes }, rung);
@@ -379,9 +380,9 @@ export async function planLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, de
   const { cluster } = resolved;
   const scopes = costScopesOf(cluster, deps.config.costBudget);
   const now = deps.now();
-  const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
+  const soldOut = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue);
   const ledgers: Array<{ scope: CostScope; state: CostState | undefined }> = [];
-  for (const scope of scopes) ledgers.push({ scope, state: await deps.store.update<CostState, CostState | undefined>(scope.key, readCost) });
+  for (const scope of scopes) ledgers.push({ scope, state: await deps.store.update<CostState, CostState | undefined>(scope.key, readValue) });
   const rungs: RungPreview[] = [];
   for (let rung = 1; rung <= rungCountOf(resolved.template); rung++) {
     const rendered = renderCreateClusterInstances(resolved, rung);

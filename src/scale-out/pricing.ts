@@ -8,6 +8,7 @@ import { describeApiFailure } from '../tencentcloud/api-failure';
 import type { PriceApi } from '../tencentcloud/cvm-pricing';
 import { capacityCodeOf } from '../tke/tke-errors';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
+import { readValue } from '../core/store-step';
 
 /**
  * The price of one exact rendered request, for a cluster with a money budget: from the shared
@@ -45,7 +46,7 @@ export function createPricing(deps: { readonly config: Config; readonly store: S
       const inquiry = priceInquiryOf(para);
       const key = `price:${region}:${createHash('sha256').update(JSON.stringify(inquiry)).digest('hex').slice(0, 40)}`;
       if (pricing.cacheSeconds > 0) {
-        const cached = await deps.store.update<CachedPrice, CachedPrice | undefined>(key, (current) => ({ write: { kind: 'keep' }, result: current }));
+        const cached = await deps.store.update<CachedPrice, CachedPrice | undefined>(key, readValue);
         if (cached !== undefined && typeof cached.at === 'number' && cached.at + pricing.cacheSeconds * 1000 > deps.now()) {
           // Another version, a bug or a hand edit may have stored anything: an unreadable cached
           // price is asked again, never counted as what it says.

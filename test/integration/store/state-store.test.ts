@@ -3,6 +3,7 @@ import { MemoryStore } from '../../../src/store/memory-store';
 import { RedisStore } from '../../../src/store/redis-store';
 import type { StateStore, StoreStep } from '../../../src/store/state-store';
 import { startRedisServer, type RedisServer } from '../../support/redis-server';
+import { readValue } from '../../../src/core/store-step';
 
 /**
  * The contract every StateStore keeps, run against memory and a real redis-server alike. Time is
@@ -28,7 +29,7 @@ describe.each(stores)('%s store', (_kind, makeStore) => {
   });
   afterEach(() => store.close());
 
-  const read = (key: string) => store.update<unknown, unknown>(key, (current) => ({ write: { kind: 'keep' }, result: current }));
+  const read = (key: string) => store.update<unknown, unknown>(key, readValue);
   const put = (key: string, value: unknown, ttlMs: number): Promise<void> =>
     store.update(key, (): StoreStep<unknown, void> => ({ write: { kind: 'put', value, expiresAt: clock.now + ttlMs }, result: undefined }));
 
@@ -150,7 +151,7 @@ describe('RedisStore when Redis goes away', () => {
       const deadline = Date.now() + 10_000;
       while (!(await store.ping()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       await write(3);
-      expect(await store.update('k', (current) => ({ write: { kind: 'keep' }, result: current }))).toBe(3);
+      expect(await store.update('k', readValue)).toBe(3);
     } finally {
       await store.close();
       await own.stop();

@@ -5,7 +5,6 @@ import {
   liveMarks,
   markSoldOut,
   offeringOf,
-  readSoldOut,
   soldOutMarkOf,
   SOLD_OUT_KEY,
   type Offering,
@@ -15,6 +14,7 @@ import type { StoreStep } from '../../../src/core/store-step';
 import type { CreateClusterInstancesRequest } from '../../../src/tke/tke-params';
 import { MemoryStore } from '../../../src/store/memory-store';
 import { exampleConfig, resolvedOf } from '../../support/fixtures';
+import { readValue } from '../../../src/core/store-step';
 
 /** The shared sold-out memory (core/sold-out.ts) as pure steps over its one stored state. */
 const T0 = Date.parse('2026-11-26T10:00:00Z');
@@ -36,7 +36,7 @@ function memory(initial?: SoldOutState) {
   };
   return {
     mark: (offering: Offering, now: number, ttlMs = TTL, code = CODE) => apply(markSoldOut(state, offering, code, now, ttlMs)),
-    read: () => apply(readSoldOut(state)),
+    read: () => apply(readValue(state)),
     markOf: (offering: Offering, now: number) => soldOutMarkOf(state, offering, now),
     get state() {
       return state;
@@ -219,7 +219,7 @@ describe('a stored state of an unexpected shape', () => {
     const state = stored as SoldOutState;
     expect(soldOutMarkOf(state, spotSh2, T0)).toBeUndefined();
     expect(liveMarks(state, T0)).toEqual([]);
-    expect(readSoldOut(state)).toEqual({ write: { kind: 'keep' }, result: state });
+    expect(readValue(state)).toEqual({ write: { kind: 'keep' }, result: state });
   });
 
   it.each(odd)('%s: marking writes a well-formed state over it', (_, stored) => {
@@ -237,13 +237,13 @@ describe('a stored state of an unexpected shape', () => {
   });
 });
 
-describe('readSoldOut', () => {
+describe('reading the marks (readValue, core/store-step.ts)', () => {
   it('returns the state as stored and writes nothing', () => {
     const state: SoldOutState = { marks: [{ ...spotSh2, code: CODE, at: T0, until: T0 + 1 }] };
-    const step = readSoldOut(state);
+    const step = readValue(state);
     expect(step.write).toEqual({ kind: 'keep' });
     expect(step.result).toBe(state);
-    expect(readSoldOut(undefined)).toEqual({ write: { kind: 'keep' }, result: undefined });
+    expect(readValue(undefined)).toEqual({ write: { kind: 'keep' }, result: undefined });
   });
 });
 
@@ -252,7 +252,7 @@ describe('the sold-out memory through the memory store (a JSON round trip)', () 
     let now = T0;
     const store = new MemoryStore(() => now);
     const mark = (offering: Offering, ttlMs: number) => store.update<SoldOutState, void>(SOLD_OUT_KEY, (current) => markSoldOut(current, offering, CODE, now, ttlMs));
-    const read = () => store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut);
+    const read = () => store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue);
 
     expect(SOLD_OUT_KEY).toBe('capacity:sold-out');
     expect(await read()).toBeUndefined();

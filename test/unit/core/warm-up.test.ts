@@ -1,6 +1,7 @@
 import { decideWarmUp, recordPurchase, warmUpKeyOf, type WarmUpDecision, type WarmUpState } from '../../../src/core/warm-up';
 import { ThrottledError } from '../../../src/errors';
 import { MemoryStore } from '../../../src/store/memory-store';
+import { readValue } from '../../../src/core/store-step';
 
 /** Warm-up (core/warm-up.ts): a repeat of an episode waits `warmUp` after the episode's last purchase. */
 const T0 = Date.parse('2026-11-26T10:00:00Z');
@@ -132,6 +133,6 @@ describe('warm-up through the memory store (a JSON round trip)', () => {
     expect(await decideNow()).toMatchObject({ kind: 'warming-up', retryAt: T0 + 300_000 });
     now = T0 + 300_000;
     expect(await decideNow()).toEqual({ kind: 'ready' });
-    expect(await store.update<WarmUpState, WarmUpState | undefined>(key, (current) => ({ write: { kind: 'keep' }, result: current }))).toBeUndefined();
+    expect(await store.update<WarmUpState, WarmUpState | undefined>(key, readValue)).toBeUndefined();
   });
 });

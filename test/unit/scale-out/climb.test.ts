@@ -6,7 +6,7 @@ import type { Price } from '../../../src/core/price';
 import { renderCreateClusterInstances } from '../../../src/core/render';
 import { resolveScaleOut } from '../../../src/core/resolve';
 import type { ResolvedScaleOut } from '../../../src/core/scale-out-request';
-import { markSoldOut, offeringOf, readSoldOut, SOLD_OUT_KEY, type Offering, type SoldOutState } from '../../../src/core/sold-out';
+import { markSoldOut, offeringOf, SOLD_OUT_KEY, type Offering, type SoldOutState } from '../../../src/core/sold-out';
 import { decideThrottle, settleThrottle, throttleScopeOf, type ThrottleDecision, type ThrottleState } from '../../../src/core/throttle';
 import { ExceedsLimitError, OfferingSoldOutError, PriceUnavailableError, SoldOutError, StoreUnavailableError, ThrottledError, TkeCallError } from '../../../src/errors';
 import { climbLadder, planLadder, resendRecorded, type Climb, type ClimbDeps, type ClimbEvent } from '../../../src/scale-out/climb';
@@ -17,6 +17,7 @@ import type { TkeCallOptions } from '../../../src/tke/call-tke';
 import type { TkeApi } from '../../../src/tke/tke-api';
 import type { CreateClusterInstancesRequest } from '../../../src/tke/tke-params';
 import { exampleConfig, exampleConfigVariant, resolvedOf } from '../../support/fixtures';
+import { readValue } from '../../../src/core/store-step';
 
 /**
  * The ladder (scale-out/climb.ts) through its exported functions, with the memory store, the
@@ -117,7 +118,7 @@ class RecordingStore implements StateStore {
   close = async () => undefined;
 }
 
-const read = <V>(store: StateStore, key: string): Promise<V | undefined> => store.update<V, V | undefined>(key, (current) => ({ write: { kind: 'keep' }, result: current }));
+const read = <V>(store: StateStore, key: string): Promise<V | undefined> => store.update<V, V | undefined>(key, readValue);
 
 function resolveBurst(config: Config, eventId: string, count: number): ResolvedScaleOut {
   return resolvedOf(resolveScaleOut(config, { source: 'generic', eventId, cluster: 'demo-sh', template: 'burst', count, params: new Map() }));
@@ -177,7 +178,7 @@ async function delivery(options: Options = {}) {
     record: () => read<IdempotencyRecord>(store, event.key),
     ledger: () => read<CostState>(store, COST_KEY),
     throttle: () => read<ThrottleState>(store, event.scope.key),
-    marks: async () => (await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readSoldOut))?.marks ?? [],
+    marks: async () => (await store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue))?.marks ?? [],
     mark: (offering: Offering, ttlMs: number, code = SOLD_OUT) => store.update<SoldOutState, void>(SOLD_OUT_KEY, (current) => markSoldOut(current, offering, code, now(), ttlMs)),
   };
 }
