@@ -2,11 +2,10 @@ import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { clusterCostScope, costLeft, deploymentCostScope, type CostScope, type CostState } from './core/cost-budget';
 import type { ClusterConfig } from './core/model';
-import { entriesOf, purchaseIndexKeyOf, type PurchaseIndex } from './core/purchase';
 import { rungCountOf } from './core/rungs';
-import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from './core/throttle';
 import { liveMarks, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import type { WebhookRequest } from './http/webhook-request';
+import { indexedPurchases, nodeBudgetNow } from './purchases/purchase-reads';
 import type { StateStore } from './store/state-store';
 import type { PriceApi } from './tencentcloud/cvm-pricing';
 import type { TkeApi } from './tke/tke-api';
@@ -77,15 +76,11 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
   };
 }
 
-/**
- * The cluster's own node budget: what its window holds and leaves, and the cooldown (a template
- * with its own throttle has a scope of its own, not shown here).
- */
+/** The cluster's own node budget (purchases/purchase-reads.ts), its cooldown as a date. */
 async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterConfig): Promise<Record<string, unknown>> {
   try {
-    const state = await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), readValue);
-    const budget = nodeBudgetOf(state, cluster.throttle, now());
-    return { used: budget.used, left: budget.left, windowSeconds: cluster.throttle.windowSeconds, ...(budget.cooldownUntil !== undefined && { cooldownUntil: new Date(budget.cooldownUntil).toISOString() }) };
+    const budget = await nodeBudgetNow(store, cluster, now());
+    return { ...budget, ...(budget.cooldownUntil !== undefined && { cooldownUntil: new Date(budget.cooldownUntil).toISOString() }) };
   } catch {
     // The store's own message names its host: the log line has it, this body does not.
     return { unavailable: 'the node budget could not be read from the store' };
@@ -96,8 +91,7 @@ async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterCon
 async function openPurchasesByCluster({ store, config }: HealthDeps): Promise<Map<string, number>> {
   const open = new Map<string, number>();
   for (const cluster of config.clusters.values()) {
-    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue);
-    open.set(cluster.clusterId, entriesOf(index).filter((e) => e.endedAt === undefined).length);
+    open.set(cluster.clusterId, (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.endedAt === undefined).length);
   }
   return open;
 }

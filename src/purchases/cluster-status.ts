@@ -1,7 +1,7 @@
 import type { Config } from '../config/load-config';
-import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type ClusterStatus, type PurchaseIndex, type PurchaseRecord, type PurchaseState } from '../core/purchase';
-import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from '../core/throttle';
+import { purchaseKeyOf, type ClusterStatus, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import type { StateStore } from '../store/state-store';
+import { indexedPurchases, nodeBudgetNow } from './purchase-reads';
 import { readValue } from '../core/store-step';
 
 /** How many of a cluster's newest purchases a status shows. */
@@ -17,14 +17,8 @@ export async function clusterStatuses(deps: { readonly config: Config; readonly 
   for (const cluster of deps.config.clusters.values()) {
     if (only !== undefined && cluster.alias !== only) continue;
     const read = <V>(key: string) => deps.store.update<V, V | undefined>(key, readValue);
-    let nodeBudget: ClusterStatus['nodeBudget'];
-    try {
-      const budget = nodeBudgetOf(await read<ThrottleState>(clusterThrottleKey(cluster.clusterId)), cluster.throttle, deps.now());
-      nodeBudget = { used: budget.used, left: budget.left, windowSeconds: cluster.throttle.windowSeconds, ...(budget.cooldownUntil !== undefined && { cooldownUntil: budget.cooldownUntil }) };
-    } catch {
-      nodeBudget = { unavailable: 'the store could not be read' };
-    }
-    const entries = entriesOf(await read<PurchaseIndex>(purchaseIndexKeyOf(cluster.clusterId)).catch(() => undefined));
+    const nodeBudget: ClusterStatus['nodeBudget'] = await nodeBudgetNow(deps.store, cluster, deps.now()).catch(() => ({ unavailable: 'the store could not be read' }));
+    const entries = await indexedPurchases(deps.store, cluster.clusterId).catch(() => []);
     const wanted = new Set([...entries.filter((e) => e.endedAt === undefined), ...entries.slice(-RECENT)].map((e) => e.id));
     const records: PurchaseRecord[] = [];
     for (const id of wanted) {

@@ -1,11 +1,11 @@
 import type { Config } from '../config/load-config';
-import { entriesOf, followPurchase, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
+import { followPurchase, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import { ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
+import { indexedPurchases } from './purchase-reads';
 import { describeInstances, type TkeCallOptions } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
 import type { ClusterInstance } from '../tke/tke-params';
-import { readValue } from '../core/store-step';
 
 /**
  * The pass that follows what the function bought (an SCF timer trigger, every minute by default;
@@ -60,8 +60,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
   const provisionTimeoutMs = config.purchases.provisionTimeoutSeconds * 1000;
   const open: PurchaseIndexEntry[] = [];
   for (const cluster of config.clusters.values()) {
-    const index = await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue);
-    open.push(...entriesOf(index).filter((e) => e.endedAt === undefined));
+    open.push(...(await indexedPurchases(store, cluster.clusterId)).filter((e) => e.endedAt === undefined));
   }
   // Oldest first, across clusters.
   open.sort((a, b) => a.at - b.at);

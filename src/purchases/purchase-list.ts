@@ -1,10 +1,11 @@
 import type { Authenticate } from '../auth/authenticators';
 import type { Config } from '../config/load-config';
-import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { purchaseKeyOf, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { StateStore } from '../store/state-store';
 import { readValue } from '../core/store-step';
+import { indexedPurchases } from './purchase-reads';
 
 /**
  * `GET …/purchases`: what the function bought, newest first, each with its state, instances, price,
@@ -29,8 +30,7 @@ export async function purchaseList(deps: PurchaseListDeps, request: WebhookReque
   const { cluster, state, limit } = filtersOf(deps.config, request.query);
   const entries: PurchaseIndexEntry[] = [];
   for (const clusterId of cluster !== undefined ? [cluster] : [...deps.config.clusters.values()].map((c) => c.clusterId)) {
-    const index = await deps.store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(clusterId), readValue);
-    entries.push(...entriesOf(index));
+    entries.push(...(await indexedPurchases(deps.store, clusterId)));
   }
   // Newest first, across clusters.
   const wanted = entries.sort((a, b) => b.at - a.at);
