@@ -229,9 +229,10 @@ export function unindexPurchase(current: PurchaseIndex | undefined, id: string, 
  * A purchase recorded before its call whose call was refused outright (nothing can have been
  * bought) is no purchase: its record goes. One that knows instances never does.
  */
-export function withdrawPurchase(current: PurchaseRecord | undefined): StoreStep<PurchaseRecord, void> {
-  if (current === undefined || current.state !== 'requested' || current.instanceIds.length > 0) return { write: { kind: 'keep' }, result: undefined };
-  return { write: { kind: 'delete' }, result: undefined };
+export function withdrawPurchase(current: PurchaseRecord | undefined): StoreStep<PurchaseRecord, 'gone' | 'kept'> {
+  if (current === undefined) return { write: { kind: 'keep' }, result: 'gone' };
+  if (current.state !== 'requested' || current.instanceIds.length > 0) return { write: { kind: 'keep' }, result: 'kept' };
+  return { write: { kind: 'delete' }, result: 'gone' };
 }
 
 /** The index as stored: entries that cannot be read are left out (the store outlives deploys). */

@@ -397,9 +397,8 @@ async function recordInstances(deps: LifecycleDeps, event: EventClaim, sent: Sen
 async function withdrawTheRequested(deps: LifecycleDeps, event: EventClaim): Promise<string | undefined> {
   const key = purchaseKeyOf(event.purchase.clusterId, event.purchase.id);
   return storeWrite(async () => {
-    await deps.store.update<PurchaseRecord, void>(key, withdrawPurchase);
-    const remains = await deps.store.update<PurchaseRecord, boolean>(key, (current) => ({ write: { kind: 'keep' }, result: current !== undefined }));
-    if (!remains) await deps.store.update<PurchaseIndex, void>(purchaseIndexKeyOf(event.purchase.clusterId), (current) => unindexPurchase(current, event.purchase.id, deps.now()));
+    // No record left (withdrawn now, or never written): it leaves the list too.
+    if ((await deps.store.update<PurchaseRecord, 'gone' | 'kept'>(key, withdrawPurchase)) === 'gone') await deps.store.update<PurchaseIndex, void>(purchaseIndexKeyOf(event.purchase.clusterId), (current) => unindexPurchase(current, event.purchase.id, deps.now()));
   }, `purchase ${event.purchase.id} (${key}) was refused but could not be withdrawn: it stays listed as "requested"`);
 }
 

@@ -71,8 +71,9 @@ describe('the purchase index', () => {
   });
 
   it('a refused call withdraws its requested purchase; one that knows instances is never withdrawn', () => {
-    expect(withdrawPurchase(record()).write).toEqual({ kind: 'delete' });
-    expect(withdrawPurchase(record({ state: 'created', instanceIds: ['ins-1'] })).write).toEqual({ kind: 'keep' });
+    expect(withdrawPurchase(record())).toEqual({ write: { kind: 'delete' }, result: 'gone' });
+    expect(withdrawPurchase(record({ state: 'created', instanceIds: ['ins-1'] }))).toEqual({ write: { kind: 'keep' }, result: 'kept' });
+    expect(withdrawPurchase(undefined)).toEqual({ write: { kind: 'keep' }, result: 'gone' });
     expect(value<PurchaseIndex>(unindexPurchase({ entries: [entry('a', T0), entry('b', T0)] }, 'a', T0)).entries.map((e) => e.id)).toEqual(['b']);
   });
 
