@@ -1,9 +1,7 @@
-import * as http from 'node:http';
-import * as net from 'node:net';
-import { tke } from 'tencentcloud-sdk-nodejs-tke';
 import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
 import { createSdkPriceApi } from '../../src/tencentcloud/cvm-pricing';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { rawTkeClient } from '../support/raw-tke-client';
 
 /**
  * The sandbox as the SDK sees it: the official client, signing as it does for TKE, reads what the
@@ -22,20 +20,7 @@ describe('TKE sandbox through the official SDK', () => {
 
   const api = () => createSdkTkeApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
 
-  /** The raw SDK client, routed like our adapter routes it (the SDK alone would sign for service "127"). */
-  const rawClient = (region: string) => {
-    const port = Number(new URL(url).port);
-    const agent = new (class extends http.Agent {
-      override createConnection(): net.Socket {
-        return net.connect({ host: '127.0.0.1', port });
-      }
-    })();
-    return new tke.v20180525.Client({
-      credential: { secretId: SANDBOX_CREDENTIAL.secretId, secretKey: SANDBOX_CREDENTIAL.secretKey },
-      region,
-      profile: { httpProfile: { endpoint: 'tke.tencentcloudapi.com', protocol: 'http://', agent } },
-    });
-  };
+  const rawClient = (region: string) => rawTkeClient(url, region);
 
   it('creates nodes and reports them through DescribeClusters and DescribeClusterInstances', async () => {
     const created = await api().createClusterInstances(

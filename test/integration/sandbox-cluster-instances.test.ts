@@ -1,10 +1,8 @@
-import * as http from 'node:http';
-import * as net from 'node:net';
-import { tke } from 'tencentcloud-sdk-nodejs-tke';
 import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
 import { deleteInstances, describeInstances } from '../../src/tke/call-tke';
 import { TkeCallError, TkeReadError } from '../../src/errors';
 import { SANDBOX_CREDENTIAL, TkeSandbox, type SandboxInstance, type TkeSandboxOptions } from '../../dev/sandbox/tke-sandbox';
+import { rawTkeClient } from '../support/raw-tke-client';
 
 /**
  * DescribeClusterInstances and DeleteClusterInstances against the sandbox: the official SDK's
@@ -31,20 +29,7 @@ afterAll(() => sandbox?.stop());
 const api = () => createSdkTkeApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
 const signal = () => AbortSignal.timeout(5000);
 
-/** The raw SDK client, routed like our adapter routes it (the SDK alone would sign for service "127"). */
-function rawClient(): InstanceType<typeof tke.v20180525.Client> {
-  const port = Number(new URL(url).port);
-  const agent = new (class extends http.Agent {
-    override createConnection(): net.Socket {
-      return net.connect({ host: '127.0.0.1', port });
-    }
-  })();
-  return new tke.v20180525.Client({
-    credential: { secretId: SANDBOX_CREDENTIAL.secretId, secretKey: SANDBOX_CREDENTIAL.secretKey },
-    region: REGION,
-    profile: { httpProfile: { endpoint: 'tke.tencentcloudapi.com', protocol: 'http://', agent } },
-  });
-}
+const rawClient = () => rawTkeClient(url, REGION);
 
 let token = 0;
 /** Buys `count` nodes; `para` and `settings` are merged into the request. */
