@@ -774,13 +774,8 @@ export class TkeSandbox {
     if (path === '/__sandbox/instance-faults') {
       if (method === 'GET') return json(200, this.instanceFaultsInForce());
       if (method !== 'POST') return json(405, { error: 'GET or POST' });
-      let faults: unknown;
-      try {
-        faults = JSON.parse(body.toString('utf8'));
-      } catch {
-        return json(400, { error: 'body must be an instance fault or a list of them as JSON' });
-      }
-      const list = (Array.isArray(faults) ? faults : [faults]) as unknown[];
+      const list = itemsOf(body);
+      if (list === undefined) return json(400, { error: 'body must be an instance fault or a list of them as JSON' });
       const invalid = list.find((f) => !isInstanceFault(f));
       if (invalid !== undefined) {
         return json(400, { error: 'an instance fault: {"kind":"fail","reason":"…"} or {"kind":"never"}, with "zone", "instanceType" (strings) and "times" (a whole number from 1) optional', got: invalid });
@@ -814,13 +809,9 @@ export class TkeSandbox {
       return json(200, { reset: true });
     }
     if (method === 'POST' && path === '/__sandbox/faults') {
-      let faults: unknown;
-      try {
-        faults = JSON.parse(body.toString('utf8'));
-      } catch {
-        return json(400, { error: 'body must be a fault or a list of faults as JSON' });
-      }
-      const list = (Array.isArray(faults) ? faults : [faults]) as SandboxFault[];
+      const items = itemsOf(body);
+      if (items === undefined) return json(400, { error: 'body must be a fault or a list of faults as JSON' });
+      const list = items as SandboxFault[];
       const invalid = list.find(
         (f) => typeof f !== 'object' || f === null || !FAULT_KINDS.includes(f.kind) || (f.kind === 'answer' && (typeof f.response !== 'object' || f.response === null || Array.isArray(f.response))),
       );
@@ -835,6 +826,17 @@ export class TkeSandbox {
         'control routes: GET /__sandbox/calls, GET /__sandbox/clusters, GET /__sandbox/deleted, GET/POST /__sandbox/stock, GET/POST /__sandbox/prices, POST /__sandbox/faults, GET/POST /__sandbox/instance-faults, POST /__sandbox/reset',
     });
   }
+}
+
+/** A control route's body: one item or a list of them, as JSON; undefined when it is not JSON. */
+function itemsOf(body: Buffer): unknown[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) ? parsed : [parsed];
 }
 
 /** An injected delay; unref'd so that a sandbox stopped mid-delay does not hold the process open. */
