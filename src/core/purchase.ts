@@ -247,6 +247,12 @@ function rank(state: PurchaseState): number {
   return ['requested', 'created', 'joining', 'failed', 'ready', 'cleaned'].indexOf(state);
 }
 
+/** The purchase without a pass's hold on it: what a pass writes back when it is done with it. */
+export function releaseHold(record: PurchaseRecord): PurchaseRecord {
+  const { followedBy: _released, ...rest } = record;
+  return rest;
+}
+
 /** How long after its purchase an instance TKE does not list is still taken as not listed yet. */
 export const NOT_LISTED_GRACE_MS = 120_000;
 
@@ -276,7 +282,7 @@ export function takePurchase(current: PurchaseRecord | undefined, pass: string, 
  * unknown, no instances known) is left as it is. The pass's hold is released.
  */
 export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string, ClusterInstance>, now: number, provisionTimeoutMs: number): PurchaseRecord {
-  const { followedBy: _released, ...rest } = record;
+  const rest = releaseHold(record);
   if (record.instanceIds.length === 0 || ENDED_STATES.has(record.state)) return { ...rest, lastFollowedAt: now };
   const since = record.createdAt ?? record.requestedAt;
   const instances: Record<string, InstanceStatus> = {};

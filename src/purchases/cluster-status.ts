@@ -1,8 +1,7 @@
 import type { Config } from '../config/load-config';
-import { purchaseKeyOf, type ClusterStatus, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { type ClusterStatus, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import type { StateStore } from '../store/state-store';
-import { indexedPurchases, nodeBudgetNow } from './purchase-reads';
-import { readValue } from '../core/store-step';
+import { indexedPurchases, nodeBudgetNow, readPurchase } from './purchase-reads';
 
 /** How many of a cluster's newest purchases a status shows. */
 const RECENT = 3;
@@ -16,13 +15,12 @@ export async function clusterStatuses(deps: { readonly config: Config; readonly 
   const statuses: ClusterStatus[] = [];
   for (const cluster of deps.config.clusters.values()) {
     if (only !== undefined && cluster.alias !== only) continue;
-    const read = <V>(key: string) => deps.store.update<V, V | undefined>(key, readValue);
     const nodeBudget: ClusterStatus['nodeBudget'] = await nodeBudgetNow(deps.store, cluster, deps.now()).catch(() => ({ unavailable: 'the store could not be read' }));
     const entries = await indexedPurchases(deps.store, cluster.clusterId).catch(() => []);
     const wanted = new Set([...entries.filter((e) => e.endedAt === undefined), ...entries.slice(-RECENT)].map((e) => e.id));
     const records: PurchaseRecord[] = [];
     for (const id of wanted) {
-      const record = await read<PurchaseRecord>(purchaseKeyOf(cluster.clusterId, id)).catch(() => undefined);
+      const record = await readPurchase(deps.store, cluster.clusterId, id).catch(() => undefined);
       if (record !== undefined) records.push(record);
     }
     const open: Partial<Record<PurchaseState, number>> = {};

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load-config';
-import { followPurchase, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
+import { followPurchase, releaseHold, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import { ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
 import { indexedPurchases } from './purchase-reads';
@@ -106,7 +106,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
     }
     for (const record of records) {
       const at = now();
-      const next = readFailed ? withoutHold(record) : followPurchase(record, seen, at, provisionTimeoutMs);
+      const next = readFailed ? releaseHold(record) : followPurchase(record, seen, at, provisionTimeoutMs);
       await store.update<PurchaseRecord, void>(purchaseKeyOf(clusterId, record.id), (current) =>
         // Only the purchase as this pass took it: a write of the lifecycle meanwhile (a re-send's
         // instances) is kept, and followed on the next pass.
@@ -126,9 +126,4 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
     }
   }
   return { outcome: 'followed', open: open.length, followed, moved, skipped, left, ...(unread.length > 0 && { unread }) };
-}
-
-function withoutHold(record: PurchaseRecord): PurchaseRecord {
-  const { followedBy: _released, ...rest } = record;
-  return rest;
 }

@@ -1,11 +1,10 @@
 import type { Authenticate } from '../auth/authenticators';
 import type { Config } from '../config/load-config';
-import { purchaseKeyOf, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { StateStore } from '../store/state-store';
-import { readValue } from '../core/store-step';
-import { indexedPurchases } from './purchase-reads';
+import { indexedPurchases, readPurchase } from './purchase-reads';
 
 /**
  * `GET …/purchases`: what the function bought, newest first, each with its state, instances, price,
@@ -39,7 +38,7 @@ export async function purchaseList(deps: PurchaseListDeps, request: WebhookReque
   let missing = 0;
   for (const entry of wanted) {
     if (purchases.length >= limit) break;
-    const record = await deps.store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(entry.clusterId, entry.id), readValue);
+    const record = await readPurchase(deps.store, entry.clusterId, entry.id);
     if (record === undefined) {
       missing++;
       continue;

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../core/model';
-import { entriesOf, purchaseIndexKeyOf, type PurchaseIndex, type PurchaseIndexEntry } from '../core/purchase';
+import { entriesOf, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import { readValue } from '../core/store-step';
 import { clusterThrottleKey, nodeBudgetOf, type ThrottleState } from '../core/throttle';
 import type { StateStore } from '../store/state-store';
@@ -22,4 +22,9 @@ export async function nodeBudgetNow(
 ): Promise<{ readonly used: number; readonly left: number; readonly windowSeconds: number; readonly cooldownUntil?: number }> {
   const budget = nodeBudgetOf(await store.update<ThrottleState, ThrottleState | undefined>(clusterThrottleKey(cluster.clusterId), readValue), cluster.throttle, now);
   return { ...budget, windowSeconds: cluster.throttle.windowSeconds };
+}
+
+/** A purchase's record, if the store still has it. */
+export function readPurchase(store: StateStore, clusterId: string, id: string): Promise<PurchaseRecord | undefined> {
+  return store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(clusterId, id), readValue);
 }
