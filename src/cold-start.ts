@@ -10,7 +10,7 @@ import { MemoryStore } from './store/memory-store';
 import type { StateStore } from './store/state-store';
 import { followUpsThroughScf } from './sources/chat/follow-up';
 import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
-import { createSdkPriceApi } from './tencentcloud/cvm-pricing';
+import { createSdkCvmApi } from './tencentcloud/cvm-api';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
 
 /**
@@ -108,13 +108,14 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       credentials,
       attemptTimeoutMs: config.tke.attemptTimeoutMs,
     });
-    // Prices, when the config has a money budget; its SDK client is loaded on the first price asked.
-    const prices = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined)
-      ? createSdkPriceApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs })
-      : undefined;
+    // CVM: prices, when the config has a money budget, and the CVM side of what the function bought
+    // (its marks and charge type) for the pass that follows purchases. Its SDK client is loaded on its first call.
+    const cvm = createSdkCvmApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs });
+    const priced = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined);
     const app = createScaleOutApp({
       config,
-      ...(prices !== undefined && { prices }),
+      ...(priced && { prices: cvm }),
+      cvm,
       sources,
       store,
       tke,

@@ -7,7 +7,7 @@ import { liveMarks, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import type { WebhookRequest } from './http/webhook-request';
 import { indexedPurchases, nodeBudgetNow } from './purchases/purchase-reads';
 import type { StateStore } from './store/state-store';
-import type { PriceApi } from './tencentcloud/cvm-pricing';
+import type { PriceApi } from './tencentcloud/cvm-api';
 import type { TkeApi } from './tke/tke-api';
 import { readValue } from './core/store-step';
 

@@ -18,7 +18,7 @@ import { followPurchases as followPurchasesPass, type PassReport } from './purch
 import { clusterStatuses } from './purchases/cluster-status';
 import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
-import type { PriceApi } from './tencentcloud/cvm-pricing';
+import type { CvmApi, PriceApi } from './tencentcloud/cvm-api';
 
 export type { DecisionRecord } from './scale-out/decision-record';
 export type { TkeMode } from './health';
@@ -42,8 +42,13 @@ export interface ScaleOutAppDeps {
    * absent, the summary is shown to no one.
    */
   readonly healthAuth?: Authenticate;
-  /** CVM's price inquiry, when the config has a money budget (tencentcloud/cvm-pricing.ts). */
+  /** CVM's price inquiry, when the config has a money budget (tencentcloud/cvm-api.ts). */
   readonly prices?: PriceApi;
+  /**
+   * CVM's view of the instances the function bought (their marks, their charge type), for the pass
+   * that follows purchases: without it the pass reads and records but never deletes anything.
+   */
+  readonly cvm?: Pick<CvmApi, 'describeInstances'>;
 }
 
 /** This invocation's times (scf/http-request.ts fixes them from SCF's context). */
@@ -165,7 +170,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   async function followPurchases(invocation: Invocation): Promise<PassReport | { readonly outcome: 'failed'; readonly error: ReturnType<typeof describeError> }> {
     try {
       await storeUsable();
-      return await followPurchasesPass({ config, store, tke, now, passId: deps.newClaimId?.() ?? randomUUID() }, invocation);
+      return await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId: deps.newClaimId?.() ?? randomUUID() }, invocation);
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { outcome: 'failed', error: describeError(error) };

@@ -37,6 +37,8 @@ import { DESCRIBE_CLUSTER_INSTANCES_DEFAULT_LIMIT, DESCRIBE_CLUSTER_INSTANCES_MA
  *    table (`prices`, `POST /__sandbox/prices`), answered in the Price/ItemPrice shape of
  *    tencentcloud-sdk-nodejs-cvm's models. One server answers both services: point TKE_ENDPOINT and
  *    CVM_ENDPOINT at it; which API a call is for is read off its signature's credential scope.
+ *  - CVM's DescribeInstances: the region's CVMs (every node, and those removed with `retain`) with
+ *    their tags and charge type, by InstanceIds or by Filters (`tag:<key>` among them);
  *
  * Control routes live under /__sandbox/, a path the SDK never calls: GET calls, GET clusters (with
  * each instance's state, tags and labels), GET deleted, GET/POST stock, GET/POST prices, POST faults,
@@ -74,6 +76,8 @@ const SKIP_VALIDATE_OPTIONS = new Set(['GlobalRouteCIDRCheck', 'VpcCniCIDRCheck'
 const CREATE_PARAMS = new Set(['ClusterId', 'RunInstancePara', 'InstanceAdvancedSettings', 'SkipValidateOptions']);
 /** DescribeClusterInstancesRequest's fields (tke_models.d.ts). */
 const DESCRIBE_INSTANCES_PARAMS = new Set(['ClusterId', 'Offset', 'Limit', 'InstanceIds', 'InstanceRole', 'Filters']);
+/** The DescribeInstancesRequest fields of CVM (cvm_models.d.ts). */
+const CVM_DESCRIBE_PARAMS = new Set(['InstanceIds', 'Filters', 'Offset', 'Limit']);
 /** DeleteClusterInstancesRequest's fields (tke_models.d.ts). */
 const DELETE_INSTANCES_PARAMS = new Set(['ClusterId', 'InstanceIds', 'InstanceDeleteMode', 'ForceDelete', 'ResourceDeleteOptions']);
 /**
@@ -247,6 +251,8 @@ export class TkeSandbox {
   private readonly credentials: Map<string, SandboxCredential>;
   private readonly clusters = new Map<string, ClusterState>();
   private readonly tokens = new Map<string, readonly string[]>();
+  /** Nodes DeleteClusterInstances removed, by cluster: a retained one is still a CVM. */
+  private readonly removed = new Map<string, SandboxNode[]>();
   private readonly faults: Array<SandboxFault & { remaining: number; skip: number }> = [];
   /** `remaining` undefined: applies to every instance that matches, until reset. */
   private readonly instanceFaults: Array<SandboxInstanceFault & { remaining?: number }> = [];
@@ -307,6 +313,7 @@ export class TkeSandbox {
   reset(): void {
     this.calls.length = 0;
     this.deleted.length = 0;
+    this.removed.clear();
     this.tokens.clear();
     this.faults.length = 0;
     this.instanceFaults.length = 0;
@@ -512,8 +519,9 @@ export class TkeSandbox {
     return { response: { InstanceIdSet: ids }, createdIds: ids };
   }
 
-  /** CVM's actions: InquiryPriceRunInstances only. */
+  /** CVM's actions: InquiryPriceRunInstances and DescribeInstances. */
   private dispatchCvm(action: string, region: string, params: Record<string, unknown>): Record<string, unknown> {
+    if (action === 'DescribeInstances') return this.describeCvmInstances(region, params);
     if (action !== 'InquiryPriceRunInstances') throw new ApiError('InvalidAction', `the action ${JSON.stringify(action)} is not supported by the sandbox's CVM`);
     for (const key of Object.keys(params)) {
       if (!PRICE_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
@@ -557,6 +565,84 @@ export class TkeSandbox {
           ? { UnitPrice: 0.8, UnitPriceDiscount: 0.8, ChargeUnit: 'GB', Discount: 100 }
           : { UnitPrice: cents(0.06 * bandwidth * count), UnitPriceDiscount: cents(0.06 * bandwidth * count), ChargeUnit: 'HOUR', Discount: 100 };
     return { Price: { InstancePrice: instancePrice, ...(bandwidthPrice !== undefined && { BandwidthPrice: bandwidthPrice }) } };
+  }
+
+  /**
+   * CVM's DescribeInstances (cvm_models.d.ts DescribeInstancesRequest/Response): the CVMs of the
+   * region, which are every cluster's nodes and the ones DeleteClusterInstances removed with
+   * `retain` (a terminated one is gone). By InstanceIds (at most 100) or by Filters (at most 10,
+   * 5 values each; `tag:<key>`, `tag-key`, `instance-id`, `instance-charge-type`, `zone` here),
+   * never both, as the model says; Offset and Limit (default 20, at most 100). Each instance has
+   * CVM's fields the function reads: InstanceId, InstanceState (RUNNING: the CVM runs whether or not
+   * its node joined), InstanceChargeType, Tags, Placement, InstanceType.
+   */
+  private describeCvmInstances(region: string, params: Record<string, unknown>): Record<string, unknown> {
+    for (const key of Object.keys(params)) {
+      if (!CVM_DESCRIBE_PARAMS.has(key)) throw new ApiError('UnknownParameter', `the parameter ${key} is not recognized`);
+    }
+    const ids = params.InstanceIds;
+    const filters = params.Filters;
+    if (ids !== undefined && filters !== undefined) throw new ApiError('InvalidParameterValue.InstanceIdsAndFiltersConflict', 'InstanceIds and Filters cannot be given together');
+    if (ids !== undefined && (!Array.isArray(ids) || ids.length > 100 || !ids.every((id) => typeof id === 'string'))) throw new ApiError('InvalidParameterValue', 'InstanceIds: at most 100 instance IDs');
+    const offset = params.Offset ?? 0;
+    const limit = params.Limit ?? 20;
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new ApiError('InvalidParameterValue', 'Offset must be a whole number from 0');
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', 'Limit must be a whole number from 1 to 100');
+    const tests: Array<(node: SandboxNode) => boolean> = [];
+    if (filters !== undefined) {
+      if (!Array.isArray(filters) || filters.length > 10) throw new ApiError('InvalidFilter', 'Filters: at most 10');
+      for (const filter of filters as Array<{ Name?: unknown; Values?: unknown } | null>) {
+        const name = filter?.Name;
+        const values = filter?.Values;
+        if (typeof name !== 'string' || !Array.isArray(values) || values.length === 0 || values.length > 5 || !values.every((v) => typeof v === 'string')) {
+          throw new ApiError('InvalidFilter', 'each filter: {"Name": string, "Values": 1 to 5 strings}');
+        }
+        const wanted = new Set(values as string[]);
+        if (name.startsWith('tag:')) tests.push((node) => node.tags.some((t) => t.Key === name.slice(4) && wanted.has(t.Value)));
+        else if (name === 'tag-key') tests.push((node) => node.tags.some((t) => wanted.has(t.Key)));
+        else if (name === 'instance-id') tests.push((node) => wanted.has(node.instanceId));
+        else if (name === 'instance-charge-type') tests.push((node) => wanted.has(node.chargeType));
+        else if (name === 'zone') tests.push((node) => wanted.has(node.zone));
+        else throw new ApiError('InvalidFilter', `the sandbox's CVM does not filter by ${name}`);
+      }
+    }
+    const wantedIds = Array.isArray(ids) ? new Set(ids as string[]) : undefined;
+    const retained = this.deleted.filter((d) => d.mode === 'retain').map((d) => d.instanceId);
+    const nodes = [...this.clusters.values()]
+      .filter((c) => c.spec.region === region)
+      .flatMap((c) => [...c.instances, ...(this.removed.get(c.spec.clusterId) ?? []).filter((n) => retained.includes(n.instanceId))])
+      .filter((node) => (wantedIds === undefined || wantedIds.has(node.instanceId)) && tests.every((test) => test(node)));
+    return {
+      TotalCount: nodes.length,
+      InstanceSet: nodes.slice(offset, offset + limit).map((node) => ({
+        InstanceId: node.instanceId,
+        InstanceState: 'RUNNING',
+        InstanceChargeType: node.chargeType,
+        InstanceType: node.instanceType,
+        Placement: { Zone: node.zone },
+        Tags: node.tags.map((t) => ({ ...t })),
+      })),
+    };
+  }
+
+  /** Sets a CVM instance's tags (as someone editing them in the console would): for tests of the function's marks. */
+  setTags(instanceId: string, tags: readonly SandboxTag[]): void {
+    for (const cluster of this.clusters.values()) {
+      const index = cluster.instances.findIndex((node) => node.instanceId === instanceId);
+      if (index >= 0) cluster.instances[index] = { ...cluster.instances[index]!, tags: [...tags] };
+    }
+  }
+
+  /** Removes an instance from its cluster and destroys it, as an operator in the console would (not a call of the function's). */
+  destroy(instanceId: string): boolean {
+    for (const cluster of this.clusters.values()) {
+      const index = cluster.instances.findIndex((node) => node.instanceId === instanceId);
+      if (index >= 0) {
+        cluster.instances.splice(index, 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   private describeClusters(region: string, params: Record<string, unknown>): Record<string, unknown> {
@@ -671,6 +757,7 @@ export class TkeSandbox {
         continue;
       }
       cluster.instances.splice(index, 1);
+      this.removed.set(cluster.spec.clusterId, [...(this.removed.get(cluster.spec.clusterId) ?? []), node]);
       succeeded.push(id);
       this.deleted.push({ clusterId: cluster.spec.clusterId, instanceId: id, mode: effective, forced: force, at: new Date(this.now()).toISOString(), instance: now });
       // The stock the instance took does not come back: CVM's stock is not the sandbox's to model that far.

@@ -5,6 +5,7 @@ import {
   adoptEntry,
   freesAt,
   heldEntry,
+  refund,
   inWindow,
   ledgerExpiry,
   ledgerWindow,
@@ -153,6 +154,17 @@ export function settleCost(current: CostState | undefined, eventKey: string, cla
   const window = windowOf(budget);
   const next = settleEntry(current, held, outcome, window);
   return { write: { kind: 'put', value: next, expiresAt: ledgerExpiry(next, window, now) }, result: undefined };
+}
+
+/**
+ * Money an event counted for what no longer costs (cleaned-up nodes, terminated): given back to the
+ * window it was counted in (core/windowed-ledger.ts, refund). The result: how much went back.
+ */
+export function refundMoney(current: CostState | undefined, eventKey: string, at: number, kind: CostKind, amount: number, budget: CostBudget, now: number): StoreStep<CostState, number> {
+  const window = windowOf(budget);
+  const back = refund(inWindow(current, window, now), window, { eventKey, kind, at }, amount);
+  if (back.given === 0) return { write: { kind: 'keep' }, result: 0 };
+  return { write: { kind: 'put', value: back.state, expiresAt: ledgerExpiry(back.state, window, now) }, result: back.given };
 }
 
 /** What the window still allows, per kind, for /healthz and dry runs. */

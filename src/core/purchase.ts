@@ -55,6 +55,11 @@ export interface PurchaseRecord {
   readonly failedReason?: string;
   /** A pass following it now, until when: two passes never take the same step. */
   readonly followedBy?: { readonly pass: string; readonly until: number };
+  /**
+   * Where its nodes and money were counted, and when each reservation was made: what a cleanup
+   * gives back, from the slice of the window it was counted in (core/windowed-ledger.ts, refund).
+   */
+  readonly counted?: PurchaseCounted;
   readonly lastFollowedAt?: number;
 }
 
@@ -64,6 +69,31 @@ export interface InstanceStatus {
   readonly state: string;
   readonly failedReason?: string;
   readonly readyAt?: number;
+  /** How the function cleaned it up (core/cleanup.ts); once set, the instance is settled. */
+  readonly cleanup?: InstanceCleanup;
+  readonly cleanedAt?: number;
+  /** Its nodes (and money, when no longer billed) went back to the budgets: never twice. */
+  readonly givenBack?: true;
+  /** Deletions that failed so far, and the last one's error: retried on the next pass. */
+  readonly cleanupFailures?: number;
+  readonly cleanupError?: string;
+}
+
+/**
+ * How a failed instance was cleaned up:
+ *   terminated  DeleteClusterInstances `terminate`: removed from the cluster and destroyed
+ *   removed     DeleteClusterInstances `retain`: removed from the cluster, the CVM kept (prepaid
+ *               instances cannot be terminated this way): it is still billed
+ *   gone        not in the cluster any more (TKE: NotFoundInstanceIds) or no longer a CVM
+ *   unmarked    left alone: it does not carry the function's marks (CVM tags owner and purchase)
+ */
+export type InstanceCleanup = 'terminated' | 'removed' | 'gone' | 'unmarked';
+
+export interface PurchaseCounted {
+  /** The node budget's store key, the event's key in it, and the grant's time. */
+  readonly nodes?: { readonly key: string; readonly eventKey: string; readonly at: number };
+  /** Each money budget's store key and the reservation's time (the event's key as for nodes). */
+  readonly money?: ReadonlyArray<{ readonly key: string; readonly at: number }>;
 }
 
 /** Who and what asked: the sender and its event (an alarm's event ID names its rule and alert), and why. */
@@ -75,7 +105,7 @@ export interface PurchaseOrigin {
 }
 
 /** What a purchase is before its request is known: who buys, for which event, on which cluster and template. */
-export type PurchaseDraft = Pick<PurchaseRecord, 'id' | 'owner' | 'cluster' | 'clusterId' | 'template' | 'askedBy'>;
+export type PurchaseDraft = Pick<PurchaseRecord, 'id' | 'owner' | 'cluster' | 'clusterId' | 'template' | 'askedBy' | 'counted'>;
 
 /**
  * The record of a purchase sending `sent`. The request is kept as sent but for what must not be
@@ -176,6 +206,8 @@ export function storePurchase(current: PurchaseRecord | undefined, fresh: Purcha
     state,
     ...(createdAt !== undefined && { createdAt }),
     ...((fresh.price ?? current?.price) !== undefined && { price: fresh.price ?? current!.price }),
+    // Each delivery knows what it counted itself (the money is reserved per rung): both are kept.
+    ...((current?.counted ?? fresh.counted) !== undefined && { counted: { ...current?.counted, ...fresh.counted, ...((fresh.counted?.money ?? current?.counted?.money) !== undefined && { money: fresh.counted?.money ?? current!.counted!.money! }) } }),
   };
   return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now, retentionMs) }, result: next };
 }
@@ -271,46 +303,66 @@ export function takePurchase(current: PurchaseRecord | undefined, pass: string, 
  * What a pass learns of a purchase from TKE's view of its instances (DescribeClusterInstances:
  * `running` / `initializing` / `failed` with `FailedReason`, tke_models.d.ts Instance):
  *
- *   every instance running            ready (time to ready recorded), the purchase ends
- *   any failed, or any not running    failed, with the reason (cleaning it up is the next step)
- *     `provisionTimeoutMs` after it was created
- *   none listed any more (after a     cleaned: they are gone, whoever removed them
+ *   every instance running              ready (time to ready recorded), the purchase ends
+ *   any failed, or any not running      failed, with the reason; those instances are to be cleaned
+ *     `provisionTimeoutMs` after it       up (`toClean`: core/cleanup.ts decides how, the pass does it)
+ *     was created
+ *   every instance settled: running,    cleaned (failed, if one is left alone: it carries no mark
+ *     cleaned up or gone                  of the function), the purchase ends
+ *   none listed any more (after a       cleaned: they are gone, whoever removed them
  *     grace for a fresh purchase)
- *   else                              joining
+ *   else                                joining
  *
- * Only this record's own instances are looked at. A purchase still `requested` (its outcome
+ * Only this record's own instances are looked at, and an instance the function cleaned up keeps
+ * what the cleanup recorded (TKE no longer lists it). A purchase still `requested` (its outcome
  * unknown, no instances known) is left as it is. The pass's hold is released.
  */
-export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string, ClusterInstance>, now: number, provisionTimeoutMs: number): PurchaseRecord {
+export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string, ClusterInstance>, now: number, provisionTimeoutMs: number): { readonly record: PurchaseRecord; readonly toClean: readonly string[] } {
   const rest = releaseHold(record);
-  if (record.instanceIds.length === 0 || ENDED_STATES.has(record.state)) return { ...rest, lastFollowedAt: now };
+  if (record.instanceIds.length === 0 || record.endedAt !== undefined) return { record: { ...rest, lastFollowedAt: now }, toClean: [] };
   const since = record.createdAt ?? record.requestedAt;
+  const late = now - since >= provisionTimeoutMs;
   const instances: Record<string, InstanceStatus> = {};
   for (const id of record.instanceIds) {
     const before = record.instances?.[id];
     const instance = seen.get(id);
-    if (instance === undefined) {
-      instances[id] = now - since < NOT_LISTED_GRACE_MS ? { state: 'not-listed-yet' } : { state: 'gone' };
-      continue;
+    if (before?.cleanup !== undefined) instances[id] = before;
+    else if (instance === undefined) instances[id] = now - since < NOT_LISTED_GRACE_MS ? { state: 'not-listed-yet' } : { state: 'gone' };
+    else {
+      instances[id] = {
+        state: instance.state,
+        ...(instance.state !== 'running' && instance.failedReason !== undefined && { failedReason: instance.failedReason }),
+        ...(instance.state === 'running' && { readyAt: before?.readyAt ?? now }),
+        ...(before?.cleanupFailures !== undefined && { cleanupFailures: before.cleanupFailures, ...(before.cleanupError !== undefined && { cleanupError: before.cleanupError }) }),
+      };
     }
-    instances[id] = {
-      state: instance.state,
-      ...(instance.state !== 'running' && instance.failedReason !== undefined && { failedReason: instance.failedReason }),
-      ...(instance.state === 'running' && { readyAt: before?.readyAt ?? now }),
-    };
   }
-  const states = Object.values(instances).map((i) => i.state);
-  const late = now - since >= provisionTimeoutMs;
-  const failed = Object.entries(instances).filter(([, i]) => i.state === 'failed');
+  const entries = Object.entries(instances);
+  const unsettled = entries.filter(([, i]) => i.cleanup === undefined && i.state !== 'running' && i.state !== 'gone');
+  const toClean = unsettled.filter(([, i]) => i.state === 'failed' || late);
   const base = { ...rest, instances, lastFollowedAt: now };
-  if (states.every((st) => st === 'gone')) return { ...base, state: 'cleaned', endedAt: now, failedReason: 'no instance of it is in the cluster any more' };
-  if (states.every((st) => st === 'running' || st === 'gone') && states.includes('running')) return { ...base, state: 'ready', readyAt: record.readyAt ?? now, endedAt: now };
-  if (failed.length > 0) return { ...base, state: 'failed', failedReason: failed.map(([id, i]) => `${id}: ${i.failedReason ?? 'failed'}`).join('; ') };
-  if (late) {
-    const waiting = Object.entries(instances).filter(([, i]) => i.state !== 'running' && i.state !== 'gone');
-    return { ...base, state: 'failed', failedReason: `not running ${Math.round(provisionTimeoutMs / 1000)} s after the purchase: ${waiting.map(([id, i]) => `${id} (${i.state})`).join(', ')}` };
+  if (toClean.length > 0) {
+    const failed = toClean.filter(([, i]) => i.state === 'failed');
+    const waiting = toClean.filter(([, i]) => i.state !== 'failed');
+    const reasons = [
+      ...failed.map(([id, i]) => `${id}: ${i.failedReason ?? 'failed'}`),
+      ...(waiting.length > 0 ? [`not running ${Math.round(provisionTimeoutMs / 1000)} s after the purchase: ${waiting.map(([id, i]) => `${id} (${i.state})`).join(', ')}`] : []),
+    ];
+    return { record: { ...base, state: 'failed', failedReason: record.state === 'failed' && record.failedReason !== undefined ? record.failedReason : reasons.join('; ') }, toClean: toClean.map(([id]) => id) };
   }
-  return { ...base, state: record.state === 'failed' ? 'failed' : 'joining' };
+  if (unsettled.length > 0) return { record: { ...base, state: record.state === 'failed' ? 'failed' : 'joining' }, toClean: [] };
+  // Every instance is settled: the purchase ends.
+  const cleanedUp = entries.filter(([, i]) => i.cleanup !== undefined);
+  if (cleanedUp.length === 0) {
+    if (entries.every(([, i]) => i.state === 'gone')) return { record: { ...base, state: 'cleaned', endedAt: now, failedReason: 'no instance of it is in the cluster any more' }, toClean: [] };
+    return { record: { ...base, state: 'ready', readyAt: record.readyAt ?? now, endedAt: now }, toClean: [] };
+  }
+  const leftAlone = cleanedUp.filter(([, i]) => i.cleanup === 'unmarked');
+  if (leftAlone.length > 0) {
+    const note = `left alone, not cleaned up: ${leftAlone.map(([id]) => id).join(', ')} (no mark of this function on the instance)`;
+    return { record: { ...base, state: 'failed', endedAt: now, failedReason: `${record.failedReason ?? 'failed'}; ${note}` }, toClean: [] };
+  }
+  return { record: { ...base, state: 'cleaned', endedAt: now }, toClean: [] };
 }
 
 /** What a cluster's budget and purchases look like now: for `/scaleout status` and its like. */

@@ -1,5 +1,5 @@
 import type { TemplateConfig } from './model';
-import type { Offering } from './sold-out';
+import { NODES_FAILED_CODE, type Offering } from './sold-out';
 import type { CostKind } from './model';
 
 /**
@@ -31,7 +31,10 @@ export function describeStep(step: RungStep): string {
   const why: Record<RungStep['outcome'], string> = {
     bought: 'bought',
     'sold-out': `sold out (${step.code ?? 'capacity'})`,
-    'sold-out-recently': `skipped: sold out recently (until ${step.until ?? '?'})`,
+    'sold-out-recently':
+      step.code === NODES_FAILED_CODE
+        ? `skipped: its nodes failed to join recently, backing off (until ${step.until ?? '?'})`
+        : `skipped: sold out recently (until ${step.until ?? '?'})`,
     'over-budget': 'skipped: over the money budget',
     refused: `refused (${step.code ?? '?'})`,
     unknown: 'outcome unknown',

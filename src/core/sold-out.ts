@@ -28,6 +28,26 @@ export interface SoldOutMark extends Offering {
 
 export interface SoldOutState {
   readonly marks: readonly SoldOutMark[];
+  /** Offerings whose nodes failed to join, for the back-off's doubling (markFailing). */
+  readonly failing?: readonly OfferingFailures[];
+}
+
+/**
+ * An offering whose bought nodes failed to join (or never did in time) is backed off like a sold-out
+ * one: the ladder skips it and tries the next rung. The mark's code says why.
+ */
+export const NODES_FAILED_CODE = 'NodesFailedToJoin';
+
+/**
+ * cluster-autoscaler's node-group back-off (FAQ: `initial-node-group-backoff-duration` 5 min,
+ * `max-node-group-backoff-duration` 30 min, `node-group-backoff-reset-timeout` 3 h): the first
+ * failure backs off 5 minutes, each further one within 3 hours of the last doubles it, up to 30.
+ */
+export const NODES_FAILED_BACKOFF = { initialMs: 5 * 60_000, maxMs: 30 * 60_000, resetMs: 3 * 3_600_000 } as const;
+
+export interface OfferingFailures extends Offering {
+  readonly failures: number;
+  readonly lastAt: number;
 }
 
 export function offeringOf(region: string, request: CreateClusterInstancesRequest): Offering {
@@ -69,6 +89,39 @@ export function liveMarks(state: SoldOutState | undefined, now: number): readonl
 /** Marks `offering` sold out until now + ttl (a later refusal extends it); expired marks go. */
 export function markSoldOut(current: SoldOutState | undefined, offering: Offering, code: string, now: number, ttlMs: number): StoreStep<SoldOutState, void> {
   const marks = liveMarks(current, now).filter((m) => !same(m, offering));
-  const next: SoldOutState = { marks: [...marks, { ...offering, code, at: now, until: now + ttlMs }] };
-  return { write: { kind: 'put', value: next, expiresAt: Math.max(...next.marks.map((m) => m.until)) }, result: undefined };
+  const failing = recentFailures(current, now);
+  const next: SoldOutState = { marks: [...marks, { ...offering, code, at: now, until: now + ttlMs }], ...(failing.length > 0 && { failing }) };
+  return { write: { kind: 'put', value: next, expiresAt: expiryOf(next) }, result: undefined };
+}
+
+/**
+ * `offering`'s nodes failed to join: it is backed off (NODES_FAILED_BACKOFF), doubling with each
+ * failure within the reset time of the last one. A live mark that holds longer (a sold-out) stays.
+ * The result: until when it is backed off.
+ */
+export function markFailing(current: SoldOutState | undefined, offering: Offering, now: number): StoreStep<SoldOutState, number> {
+  const { initialMs, maxMs, resetMs } = NODES_FAILED_BACKOFF;
+  const failing = recentFailures(current, now);
+  const before = failing.find((f) => same(f, offering));
+  const failures = (before?.failures ?? 0) + 1;
+  const until = now + Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 10));
+  const live = liveMarks(current, now);
+  const held = live.find((m) => same(m, offering));
+  const mark: SoldOutMark = held !== undefined && held.until >= until ? held : { ...offering, code: NODES_FAILED_CODE, at: now, until };
+  const next: SoldOutState = {
+    marks: [...live.filter((m) => m !== held), mark],
+    failing: [...failing.filter((f) => f !== before), { ...offering, failures, lastAt: now }],
+  };
+  return { write: { kind: 'put', value: next, expiresAt: expiryOf(next) }, result: mark.until };
+}
+
+/** Failures recent enough to double the next back-off; what cannot be read is none. */
+function recentFailures(state: SoldOutState | undefined, now: number): readonly OfferingFailures[] {
+  const failing: unknown = state?.failing;
+  if (!Array.isArray(failing)) return [];
+  return failing.filter((f: Partial<OfferingFailures> | null): f is OfferingFailures => typeof f?.lastAt === 'number' && typeof f.failures === 'number' && f.lastAt + NODES_FAILED_BACKOFF.resetMs > now);
+}
+
+function expiryOf(state: SoldOutState): number {
+  return Math.max(...state.marks.map((m) => m.until), ...(state.failing ?? []).map((f) => f.lastAt + NODES_FAILED_BACKOFF.resetMs));
 }

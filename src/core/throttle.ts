@@ -5,6 +5,7 @@ import {
   adoptEntry,
   freesAt,
   heldEntry,
+  refund,
   inWindow,
   isInFlight,
   ledgerExpiry,
@@ -72,6 +73,8 @@ export type ThrottleDecision =
   | {
       readonly kind: 'granted';
       readonly nodes: number;
+      /** When the grant was made (its first delivery's time): the slice of the window it counts in. */
+      readonly at: number;
       readonly clampedBy?: ThrottleRule;
       /**
        * The request a grant stored by the previous version carries (`sent`, kept on the grant
@@ -119,7 +122,7 @@ export function decideThrottle(current: ThrottleState | undefined, ask: Throttle
     // This event's earlier delivery took budget and did not finish: go on with the same nodes.
     const adopted = adoptEntry(state, ask.eventKey, ask.claimId, ask.inFlightUntil);
     const legacySent = legacySentOf(own);
-    return put({ ...state, ...adopted.state }, { kind: 'granted', nodes: own.amount, ...(legacySent !== undefined && { legacySent }) });
+    return put({ ...state, ...adopted.state }, { kind: 'granted', nodes: own.amount, at: own.at, ...(legacySent !== undefined && { legacySent }) });
   }
 
   const inFlight = state.grants.find((g) => isInFlight(g, now));
@@ -183,7 +186,7 @@ export function decideThrottle(current: ThrottleState | undefined, ask: Throttle
   }
 
   const grant: Grant = { eventKey: ask.eventKey, claimId: ask.claimId, kind: 'nodes', amount: nodes, at: now, state: 'in-flight', inFlightUntil: ask.inFlightUntil };
-  return put({ ...state, ...withEntry(state, grant) }, { kind: 'granted', nodes, ...(clampedBy !== undefined && { clampedBy }) });
+  return put({ ...state, ...withEntry(state, grant) }, { kind: 'granted', nodes, at: now, ...(clampedBy !== undefined && { clampedBy }) });
 }
 
 /** What the node budget's window holds and leaves now, and until when the cooldown holds: for /healthz. */
@@ -233,6 +236,19 @@ export function settleThrottle(
   const lastScaleOutAt = outcome === 'refused' ? current.lastScaleOutAt : now;
   const next: ThrottleState = { ...settled, ...(lastScaleOutAt !== undefined && { lastScaleOutAt }) };
   return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, now) }, result: undefined };
+}
+
+/**
+ * Nodes an event was granted that no longer run (cleaned up): given back to the window they were
+ * counted in (core/windowed-ledger.ts, refund). The cooldown is left as it is. The result: how
+ * many nodes went back (0 when they no longer counted).
+ */
+export function refundNodes(current: ThrottleState | undefined, eventKey: string, at: number, nodes: number, rules: ThrottleRules, now: number): StoreStep<ThrottleState, number> {
+  const window = ledgerWindow(rules.windowSeconds);
+  const back = refund(stateOf(current, window, now), window, { eventKey, kind: 'nodes', at }, nodes);
+  if (back.given === 0) return { write: { kind: 'keep' }, result: 0 };
+  const next: ThrottleState = { ...current, ...back.state };
+  return { write: { kind: 'put', value: next, expiresAt: expiryOf(next, rules, now, now) }, result: back.given };
 }
 
 /** The stored state, what still counts, with grants written before the ledger was shared read as nodes. */

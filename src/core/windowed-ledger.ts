@@ -190,6 +190,28 @@ export function settleEntry<K extends string>(state: LedgerState<K>, held: Ledge
   return { ...state, grants: state.grants.map((g) => (g === held ? { ...g, state: 'done' as const, mayExist: true as const } : g)) };
 }
 
+/**
+ * Gives back up to `amount` of `kind` that an event counted, for what it bought that no longer runs
+ * (a cleanup, core/cleanup.ts): from the event's own reservation while the ledger still holds it
+ * one by one (in flight, or kept for an unknown outcome), else from the slice it was settled into,
+ * the slice of `at` (its reservation's time). Never below zero, never from another slice: an
+ * amount whose slice has left the window no longer counts, and nothing is given back for it. The
+ * result is how much was given back.
+ */
+export function refund<K extends string>(state: LedgerState<K>, window: LedgerWindow, ref: { readonly eventKey: string; readonly kind: K; readonly at: number }, amount: number): { readonly state: LedgerState<K>; readonly given: number } {
+  const own = state.grants.find((g) => g.eventKey === ref.eventKey && g.kind === ref.kind);
+  if (own !== undefined) {
+    const given = Math.min(own.amount, amount);
+    return { state: { ...state, grants: state.grants.map((g) => (g === own ? { ...g, amount: roundCents(g.amount - given) } : g)) }, given };
+  }
+  const from = Math.floor(ref.at / window.sliceMs) * window.sliceMs;
+  const spent = state.spent ?? [];
+  const index = spent.findIndex((s) => s.from === from && s.kind === ref.kind);
+  if (index < 0) return { state, given: 0 };
+  const given = Math.min(spent[index]!.amount, amount);
+  return { state: { ...state, spent: spent.map((s, i) => (i === index ? { ...s, amount: roundCents(s.amount - given) } : s)) }, given };
+}
+
 /** The store may forget the ledger once nothing in it counts any more (and not before `atLeast`). */
 export function ledgerExpiry(state: LedgerState<string>, window: LedgerWindow, now: number, atLeast = 0): number {
   let until = Math.max(now + 1000, atLeast);

@@ -97,6 +97,7 @@ export async function resendRecorded(deps: ClimbDeps, resolved: ResolvedScaleOut
         return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: true };
       }
       if (money.price !== undefined) priced = { price: { ...money.price, currency: scopes[0]!.budget.currency } };
+      event = withMoneyCounted(event, money.counted);
     }
     const outcome = await send(deps, event, sent, offering, priced, callOptions, steps, { resent: true });
     if (outcome.kind !== 'sold-out') return outcome;
@@ -108,6 +109,11 @@ export async function resendRecorded(deps: ClimbDeps, resolved: ResolvedScaleOut
     if (!(error instanceof ScaleOutError)) throw error;
     return { kind: 'failed', error, settlement: 'refused', steps, sent, resent: true };
   }
+}
+
+/** The event whose purchase also knows where its money is counted. */
+function withMoneyCounted(event: ClimbEvent, money: MoneyCounted): ClimbEvent {
+  return money.length === 0 ? event : { ...event, purchase: { ...event.purchase, counted: { ...event.purchase.counted, money } } };
 }
 
 const STAYS = 'the request this event was already sent with (it may have bought, so it is sent again as it is or not at all)';
@@ -132,6 +138,7 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
     }
 
     let priced: Pick<RungStep, 'price'> = {};
+    let counted: MoneyCounted = [];
     if (scopes.length > 0) {
       const money = await reserveMoney(deps, resolved, event, scopes, rendered, nodes, callOptions.deadline);
       if (money.kind === 'sold-out') {
@@ -154,10 +161,11 @@ async function climb(deps: ClimbDeps, resolved: ResolvedScaleOut, event: ClimbEv
         await deps.store.update<ThrottleState, 'resized' | 'lost'>(event.scope.key, (current) => resizeGrant(current, event.key, event.claimId, nodes, event.scope.rules, deps.now()));
       }
       priced = { price: { amount: money.price.amount, kind: money.price.kind, currency: currency! } };
+      counted = money.counted;
     }
 
     const sent: SentRequest = { clientToken: rendered.clientToken, request: rendered.request, rung, region: cluster.region, nodes };
-    const outcome = await send(deps, event, sent, offering, priced, callOptions, steps, { resent: false });
+    const outcome = await send(deps, withMoneyCounted(event, counted), sent, offering, priced, callOptions, steps, { resent: false });
     if (outcome.kind !== 'sold-out') return outcome;
     const stop = stopClimbing(deps, rung, rungs, callOptions);
     if (stop !== undefined) {
@@ -280,7 +288,7 @@ function budgetError(decisions: ReadonlyArray<Extract<CostDecision, { kind: 'ove
 }
 
 type MoneyReservation =
-  | { readonly kind: 'granted'; readonly rendered: RenderedRequest; readonly nodes: number; readonly price: Price }
+  | { readonly kind: 'granted'; readonly rendered: RenderedRequest; readonly nodes: number; readonly price: Price; readonly counted: MoneyCounted }
   | { readonly kind: 'over-budget'; readonly decision: Extract<CostDecision, { kind: 'over-budget' }>; readonly price: Price }
   | { readonly kind: 'sold-out'; readonly code: string };
 
@@ -319,7 +327,7 @@ async function priceAndReserve(
   scopes: readonly CostScope[],
   rendered: { readonly request: RenderedRequest['request'] },
   deadline: number,
-): Promise<{ readonly kind: 'granted'; readonly price: Price } | Exclude<MoneyReservation, { kind: 'granted' }>> {
+): Promise<{ readonly kind: 'granted'; readonly price: Price; readonly counted: MoneyCounted } | Exclude<MoneyReservation, { kind: 'granted' }>> {
   let price: Price;
   try {
     price = await deps.pricing.priceOf(region, rendered.request, deadline);
@@ -328,18 +336,24 @@ async function priceAndReserve(
     throw error;
   }
   const reserved: CostScope[] = [];
+  const counted: Array<MoneyCounted[number]> = [];
   for (const scope of scopes) {
+    const at = deps.now();
     const decision = await deps.store.update<CostState, CostDecision>(scope.key, (current) =>
-      reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, scope.budget, deps.now()),
+      reserveCost(current, { eventKey: event.key, claimId: event.claimId, price, inFlightUntil: event.timeoutAt }, scope.budget, at),
     );
     if (decision.kind === 'over-budget') {
       await giveMoneyBack(deps, event, reserved);
       return { kind: 'over-budget', decision: { ...decision, detail: `${scope.name}: ${decision.detail}` }, price };
     }
     reserved.push(scope);
+    counted.push({ key: scope.key, at });
   }
-  return { kind: 'granted', price };
+  return { kind: 'granted', price, counted };
 }
+
+/** Where a purchase's money is counted: each budget's key and the reservation's time (core/purchase.ts, `counted`). */
+type MoneyCounted = NonNullable<NonNullable<PurchaseDraft['counted']>['money']>;
 
 /**
  * A re-send takes over the reservations made when its request was first sent. Where one is gone
@@ -352,16 +366,21 @@ async function readoptMoney(
   scopes: readonly CostScope[],
   sent: SentRequest,
   deadline: number,
-): Promise<{ readonly kind: 'granted'; readonly price?: Price } | Exclude<MoneyReservation, { kind: 'granted' }>> {
+): Promise<{ readonly kind: 'granted'; readonly price?: Price; readonly counted: MoneyCounted } | Exclude<MoneyReservation, { kind: 'granted' }>> {
   let adopted: Price | undefined;
   const missing: CostScope[] = [];
+  const counted: Array<MoneyCounted[number]> = [];
   for (const scope of scopes) {
     const own = await deps.store.update<CostState, ReturnType<typeof adoptCost>['result']>(scope.key, (current) => adoptCost(current, event.key, event.claimId, event.timeoutAt, scope.budget, deps.now()));
     if (own === undefined) missing.push(scope);
-    else adopted = { kind: own.kind, amount: own.amount };
+    else {
+      adopted = { kind: own.kind, amount: own.amount };
+      counted.push({ key: scope.key, at: own.at });
+    }
   }
-  if (missing.length === 0) return { kind: 'granted', ...(adopted !== undefined && { price: adopted }) };
-  return priceAndReserve(deps, sent.region, event, missing, sent, deadline);
+  if (missing.length === 0) return { kind: 'granted', ...(adopted !== undefined && { price: adopted }), counted };
+  const reserved = await priceAndReserve(deps, sent.region, event, missing, sent, deadline);
+  return reserved.kind === 'granted' ? { ...reserved, counted: [...counted, ...reserved.counted] } : reserved;
 }
 
 /** A rung not bought (sold out, or over another budget): its reservations go back. */

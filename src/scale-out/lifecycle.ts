@@ -132,15 +132,17 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
       return failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) });
     }
     const resend = claimed.resend ?? legacyResendOf(grant, resolved);
+    // The purchase knows where its nodes are counted: a cleanup gives them back there.
+    const held: EventClaim = { ...event, purchase: { ...event.purchase, counted: { nodes: { key: event.scope.key, eventKey: event.key, at: grant.at } } } };
 
     // 4. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
     // request before the call, call; on a sold-out, the next rung): scale-out/climb.ts.
     const climbDeps = { ...deps, pricing: deps.pricing ?? NO_PRICING };
     const callOptions = callOptionsOf(deps, times);
-    const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, event, resend, callOptions) : await climbLadder(climbDeps, resolved, event, grant.nodes, callOptions);
+    const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, held, resend, callOptions) : await climbLadder(climbDeps, resolved, held, grant.nodes, callOptions);
 
     // 5. settle with the store, by what every attempt told.
-    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, event, grant, climb) : await settleFailed(deps, asked, resolved, event, grant, climb, resend);
+    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, held, grant, climb) : await settleFailed(deps, asked, resolved, held, grant, climb, resend);
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return refusedOutcome(asked, error);

@@ -5,7 +5,7 @@ import { checkPrice, DEFAULT_CHARGE_TYPE, priceInquiryOf, readPrice, type Price 
 import { OfferingSoldOutError, PriceUnavailableError, ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
 import { describeApiFailure } from '../tencentcloud/api-failure';
-import type { PriceApi } from '../tencentcloud/cvm-pricing';
+import type { PriceApi } from '../tencentcloud/cvm-api';
 import { capacityCodeOf } from '../tke/tke-errors';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 import { readValue } from '../core/store-step';

@@ -1,5 +1,5 @@
 import { createSdkTkeApi } from '../../src/tke/sdk-tke-api';
-import { createSdkPriceApi } from '../../src/tencentcloud/cvm-pricing';
+import { createSdkCvmApi } from '../../src/tencentcloud/cvm-api';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { rawTkeClient } from '../support/raw-tke-client';
 
@@ -110,7 +110,7 @@ describe('TKE sandbox through the official SDK', () => {
 
   // CVM's stock and prices. The price inquiry goes through the CVM SDK (our adapter,
   // signed for service "cvm"); the shape it answers is the SDK model's Price/ItemPrice.
-  const prices = () => createSdkPriceApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, timeoutMs: 5000 });
+  const prices = () => createSdkCvmApi({ endpointUrl: url, credentials: () => SANDBOX_CREDENTIAL, timeoutMs: 5000 });
 
   it('prices a request with InquiryPriceRunInstances, signed for cvm, for every charge type', async () => {
     const base = { Placement: { Zone: 'ap-guangzhou-3' }, ImageId: 'img-1', InstanceType: 'S5.MEDIUM4', InstanceCount: 3 };

@@ -1,4 +1,4 @@
-import { entriesOf, followPurchase, indexPurchase, MAX_INDEXED_PURCHASES, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
+import { entriesOf, followPurchase as followPurchaseStep, indexPurchase, MAX_INDEXED_PURCHASES, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
 
 /** A purchase's record and the index that lists them, as pure steps. */
 const T0 = Date.parse('2026-12-06T10:00:00Z');
@@ -107,6 +107,8 @@ describe('following a purchase (TKE InstanceState running / initializing / faile
   const created = record({ state: 'created', instanceIds: ['ins-1', 'ins-2'], createdAt: T0 });
   const seen = (...instances: Array<[string, string, string?]>) => new Map(instances.map(([id, state, reason]) => [id, { instanceId: id, state, ...(reason !== undefined && { failedReason: reason }) }]));
   const TIMEOUT = 900_000;
+  const followPurchase = (...args: Parameters<typeof followPurchaseStep>) => followPurchaseStep(...args).record;
+  const toCleanOf = (...args: Parameters<typeof followPurchaseStep>) => followPurchaseStep(...args).toClean;
 
   it('every node running: ready, ended, each with when it was first seen running', () => {
     const next = followPurchase(created, seen(['ins-1', 'running', '=Ready:True'], ['ins-2', 'running']), T0 + 60_000, TIMEOUT);
@@ -123,7 +125,32 @@ describe('following a purchase (TKE InstanceState running / initializing / faile
   it('not running at the provision timeout: failed, naming the nodes; a millisecond before, joining', () => {
     const initializing = seen(['ins-1', 'running'], ['ins-2', 'initializing']);
     expect(followPurchase(created, initializing, T0 + TIMEOUT - 1, TIMEOUT).state).toBe('joining');
+    expect(toCleanOf(created, initializing, T0 + TIMEOUT - 1, TIMEOUT)).toEqual([]);
     expect(followPurchase(created, initializing, T0 + TIMEOUT, TIMEOUT)).toMatchObject({ state: 'failed', failedReason: 'not running 900 s after the purchase: ins-2 (initializing)' });
+    // Only the late one is to be cleaned up; the running one stays.
+    expect(toCleanOf(created, initializing, T0 + TIMEOUT, TIMEOUT)).toEqual(['ins-2']);
+  });
+
+  it('a failed node is to be cleaned up at once; once cleaned up it stays so, and the purchase ends cleaned', () => {
+    const failing = seen(['ins-1', 'running'], ['ins-2', 'failed', 'disk attach failed']);
+    expect(toCleanOf(created, failing, T0 + 60_000, TIMEOUT)).toEqual(['ins-2']);
+    const failed = followPurchase(created, failing, T0 + 60_000, TIMEOUT);
+    const cleaned = { ...failed, instances: { ...failed.instances, 'ins-2': { state: 'failed', cleanup: 'terminated' as const, cleanedAt: T0 + 60_000 } } };
+    // TKE no longer lists it: what the cleanup recorded stands.
+    const next = followPurchaseStep(cleaned, seen(['ins-1', 'running']), T0 + 120_000, TIMEOUT);
+    expect(next.toClean).toEqual([]);
+    expect(next.record).toMatchObject({ state: 'cleaned', endedAt: T0 + 120_000, failedReason: 'ins-2: disk attach failed', instances: { 'ins-1': { state: 'running' }, 'ins-2': { cleanup: 'terminated' } } });
+  });
+
+  it('a node left alone (no mark of the function) ends the purchase failed, saying so; one whose deletion failed is tried again', () => {
+    const failed = followPurchase(created, seen(['ins-1', 'failed', 'x'], ['ins-2', 'failed', 'y']), T0 + 60_000, TIMEOUT);
+    const after = { ...failed, instances: { 'ins-1': { state: 'failed', cleanup: 'unmarked' as const }, 'ins-2': { state: 'failed', cleanupFailures: 1, cleanupError: 'InternalError' } } };
+    const next = followPurchaseStep(after, seen(['ins-1', 'failed', 'x'], ['ins-2', 'failed', 'y']), T0 + 120_000, TIMEOUT);
+    expect(next.toClean).toEqual(['ins-2']);
+    expect(next.record.instances!['ins-2']).toMatchObject({ cleanupFailures: 1 });
+    const done = followPurchaseStep({ ...after, instances: { ...after.instances, 'ins-2': { state: 'failed', cleanup: 'terminated' as const } } }, seen(['ins-1', 'failed', 'x']), T0 + 180_000, TIMEOUT);
+    expect(done.record).toMatchObject({ state: 'failed', endedAt: T0 + 180_000 });
+    expect(done.record.failedReason).toContain('left alone, not cleaned up: ins-1');
   });
 
   it('a node not listed: not yet, within the grace after the purchase; gone after it; none left: cleaned', () => {

@@ -6,7 +6,7 @@ import { OfferingSoldOutError, PriceUnavailableError } from '../../../src/errors
 import { createPricing, NO_PRICING, type Pricing } from '../../../src/scale-out/pricing';
 import { MemoryStore } from '../../../src/store/memory-store';
 import type { StateStore, StoreStep } from '../../../src/store/state-store';
-import type { PriceApi } from '../../../src/tencentcloud/cvm-pricing';
+import type { PriceApi } from '../../../src/tencentcloud/cvm-api';
 import type { CreateClusterInstancesRequest } from '../../../src/tke/tke-params';
 import { exampleConfig, resolvedOf } from '../../support/fixtures';
 
