@@ -39,8 +39,9 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  * The deployed function. It reads the JSON config that `npm run package` compiles, so the YAML
  * library is left out (src/config/config-text.ts says so if a YAML path is configured anyway).
  */
-export async function buildFunction(outfile = FUNCTION_OUTFILE) {
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });
+export async function buildFunction(outfile = FUNCTION_OUTFILE, { sourcemap = false } = {}) {
+  // `sourcemap`: for finding which module a part of the bundle (or of its code cache) comes from.
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
   return main;
