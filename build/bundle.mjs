@@ -97,12 +97,15 @@ const sdkClientsTrimmed = {
 };
 
 /**
- * Node built-in modules that a library of the function requires for something it never does, each
- * replaced for that library only (build/shims/ says why, each): a built-in is not in the bundle, but
- * loading it is part of every cold start.
+ * Modules that a library of the function requires for something it never does, each replaced for
+ * that library only (build/shims/ says why, each): a Node built-in is not in the bundle, but loading
+ * it is part of every cold start; a package (bignumber.js) is in the bundle, its code cache and its
+ * cold start.
  */
 const BUILTIN_STUBS = [
   [/^worker_threads$/, /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, 'pino-worker-threads'],
+  [/^bignumber\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]lib[\\/](stringify|parse)\.js$/, 'json-bigint-bignumber'],
+  [/^\.\/lib\/parse\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]index\.js$/, 'json-bigint-parse'],
 ];
 const builtinsStubbed = {
   name: 'builtins-stubbed',
