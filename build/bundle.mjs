@@ -41,7 +41,7 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE, { sourcemap = false } = {}) {
   // `sourcemap`: for finding which module a part of the bundle (or of its code cache) comes from.
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
   return main;
@@ -93,6 +93,32 @@ const sdkClientsTrimmed = {
       contents: readFileSync(args.path, 'utf8').replace(GENERATED_METHOD, (method, name) => (namedInSrc.has(name) ? method : '')),
       loader: 'js',
     }));
+  },
+};
+
+/**
+ * What the SDK's generated clients (tke_client.js, cvm_client.js, scf_client.js, CommonJS) take from
+ * the two packages they require: tslib's `__importStar`, and the common package's `AbstractClient`,
+ * their base class. A require of an ES module takes all of it, so the bundle carried every tslib
+ * helper, and the common package's whole index: its credential providers (profile file, CVM role,
+ * OIDC; with the `ini` parser) and CommonClient, which the function never uses (it passes its keys,
+ * src/tke/sdk-tke-api.ts); and the code cache carried their set-up. Each client instead requires a
+ * module that re-exports the one name from the same package, resolved from the client's folder (so
+ * the same copy), and only that is bundled. A client that used another name would fail at cold start,
+ * which every test of the bundle runs.
+ */
+const SDK_CLIENT = /[\\/]node_modules[\\/]tencentcloud-sdk-nodejs-\w+[\\/]tencentcloud[\\/]services[\\/]\w+[\\/]v\d+[\\/]\w+_client\.js$/;
+const SDK_CLIENT_IMPORTS = {
+  tslib: "export { __importStar } from 'tslib';",
+  'tencentcloud-sdk-nodejs-common': "export { AbstractClient } from 'tencentcloud-sdk-nodejs-common/es/common/abstract_client.js';",
+};
+const sdkClientImportsNarrowed = {
+  name: 'sdk-client-imports-narrowed',
+  setup(builder) {
+    builder.onResolve({ filter: /^(tslib|tencentcloud-sdk-nodejs-common)$/ }, (args) =>
+      SDK_CLIENT.test(args.importer) ? { path: args.path, namespace: 'sdk-client-import', pluginData: { resolveDir: args.resolveDir } } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'sdk-client-import' }, (args) => ({ contents: SDK_CLIENT_IMPORTS[args.path], resolveDir: args.pluginData.resolveDir, loader: 'js' }));
   },
 };
 
