@@ -132,6 +132,8 @@ const BUILTIN_STUBS = [
   [/^worker_threads$/, /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, 'pino-worker-threads'],
   [/^bignumber\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]lib[\\/](stringify|parse)\.js$/, 'json-bigint-bignumber'],
   [/^\.\/lib\/parse\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]index\.js$/, 'json-bigint-parse'],
+  [/^\.\/(lib\/)?transport$/, /[\\/]node_modules[\\/]pino[\\/](pino|lib[\\/]tools)\.js$/, 'pino-transport'],
+  [/^\.\/lib\/multistream$/, /[\\/]node_modules[\\/]pino[\\/]pino\.js$/, 'pino-multistream'],
 ];
 const builtinsStubbed = {
   name: 'builtins-stubbed',
