@@ -313,7 +313,7 @@ function render(f: Figures): string {
     '',
     `Inside the function's process: loading the bundle (reading it and its code cache, which V8 takes instead of compiling, then`,
     `running its top-level code) took ${ms(f.loadMs)}, and the first event ${ms(f.firstEventMs)}: building the function, which src/index.ts does`,
-    'on the first invocation that needs it (config read, senders, store and SDK client built), then its first TCP',
+    'on the first invocation that needs it (config read, store and SDK client built, and the sender the event needs), then its first TCP',
     'connection, first signature and the first run of every function on the path, all of them already compiled in',
     'the code cache (build/make-code-cache.cjs takes it after the function answered an event). A Feishu challenge',
     'needs none of that.',

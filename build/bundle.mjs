@@ -39,8 +39,9 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  * The deployed function. It reads the JSON config that `npm run package` compiles, so the YAML
  * library is left out (src/config/config-text.ts says so if a YAML path is configured anyway).
  */
-export async function buildFunction(outfile = FUNCTION_OUTFILE) {
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed] });
+export async function buildFunction(outfile = FUNCTION_OUTFILE, { sourcemap = false } = {}) {
+  // `sourcemap`: for finding which module a part of the bundle (or of its code cache) comes from.
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
   return main;
@@ -96,12 +97,43 @@ const sdkClientsTrimmed = {
 };
 
 /**
- * Node built-in modules that a library of the function requires for something it never does, each
- * replaced for that library only (build/shims/ says why, each): a built-in is not in the bundle, but
- * loading it is part of every cold start.
+ * What the SDK's generated clients (tke_client.js, cvm_client.js, scf_client.js, CommonJS) take from
+ * the two packages they require: tslib's `__importStar`, and the common package's `AbstractClient`,
+ * their base class. A require of an ES module takes all of it, so the bundle carried every tslib
+ * helper, and the common package's whole index: its credential providers (profile file, CVM role,
+ * OIDC; with the `ini` parser) and CommonClient, which the function never uses (it passes its keys,
+ * src/tke/sdk-tke-api.ts); and the code cache carried their set-up. Each client instead requires a
+ * module that re-exports the one name from the same package, resolved from the client's folder (so
+ * the same copy), and only that is bundled. A client that used another name would fail at cold start,
+ * which every test of the bundle runs.
+ */
+const SDK_CLIENT = /[\\/]node_modules[\\/]tencentcloud-sdk-nodejs-\w+[\\/]tencentcloud[\\/]services[\\/]\w+[\\/]v\d+[\\/]\w+_client\.js$/;
+const SDK_CLIENT_IMPORTS = {
+  tslib: "export { __importStar } from 'tslib';",
+  'tencentcloud-sdk-nodejs-common': "export { AbstractClient } from 'tencentcloud-sdk-nodejs-common/es/common/abstract_client.js';",
+};
+const sdkClientImportsNarrowed = {
+  name: 'sdk-client-imports-narrowed',
+  setup(builder) {
+    builder.onResolve({ filter: /^(tslib|tencentcloud-sdk-nodejs-common)$/ }, (args) =>
+      SDK_CLIENT.test(args.importer) ? { path: args.path, namespace: 'sdk-client-import', pluginData: { resolveDir: args.resolveDir } } : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'sdk-client-import' }, (args) => ({ contents: SDK_CLIENT_IMPORTS[args.path], resolveDir: args.pluginData.resolveDir, loader: 'js' }));
+  },
+};
+
+/**
+ * Modules that a library of the function requires for something it never does, each replaced for
+ * that library only (build/shims/ says why, each): a Node built-in is not in the bundle, but loading
+ * it is part of every cold start; a package (bignumber.js) is in the bundle, its code cache and its
+ * cold start.
  */
 const BUILTIN_STUBS = [
   [/^worker_threads$/, /[\\/]node_modules[\\/]pino[\\/]lib[\\/]tools\.js$/, 'pino-worker-threads'],
+  [/^bignumber\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]lib[\\/](stringify|parse)\.js$/, 'json-bigint-bignumber'],
+  [/^\.\/lib\/parse\.js$/, /[\\/]node_modules[\\/]json-bigint[\\/]index\.js$/, 'json-bigint-parse'],
+  [/^\.\/(lib\/)?transport$/, /[\\/]node_modules[\\/]pino[\\/](pino|lib[\\/]tools)\.js$/, 'pino-transport'],
+  [/^\.\/lib\/multistream$/, /[\\/]node_modules[\\/]pino[\\/]pino\.js$/, 'pino-multistream'],
 ];
 const builtinsStubbed = {
   name: 'builtins-stubbed',

@@ -15,7 +15,8 @@
 // The event: a generic scale-out of the example config (`demo-bj`, template `multi-disk`, one node),
 // answered by a stand-in for TKE on loopback that this process starts (no network; it answers
 // CreateClusterInstances with one instance ID), every secret the config names set to a placeholder
-// (as on a deployed function, whose senders are then built as in production), the memory store,
+// (as on a deployed function; the generic sender, the one built for this event, reads its token as in
+// production; each other sender is built on its first use, src/sources/index.ts), the memory store,
 // the log line at level info (to stdout, which packaging discards). It is the same event for any
 // packaged config: the warm-up code root holds the example config compiled to JSON with its
 // validated form (made by package.mjs), so the cache depends on function.js alone. What an operator's own senders run on their first event
@@ -74,8 +75,8 @@ function startTkeStandIn() {
 async function main() {
   const tke = await startTkeStandIn();
   // The environment of a deployed function, with placeholders: every variable the config names
-  // (its senders' secrets, the health token) is set, so that the senders are built as they are in
-  // production. Nothing of the packaging's own environment reaches the function.
+  // (its senders' secrets, the health token) is set, so that the sender the event needs is built as
+  // it is in production. Nothing of the packaging's own environment reaches the function.
   for (const key of Object.keys(process.env)) if (key !== 'PATH') delete process.env[key];
   for (const name of namedVariables(JSON.parse(readFileSync(join(warmUpRoot, 'config', 'scaleout.json'), 'utf8')))) process.env[name] = `warm-up-${name.toLowerCase()}`;
   Object.assign(process.env, {
