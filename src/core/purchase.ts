@@ -327,6 +327,8 @@ export function followPurchase(record: PurchaseRecord, seen: ReadonlyMap<string,
     const before = record.instances?.[id];
     const instance = seen.get(id);
     if (before?.cleanup !== undefined) instances[id] = before;
+    // A deletion whose answer was lost (or that failed after acting): gone now, by the function's hand.
+    else if (instance === undefined && before?.cleanupFailures !== undefined) instances[id] = { ...before, cleanup: 'gone', cleanedAt: now };
     else if (instance === undefined) instances[id] = now - since < NOT_LISTED_GRACE_MS ? { state: 'not-listed-yet' } : { state: 'gone' };
     else {
       instances[id] = {

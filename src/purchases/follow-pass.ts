@@ -145,7 +145,8 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       if (readFailed && record.instanceIds.length > 0) continue;
       followed++;
       if (next.state !== taken[i]!.state) report.moved.push({ id: record.id, from: taken[i]!.state, to: next.state, ...(next.state === 'failed' && next.failedReason !== undefined && { failedReason: next.failedReason }) });
-      if (written && next.state === 'failed' && taken[i]!.state !== 'failed') await backOff(deps, next, report);
+      // Its nodes failed for the first time (it may be cleaned up in this same pass already).
+      if (written && followedNow[i]!.toClean.length > 0 && taken[i]!.state !== 'failed') await backOff(deps, next, report);
       if (written && (refund.nodes > 0 || refund.money > 0)) await giveBack(deps, next, refund, report);
       if (next.endedAt !== undefined) {
         // Ended: its entry now expires with its record.

@@ -159,7 +159,11 @@ describe('cleaning up: only what the function owns, the budgets given back, what
     h = await startHarness({
       now: clock,
       sandbox: { now: clock, joinSeconds: 20, instanceFaults: [{ kind: 'fail', reason: 'image not found', zone: 'ap-guangzhou-4', times: 1 }] },
-      config: (doc) => ((doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 2 }), (doc.templates.small.count.max = 2)),
+      config: (doc) => {
+        doc.throttle = RELAXED_THROTTLE;
+        doc.clusters.demo.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 2 };
+        doc.templates.small.count.max = 2;
+      },
     });
     await buy('budget-1', 'demo', 'small', 2);
     const health = async () => (await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent)).json;
