@@ -3,6 +3,8 @@ import { resolveScaleOut } from '../../../src/core/resolve';
 import { DEFAULT_CHARGE_TYPE } from '../../../src/core/price';
 import {
   liveMarks,
+  markFailing,
+  NODES_FAILED_CODE,
   markSoldOut,
   offeringOf,
   soldOutMarkOf,
@@ -281,3 +283,31 @@ describe('the sold-out memory through the memory store (a JSON round trip)', () 
     expect(await read()).toBeUndefined();
   });
 });
+
+describe("an offering whose nodes failed to join backs off (cluster-autoscaler's node-group back-off: 5 min, doubling to 30, reset after 3 h; its FAQ)", () => {
+  const offering = { region: 'ap-guangzhou', zone: 'ap-guangzhou-4', instanceType: 'S3.SMALL1', chargeType: 'POSTPAID_BY_HOUR' };
+  const T = Date.parse('2026-12-06T10:00:00Z');
+  const min = 60_000;
+  it('5, 10, 20, 30, 30 minutes for failures in a row; 5 again after 3 quiet hours', () => {
+    let state: SoldOutState | undefined;
+    const until: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const step = markFailing(state, offering, T + i * min);
+      state = (step.write as { value: SoldOutState }).value;
+      until.push((step.result - (T + i * min)) / min);
+    }
+    expect(until).toEqual([5, 10, 20, 30, 30]);
+    expect(soldOutMarkOf(state, offering, T + 4 * min)).toMatchObject({ code: NODES_FAILED_CODE });
+    const later = markFailing(state, offering, T + 4 * min + 3 * 3_600_000 + 1);
+    expect((later.result - (T + 4 * min + 3 * 3_600_000 + 1)) / min).toBe(5);
+  });
+  it('a sold-out mark keeps the failures, and a longer mark is not shortened', () => {
+    const failed = (markFailing(undefined, offering, T).write as { value: SoldOutState }).value;
+    const sold = (markSoldOut(failed, offering, 'ResourceInsufficient.SpecifiedInstanceType', T + min, 60 * min).write as { value: SoldOutState }).value;
+    expect(sold.failing).toHaveLength(1);
+    const again = markFailing(sold, offering, T + 2 * min);
+    expect(again.result).toBe(T + 61 * min);
+    expect(soldOutMarkOf((again.write as { value: SoldOutState }).value, offering, T + 2 * min)).toMatchObject({ code: 'ResourceInsufficient.SpecifiedInstanceType' });
+  });
+});
+

@@ -23,7 +23,8 @@ const done = (eventKey: string, nodes: number, at: number): Grant => ({ eventKey
 describe('decideThrottle', () => {
   it('grants a first scale-out and records it as in flight until the holder deadline', () => {
     const step = decideThrottle(undefined, ask(), rules, T0);
-    expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
+    // `at`: the slice of the window the grant counts in, which a cleanup gives its nodes back to.
+    expect(step.result).toEqual({ kind: 'granted', nodes: 3, at: T0 });
     expect(step.write).toMatchObject({
       kind: 'put',
       value: { grants: [{ eventKey: 'event:generic:e1', claimId: 'c1', kind: 'nodes', amount: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] },
@@ -42,20 +43,20 @@ describe('decideThrottle', () => {
   it('holds everything for the cooldown after a success', () => {
     const state: ThrottleState = { lastScaleOutAt: T0, grants: [done('event:generic:e1', 3, T0)] };
     expect(decideThrottle(state, ask({ eventKey: 'e2' }), rules, T0 + 299_999).result).toMatchObject({ kind: 'throttled', rule: 'cooldown', retryAt: T0 + 300_000 });
-    expect(decideThrottle(state, ask({ eventKey: 'e2' }), rules, T0 + 300_000).result).toEqual({ kind: 'granted', nodes: 3 });
+    expect(decideThrottle(state, ask({ eventKey: 'e2' }), rules, T0 + 300_000).result).toMatchObject({ kind: 'granted', nodes: 3 });
   });
 
   it('never grants more than the window budget, and says when the budget frees up', () => {
     const state: ThrottleState = { grants: [done('a', 8, T0), done('b', 10, T0 + 600_000)] };
     const now = T0 + 1_200_000;
-    expect(decideThrottle(state, ask({ requested: 2 }), rules, now).result).toEqual({ kind: 'granted', nodes: 2 });
+    expect(decideThrottle(state, ask({ requested: 2 }), rules, now).result).toMatchObject({ kind: 'granted', nodes: 2 });
     // 3 asked, 2 left: refused until the 8-node grant leaves the window.
     expect(decideThrottle(state, ask({ requested: 3 }), rules, now).result).toMatchObject({ kind: 'throttled', rule: 'node-budget', retryAt: T0 + 3_600_000 });
   });
 
   it('clamps to what the budget leaves when the template allows it', () => {
     const state: ThrottleState = { grants: [done('a', 18, T0)] };
-    expect(decideThrottle(state, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toEqual({ kind: 'granted', nodes: 2, clampedBy: 'node-budget' });
+    expect(decideThrottle(state, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toMatchObject({ kind: 'granted', nodes: 2, clampedBy: 'node-budget' });
     const full: ThrottleState = { grants: [done('a', 20, T0)] };
     expect(decideThrottle(full, ask({ requested: 5, clampAllowed: true }), rules, T0 + 1000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
   });
@@ -68,7 +69,7 @@ describe('decideThrottle', () => {
     // Even with grants in the window that would leave it some day.
     expect(decideThrottle({ grants: [done('a', 5, T0)] }, ask({ requested: 21 }), rules, T0 + 1000).result).toMatchObject({ kind: 'beyond-limit' });
     // Clamping templates take what is left instead.
-    expect(decideThrottle(undefined, ask({ requested: 21, clampAllowed: true }), rules, T0).result).toEqual({ kind: 'granted', nodes: 20, clampedBy: 'node-budget' });
+    expect(decideThrottle(undefined, ask({ requested: 21, clampAllowed: true }), rules, T0).result).toMatchObject({ kind: 'granted', nodes: 20, clampedBy: 'node-budget' });
   });
 
   it('refuses outright a count above the cluster ceiling itself; above what is left of it, a retry after the cooldown', () => {
@@ -77,7 +78,7 @@ describe('decideThrottle', () => {
     expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 9 }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling', retryAt: T0 + 300_000 });
     // A template that clamps asks for more than the ceiling: at the ceiling it waits (429), it is not refused for good.
     expect(decideThrottle(undefined, ask({ requested: 12, clusterNodes: 10, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
-    expect(decideThrottle(undefined, ask({ requested: 12, clusterNodes: 9, clampAllowed: true }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 1, clampedBy: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 12, clusterNodes: 9, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'granted', nodes: 1, clampedBy: 'cluster-ceiling' });
   });
 
   it('says when the budget frees, counting an in-flight grant until its holder deadline even past its window', () => {
@@ -88,19 +89,19 @@ describe('decideThrottle', () => {
   it('reads a state stored before nodes and money shared one ledger ({nodes} grants and slices)', () => {
     const legacy = { grants: [{ eventKey: 'a', claimId: 'x', nodes: 8, at: T0, state: 'done', inFlightUntil: T0 + 30_000 }], spent: [{ from: T0, nodes: 10 }] } as unknown as ThrottleState;
     expect(decideThrottle(legacy, ask({ requested: 3 }), rules, T0 + 1000).result).toMatchObject({ kind: 'throttled', rule: 'node-budget' });
-    expect(decideThrottle(legacy, ask({ requested: 2 }), rules, T0 + 1000).result).toEqual({ kind: 'granted', nodes: 2 });
+    expect(decideThrottle(legacy, ask({ requested: 2 }), rules, T0 + 1000).result).toMatchObject({ kind: 'granted', nodes: 2 });
   });
 
   it('forgets grants older than the window', () => {
     const state: ThrottleState = { grants: [done('a', 20, T0)] };
-    expect(decideThrottle(state, ask(), rules, T0 + 3_600_000).result).toEqual({ kind: 'granted', nodes: 3 });
+    expect(decideThrottle(state, ask(), rules, T0 + 3_600_000).result).toMatchObject({ kind: 'granted', nodes: 3 });
   });
 
   it('keeps the cluster under its ceiling, clamping when allowed', () => {
     const ceiling = { ...rules, maxClusterNodes: 10 };
-    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 7 }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 3 });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 7 }), ceiling, T0).result).toMatchObject({ kind: 'granted', nodes: 3 });
     expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 8 }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
-    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 8, clampAllowed: true }), ceiling, T0).result).toEqual({ kind: 'granted', nodes: 2, clampedBy: 'cluster-ceiling' });
+    expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 8, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'granted', nodes: 2, clampedBy: 'cluster-ceiling' });
     expect(decideThrottle(undefined, ask({ requested: 3, clusterNodes: 10, clampAllowed: true }), ceiling, T0).result).toMatchObject({ kind: 'throttled', rule: 'cluster-ceiling' });
   });
 
@@ -108,7 +109,8 @@ describe('decideThrottle', () => {
     // e1 was granted 3 nodes, its instance crashed; its in-flight mark has expired.
     const state: ThrottleState = { grants: [{ eventKey: 'event:generic:e1', claimId: 'dead', kind: 'nodes', amount: 3, at: T0, state: 'in-flight', inFlightUntil: T0 + 30_000 }] };
     const step = decideThrottle(state, ask({ claimId: 'c2', requested: 3, inFlightUntil: T0 + 90_000 }), rules, T0 + 60_000);
-    expect(step.result).toEqual({ kind: 'granted', nodes: 3 });
+    // Its grant's first time, not now.
+    expect(step.result).toEqual({ kind: 'granted', nodes: 3, at: T0 });
     const grants = (step.write as { value: ThrottleState }).value.grants;
     expect(grants).toHaveLength(1); // not counted twice
     expect(grants[0]).toMatchObject({ claimId: 'c2', state: 'in-flight' });

@@ -4,6 +4,7 @@ import {
   inWindow,
   ledgerExpiry,
   ledgerWindow,
+  refund,
   settleEntry,
   usedOf,
   withEntry,
@@ -116,5 +117,40 @@ describe('a stored ledger that cannot be read counts against the budget, never f
     const stored = { grants: [entry('a', 2, Number.NaN)] } as LedgerState<Kind>;
     expect(inWindow(stored, hour, T0).grants[0]).toMatchObject({ at: T0, amount: 2 });
     expect(inWindow({ grants: 'x', spent: {} } as unknown as LedgerState<Kind>, hour, T0)).toEqual({ grants: [] });
+  });
+});
+
+describe('refund: what a cleanup gives back', () => {
+  /** `state` with the event's reservation made and its call settled as `outcome`. */
+  const settled = (state: LedgerState<Kind>, held: LedgerEntry<Kind>, outcome: 'created' | 'unknown'): LedgerState<Kind> => settleEntry(withEntry(state, held), held, outcome, hour);
+  const created = (at: number, amount: number): LedgerState<Kind> => settled({ grants: [] }, entry('e1', amount, at, { state: 'in-flight' }), 'created');
+
+  it("from the slice the event's amount was settled into, never below zero, never from another slice", () => {
+    const state = settled(created(T0, 3), entry('e2', 2, T0 + 120_000, { state: 'in-flight' }), 'created');
+    expect(usedOf(state, 'nodes')).toBe(5);
+    const back = refund(state, hour, { eventKey: 'e1', kind: 'nodes', at: T0 }, 1);
+    expect(back.given).toBe(1);
+    expect(usedOf(back.state, 'nodes')).toBe(4);
+    // More than its slice holds: only what it holds.
+    const all = refund(back.state, hour, { eventKey: 'e1', kind: 'nodes', at: T0 + 10 }, 10);
+    expect(all.given).toBe(2);
+    expect(usedOf(all.state, 'nodes')).toBe(2);
+    // A time whose slice holds nothing (it left the window, or was never counted): nothing.
+    expect(refund(all.state, hour, { eventKey: 'e1', kind: 'nodes', at: T0 + 3_600_000 }, 1)).toEqual({ state: all.state, given: 0 });
+  });
+
+  it("from the event's own reservation while it is held one by one (in flight, or an unknown outcome)", () => {
+    const unknown = settled({ grants: [] }, entry('e1', 3, T0, { state: 'in-flight' }), 'unknown');
+    const back = refund(unknown, hour, { eventKey: 'e1', kind: 'nodes', at: T0 }, 2);
+    expect(back.given).toBe(2);
+    expect(back.state.grants).toMatchObject([{ eventKey: 'e1', amount: 1, mayExist: true }]);
+  });
+
+  it('money in cents, by kind', () => {
+    const money = settled({ grants: [] }, entry('e1', 1.35, T0, { kind: 'hourly', state: 'in-flight' }), 'created');
+    expect(refund(money, hour, { eventKey: 'e1', kind: 'nodes', at: T0 }, 1).given).toBe(0);
+    const back = refund(money, hour, { eventKey: 'e1', kind: 'hourly', at: T0 }, 0.45);
+    expect(back.given).toBe(0.45);
+    expect(usedOf(back.state, 'hourly')).toBe(0.9);
   });
 });
