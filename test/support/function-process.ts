@@ -61,7 +61,7 @@ export async function startFunctionProcess(env: Record<string, string>): Promise
  */
 export function startInstancesSharing(
   count: number,
-  shared: { readonly sandboxUrl: string; readonly redisUrl: string; readonly config: string; readonly genericToken: string; readonly timeoutMs: number },
+  shared: { readonly sandboxUrl: string; readonly redisUrl: string; readonly config: string; readonly genericToken: string; readonly timeoutMs: number; readonly env?: Record<string, string> },
 ): Promise<FunctionProcess[]> {
   return Promise.all(
     Array.from({ length: count }, () =>
@@ -75,6 +75,7 @@ export function startInstancesSharing(
         SCALEOUT_GENERIC_TOKEN: shared.genericToken,
         LOCAL_TIMEOUT_MS: String(shared.timeoutMs),
         LOG_LEVEL: 'warn',
+        ...shared.env,
       }),
     ),
   );
