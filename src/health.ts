@@ -5,7 +5,7 @@ import type { ClusterConfig } from './core/model';
 import { rungCountOf } from './core/rungs';
 import { liveMarks, SOLD_OUT_KEY, type SoldOutState } from './core/sold-out';
 import type { WebhookRequest } from './http/webhook-request';
-import { indexedPurchases, nodeBudgetNow } from './purchases/purchase-reads';
+import { indexedPurchases, nodeBudgetNow, readPurchase } from './purchases/purchase-reads';
 import type { StateStore } from './store/state-store';
 import type { PriceApi } from './tencentcloud/cvm-api';
 import type { TkeApi } from './tke/tke-api';
@@ -42,8 +42,8 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
   const status = { status: reachable && check?.problem === undefined ? 'ok' : 'degraded', store: { reachable } };
   if (deps.healthAuth === undefined || request.headers.authorization === undefined) return status;
   deps.healthAuth(request, now());
-  const openPurchases: Map<string, number> | { unavailable: string } = reachable
-    ? await openPurchasesByCluster(deps).catch(() => ({ unavailable: 'the purchase index could not be read' }))
+  const purchases: Map<string, Record<string, unknown>> | { unavailable: string } = reachable
+    ? await purchasesByCluster(deps).catch(() => ({ unavailable: 'the purchases could not be read' }))
     : { unavailable: 'the store is not reachable' };
   return {
     ...status,
@@ -59,7 +59,7 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
               throttle: c.throttle,
               nodeBudget: reachable ? await nodeBudgetSummary(deps, c) : { unavailable: 'the store is not reachable' },
               ...(own !== undefined && { costBudget: await budgetSummary(deps, own) }),
-              purchases: openPurchases instanceof Map ? { open: openPurchases.get(c.clusterId) ?? 0 } : openPurchases,
+              purchases: purchases instanceof Map ? purchases.get(c.clusterId) : purchases,
             },
           ];
         }),
@@ -87,13 +87,40 @@ async function nodeBudgetSummary({ store, now }: HealthDeps, cluster: ClusterCon
   }
 }
 
-/** Purchases not ended yet, per ClusterId, from each cluster's purchase index (core/purchase.ts). */
-async function openPurchasesByCluster({ store, config }: HealthDeps): Promise<Map<string, number>> {
-  const open = new Map<string, number>();
+/** At most this many purchase records a cluster's summary reads (newest first); beyond, it says `partial`. */
+const SUMMARY_READS = 200;
+
+/**
+ * Per ClusterId, what the function bought lately (core/purchase.ts): purchases not ended, nodes
+ * still joining, and purchases that failed or were cleaned up in the last day. Only the records of
+ * open purchases and of those ended within the day are read, newest first, at most SUMMARY_READS.
+ */
+async function purchasesByCluster({ store, config, now }: HealthDeps): Promise<Map<string, Record<string, unknown>>> {
+  const summaries = new Map<string, Record<string, unknown>>();
+  const dayAgo = now() - 86_400_000;
   for (const cluster of config.clusters.values()) {
-    open.set(cluster.clusterId, (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.endedAt === undefined).length);
+    const entries = (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.endedAt === undefined || e.endedAt >= dayAgo);
+    const recent = [...entries].sort((a, b) => b.at - a.at).slice(0, SUMMARY_READS);
+    let joiningNodes = 0;
+    let failedLastDay = 0;
+    let cleanedNodesLastDay = 0;
+    for (const entry of recent) {
+      const record = await readPurchase(store, cluster.clusterId, entry.id);
+      if (record === undefined) continue;
+      const instances = Object.values(record.instances ?? {});
+      if (record.endedAt === undefined) joiningNodes += record.instanceIds.length === 0 ? 0 : record.instanceIds.length - instances.filter((i) => i.state === 'running' || i.cleanup !== undefined || i.state === 'gone').length;
+      if (record.failedReason !== undefined && (record.lastFollowedAt ?? record.requestedAt) >= dayAgo && instances.some((i) => i.cleanup !== undefined || i.state === 'failed')) failedLastDay++;
+      cleanedNodesLastDay += instances.filter((i) => i.cleanedAt !== undefined && i.cleanedAt >= dayAgo && i.cleanup !== 'unmarked').length;
+    }
+    summaries.set(cluster.clusterId, {
+      open: entries.filter((e) => e.endedAt === undefined).length,
+      joiningNodes,
+      failedLastDay,
+      cleanedNodesLastDay,
+      ...(entries.length > SUMMARY_READS && { partial: `the newest ${SUMMARY_READS} of ${entries.length} purchases were read` }),
+    });
   }
-  return open;
+  return summaries;
 }
 
 /** The offerings marked sold out now, shared by every instance (core/sold-out.ts). */

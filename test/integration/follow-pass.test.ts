@@ -55,7 +55,7 @@ describe('the pass that follows each purchase', () => {
     await pass();
     expect(passLines().at(-1)).toMatchObject({ open: 0, followed: 0 });
     const health = await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent);
-    expect(health.json.clusters.demo.purchases).toEqual({ open: 0 });
+    expect(health.json.clusters.demo.purchases).toEqual({ open: 0, joiningNodes: 0, failedLastDay: 0, cleanedNodesLastDay: 0 });
   });
 
   it("a node TKE reports failed: cleaned up in the pass that sees it fail (terminate, forced), with TKE's FailedReason; nothing else deleted", async () => {
@@ -167,12 +167,12 @@ describe('cleaning up: only what the function owns, the budgets given back, what
     });
     await buy('budget-1', 'demo', 'small', 2);
     const health = async () => (await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent)).json;
-    expect((await health()).clusters.demo.nodeBudget).toMatchObject({ used: 2, left: 0 });
+    expect((await health()).clusters.demo).toMatchObject({ nodeBudget: { used: 2, left: 0 }, purchases: { open: 1, joiningNodes: 2, failedLastDay: 0 } });
     expect((await h.postGeneric({ eventId: 'budget-2', cluster: 'demo', template: 'small', count: 1, params: { zone: 'ap-guangzhou-3' } })).statusCode).toBe(429);
     advance(25_000);
     await pass();
     expect(passLines().at(-1)).toMatchObject({ refunded: [{ nodes: 1 }] });
-    expect((await health()).clusters.demo.nodeBudget).toMatchObject({ used: 1, left: 1 });
+    expect((await health()).clusters.demo).toMatchObject({ nodeBudget: { used: 1, left: 1 }, purchases: { open: 0, joiningNodes: 0, failedLastDay: 1, cleanedNodesLastDay: 1 } });
     // The failed offering backs off (5 minutes); the ladder would try its next rung meanwhile.
     expect((await health()).soldOut).toMatchObject([{ zone: 'ap-guangzhou-4', code: 'NodesFailedToJoin' }]);
     const again = await h.postGeneric({ eventId: 'budget-3', cluster: 'demo', template: 'small', count: 1 });
