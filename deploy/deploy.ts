@@ -32,7 +32,8 @@ const USAGE = `npm run deploy -- [--region <region>] [--role <execution role>] [
   --role          execution role the function runs as; it must allow, on each
                   cluster the config names,
 ${ROLE_TKE_ACTIONS.map((action) => `                    ${action}`).join('\n')}
-                  (and cvm:InquiryPriceRunInstances with a money budget,
+                  with cvm:DescribeInstances for the pass's cleanup (and
+                  cvm:InquiryPriceRunInstances with a money budget,
                   scf:InvokeFunction on itself for chat follow-ups; docs/DEPLOY.md).
                   Without one a new function cannot start; an existing one keeps
                   its own.                                                       env SCF_ROLE
