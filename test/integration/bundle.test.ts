@@ -106,7 +106,8 @@ describe('the packaged function under Node 18.15', () => {
     const bundled = readFileSync(join(codeRoot, 'function.js'), 'utf8');
     expect(bundled).toContain('async Invoke(');
     expect(bundled).not.toContain('async DescribeExternalNode(');
-    expect(bundled).not.toContain('async DescribeInstances(');
+    expect(bundled).not.toContain('async DescribeInstancesStatus(');
+    expect(bundled).not.toContain('async ResetInstance(');
   });
 
   it('climbs the ladder and prices with the CVM client bundled in, under a money budget', async () => {
