@@ -50,6 +50,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
       ...(t.skipValidateOptions !== undefined && { skipValidateOptions: t.skipValidateOptions }),
       params,
       ...(t.throttle !== undefined && { throttle: t.throttle }),
+      ...(t.provisionTimeoutSeconds !== undefined && { provisionTimeoutSeconds: t.provisionTimeoutSeconds }),
       ...(ladder !== undefined && { ladder }),
     });
   }

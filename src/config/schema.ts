@@ -177,6 +177,8 @@ export const templateSchema = z.strictObject({
    * in-flight slot), with these overrides. Absent: it shares its cluster's throttle.
    */
   throttle: throttleOverrideSchema.optional(),
+  /** This template's nodes' own provision timeout (a slow image, a long user script); default purchases.provisionTimeoutSeconds. */
+  provisionTimeoutSeconds: z.number().int().min(60).max(7200).optional(),
   /**
    * Fallbacks when CVM is sold out (core/rungs.ts): `overridable` lists the RunInstancePara paths
    * the alternatives may replace (e.g. Placement.Zone, VirtualPrivateCloud.SubnetId, InstanceType,

@@ -77,6 +77,8 @@ export interface TemplateConfig {
   readonly params: ReadonlyMap<string, ParamSpec>;
   /** Set when the template is throttled on its own (per cluster) rather than with its cluster. */
   readonly throttle?: ThrottleOverride;
+  /** Set when the template's nodes have their own provision timeout (else purchases.provisionTimeoutSeconds). */
+  readonly provisionTimeoutSeconds?: number;
   /** Alternatives tried in order when CVM is sold out (core/rungs.ts). Absent: the template alone. */
   readonly ladder?: Ladder;
 }

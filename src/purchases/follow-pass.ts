@@ -82,7 +82,8 @@ const MIN_STEP_MS = 1500;
 export async function followPurchases(deps: FollowDeps, times: PassTimes): Promise<PassReport> {
   const { config, store, now } = deps;
   const retentionMs = config.purchases.retentionDays * 86_400_000;
-  const provisionTimeoutMs = config.purchases.provisionTimeoutSeconds * 1000;
+  // Per template when it says so (a slow image, a long user script), else the deployment's.
+  const provisionTimeoutMs = (record: PurchaseRecord) => (config.templates.get(record.template)?.provisionTimeoutSeconds ?? config.purchases.provisionTimeoutSeconds) * 1000;
   const open: PurchaseIndexEntry[] = [];
   for (const cluster of config.clusters.values()) {
     open.push(...(await indexedPurchases(store, cluster.clusterId)).filter((e) => e.endedAt === undefined));
@@ -129,7 +130,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
         readFailed = true;
       }
     }
-    const followedNow = records.map((record) => (readFailed ? { record: releaseHold(record), toClean: [] as readonly string[] } : followPurchase(record, seen, now(), provisionTimeoutMs)));
+    const followedNow = records.map((record) => (readFailed ? { record: releaseHold(record), toClean: [] as readonly string[] } : followPurchase(record, seen, now(), provisionTimeoutMs(record))));
     const cleaned = await cleanUp(deps, clusterId, records[0]?.region ?? '', followedNow, seen, provisionTimeoutMs, options, report);
     for (const [i, record] of records.entries()) {
       const at = now();
@@ -220,7 +221,7 @@ async function cleanUp(
   region: string,
   followed: ReadonlyArray<{ readonly record: PurchaseRecord; readonly toClean: readonly string[] }>,
   seen: ReadonlyMap<string, ClusterInstance>,
-  provisionTimeoutMs: number,
+  provisionTimeoutMs: (record: PurchaseRecord) => number,
   options: TkeCallOptions,
   report: PassLog,
 ): Promise<PurchaseRecord[]> {
@@ -257,7 +258,7 @@ async function cleanUp(
     for (const id of f.toClean) instances[id] = after.instances?.[id]?.cleanup ?? `not yet: ${after.instances?.[id]?.cleanupError ?? 'unknown'}`;
     report.cleaned.push({ id: f.record.id, instances });
     // Settled now, the purchase may end (cleaned) in this same pass.
-    return followPurchase(after, seen, deps.now(), provisionTimeoutMs).record;
+    return followPurchase(after, seen, deps.now(), provisionTimeoutMs(after)).record;
   });
 }
 

@@ -24,7 +24,8 @@ async function start(options: { instanceFaults?: SandboxInstanceFault[]; provisi
     sandbox: { now: clock, joinSeconds: 20, ...(options.instanceFaults !== undefined && { instanceFaults: options.instanceFaults }) },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
-      if (options.provisionTimeoutSeconds !== undefined) doc.purchases = { provisionTimeoutSeconds: options.provisionTimeoutSeconds };
+      // The template's own timeout, over a deployment-wide one that would never be reached here.
+      if (options.provisionTimeoutSeconds !== undefined) (doc.purchases = { provisionTimeoutSeconds: 7200 }), (doc.templates.small.provisionTimeoutSeconds = options.provisionTimeoutSeconds);
     },
   });
   return h;
