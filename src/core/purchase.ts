@@ -1,6 +1,7 @@
 import type { ClusterInstance } from '../tke/tke-params';
 import type { SentRequest } from './idempotency';
 import type { CostKind } from './model';
+import type { ScaleOutOrigin } from './scale-out-request';
 import type { Offering } from './sold-out';
 import type { StoreStep } from './store-step';
 
@@ -102,6 +103,8 @@ export interface PurchaseOrigin {
   readonly eventId: string;
   readonly reason?: string;
   readonly period?: number;
+  /** The alarm (rule, alert, labels, episode, policy) or the chat user and conversation. */
+  readonly origin?: ScaleOutOrigin;
 }
 
 /** What a purchase is before its request is known: who buys, for which event, on which cluster and template. */

@@ -25,7 +25,18 @@ export interface ScaleOutRequest {
   readonly sizing?: Sizing;
   /** A rule that repeats while its alarm keeps firing: which period of the episode this is. */
   readonly repeat?: RepeatPeriod;
+  /** Who or what asked, as the sender names it: kept on the purchase's record (`askedBy`). */
+  readonly origin?: ScaleOutOrigin;
 }
+
+/**
+ * What asked for a scale-out, beyond the sender and its event ID: an alarm (the rule that matched,
+ * the alert's name, labels and episode, Alertmanager's/Grafana's `<fingerprint>/<startsAt>` or
+ * Tencent Cloud Monitor's policy) or a chat command (its user and conversation).
+ */
+export type ScaleOutOrigin =
+  | { readonly kind: 'alert'; readonly rule: string; readonly alert: string; readonly episode: string; readonly labels?: Readonly<Record<string, string>>; readonly policyId?: string }
+  | { readonly kind: 'chat'; readonly user: string; readonly conversation?: string };
 
 /** How a rule's count was chosen from the alarm: which step or severity, or why the default. */
 export interface Sizing {

@@ -119,6 +119,7 @@ function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, gro
     ...(period !== undefined && {
       repeat: { period, episode, ...(rule.repeat!.warmUp !== undefined && { warmUpSeconds: durationSeconds(rule.repeat!.warmUp) }) },
     }),
+    origin: { kind: 'alert', rule: rule.name, alert: name, episode: alert.episode, ...(Object.keys(alert.labels).length > 0 && { labels: alert.labels }), ...(alert.policyId !== undefined && { policyId: alert.policyId }) },
   };
   return size instanceof UnprocessableError ? { request, problem: size } : { request };
 }

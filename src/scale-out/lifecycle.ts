@@ -270,7 +270,13 @@ function eventOf(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: Resolved
       cluster: resolved.cluster.alias,
       clusterId: resolved.cluster.clusterId,
       template: resolved.template.name,
-      askedBy: { source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }), ...(resolved.repeat !== undefined && { period: resolved.repeat.period }) },
+      askedBy: {
+        source: asked.source,
+        eventId: asked.eventId,
+        ...(asked.reason !== undefined && { reason: asked.reason }),
+        ...(resolved.repeat !== undefined && { period: resolved.repeat.period }),
+        ...(asked.origin !== undefined && { origin: asked.origin }),
+      },
     },
   };
 }

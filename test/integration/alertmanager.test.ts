@@ -2,7 +2,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, RELAXED_THROTTLE, REPO_ROOT } from '../support/fixtures';
-import { startHarness, type Harness } from '../support/harness';
+import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /** The Alertmanager sender through the real handler, with payloads captured from a real Alertmanager 0.25. */
 const firing = fixture<Record<string, any>>('alertmanager-firing.json');
@@ -28,6 +28,17 @@ describe('Alertmanager sender', () => {
     h = await startHarness({ env: { ALERTMANAGER_TOKEN: TOKEN } });
   });
   afterEach(() => h.close());
+
+  it('the purchase records what asked: the rule, the alert, its labels and its fingerprint episode', async () => {
+    const reply = await deliver(h, firing);
+    expect(reply.statusCode).toBe(200);
+    const alert = firing.alerts[0];
+    const listed = await h.invoke({ httpMethod: 'GET', path: '/purchases', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent);
+    expect(listed.json.purchases[0].askedBy).toMatchObject({
+      source: 'alertmanager',
+      origin: { kind: 'alert', rule: 'demo-critical', alert: alert.labels.alertname, labels: alert.labels, episode: `${alert.fingerprint}/${Math.floor(Date.parse(alert.startsAt) / 1000)}` },
+    });
+  });
 
   it('scales the rule cluster with the template and the count from the annotation', async () => {
     const reply = await deliver(h, firing);

@@ -8,7 +8,7 @@ import { toWebhookRequest, type FunctionUrlEvent } from '../../src/scf/event';
 import { createSources } from '../../src/sources';
 import { exampleConfig, REPO_ROOT } from '../support/fixtures';
 import { startFeishuApiStandIn, type FeishuApiStandIn } from '../support/feishu-api-standin';
-import { startHarness, type Harness } from '../support/harness';
+import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 
 /** The chat senders through the real handler: payload shapes from each platform's docs, signed as they sign. */
@@ -96,6 +96,9 @@ describe('Slack slash command', () => {
     expect(reply.json.response_type).toBe('in_channel');
     expect(reply.json.text).toMatch(/^Requested 2 nodes on cls-e55paxnt with template small: ins-[0-9a-f]{8}, ins-[0-9a-f]{8} \(TKE RequestId [0-9a-f-]{36}\)\.$/);
     expect(h.sandbox.createdCalls).toHaveLength(1);
+    // The purchase records who asked, and where (Slack's user_id and channel_id).
+    const listed = await h.invoke({ httpMethod: 'GET', path: '/purchases', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent);
+    expect(listed.json.purchases[0].askedBy).toMatchObject({ source: 'slack', origin: { kind: 'chat', user: 'U2CERLKJA', conversation: 'C2147483705' } });
   });
 
   it('replays a repeated delivery of the same command (same trigger_id)', async () => {

@@ -97,6 +97,7 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         count: command.count,
         params: new Map(),
         reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}`,
+        origin: { kind: 'chat', user: message.user, ...(message.channel !== undefined && { conversation: message.channel }) },
         ...(command.dryRun && { dryRun: true }),
       };
       // Where a later reply goes is this sender's business: it travels to `answer`, not in the request.
