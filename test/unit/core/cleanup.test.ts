@@ -1,5 +1,6 @@
 import { planCleanup, recordCleanup, refundOf } from '../../../src/core/cleanup';
 import type { PurchaseRecord } from '../../../src/core/purchase';
+import { PURCHASE_T0, purchaseRecord } from '../../support/purchase-record';
 
 /**
  * What the function may delete of a failed purchase, and what that gives back. The marks are the
@@ -7,26 +8,9 @@ import type { PurchaseRecord } from '../../../src/core/purchase';
  * (cvm_models.d.ts Instance); "terminate（销毁实例，仅支持按量计费云主机实例）" is DeleteClusterInstances'
  * InstanceDeleteMode on Tencent's API page 457/31864.
  */
-const T0 = Date.parse('2026-12-06T10:00:00Z');
-const record = (extra: Partial<PurchaseRecord> = {}): PurchaseRecord => ({
-  id: 'p-00000000000000aa',
-  owner: 'tke-scaleout',
-  cluster: 'demo',
-  clusterId: 'cls-1',
-  region: 'ap-guangzhou',
-  template: 'small',
-  rung: 1,
-  offering: { region: 'ap-guangzhou', zone: 'ap-guangzhou-4', instanceType: 'S3.SMALL1', chargeType: 'POSTPAID_BY_HOUR' },
-  count: 4,
-  clientToken: 't',
-  request: { ClusterId: 'cls-1', RunInstancePara: '{}' },
-  instanceIds: ['ins-1', 'ins-2', 'ins-3', 'ins-4'],
-  askedBy: { source: 'generic', eventId: 'e' },
-  state: 'failed',
-  requestedAt: T0,
-  createdAt: T0,
-  ...extra,
-});
+const T0 = PURCHASE_T0;
+const record = (extra: Partial<PurchaseRecord> = {}): PurchaseRecord =>
+  purchaseRecord({ id: 'p-00000000000000aa', count: 4, instanceIds: ['ins-1', 'ins-2', 'ins-3', 'ins-4'], state: 'failed', createdAt: T0, ...extra });
 const ours = { 'tke-scaleout/owner': 'tke-scaleout', 'tke-scaleout/purchase': 'p-00000000000000aa' };
 
 describe('cleaning up a failed purchase', () => {

@@ -1,26 +1,11 @@
 import { entriesOf, followPurchase as followPurchaseStep, indexPurchase, MAX_INDEXED_PURCHASES, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
 
+import { PURCHASE_T0, purchaseRecord } from '../../support/purchase-record';
+
 /** A purchase's record and the index that lists them, as pure steps. */
-const T0 = Date.parse('2026-12-06T10:00:00Z');
+const T0 = PURCHASE_T0;
 const WEEK = 7 * 86_400_000;
-const record = (extra: Partial<PurchaseRecord> = {}): PurchaseRecord => ({
-  id: 'p-0123456789abcdef',
-  owner: 'tke-scaleout',
-  cluster: 'demo',
-  clusterId: 'cls-e55paxnt',
-  region: 'ap-guangzhou',
-  template: 'small',
-  rung: 1,
-  offering: { region: 'ap-guangzhou', zone: 'ap-guangzhou-4', instanceType: 'S3.SMALL1', chargeType: 'POSTPAID_BY_HOUR' },
-  count: 2,
-  clientToken: 'so2-abc',
-  request: { ClusterId: 'cls-e55paxnt', RunInstancePara: '{}' },
-  instanceIds: [],
-  askedBy: { source: 'generic', eventId: 'e-1' },
-  state: 'requested',
-  requestedAt: T0,
-  ...extra,
-});
+const record = purchaseRecord;
 const value = <V>(step: { write: unknown }) => (step.write as { value: V }).value;
 
 describe('storePurchase', () => {
