@@ -1,0 +1,78 @@
+/**
+ * A notice as people read it, before any platform's format: a title line, the facts in order, the
+ * alert's labels (the part that may be cut to fit), and a link to the cluster's node list. Each
+ * sink (notify/sinks/) lays it out in its platform's format and fits it to the platform's size
+ * limit with `fitMessage`. Written by notify/render.ts in the operator's language.
+ */
+export type Language = 'en' | 'zh';
+export const LANGUAGES = ['en', 'zh'] as const satisfies readonly Language[];
+
+export interface Message {
+  /** One line: what happened, where. */
+  readonly title: string;
+  /** info: bought, ready; warning: held back; error: failed. Sinks may colour by it. */
+  readonly severity: 'info' | 'warning' | 'error';
+  readonly facts: ReadonlyArray<MessageFact>;
+  /** The alert's labels, shown after the facts; the first thing cut when the message is too long. */
+  readonly labels?: ReadonlyArray<readonly [string, string]>;
+  readonly link?: { readonly text: string; readonly url: string };
+  /** Set by fitMessage when something was left out: says what, in the message's language. */
+  readonly cut?: string;
+}
+
+export interface MessageFact {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** What fitMessage says when it leaves labels or text out. */
+const CUT_NOTE: Record<Language, { labels: (n: number) => string; text: string }> = {
+  en: { labels: (n) => `${n} more label${n === 1 ? '' : 's'} not shown`, text: 'shortened to fit the message limit' },
+  zh: { labels: (n) => `另有 ${n} 个标签未显示`, text: '内容过长，已截断' },
+};
+
+/**
+ * The message as large as `size` says it may be: labels are dropped from the end first (with a
+ * note of how many), then every fact value is cut to an equal share, then the title. `size` measures
+ * the sink's whole body (bytes or characters, as its platform counts). Linear in the message: each
+ * step measures once per label dropped in halves (a binary search), never per character.
+ */
+export function fitMessage(message: Message, limit: number, size: (m: Message) => number, language: Language): Message {
+  if (size(message) <= limit) return message;
+  const note = CUT_NOTE[language];
+  const labels = message.labels ?? [];
+  // The most labels that fit, by halving: O(log n) measurements.
+  let lo = 0;
+  let hi = labels.length;
+  const withLabels = (n: number): Message => ({ ...message, labels: labels.slice(0, n), cut: note.labels(labels.length - n) });
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (size(withLabels(mid)) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  const fewer = labels.length > 0 ? withLabels(lo) : message;
+  if (size(fewer) <= limit) return fewer;
+  // Still too long without labels: every fact value gets an equal share of what is left.
+  const bare: Message = { ...message, labels: [], cut: labels.length > 0 ? `${note.labels(labels.length)}; ${note.text}` : note.text };
+  const over = size(bare) - limit;
+  const values = bare.facts.reduce((n, f) => n + f.value.length, 0);
+  if (values > 0) {
+    const keep = Math.max(0, values - over - 3 * bare.facts.length);
+    const share = Math.max(8, Math.floor(keep / Math.max(1, bare.facts.length)));
+    const shorter: Message = { ...bare, facts: bare.facts.map((f) => ({ ...f, value: cutText(f.value, share) })) };
+    if (size(shorter) <= limit) return shorter;
+    return { ...shorter, facts: shorter.facts.slice(0, 3), title: cutText(shorter.title, 120) };
+  }
+  return { ...bare, title: cutText(bare.title, 120) };
+}
+
+/** At most `max` characters (whole code points), with an ellipsis when cut. */
+export function cutText(text: string, max: number): string {
+  const points = Array.from(text);
+  return points.length <= max ? text : `${points.slice(0, Math.max(0, max - 1)).join('')}…`;
+}
+
+/** Bytes of a string in UTF-8: what DingTalk, WeCom and Feishu limits count. */
+export function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
