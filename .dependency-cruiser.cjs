@@ -32,6 +32,11 @@ const LAYERS = [
     path: ['^src/config/'],
   },
   {
+    name: 'notify',
+    what: 'notify/: telling the team (the outbox, the messages, one file per sink); what is news is decided here from core data, and the layers above hand it the notices',
+    path: ['^src/notify/'],
+  },
+  {
     name: 'rules',
     what: 'rules/: which alarms scale what (pure)',
     path: ['^src/rules/'],

@@ -16,9 +16,12 @@ import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
 import { followPurchases as followPurchasesPass, type PassReport } from './purchases/follow-pass';
 import { clusterStatuses } from './purchases/cluster-status';
+import { budgetLeftNow } from './purchases/purchase-reads';
 import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { CvmApi, PriceApi } from './tencentcloud/cvm-api';
+import { createNotifier, type NoticeLog } from './notify/notifier';
+import type { Sink } from './notify/sinks/sink';
 
 export type { DecisionRecord } from './scale-out/decision-record';
 export type { TkeMode } from './health';
@@ -49,6 +52,8 @@ export interface ScaleOutAppDeps {
    * that follows purchases: without it the pass reads and records but never deletes anything.
    */
   readonly cvm?: Pick<CvmApi, 'describeInstances'>;
+  /** The sinks `notify.sinks` names (notify/sinks/index.ts); without them, or without `notify:`, no notices. */
+  readonly sinks?: ReadonlyMap<string, Sink>;
 }
 
 /** This invocation's times (scf/http-request.ts fixes them from SCF's context). */
@@ -75,6 +80,23 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const { config, sources, store, tke, now } = deps;
   const pricing = createPricing({ config, store, prices: deps.prices, now });
   const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID, pricing };
+  const newClaimId = deps.newClaimId ?? randomUUID;
+  const notifier = createNotifier(config, store, deps.sinks ?? new Map(), now, async (alias) => {
+    const cluster = config.clusters.get(alias);
+    return cluster === undefined ? undefined : budgetLeftNow(store, config, cluster, now());
+  });
+  const sendWithinMs = config.notify?.sendWithinMs ?? 0;
+
+  /**
+   * The notices of what a request did, posted within `notify.sendWithinMs` and never past the
+   * sender's own deadline (a chat's 3 s): what is not posted by then waits for the timer pass.
+   */
+  async function tell(outcomes: readonly TracedOutcome[], deadline: number): Promise<{ notices?: NoticeLog }> {
+    const notices = outcomes.flatMap((o) => (o.notice !== undefined ? [o.notice] : []));
+    if (notifier === undefined || notices.length === 0) return {};
+    const log = await notifier.tell(notices, Math.min(now() + sendWithinMs, deadline), newClaimId());
+    return log === undefined ? {} : { notices: log };
+  }
 
   async function handle(request: WebhookRequest, invocation: Invocation): Promise<HandledRequest> {
     let sourceName: string | undefined;
@@ -105,10 +127,11 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // only make concurrent ones wait on each other.
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
+      const told = await tell(outcomes, times.deadline);
       const answer = await source.answer(outcomes, ignored, interpretation.answerContext);
       const decision: DecisionRecord =
         outcomes.length === 0 ? { outcome: 'ignored' } : decisionOfOutcomes(outcomes);
-      return noted(answer, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }) });
+      return noted(answer, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }), ...told });
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error; // a bug: the middleware answers 500 and logs the stack
       return {
@@ -125,7 +148,8 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       if (source.completeFollowUp === undefined) throw new NotFoundError('UnknownSource', `sender ${job.source} takes no follow-ups`);
       await storeUsable();
       const { outcome, note } = await source.completeFollowUp(job, (request) => runScaleOut(lifecycle, request, invocation));
-      return { ...base, ...decisionOfOutcome(outcome as TracedOutcome), ...(note !== undefined && { replyNote: note }) };
+      const told = await tell([outcome as TracedOutcome], invocation.deadline);
+      return { ...base, ...decisionOfOutcome(outcome as TracedOutcome), ...(note !== undefined && { replyNote: note }), ...told };
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { ...base, outcome: error.status >= 500 ? 'failed' : 'rejected', error: describeError(error) };
@@ -170,7 +194,13 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   async function followPurchases(invocation: Invocation): Promise<PassReport | { readonly outcome: 'failed'; readonly error: ReturnType<typeof describeError> }> {
     try {
       await storeUsable();
-      return await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId: deps.newClaimId?.() ?? randomUUID() }, invocation);
+      const passId = newClaimId();
+      const { news, ...report } = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId }, invocation);
+      if (notifier === undefined) return report;
+      // What this pass found is posted at once; then what earlier requests and passes left.
+      const told = news.length > 0 ? await notifier.tell(news, Math.min(invocation.deadline, now() + NOTIFY_IN_PASS_MS), passId) : undefined;
+      const drained = await notifier.drain(invocation.deadline, passId);
+      return { ...report, ...(told !== undefined && { notices: told }), ...(drained !== undefined && { outbox: drained }) };
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { outcome: 'failed', error: describeError(error) };
@@ -179,6 +209,9 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
 
   return { config, now, handle, followUp, followPurchases };
 }
+
+/** The pass's own notices get a little longer than a request's: no sender waits for the pass. */
+const NOTIFY_IN_PASS_MS = 5_000;
 
 /** An answer's note (e.g. a chat reply that could not be posted) goes to the log line (`replyNote`), not to the sender. */
 function noted(answer: HttpAnswer, decision: DecisionRecord): HandledRequest {

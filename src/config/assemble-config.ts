@@ -1,7 +1,7 @@
 import { parsePath, pathProblem } from '../core/json-path';
 import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
 import type { Config } from './config';
-import { costBudgetProblems, countBudgetProblems, currencyProblems, markProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
+import { costBudgetProblems, countBudgetProblems, currencyProblems, markProblems, notifyProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
 import type { RawConfig } from './schema';
 import { ladderOf } from './template-ladder';
 
@@ -59,6 +59,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
   replayFloorProblems(raw).forEach((p) => problems.push(p));
   ttlCoversWindowsProblems(raw).forEach((p) => problems.push(p));
   currencyProblems(raw).forEach((p) => problems.push(p));
+  notifyProblems(raw, clusters).forEach((p) => problems.push(p));
 
   return {
     origin,
@@ -75,6 +76,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
     capacity: raw.capacity,
     pricing: raw.pricing,
     ...(raw.health !== undefined && { health: raw.health }),
+    ...(raw.notify !== undefined && { notify: raw.notify }),
   };
 }
 

@@ -23,6 +23,7 @@ export interface Config {
   readonly capacity: RawConfig['capacity'];
   readonly pricing: RawConfig['pricing'];
   readonly health?: RawConfig['health'];
+  readonly notify?: RawConfig['notify'];
 }
 
 /** A rule as validated: which alarms of which senders scale which cluster with which template. */

@@ -202,3 +202,29 @@ export function markProblems(t: RawConfig['templates'][string], name: string): s
   }
   return problems;
 }
+
+/** Every route names a declared sink, cluster and rule; a sink nobody routes to is a mistake too. */
+export function notifyProblems(raw: RawConfig, clusters: ReadonlyMap<string, ClusterConfig>): string[] {
+  const notify = raw.notify;
+  if (notify === undefined) return [];
+  const problems: string[] = [];
+  const sinks = Object.keys(notify.sinks);
+  const routed = new Set<string>();
+  const checkList = (at: string, names: readonly string[]) =>
+    names.forEach((name, i) => {
+      routed.add(name);
+      if (!sinks.includes(name)) problems.push(`${at}.${i}: unknown sink ${JSON.stringify(name)}; declared: ${sinks.join(', ')}`);
+    });
+  checkList('notify.default', notify.default);
+  for (const [alias, names] of Object.entries(notify.clusters)) {
+    if (!clusters.has(alias)) problems.push(`notify.clusters.${alias}: unknown cluster; declared: ${[...clusters.keys()].join(', ')}`);
+    checkList(`notify.clusters.${alias}`, names);
+  }
+  const rules = raw.rules.map((r) => r.name);
+  for (const [rule, names] of Object.entries(notify.rules)) {
+    if (!rules.includes(rule)) problems.push(`notify.rules.${rule}: unknown rule; declared: ${rules.join(', ') || 'none'}`);
+    checkList(`notify.rules.${rule}`, names);
+  }
+  for (const name of sinks) if (!routed.has(name)) problems.push(`notify.sinks.${name}: no route sends anything to it (name it in notify.default, notify.clusters or notify.rules)`);
+  return problems;
+}

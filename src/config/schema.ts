@@ -2,6 +2,7 @@ import * as z from './zod';
 import { ALERT_SOURCES } from './alert-sources';
 import { durationSeconds } from './duration';
 import { LABEL_VALUE } from '../core/marks';
+import { LANGUAGES, NOTICE_KINDS } from '../core/notice';
 import { RUN_INSTANCE_PARA_KEYS, INSTANCE_ADVANCED_SETTINGS_KEYS, FUNCTION_OWNED_RUN_INSTANCE_PARA_KEYS } from '../tke/tke-params';
 
 /**
@@ -461,6 +462,52 @@ export const ruleSchema = z.strictObject({
   perAlert: z.boolean().default(false),
 });
 
+/**
+ * Where notices go (notify/): named sinks, each a team channel's webhook with its URL (and secret)
+ * in env vars, since an incoming webhook's URL is its credential; and which sinks hear about what.
+ */
+const sinkName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,47}$/, 'must be lower-case letters, digits and dashes (at most 48)');
+const sinkCommon = {
+  /** Env var holding the webhook's URL (Slack's hooks.slack.com/services/..., DingTalk's ...?access_token=...). */
+  urlEnv: envVarName,
+  /** This sink's language, over `notify.language`. */
+  language: z.enum(LANGUAGES).optional(),
+  /** Which notices it gets; absent: all of them. */
+  events: z.array(z.enum(NOTICE_KINDS)).min(1).optional(),
+};
+const sinkSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('slack'), ...sinkCommon }),
+  /** Feishu custom bot; `secretEnv` when the bot has signature verification (签名校验) on. */
+  z.strictObject({ type: z.literal('feishu'), ...sinkCommon, secretEnv: envVarName.optional() }),
+  /** DingTalk custom robot; `secretEnv` when its security setting is 加签 (signing). */
+  z.strictObject({ type: z.literal('dingtalk'), ...sinkCommon, secretEnv: envVarName.optional() }),
+  z.strictObject({ type: z.literal('wecom'), ...sinkCommon }),
+  /** Anything else: a JSON POST signed as Standard Webhooks sign (webhook-id, -timestamp, -signature). */
+  z.strictObject({ type: z.literal('webhook'), ...sinkCommon, secretEnv: envVarName }),
+]);
+const sinkList = z.array(sinkName).min(1);
+
+export const notifySchema = z.strictObject({
+  /** The language of messages: en or zh. */
+  language: z.enum(LANGUAGES).default('en'),
+  sinks: z.record(sinkName, sinkSchema).refine((s) => Object.keys(s).length > 0, 'declare at least one sink'),
+  /** Sinks for a notice no rule or cluster route names. */
+  default: z.array(sinkName).default([]),
+  /** Per cluster alias: its notices go to these sinks instead of the default. */
+  clusters: z.record(alias, sinkList).default({}),
+  /** Per rule name: the notices of what its alarms bought go to these sinks, before the cluster's. */
+  rules: z.record(z.string(), sinkList).default({}),
+  /** The link to a cluster's node list; `{clusterId}` and `{region}` are filled in. */
+  consoleLink: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),
+  /**
+   * How long a scale-out's answer may wait for its notices to be posted; what is not posted by
+   * then is posted by the next timer pass. Small: a notice never costs a scale-out its answer.
+   */
+  sendWithinMs: z.number().int().min(0).max(2_000).default(800),
+  /** How long an undelivered notice is retried (by the timer pass, with back-off) before it is logged as undelivered. */
+  retryForSeconds: z.number().int().min(60).max(7 * 86_400).default(6 * 3600),
+});
+
 export const configSchema = z.strictObject({
   clusters: z.record(alias, clusterSchema).refine((c) => Object.keys(c).length > 0, 'declare at least one cluster'),
   templates: z.record(alias, templateSchema).refine((t) => Object.keys(t).length > 0, 'declare at least one template'),
@@ -506,6 +553,8 @@ export const configSchema = z.strictObject({
    * `Authorization: Bearer <token>`, the token in this env var. Absent: to no one.
    */
   health: z.strictObject({ tokenEnv: secretEnv }).optional(),
+  /** Notices to the team's channels (notify/): absent, the function tells no one but its log. */
+  notify: notifySchema.optional(),
   idempotency: z
     .strictObject({
       /**
@@ -578,6 +627,8 @@ export type TencentMonitorSourceConfig = z.infer<typeof tencentMonitorSourceSche
 export type SlackSourceConfig = z.infer<typeof slackSourceSchema>;
 export type FeishuSourceConfig = z.infer<typeof feishuSourceSchema>;
 export type DingtalkSourceConfig = z.infer<typeof dingtalkSourceSchema>;
+export type NotifyConfig = z.infer<typeof notifySchema>;
+export type SinkConfig = NotifyConfig['sinks'][string];
 export type ChatAllowConfig = z.infer<typeof chatAllowSchema>;
 export type RuleInput = z.infer<typeof ruleSchema>;
 export type StepsInput = z.infer<typeof stepsSchema>;

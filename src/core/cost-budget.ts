@@ -178,6 +178,16 @@ export function costLeft(current: CostState | undefined, budget: CostBudget, now
   return left;
 }
 
+/** What the next purchase may still commit, per kind: the tightest of the budgets it falls under. */
+export function leastCostLeft(ledgers: ReadonlyArray<{ readonly scope: CostScope; readonly state: CostState | undefined }>, now: number): Partial<Record<CostKind, number>> {
+  const least: Partial<Record<CostKind, number>> = {};
+  for (const { scope, state } of ledgers) {
+    for (const [kind, left] of Object.entries(costLeft(state, scope.budget, now)) as Array<[CostKind, number]>) {
+      least[kind] = Math.min(least[kind] ?? Infinity, left);
+    }
+  }
+  return least;
+}
 
 /** Whether an amount can be counted: a finite number above zero (core/price.ts reads prices so). */
 function isPrice(amount: unknown): amount is number {

@@ -4,8 +4,7 @@
  * sink (notify/sinks/) lays it out in its platform's format and fits it to the platform's size
  * limit with `fitMessage`. Written by notify/render.ts in the operator's language.
  */
-export type Language = 'en' | 'zh';
-export const LANGUAGES = ['en', 'zh'] as const satisfies readonly Language[];
+import type { Language } from '../core/notice';
 
 export interface Message {
   /** One line: what happened, where. */

@@ -2,7 +2,11 @@ import type { Config } from '../config/load-config';
 import { planCleanup, recordCleanup, refundOf, type CvmView, type DeletionOutcome } from '../core/cleanup';
 import { costScopesOf, refundMoney, type CostState } from '../core/cost-budget';
 import { followPurchase, releaseHold, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, NOT_LISTED_GRACE_MS, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
-import { markFailing, SOLD_OUT_KEY, type SoldOutState } from '../core/sold-out';
+import { markFailing, soldOutMarkOf, NODES_FAILED_CODE, SOLD_OUT_KEY, type SoldOutState } from '../core/sold-out';
+import { readValue } from '../core/store-step';
+import { boughtNotice, failedNotice, offeringText, readyNotice } from '../notify/news';
+import type { Notice } from '../core/notice';
+import type { NoticeLog } from '../notify/notifier';
 import { refundNodes, throttleRulesOf, type ThrottleState } from '../core/throttle';
 import { ScaleOutError } from '../errors';
 import { describeApiFailure } from '../tencentcloud/api-failure';
@@ -74,12 +78,15 @@ export interface PassReport {
   readonly left: number;
   /** Reads and deletions that failed, and why: tried again on the next pass. */
   readonly unread?: ReadonlyArray<{ readonly clusterId: string; readonly error: string }>;
+  /** What the pass told the team (notify/notifier.ts): its own notices, and the outbox's earlier ones. */
+  readonly notices?: NoticeLog;
+  readonly outbox?: NoticeLog;
 }
 
 /** Time a pass keeps for reading one cluster and writing back, at the least. */
 const MIN_STEP_MS = 1500;
 
-export async function followPurchases(deps: FollowDeps, times: PassTimes): Promise<PassReport> {
+export async function followPurchases(deps: FollowDeps, times: PassTimes): Promise<PassReport & { readonly news: readonly Notice[] }> {
   const { config, store, now } = deps;
   const retentionMs = config.purchases.retentionDays * 86_400_000;
   // Per template when it says so (a slow image, a long user script), else the deployment's.
@@ -149,6 +156,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       // Its nodes failed for the first time (it may be cleaned up in this same pass already).
       if (written && followedNow[i]!.toClean.length > 0 && taken[i]!.state !== 'failed') await backOff(deps, next, report);
       if (written && (refund.nodes > 0 || refund.money > 0)) await giveBack(deps, next, refund, report);
+      if (written) await news(deps, taken[i]!, next, report);
       if (next.endedAt !== undefined) {
         // Ended: its entry now expires with its record.
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(clusterId), (current) =>
@@ -157,7 +165,29 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       }
     }
   }
-  return report.done(open.length, followed, skipped, left);
+  return { ...report.done(open.length, followed, skipped, left), news: report.news };
+}
+
+/**
+ * What is news in what the pass wrote (notify/news.ts): an unknown outcome's nodes found (bought),
+ * a purchase ended ready, or ended with nodes that never joined (failed, and what the cleanup did).
+ * Each notice's ID is the purchase's: a pass that sees it again queues nothing new.
+ */
+async function news(deps: FollowDeps, before: PurchaseRecord, after: PurchaseRecord, report: PassLog): Promise<void> {
+  const now = deps.now();
+  if (before.instanceIds.length === 0 && after.instanceIds.length > 0) report.news.push(boughtNotice(after, now));
+  if (before.endedAt !== undefined || after.endedAt === undefined) return;
+  if (after.state === 'ready') {
+    report.news.push(readyNotice(after, now));
+    return;
+  }
+  // The offering's back-off, if it still holds (the pass that saw the first failure set it).
+  const mark = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue).then(
+    (state) => soldOutMarkOf(state, after.offering, now),
+    () => undefined,
+  );
+  const backOff = mark !== undefined && mark.code === NODES_FAILED_CODE ? { offering: offeringText(after.offering), until: mark.until } : undefined;
+  report.news.push(failedNotice(after, now, backOff));
 }
 
 /** What a pass did, gathered as it goes. */
@@ -168,6 +198,8 @@ class PassLog {
   readonly refunded: Array<NonNullable<PassReport['refunded']>[number]> = [];
   readonly backedOff: Array<NonNullable<PassReport['backedOff']>[number]> = [];
   readonly unread: Array<{ clusterId: string; error: string }> = [];
+  /** Notices for the team (not in the log line as such: the notifier logs what it did with them). */
+  readonly news: Notice[] = [];
 
   done(open: number, followed: number, skipped: number, left: number): PassReport {
     const some = <T>(key: string, list: readonly T[]) => (list.length > 0 ? { [key]: list } : {});

@@ -1,5 +1,5 @@
 import type { Config } from '../config/load-config';
-import { adoptCost, costLeft, costScopesOf, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
+import { adoptCost, costLeft, costScopesOf, leastCostLeft, reserveCost, settleCost, type CostDecision, type CostScope, type CostState } from '../core/cost-budget';
 import { recordSent, type IdempotencyRecord, type SentRequest } from '../core/idempotency';
 import { indexPurchase, purchaseIndexKeyOf, purchaseKeyOf, purchaseRecordOf, storePurchase, type PurchaseDraft, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import type { CostKind } from '../core/model';
@@ -423,16 +423,6 @@ export async function planLadder(deps: ClimbDeps, resolved: ResolvedScaleOut, de
     }
     rungs.push(preview);
   }
-  return { rungs, ...(scopes.length > 0 && { budgetLeft: { currency: scopes[0]!.budget.currency, ...leastLeft(ledgers, now) } }) };
+  return { rungs, ...(scopes.length > 0 && { budgetLeft: { currency: scopes[0]!.budget.currency, ...leastCostLeft(ledgers, now) } }) };
 }
 
-/** What the next purchase may still commit, per kind: the tightest of the budgets it falls under. */
-function leastLeft(ledgers: ReadonlyArray<{ scope: CostScope; state: CostState | undefined }>, now: number): Partial<Record<CostKind, number>> {
-  const least: Partial<Record<CostKind, number>> = {};
-  for (const { scope, state } of ledgers) {
-    for (const [kind, left] of Object.entries(costLeft(state, scope.budget, now)) as Array<[CostKind, number]>) {
-      least[kind] = Math.min(least[kind] ?? Infinity, left);
-    }
-  }
-  return least;
-}

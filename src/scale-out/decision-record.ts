@@ -1,6 +1,7 @@
 import { describeError, type ErrorFields } from '../log/describe-error';
 import type { IgnoredAlert } from '../rules/plan';
 import type { ScaleOutTrace, TracedOutcome } from './lifecycle';
+import type { NoticeLog } from '../notify/notifier';
 
 /**
  * The fields of the one structured log line written per request (scf/decision-log.ts adds
@@ -17,6 +18,8 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
   ignored?: readonly IgnoredAlert[];
   results?: readonly DecisionRecord[];
   error?: ErrorFields;
+  /** What was told the team (notify/notifier.ts): notice IDs and sink names. */
+  notices?: NoticeLog;
 }
 
 export type DecisionOutcome =

@@ -27,6 +27,8 @@ import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
 import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
+import { boughtNotice, heldBackNotice } from '../notify/news';
+import type { Notice } from '../core/notice';
 
 /**
  * One scale-out's life, step by step:
@@ -107,7 +109,11 @@ export interface ScaleOutTrace {
   readonly period?: number;
 }
 
-export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace };
+/**
+ * An outcome with its log line's facts and, when it is news for the team (nodes bought; a budget
+ * spent, the ceiling reached, CVM sold out), the notice (notify/news.ts): the app sends it.
+ */
+export type TracedOutcome = ScaleOutOutcome & { readonly trace: ScaleOutTrace; readonly notice?: Notice };
 
 export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, times: LifecycleTimes): Promise<TracedOutcome> {
   try {
@@ -129,7 +135,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const grant = await holdBackOrGrant(deps, resolved, event, claimed.resend, times);
     if (grant.kind === 'held') {
       const released = await releaseEvent(deps, event, 'refused');
-      return failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) });
+      return withHeldBackNotice(deps, asked, resolved, failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) }));
     }
     const resend = claimed.resend ?? legacyResendOf(grant, resolved);
     // The purchase knows where its nodes are counted: a cleanup gives them back there.
@@ -142,7 +148,8 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, held, resend, callOptions) : await climbLadder(climbDeps, resolved, held, grant.nodes, callOptions);
 
     // 5. settle with the store, by what every attempt told.
-    return climb.kind === 'created' ? await settleCreated(deps, asked, resolved, held, grant, climb) : await settleFailed(deps, asked, resolved, held, grant, climb, resend);
+    const settled = climb.kind === 'created' ? await settleCreated(deps, asked, resolved, held, grant, climb) : await settleFailed(deps, asked, resolved, held, grant, climb, resend);
+    return withHeldBackNotice(deps, asked, resolved, settled);
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return refusedOutcome(asked, error);
@@ -215,7 +222,15 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     await startWarmUp(deps, resolved),
     await recordInstances(deps, event, sent, bought?.price, call.response.InstanceIdSet),
   ];
-  return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
+  const purchase = purchaseRecordOf(event.purchase, sent, offeringOf(sent.region, sent.request), deps.now(), { instanceIds: answer.instanceIds, ...(bought?.price !== undefined && { price: bought.price }) });
+  return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) }, notice: boughtNotice(purchase, deps.now(), { answer, asked }) };
+}
+
+/** A refusal that is news (a budget spent, the ceiling, sold out everywhere) carries its notice. */
+function withHeldBackNotice(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, outcome: TracedOutcome): TracedOutcome {
+  if (outcome.ok) return outcome;
+  const notice = heldBackNotice(deps.config, resolved, asked, outcome.error, deps.now());
+  return notice === undefined ? outcome : { ...outcome, notice };
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { Notice } from '../notice';
-import type { Language, Message } from '../message';
+import type { Notice } from '../../core/notice';
+import type { Language } from '../../core/notice';
+import type { Message } from '../message';
 
 /**
  * One place a notice can go: a team channel's incoming webhook (Slack, Feishu, DingTalk, WeCom) or

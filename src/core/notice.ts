@@ -1,5 +1,5 @@
-import type { CostKind } from '../core/model';
-import type { ScaleOutOrigin, Sizing } from '../core/scale-out-request';
+import type { CostKind } from './model';
+import type { ScaleOutOrigin, Sizing } from './scale-out-request';
 
 /**
  * What the team is told: one notice per thing that happened, as data (JSON, kept in the outbox
@@ -10,6 +10,10 @@ import type { ScaleOutOrigin, Sizing } from '../core/scale-out-request';
  */
 export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice;
 export type NoticeKind = Notice['kind'];
+
+/** The languages notices are written in (notify/render.ts): the users are on Tencent Cloud. */
+export type Language = 'en' | 'zh';
+export const LANGUAGES = ['en', 'zh'] as const satisfies readonly Language[];
 export const NOTICE_KINDS = ['bought', 'ready', 'failed', 'held-back'] as const satisfies readonly NoticeKind[];
 
 interface NoticeBase {
@@ -55,7 +59,7 @@ export interface BoughtNotice extends NoticeBase {
   readonly requestedCount?: number;
   readonly clampedBy?: string;
   readonly instanceIds: readonly string[];
-  /** Per node. */
+  /** For the whole purchase (every node), as CVM's price inquiry quoted it. */
   readonly price?: NoticePrice;
   /** What the budgets leave after it. */
   readonly budgetLeft?: BudgetLeft;

@@ -1,0 +1,194 @@
+import type { NotifyConfig } from '../config/schema';
+import { readValue } from '../core/store-step';
+import { ScaleOutError } from '../errors';
+import type { StateStore } from '../store/state-store';
+import { renderNotice } from './render';
+import type { Notice } from '../core/notice';
+import {
+  claimDeliveries,
+  indexOutbox,
+  outboxEntriesOf,
+  outboxKeyOf,
+  queueNotice,
+  settleDeliveries,
+  OUTBOX_INDEX_KEY,
+  type Claimed,
+  type OutboxEntry,
+  type OutboxIndex,
+  type OutboxSummary,
+} from './outbox';
+import { sinksFor } from './route';
+import type { Delivery, Sink } from './sinks/sink';
+
+/**
+ * Telling the team, without ever costing a scale-out: a notice is queued in the outbox (one store
+ * write), then posted at once to its sinks within a small fixed time (`notify.sendWithinMs` on the
+ * request path); what is not posted by then, or failed, is posted by the timer pass with back-off
+ * (`drainOutbox`) until it goes through or expires. Nothing here throws for a sink or the store:
+ * a notice that cannot be queued is reported, for the log line, and the scale-out goes on.
+ */
+export interface NotifyDeps {
+  readonly notify: NotifyConfig;
+  readonly store: StateStore;
+  readonly sinks: ReadonlyMap<string, Sink>;
+  readonly now: () => number;
+}
+
+/** What notifying did, for the log line of the request or pass that did it. */
+export interface NotifyReport {
+  /** Each notice posted (or queued) now: the sinks that have it, and those left for a later pass. `queued`: it was queued now. */
+  readonly posts: ReadonlyArray<{ readonly id: string; readonly queued: boolean; readonly sent: readonly string[]; readonly pending: readonly string[] }>;
+  /** Already queued by someone else (a redelivery, another instance): nothing done. */
+  readonly known: readonly string[];
+  /** Given up: the platform refused it for good, or it expired. Never a URL or secret. */
+  readonly undelivered: ReadonlyArray<{ readonly id: string; readonly sink: string; readonly reason: string }>;
+  /** Store failures: the notice is lost if it could not be queued. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Queues each notice and posts it at once, all in parallel, until `until` (epoch ms): the caller's
+ * whole budget for notifying. `by` names the claimant (the invocation).
+ */
+export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], until: number, by: string): Promise<NotifyReport> {
+  const report = new ReportLog();
+  await Promise.all(
+    notices.map(async (notice) => {
+      const sinks = sinksFor(deps.notify, notice);
+      if (sinks.length === 0) return;
+      let queued: 'queued' | 'exists';
+      try {
+        queued = await deps.store.update<OutboxEntry, 'queued' | 'exists'>(outboxKeyOf(notice.id), (current) => queueNotice(current, notice, sinks, deps.now(), deps.notify.retryForSeconds * 1000));
+      } catch (error) {
+        report.problem(error, `notice ${notice.id} could not be queued; it is lost`);
+        return;
+      }
+      if (queued === 'exists') {
+        report.known.push(notice.id);
+        return;
+      }
+      // Listed first: if this invocation dies now, the pass finds it.
+      await index(deps, notice.id, { nextAt: deps.now(), expiresAt: deps.now() + deps.notify.retryForSeconds * 1000 }, report);
+      // No time left to post (a chat's answer is due): the pass posts it.
+      const posted = until - deps.now() >= MIN_POST_MS ? await postDue(deps, notice.id, sinks, until, by, report) : { sent: [] as string[], refused: [] as string[] };
+      report.posts.push({ id: notice.id, queued: true, sent: posted.sent, pending: sinks.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
+    }),
+  );
+  return report.done();
+}
+
+/**
+ * The timer pass's share: every listed notice that is due is posted again, oldest first, each
+ * sink at most its `perPass` posts, until `deadline`. Expired ones are given up (and reported).
+ */
+export async function drainOutbox(deps: NotifyDeps, deadline: number, by: string): Promise<NotifyReport & { readonly left: number }> {
+  const report = new ReportLog();
+  let listed: ReturnType<typeof outboxEntriesOf>;
+  try {
+    listed = outboxEntriesOf(await deps.store.update<OutboxIndex, OutboxIndex | undefined>(OUTBOX_INDEX_KEY, readValue));
+  } catch (error) {
+    report.problem(error, 'the outbox could not be read');
+    return { ...report.done(), left: 0 };
+  }
+  const posts = new Map<string, number>();
+  let left = 0;
+  for (const entry of [...listed].sort((a, b) => a.nextAt - b.nextAt)) {
+    const now = deps.now();
+    if (entry.nextAt > now && entry.expiresAt > now) continue;
+    if (deadline - now < MIN_POST_MS) {
+      left++;
+      continue;
+    }
+    const allowed = [...deps.sinks.values()].filter((s) => (posts.get(s.name) ?? 0) < s.perPass).map((s) => s.name);
+    const posted = await postDue(deps, entry.id, allowed, Math.min(deadline, now + POST_TIMEOUT_MS), by, report);
+    for (const sink of posted.tried) posts.set(sink, (posts.get(sink) ?? 0) + 1);
+    if (posted.tried.length > 0) report.posts.push({ id: entry.id, queued: false, sent: posted.sent, pending: posted.tried.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
+  }
+  return { ...report.done(), left };
+}
+
+/** One post may take this long in the pass (a slow platform holds up one notice, not the pass). */
+const POST_TIMEOUT_MS = 5_000;
+/** The least time worth starting a post with. */
+const MIN_POST_MS = 300;
+
+/** Claims the notice's due deliveries to `sinks`, posts them in parallel until `until`, settles them, and lists what is left. */
+async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], until: number, by: string, report: ReportLog): Promise<{ readonly sent: string[]; readonly refused: string[]; readonly tried: string[] }> {
+  const none = { sent: [], refused: [], tried: [] };
+  const key = outboxKeyOf(id);
+  let claimed: Claimed;
+  try {
+    // The claim outlives the post's own time a little: a post still in flight is never taken twice.
+    claimed = await deps.store.update<OutboxEntry, Claimed>(key, (current) => claimDeliveries(current, sinks, by, until + CLAIM_MARGIN_MS, deps.now()));
+  } catch (error) {
+    report.problem(error, `notice ${id} could not be claimed; the next pass tries it`);
+    return none;
+  }
+  if (claimed.kind === 'gone') {
+    await index(deps, id, { expiresAt: 0 }, report);
+    return none;
+  }
+  if (claimed.kind === 'expired') {
+    for (const u of claimed.undelivered) report.undelivered.push({ id, sink: u.sink, reason: `expired after ${u.attempts} attempt(s)${u.lastError !== undefined ? `; last: ${u.lastError}` : ''}` });
+    await index(deps, id, { expiresAt: 0 }, report);
+    return none;
+  }
+  if (claimed.kind === 'nothing') return none;
+  const { notice } = claimed;
+  const results = await Promise.all(claimed.sinks.map(async (name) => ({ sink: name, delivery: await deliverTo(deps, name, notice, until) })));
+  let summary: OutboxSummary | undefined;
+  try {
+    summary = await deps.store.update<OutboxEntry, OutboxSummary | undefined>(key, (current) => settleDeliveries(current, results, by, deps.now()));
+  } catch (error) {
+    // The claims lapse: the pass posts again (at least once, then maybe twice).
+    report.problem(error, `notice ${id}: what its posts did could not be recorded; the next pass may post it again`);
+  }
+  if (summary !== undefined) await index(deps, id, summary, report);
+  for (const r of results) if (!r.delivery.ok && !r.delivery.retry) report.undelivered.push({ id, sink: r.sink, reason: r.delivery.reason });
+  return {
+    sent: results.filter((r) => r.delivery.ok).map((r) => r.sink),
+    refused: results.filter((r) => !r.delivery.ok && !r.delivery.retry).map((r) => r.sink),
+    tried: results.map((r) => r.sink),
+  };
+}
+
+const CLAIM_MARGIN_MS = 2_000;
+
+async function deliverTo(deps: NotifyDeps, name: string, notice: Notice, until: number): Promise<Delivery> {
+  const sink = deps.sinks.get(name);
+  // A sink removed from the config since the notice was queued: nothing to post it to.
+  if (sink === undefined) return { ok: false, retry: false, reason: `sink ${name} is no longer in the config` };
+  const message = renderNotice(notice, sink.language, deps.notify.consoleLink);
+  const timeout = Math.max(1, until - deps.now());
+  try {
+    return await sink.deliver(notice, message, AbortSignal.timeout(timeout), deps.now());
+  } catch (error) {
+    // A sink never throws; if one does, it is a bug, and still never costs the scale-out.
+    return { ok: false, retry: true, reason: `the ${sink.type} sink ${name} failed: ${(error as Error).name}` };
+  }
+}
+
+async function index(deps: NotifyDeps, id: string, summary: OutboxSummary, report: ReportLog): Promise<void> {
+  try {
+    const dropped = await deps.store.update<OutboxIndex, readonly string[]>(OUTBOX_INDEX_KEY, (current) => indexOutbox(current, id, summary, deps.now()));
+    for (const d of dropped) report.undelivered.push({ id: d, sink: '*', reason: 'the outbox is full: the oldest notice was dropped from it' });
+  } catch (error) {
+    report.problem(error, `the outbox list could not be updated for notice ${id}`);
+  }
+}
+
+class ReportLog {
+  readonly posts: Array<NotifyReport['posts'][number]> = [];
+  readonly known: string[] = [];
+  readonly undelivered: Array<NotifyReport['undelivered'][number]> = [];
+  readonly problems: string[] = [];
+
+  problem(error: unknown, what: string): void {
+    if (!(error instanceof ScaleOutError)) throw error;
+    this.problems.push(`${what} (${error.code})`);
+  }
+
+  done(): NotifyReport {
+    return { posts: this.posts, known: this.known, undelivered: this.undelivered, problems: this.problems };
+  }
+}

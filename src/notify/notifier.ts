@@ -1,0 +1,72 @@
+import type { Config } from '../config/config';
+import type { BudgetLeft } from '../core/notice';
+import type { StateStore } from '../store/state-store';
+import { drainOutbox, sendNotices, type NotifyDeps, type NotifyReport } from './deliver';
+import type { Notice } from '../core/notice';
+import type { Sink } from './sinks/sink';
+
+/**
+ * What the request path and the timer pass call: `tell` the notices of what just happened (within
+ * the time given), `drain` the outbox (the pass). Absent (no `notify:` in the config): the function
+ * tells no one but its log.
+ */
+export interface Notifier {
+  tell(notices: readonly Notice[], until: number, by: string): Promise<NoticeLog | undefined>;
+  drain(deadline: number, by: string): Promise<NoticeLog | undefined>;
+}
+
+/** A request's or pass's notices in its log line: IDs and sink names, never a URL. */
+export interface NoticeLog {
+  readonly queued?: readonly string[];
+  /** `<notice id> → <sink>` posted now. */
+  readonly sent?: readonly string[];
+  /** Left to the timer pass (not posted in time, or to retry). */
+  readonly pending?: readonly string[];
+  /** Queued already by an earlier delivery or another instance: nothing done. */
+  readonly known?: readonly string[];
+  readonly undelivered?: NotifyReport['undelivered'];
+  readonly problems?: readonly string[];
+  /** The pass: due notices it had no time for. */
+  readonly left?: number;
+}
+
+/**
+ * `budgetLeft`: what a cluster's budgets leave now, for a purchase's notice (the app passes
+ * purchases/purchase-reads.ts's read); a read that fails leaves it out of the notice.
+ */
+export function createNotifier(config: Config, store: StateStore, sinks: ReadonlyMap<string, Sink>, now: () => number, budgetLeft: (cluster: string) => Promise<BudgetLeft | undefined>): Notifier | undefined {
+  if (config.notify === undefined) return undefined;
+  const deps: NotifyDeps = { notify: config.notify, store, sinks, now };
+  return {
+    async tell(notices, until, by) {
+      if (notices.length === 0) return undefined;
+      const withBudgets = await Promise.all(notices.map((n) => withBudgetLeft(n)));
+      return logOf(await sendNotices(deps, withBudgets, until, by));
+    },
+    async drain(deadline, by) {
+      const report = await drainOutbox(deps, deadline, by);
+      const log = logOf(report);
+      return report.left > 0 ? { ...log, left: report.left } : Object.keys(log).length > 0 ? log : undefined;
+    },
+  };
+
+  /** A purchase's notice says what the budgets leave after it: read now (a read that fails leaves it out). */
+  async function withBudgetLeft(notice: Notice): Promise<Notice> {
+    if (notice.kind !== 'bought' || notice.budgetLeft !== undefined) return notice;
+    const left = await budgetLeft(notice.cluster).catch(() => undefined);
+    return left === undefined ? notice : { ...notice, budgetLeft: left };
+  }
+}
+
+function logOf(report: NotifyReport): NoticeLog {
+  const some = <T>(list: readonly T[]) => (list.length > 0 ? list : undefined);
+  const fields: Record<string, unknown> = {
+    queued: some(report.posts.filter((p) => p.queued).map((p) => p.id)),
+    sent: some(report.posts.flatMap((p) => p.sent.map((s) => `${p.id} → ${s}`))),
+    pending: some(report.posts.flatMap((p) => p.pending.map((s) => `${p.id} → ${s}`))),
+    known: some(report.known),
+    undelivered: some(report.undelivered),
+    problems: some(report.problems),
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as NoticeLog;
+}
