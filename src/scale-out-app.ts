@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Authenticate } from './auth/authenticators';
 import type { Config } from './config/load-config';
 import { bindSignature, type SignatureRecord, type SignatureVerdict } from './core/signature-binding';
-import { NotFoundError, ScaleOutError, StoreMisconfiguredError, UnauthorizedError } from './errors';
+import { NotFoundError, ScaleOutError, StoreMisconfiguredError, TkeCallError, UnauthorizedError } from './errors';
+import { conversationKeyOf, rememberConversation, type Conversation } from './notify/conversation';
 import { errorAnswer } from './http/error-response';
 import { routeOf } from './http/routes';
 import type { HttpAnswer, WebhookRequest } from './http/webhook-request';
@@ -127,6 +128,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // only make concurrent ones wait on each other.
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
+      await rememberConversations(source, outcomes, interpretation.answerContext);
       const told = await tell(outcomes, times.deadline);
       const answer = await source.answer(outcomes, ignored, interpretation.answerContext);
       const decision: DecisionRecord =
@@ -138,6 +140,23 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
         answer: errorAnswer(error),
         decision: { ...(sourceName !== undefined && { source: sourceName }), outcome: error.status >= 500 ? 'failed' : 'rejected', error: describeError(error) },
       };
+    }
+  }
+
+  /**
+   * A chat command that bought (or may have) is followed in its conversation: remembered per
+   * purchase, for its later news (notify/conversation.ts). A store failure only loses those posts.
+   */
+  async function rememberConversations(source: WebhookSource, outcomes: readonly TracedOutcome[], context: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+    const conversation = source.conversation?.of(context);
+    if (conversation === undefined) return;
+    for (const o of outcomes) {
+      const mayHaveBought = o.ok ? o.status === 'created' : o.error instanceof TkeCallError && o.error.outcomeUnknown;
+      const { clusterId, purchaseId } = o.trace;
+      if (!mayHaveBought || clusterId === undefined || purchaseId === undefined) continue;
+      await store.update<Conversation, void>(conversationKeyOf(clusterId, purchaseId), (current) => rememberConversation(current, conversation, now())).catch((error: unknown) => {
+        if (!(error instanceof ScaleOutError)) throw error;
+      });
     }
   }
 

@@ -490,7 +490,11 @@ const sinkList = z.array(sinkName).min(1);
 export const notifySchema = z.strictObject({
   /** The language of messages: en or zh. */
   language: z.enum(LANGUAGES).default('en'),
-  sinks: z.record(sinkName, sinkSchema).refine((s) => Object.keys(s).length > 0, 'declare at least one sink'),
+  sinks: z
+    .record(sinkName, sinkSchema)
+    .refine((s) => Object.keys(s).length > 0, 'declare at least one sink')
+    // The chat a command came from is a sink of its own by that name (notify/sinks/conversation.ts).
+    .refine((s) => !('conversation' in s), 'the name "conversation" is the chat a command came from; choose another'),
   /** Sinks for a notice no rule or cluster route names. */
   default: z.array(sinkName).default([]),
   /** Per cluster alias: its notices go to these sinks instead of the default. */

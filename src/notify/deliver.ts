@@ -18,6 +18,7 @@ import {
   type OutboxSummary,
 } from './outbox';
 import { sinksFor } from './route';
+import { CONVERSATION_SINK } from './sinks/conversation';
 import type { Delivery, Sink } from './sinks/sink';
 
 /**
@@ -54,7 +55,7 @@ export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], 
   const report = new ReportLog();
   await Promise.all(
     notices.map(async (notice) => {
-      const sinks = sinksFor(deps.notify, notice);
+      const sinks = [...sinksFor(deps.notify, notice), ...(toConversation(notice) && deps.sinks.has(CONVERSATION_SINK) ? [CONVERSATION_SINK] : [])];
       if (sinks.length === 0) return;
       let queued: 'queued' | 'exists';
       try {
@@ -153,6 +154,11 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
 }
 
 const CLAIM_MARGIN_MS = 2_000;
+
+/** A chat command's purchase: its later news (ready, failed) goes to the conversation too; its first reply said what was bought. */
+function toConversation(notice: Notice): boolean {
+  return notice.why.origin?.kind === 'chat' && (notice.kind === 'ready' || notice.kind === 'failed');
+}
 
 async function deliverTo(deps: NotifyDeps, name: string, notice: Notice, until: number): Promise<Delivery> {
   const sink = deps.sinks.get(name);

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config';
+import type { NotifyConfig } from '../config/schema';
 import type { BudgetLeft } from '../core/notice';
 import type { StateStore } from '../store/state-store';
 import { drainOutbox, sendNotices, type NotifyDeps, type NotifyReport } from './deliver';
@@ -35,8 +36,9 @@ export interface NoticeLog {
  * purchases/purchase-reads.ts's read); a read that fails leaves it out of the notice.
  */
 export function createNotifier(config: Config, store: StateStore, sinks: ReadonlyMap<string, Sink>, now: () => number, budgetLeft: (cluster: string) => Promise<BudgetLeft | undefined>): Notifier | undefined {
-  if (config.notify === undefined) return undefined;
-  const deps: NotifyDeps = { notify: config.notify, store, sinks, now };
+  if (sinks.size === 0) return undefined;
+  // Without `notify:`, only chat conversations are told (their sink is the only one).
+  const deps: NotifyDeps = { notify: config.notify ?? CONVERSATIONS_ONLY, store, sinks, now };
   return {
     async tell(notices, until, by) {
       if (notices.length === 0) return undefined;
@@ -57,6 +59,9 @@ export function createNotifier(config: Config, store: StateStore, sinks: Readonl
     return left === undefined ? notice : { ...notice, budgetLeft: left };
   }
 }
+
+/** `notify:` when the config has none: no sink of its own, the schema's defaults. */
+const CONVERSATIONS_ONLY: NotifyConfig = { language: 'en', sinks: {}, default: [], clusters: {}, rules: {}, sendWithinMs: 800, retryForSeconds: 6 * 3600 };
 
 function logOf(report: NotifyReport): NoticeLog {
   const some = <T>(list: readonly T[]) => (list.length > 0 ? list : undefined);

@@ -87,6 +87,8 @@ export interface ScaleOutTrace {
   readonly reason?: string;
   readonly clusterId?: string;
   readonly region?: string;
+  /** The purchase this event is (core/marks.ts): its record in GET /purchases, its marks on the nodes. */
+  readonly purchaseId?: string;
   readonly clientToken?: string;
   readonly requestedCount?: number;
   readonly clampedBy?: string;
@@ -494,7 +496,7 @@ function sizingOf(resolved: ResolvedScaleOut): { sizing?: Sizing; period?: numbe
 
 /** The facts of a resolved scale-out, for its log line. */
 function traceOf(asked: ScaleOutRequest, resolved: ResolvedScaleOut): ScaleOutTrace {
-  return { ...traceOfRequest(asked), clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, count: resolved.count, ...sizingOf(resolved) };
+  return { ...traceOfRequest(asked), clusterId: resolved.cluster.clusterId, region: resolved.cluster.region, purchaseId: resolved.marks.purchase, count: resolved.count, ...sizingOf(resolved) };
 }
 
 /** ... and of its climb: the count sent, the clamp, the token, every rung. */

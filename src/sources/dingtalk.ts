@@ -75,7 +75,7 @@ export function createDingtalkSource(config: DingtalkSourceConfig, appConfig: Co
         ...(message.conversationId !== undefined && { channel: message.conversationId }),
         text: message.text.content,
         eventId: message.msgId,
-        ...(webhook !== undefined && isUnderBase(webhook, config.replyBase) && { replyTarget: { kind: 'url' as const, url: webhook } }),
+        ...(webhook !== undefined && isUnderBase(webhook, config.replyBase) && { replyTarget: { kind: 'url' as const, url: webhook, ...(message.sessionWebhookExpiredTime !== undefined && { expiresAt: message.sessionWebhookExpiredTime }) } }),
       };
     },
     // DingTalk shows the HTTP answer as the robot's reply; every reply is seen by the group.

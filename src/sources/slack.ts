@@ -22,7 +22,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
     authenticate: withSecret('slack', config.signingSecretEnv, env, (request, now, secret) =>
       verifySlackSignature(request.headers, request.rawBody, secret, now, config.toleranceSeconds),
     ),
-    read(request) {
+    read(request, now) {
       const contentType = request.headers['content-type'];
       if (contentType === undefined || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
         throw new UnsupportedMediaTypeError(contentType, 'application/x-www-form-urlencoded');
@@ -41,7 +41,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
         channel: form.get('channel_id')!,
         text: form.get('text') ?? '',
         eventId: triggerId,
-        ...(responseUrl !== null && isUnderBase(responseUrl, config.replyBase) && { replyTarget: { kind: 'url' as const, url: responseUrl } }),
+        ...(responseUrl !== null && isUnderBase(responseUrl, config.replyBase) && { replyTarget: { kind: 'url' as const, url: responseUrl, expiresAt: now + RESPONSE_URL_LIFETIME_MS, uses: RESPONSE_URL_USES } }),
       };
     },
     format(text, visibility) {
@@ -57,3 +57,7 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
   };
   return createChatSource(platform, appConfig, env, followUps);
 }
+
+/** A slash command's response_url: "up to 5 times within 30 minutes" (api.slack.com, Handling slash commands). */
+const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
+const RESPONSE_URL_USES = 5;

@@ -1,4 +1,6 @@
 import type { FollowUpJob } from './chat/follow-up';
+import type { Conversation } from '../notify/conversation';
+import type { ConversationPoster } from '../notify/sinks/conversation';
 import type { ScaleOutAnswer } from '../core/idempotency';
 import type { ClusterStatus } from '../core/purchase';
 import type { SignatureUse } from '../core/signature-binding';
@@ -49,6 +51,15 @@ export interface WebhookSource {
   readonly maxTkeAttempts?: number;
   /** The sender gives up after this long (Slack: 3 s): TKE calls are cut short to answer in time. */
   readonly answerWithinMs?: number;
+  /**
+   * A chat sender: the conversation a command came from, so that its purchase's later news is
+   * posted there (notify/conversation.ts): read from what `interpret` set aside, and posted to
+   * through the platform's own reply path.
+   */
+  readonly conversation?: {
+    of(context: Readonly<Record<string, unknown>> | undefined): Conversation | undefined;
+    readonly post: ConversationPoster;
+  };
 }
 
 export type Interpretation =

@@ -17,7 +17,8 @@ export const SINK_TYPES = ['slack', 'feishu', 'dingtalk', 'wecom', 'webhook'] as
 export interface Sink {
   /** The config's name for it (`notify.sinks.<name>`), in logs and the outbox. */
   readonly name: string;
-  readonly type: SinkType;
+  /** The platform; `conversation`: the chat a command came from (notify/sinks/conversation.ts). */
+  readonly type: SinkType | 'conversation';
   readonly language: Language;
   /**
    * Posts a pass may make to it: its platform's rate limit per minute, with room (the timer runs

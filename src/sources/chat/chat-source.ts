@@ -132,6 +132,18 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
       return say(outcomeText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', target);
     },
     ...(platform.post !== undefined && {
+      conversation: {
+        of(context) {
+          const target = context?.replyTarget as ReplyTarget | undefined;
+          if (target === undefined) return undefined;
+          // One post of a counted window (Slack's 5) is kept for the follow-up of an unknown outcome.
+          const uses = target.kind === 'url' ? target.uses : undefined;
+          const expiresAt = target.kind === 'url' ? target.expiresAt : undefined;
+          return { source: platform.name, target, ...(expiresAt !== undefined && { expiresAt }), ...(uses !== undefined && { usesLeft: Math.max(0, uses - 1) }) };
+        },
+        // The target comes from the function's own store; the platform checks its base again all the same.
+        post: (text, target) => platform.post!(text, target as unknown as ReplyTarget),
+      },
       async completeFollowUp(job, run) {
         if (!isSignedFollowUp(job, platform.secrets)) {
           throw new UnauthorizedError(`the follow-up job is not signed with a ${platform.name} secret of this function`);

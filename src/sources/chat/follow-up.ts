@@ -31,7 +31,14 @@ export const FOLLOW_UP_EVENT_KIND = 'tke-scaleout/chat-follow-up';
  * sessionWebhook) or a message to reply to (Feishu).
  */
 export type ReplyTarget =
-  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'url';
+      readonly url: string;
+      /** When the platform stops taking posts there (Slack: 30 min after the command; DingTalk: sessionWebhookExpiredTime). */
+      readonly expiresAt?: number;
+      /** Posts it takes in all (Slack's response_url: 5). */
+      readonly uses?: number;
+    }
   | { readonly kind: 'message'; readonly messageId: string };
 
 export interface FollowUpJob {
@@ -120,7 +127,8 @@ export function isFollowUpEvent(event: unknown): event is FollowUpJob {
   const paramsOk =
     Array.isArray(request.params) &&
     request.params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && ['string', 'number', 'boolean'].includes(typeof p[1]));
-  const targetOk = (target.kind === 'url' && typeof target.url === 'string') || (target.kind === 'message' && typeof target.messageId === 'string');
+  const optionalNumber = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
+  const targetOk = (target.kind === 'url' && typeof target.url === 'string' && optionalNumber(target.expiresAt) && optionalNumber(target.uses)) || (target.kind === 'message' && typeof target.messageId === 'string');
   return stringsOk && countOk && reasonOk && paramsOk && targetOk && request.source === event.source && typeof event.mac === 'string';
 }
 

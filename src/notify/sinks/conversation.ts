@@ -1,0 +1,39 @@
+import type { Language, Notice } from '../../core/notice';
+import type { StateStore } from '../../store/state-store';
+import { conversationKeyOf, useConversation, type Conversation, type ConversationUse } from '../conversation';
+import { messageText } from '../message';
+import type { Sink } from './sink';
+
+/**
+ * The conversation a chat command came from, as a sink (notify/conversation.ts): it posts a
+ * purchase's later news (ready, failed) where the command was typed, through the chat sender's own
+ * reply path, while the platform's window is open. Its name is reserved: config sinks cannot take it.
+ */
+export const CONVERSATION_SINK = 'conversation';
+
+/** Posts `text` to a reply target the chat sender gave; resolves to why it could not, or undefined. */
+export type ConversationPoster = (text: string, target: Readonly<Record<string, unknown>>) => Promise<string | undefined>;
+
+export function createConversationSink(store: StateStore, posterFor: (source: string) => ConversationPoster | undefined, language: Language): Sink {
+  return {
+    name: CONVERSATION_SINK,
+    type: 'conversation',
+    language,
+    // A conversation gets a purchase's few notices; the platforms' limits are per conversation.
+    perPass: 50,
+    async deliver(notice: Notice, message, _signal, now) {
+      if (!('purchaseId' in notice)) return { ok: false, retry: false, reason: 'only a purchase has a conversation' };
+      let use: ConversationUse;
+      try {
+        use = await store.update<Conversation, ConversationUse>(conversationKeyOf(notice.clusterId, notice.purchaseId), (current) => useConversation(current, now));
+      } catch (error) {
+        return { ok: false, retry: true, reason: `the conversation could not be read: ${(error as Error).message}` };
+      }
+      if (use.kind === 'closed') return { ok: false, retry: false, reason: `${use.why}; the configured sinks have it` };
+      const post = posterFor(use.conversation.source);
+      if (post === undefined) return { ok: false, retry: false, reason: `sender ${use.conversation.source} is no longer enabled` };
+      const problem = await post(messageText(message), use.conversation.target);
+      return problem === undefined ? { ok: true } : { ok: false, retry: true, reason: problem };
+    },
+  };
+}
