@@ -268,9 +268,9 @@ export async function deliverSafely(label: string, secrets: readonly string[], d
 // ---------------------------------------------------------------------------------------------
 // Text layout shared by the chat platforms.
 
-/** `k=v` for each label, in order. */
+/** `k=v` for each label, in order, each on one line: a newline in a label value starts nothing (a quote, a heading). */
 export function labelPairs(message: Message): string[] {
-  return (message.labels ?? []).map(([key, value]) => `${key}=${value}`);
+  return (message.labels ?? []).map(([key, value]) => `${key}=${value}`.replace(/\s+/g, ' '));
 }
 
 /** The link, when it is an http(s) URL: render.ts builds it, but a link of another scheme is never sent. */

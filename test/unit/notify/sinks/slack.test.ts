@@ -65,6 +65,8 @@ describe('createSlackSink', () => {
     expect(texts.join('\n')).toContain('&lt;https://evil.example/a|click here&gt;');
     // verbatim: Slack neither links bare URLs nor parses mentions in label text (text-object reference).
     for (const block of body.blocks.filter((b: any) => b.type === 'context')) for (const e of block.elements) expect(e.verbatim).toBe(true);
+    // A newline in a label value starts no quote: labels stay on one line.
+    expect(body.blocks.find((b: any) => b.type === 'context').elements[0].text).not.toContain('\n');
     // The header is plain_text, where nothing is parsed; the fallback is escaped.
     expect(body.blocks[0].text.type).toBe('plain_text');
     expect(body.text).not.toMatch(/[<>]/);
