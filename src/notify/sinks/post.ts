@@ -70,7 +70,9 @@ export function sinkUrl(settings: SinkSettings, label: string): URL | FailedDeli
  */
 export function secretsOf(settings: SinkSettings): string[] {
   const secrets: string[] = [];
-  if (settings.secret !== undefined && settings.secret !== '') secrets.push(settings.secret);
+  // A secret of a few characters is not redacted: it would cut every word that holds it, and a
+  // platform has no reason to echo it.
+  if (settings.secret !== undefined && settings.secret.length >= 4) secrets.push(settings.secret);
   if (settings.url === undefined) return secrets;
   secrets.push(settings.url.trim());
   try {
