@@ -196,7 +196,9 @@ function platformOf(url: URL): CapturePlatform | undefined {
 // Each platform's checks and answers.
 
 function slackReply(body: unknown): Reply {
-  // Slack answers plain-text error strings with a 4xx (invalid_payload, invalid_blocks, no_text).
+  // Slack answers plain-text error strings with a 4xx (invalid_payload, no_text). For blocks past
+  // their limits the capture answers invalid_blocks, chat.postMessage's error: what an incoming
+  // webhook answers then is unconfirmed.
   if (!isObject(body)) return { status: 400, body: 'invalid_payload' };
   if (typeof body.text !== 'string' && !Array.isArray(body.blocks)) return { status: 400, body: 'no_text' };
   if (Array.isArray(body.blocks) && !slackBlocksFit(body.blocks)) return { status: 400, body: 'invalid_blocks' };
