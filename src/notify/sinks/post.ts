@@ -64,9 +64,10 @@ export function sinkUrl(settings: SinkSettings, label: string): URL | FailedDeli
 }
 
 /**
- * The strings a reason must never hold: the URL, each part of its path and query long enough to be
- * a token (Slack's and Feishu's tokens are path segments; DingTalk's and WeCom's are query values),
- * and the secret.
+ * The strings a reason must never hold: the URL, each query value and each path segment that looks
+ * like a token (Slack's and Feishu's tokens are path segments; DingTalk's and WeCom's are query
+ * values), and the secret. Path words such as `webhook` or `services` are left: an error message
+ * saying "invalid webhook url" should still read so.
  */
 export function secretsOf(settings: SinkSettings): string[] {
   const secrets: string[] = [];
@@ -78,7 +79,7 @@ export function secretsOf(settings: SinkSettings): string[] {
   try {
     const url = new URL(settings.url.trim());
     secrets.push(url.href);
-    for (const segment of url.pathname.split('/')) if (segment.length >= 6) secrets.push(segment, decodeURIComponentSafe(segment));
+    for (const segment of url.pathname.split('/')) if (looksLikeToken(segment)) secrets.push(segment, decodeURIComponentSafe(segment));
     for (const value of url.searchParams.values()) if (value.length >= 6) secrets.push(value, encodeURIComponent(value));
   } catch {
     // Not a URL: only the whole string is known.
@@ -324,6 +325,11 @@ export function inertMarkdown(text: string): string {
 /** A URL as a Markdown link target: no space or parenthesis left to end it early. */
 export function markdownUrl(url: string): string {
   return url.replace(/ /g, '%20').replace(/\(/g, '%28').replace(/\)/g, '%29');
+}
+
+/** Long, or mixing digits into a word: T0AAAAAAA, B0BBBBBBB, a 24-character Slack token, a UUID. */
+function looksLikeToken(segment: string): boolean {
+  return segment.length >= 16 || (segment.length >= 8 && /\d/.test(segment));
 }
 
 function decodeURIComponentSafe(text: string): string {
