@@ -12,6 +12,7 @@ import { followUpsThroughScf } from './sources/chat/follow-up';
 import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
 import { createSdkCvmApi } from './tencentcloud/cvm-api';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
+import { createSinks } from './notify/sinks';
 
 /**
  * Everything built once per function instance: config read and validated, sender secrets read,
@@ -111,6 +112,13 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     // CVM: prices, when the config has a money budget, and the CVM side of what the function bought
     // (its marks and charge type) for the pass that follows purchases. Its SDK client is loaded on its first call.
     const cvm = createSdkCvmApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs });
+    // Where notices go (notify/): the sinks `notify:` names, and a chat command's conversation.
+    const sinks = createSinks(config, env, {
+      fetch: globalThis.fetch,
+      store,
+      chatSenders: [...sources.values()].some((s) => s.conversation !== undefined),
+      conversationPoster: (name) => sources.get(name)?.conversation?.post,
+    });
     const priced = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined);
     const app = createScaleOutApp({
       config,
@@ -120,6 +128,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       store,
       tke,
       now,
+      sinks,
       tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : endpointUrl !== undefined ? 'endpoint-override' : 'tencent-cloud',
       ...(config.health !== undefined && { healthAuth: bearerAuthentication('health', config.health, env) }),
     });
@@ -131,6 +140,8 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
         sources: [...sources.keys()],
         store: store.kind,
         tke: tke.endpointDescription,
+        // Names and types only: a sink's URL is its credential.
+        notify: [...sinks.values()].map((s) => `${s.name} (${s.type})`),
         chatFollowUps: followUps?.description ?? 'off (SCALEOUT_FUNCTION_NAME unset): a chat command TKE does not answer in time is told how to check',
         // Whether V8 took the packaged code cache, and if not why (a slower cold start): set by the
         // zip's index.js (build/function-loader.cjs); absent when the function is loaded otherwise.

@@ -75,14 +75,3 @@ export function cutText(text: string, max: number): string {
 export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
-
-/** The message as plain text, for a chat reply (which renders no markup the same way on every platform). */
-export function messageText(m: Message): string {
-  return [
-    m.title,
-    ...m.facts.map((f) => `${f.name}: ${f.value}`),
-    ...(m.labels !== undefined && m.labels.length > 0 ? [m.labels.map(([k, v]) => `${k}=${v}`).join(', ')] : []),
-    ...(m.cut !== undefined ? [`(${m.cut})`] : []),
-    ...(m.link !== undefined ? [`${m.link.text}: ${m.link.url}`] : []),
-  ].join('\n');
-}

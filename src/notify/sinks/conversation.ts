@@ -1,7 +1,8 @@
 import type { Language, Notice } from '../../core/notice';
 import type { StateStore } from '../../store/state-store';
 import { conversationKeyOf, useConversation, type Conversation, type ConversationUse } from '../conversation';
-import { messageText } from '../message';
+import { fitMessage } from '../message';
+import { plainText } from './post';
 import type { Sink } from './sink';
 
 /**
@@ -10,6 +11,9 @@ import type { Sink } from './sink';
  * reply path, while the platform's window is open. Its name is reserved: config sinks cannot take it.
  */
 export const CONVERSATION_SINK = 'conversation';
+
+/** Characters of a reply in a conversation: well within what every chat platform's reply takes. */
+const CONVERSATION_TEXT_LIMIT = 3000;
 
 /** Posts `text` to a reply target the chat sender gave; resolves to why it could not, or undefined. */
 export type ConversationPoster = (text: string, target: Readonly<Record<string, unknown>>) => Promise<string | undefined>;
@@ -32,7 +36,8 @@ export function createConversationSink(store: StateStore, posterFor: (source: st
       if (use.kind === 'closed') return { ok: false, retry: false, reason: `${use.why}; the configured sinks have it` };
       const post = posterFor(use.conversation.source);
       if (post === undefined) return { ok: false, retry: false, reason: `sender ${use.conversation.source} is no longer enabled` };
-      const problem = await post(messageText(message), use.conversation.target);
+      // Plain text, as every chat reply is; short enough for any of them (DingTalk's text, Slack's 40,000).
+      const problem = await post(plainText(fitMessage(message, CONVERSATION_TEXT_LIMIT, (m) => plainText(m).length, language)), use.conversation.target);
       return problem === undefined ? { ok: true } : { ok: false, retry: true, reason: problem };
     },
   };

@@ -1,5 +1,5 @@
 import { fitMessage, utf8Bytes, type Message } from '../message';
-import type { Notice } from '../notice';
+import type { Notice } from '../../core/notice';
 import { dingtalkSign } from '../../auth/dingtalk-sign';
 import type { Delivery, Sink, SinkFactory } from './sink';
 import { deliverSafely, inertMarkdown, labelPairs, markdownUrl, postJson, readCodedAnswer, safeLink, secretsOf, sinkLabel, sinkUrl, type Answer, type CodeTable } from './post';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { fitMessage, utf8Bytes, type Message } from '../message';
-import type { Notice } from '../notice';
+import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory } from './sink';
 import { deliverSafely, labelPairs, postJson, readCodedAnswer, safeLink, secretsOf, sinkLabel, sinkUrl, ZWSP, type Answer, type CodeTable } from './post';
 

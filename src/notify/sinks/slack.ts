@@ -1,5 +1,5 @@
 import { cutText, fitMessage, type Message } from '../message';
-import type { Notice } from '../notice';
+import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory } from './sink';
 import { deliverSafely, httpFailure, labelPairs, postJson, quote, refused, safeLink, secretsOf, sinkLabel, sinkUrl } from './post';
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { fitMessage, type Message } from '../message';
-import type { Notice } from '../notice';
+import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory, SinkSettings } from './sink';
 import { deliverSafely, httpFailure, plainText, postJson, refused, secretsOf, sinkLabel, sinkUrl, type FailedDelivery } from './post';
 

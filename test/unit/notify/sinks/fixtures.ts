@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Message } from '../../../../src/notify/message';
-import type { BoughtNotice } from '../../../../src/notify/notice';
+import type { BoughtNotice } from '../../../../src/core/notice';
 import type { Delivery, Sink, SinkFactory, SinkSettings } from '../../../../src/notify/sinks/sink';
 
 /** 2026-03-01T08:00:00Z: the clock of every delivery here. */
