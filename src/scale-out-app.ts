@@ -216,9 +216,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const passId = newClaimId();
       const { news, ...report } = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId }, invocation);
       if (notifier === undefined) return report;
-      // What this pass found is posted at once; then what earlier requests and passes left.
+      // What earlier requests and passes left goes first (a purchase's "bought" before its "ready"),
+      // then what this pass found.
+      const drained = await notifier.drain(invocation.deadline - NOTIFY_IN_PASS_MS, passId);
       const told = news.length > 0 ? await notifier.tell(news, Math.min(invocation.deadline, now() + NOTIFY_IN_PASS_MS), passId) : undefined;
-      const drained = await notifier.drain(invocation.deadline, passId);
       return { ...report, ...(told !== undefined && { notices: told }), ...(drained !== undefined && { outbox: drained }) };
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;

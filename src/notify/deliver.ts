@@ -12,6 +12,8 @@ import {
   queueNotice,
   settleDeliveries,
   OUTBOX_INDEX_KEY,
+  pendingSinksOf,
+  predecessorOf,
   type Claimed,
   type OutboxEntry,
   type OutboxIndex,
@@ -119,6 +121,13 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
   const key = outboxKeyOf(id);
   let claimed: Claimed;
   try {
+    // A purchase's later news waits, per sink, for its "bought" to be posted there (or given up).
+    const predecessor = predecessorOf(id);
+    if (predecessor !== undefined) {
+      const waiting = pendingSinksOf(await deps.store.update<OutboxEntry, OutboxEntry | undefined>(outboxKeyOf(predecessor), readValue));
+      sinks = sinks.filter((s) => !waiting.has(s));
+      if (sinks.length === 0) return none;
+    }
     // The claim outlives the post's own time a little: a post still in flight is never taken twice.
     claimed = await deps.store.update<OutboxEntry, Claimed>(key, (current) => claimDeliveries(current, sinks, by, until + CLAIM_MARGIN_MS, deps.now()));
   } catch (error) {

@@ -42,6 +42,21 @@ export function outboxKeyOf(noticeId: string): string {
   return `notice:${noticeId}`;
 }
 
+/**
+ * The notice a sink must have before this one: a purchase's "bought" before its "ready" or
+ * "failed", so that a channel never reads of nodes joining before it read of their purchase (a
+ * sink still retrying the "bought" holds the later news back until it is sent or given up).
+ */
+export function predecessorOf(noticeId: string): string | undefined {
+  const match = /^(?:ready|failed):(.+)$/.exec(noticeId);
+  return match === null ? undefined : `bought:${match[1]}`;
+}
+
+/** The sinks a notice's entry still has to post to: a later notice waits for them (predecessorOf). */
+export function pendingSinksOf(entry: OutboxEntry | undefined): ReadonlySet<string> {
+  return new Set(Object.entries(entry?.deliveries ?? {}).filter(([, d]) => d.state === 'pending').map(([sink]) => sink));
+}
+
 /** The list of notices not yet settled, for the pass to find. */
 export const OUTBOX_INDEX_KEY = 'outbox';
 
