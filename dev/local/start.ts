@@ -9,16 +9,23 @@ import { coldStart } from '../../src/cold-start';
 import { ScfInvokeSandbox, type InvokedHandler } from '../sandbox/scf-invoke-sandbox';
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
+import { NotifyCapture } from '../sandbox/notify-capture';
 
 const DEV_TOKEN = 'dev-token';
 /** The secrets the example config names, given a local default when unset. */
 const LOCAL_SECRET_DEFAULTS = ['SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'DINGTALK_APP_SECRET', 'SCALEOUT_HEALTH_TOKEN'];
+
+/** The example config's sink env vars: all unset, npm start points them at its capture. */
+const NOTIFY_ENV = ['NOTIFY_SLACK_URL', 'NOTIFY_FEISHU_URL', 'NOTIFY_DINGTALK_URL', 'NOTIFY_WECOM_URL', 'NOTIFY_WEBHOOK_URL'];
+/** Local secrets for the capture's signature checks (a fixed 32-byte Standard Webhooks key). */
+const LOCAL_NOTIFY_SECRETS = { feishu: 'local-feishu-secret', dingtalk: 'SEClocal-dingtalk-secret', webhook: `whsec_${Buffer.alloc(32, 'local-webhook-secret').toString('base64')}` };
 
 async function main(): Promise<void> {
   const env = process.env;
   const port = Number(env.PORT ?? 9000);
   let sandbox: TkeSandbox | undefined;
   let scfSandbox: ScfInvokeSandbox | undefined;
+  let capture: NotifyCapture | undefined;
   // The function timeout SCF would impose (the deadline every call is bounded by).
   const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
 
@@ -41,6 +48,25 @@ async function main(): Promise<void> {
       env.SCALEOUT_FUNCTION_NAME = 'tke-scaleout-local';
       env.SCALEOUT_FUNCTION_REGION = 'ap-guangzhou';
       console.error(`      chat follow-ups: asynchronous invocations go to a local SCF Invoke stand-in at ${env.SCALEOUT_SCF_ENDPOINT}`);
+    }
+    // The team's channels: a local stand-in for Slack, Feishu, DingTalk, WeCom and a webhook that
+    // checks each platform's signature and prints every message (the example config's notify:).
+    const unsetSinks = NOTIFY_ENV.filter((name) => env[name] === undefined || env[name] === '');
+    if (unsetSinks.length === NOTIFY_ENV.length) {
+      capture = new NotifyCapture({ secrets: { feishu: LOCAL_NOTIFY_SECRETS.feishu, dingtalk: LOCAL_NOTIFY_SECRETS.dingtalk, webhook: LOCAL_NOTIFY_SECRETS.webhook }, print: (text) => console.error(text) });
+      const captureUrl = await capture.start(Number(env.NOTIFY_CAPTURE_PORT ?? 9003));
+      Object.assign(env, {
+        NOTIFY_SLACK_URL: `${captureUrl}/slack/services/T0LOCAL/B0LOCAL/local`,
+        NOTIFY_FEISHU_URL: `${captureUrl}/feishu/open-apis/bot/v2/hook/local`,
+        NOTIFY_FEISHU_SECRET: LOCAL_NOTIFY_SECRETS.feishu,
+        NOTIFY_DINGTALK_URL: `${captureUrl}/dingtalk/robot/send?access_token=local`,
+        NOTIFY_DINGTALK_SECRET: LOCAL_NOTIFY_SECRETS.dingtalk,
+        NOTIFY_WECOM_URL: `${captureUrl}/wecom/cgi-bin/webhook/send?key=local`,
+        NOTIFY_WEBHOOK_URL: `${captureUrl}/webhook/local`,
+        NOTIFY_WEBHOOK_SECRET: LOCAL_NOTIFY_SECRETS.webhook,
+      });
+      console.error(`      notices: the sinks of notify: post to a local capture at ${captureUrl}, which prints each message here`);
+      console.error(`      (what it received: GET ${captureUrl}/__capture/received; a sink that fails: curl -s -X POST ${captureUrl}/__capture/faults -d '{"platform":"slack","status":503,"times":3}')`);
     }
   } else {
     console.error(`mode: TENCENT CLOUD. TKE calls go to ${env.TKE_ENDPOINT ?? 'https://tke.tencentcloudapi.com'} with the credentials in the environment`);
@@ -85,6 +111,7 @@ async function main(): Promise<void> {
     if (follow !== undefined) clearInterval(follow);
     await server.close();
     await scfSandbox?.stop();
+    await capture?.stop();
     await sandbox?.stop();
     await store.close();
     process.exit(0);

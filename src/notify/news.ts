@@ -6,7 +6,8 @@ import { describeStep } from '../core/rungs';
 import type { ResolvedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
 import type { Offering } from '../core/sold-out';
 import { throttleRulesOf } from '../core/throttle';
-import { SoldOutError, ThrottledError, type ScaleOutError } from '../errors';
+import { SoldOutError, ThrottledError, TkeCallError, type ScaleOutError } from '../errors';
+import { capacityCodeOf } from '../tke/tke-errors';
 import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, NoticeWhy, ReadyNotice } from '../core/notice';
 
 /**
@@ -134,6 +135,9 @@ function givenBackOf(record: PurchaseRecord): FailedNotice['givenBack'] {
 
 function heldBackReasonOf(error: ScaleOutError): HeldBackReason | undefined {
   if (error instanceof SoldOutError) return 'sold-out';
+  // A template of one rung that CVM refused for capacity: sold out on every rung it has. (An
+  // unknown outcome is no refusal: it may have bought.)
+  if (error instanceof TkeCallError && !error.outcomeUnknown && capacityCodeOf(error.code, error.message) !== undefined) return 'sold-out';
   if (!(error instanceof ThrottledError)) return undefined;
   const byRule: Record<string, HeldBackReason> = { 'node-budget': 'node-budget', 'cluster-ceiling': 'cluster-ceiling', 'cost-budget': 'money-budget' };
   return byRule[error.rule];

@@ -46,6 +46,10 @@ describe('npm start with no credentials: the local sandbox', () => {
     const sandboxUrl = /local sandbox at (http:\/\/\S+)/.exec(started.output())![1]!;
     const clusters = (await (await fetch(`${sandboxUrl}/__sandbox/clusters`)).json()) as Array<{ clusterId: string; nodes: number }>;
     expect(clusters.find((c) => c.clusterId === 'cls-e55paxnt')!.nodes).toBe(3 + 2);
+    // The example config's notify: sinks post to npm start's capture, which prints each message.
+    expect(started.output()).toContain('notices: the sinks of notify: post to a local capture');
+    expect(started.output()).toContain('[notify-capture] slack\n  Bought 2 nodes for demo (cls-e55paxnt)');
+    expect(started.output()).toContain('[notify-capture] webhook\n  Bought 2 nodes for demo (cls-e55paxnt)');
   });
 
   it('logs each decision as one JSON line on stdout, without secrets', () => {

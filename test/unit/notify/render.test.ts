@@ -3,7 +3,7 @@ import { boughtNotice, failedNotice, heldBackNotice, readyNotice } from '../../.
 import { renderNotice } from '../../../src/notify/render';
 import { sinksFor } from '../../../src/notify/route';
 import type { NotifyConfig } from '../../../src/config/schema';
-import { ThrottledError, SoldOutError } from '../../../src/errors';
+import { ThrottledError, SoldOutError, TkeCallError } from '../../../src/errors';
 import { purchaseRecord, PURCHASE_T0 } from '../../support/purchase-record';
 import { exampleConfig } from '../../support/fixtures';
 
@@ -74,6 +74,10 @@ describe('heldBackNotice', () => {
     expect(heldBackNotice(config, resolved, asked, spent, T0 + window)!.id).not.toBe(a.id);
     expect(a).toMatchObject({ reason: 'node-budget', retryAt: T0 + 60_000 });
     expect(heldBackNotice(config, resolved, asked, new SoldOutError('every rung', 'all sold out', T0 + 900_000, T0), T0)!.reason).toBe('sold-out');
+    // A template of one rung refused by CVM for capacity is sold out on every rung it has; an unknown outcome is no refusal.
+    const refused = new TkeCallError(503, 'ResourceInsufficient.SpecifiedInstanceType', 'CVM资源不足', { attempts: 1, outcomeUnknown: false });
+    expect(heldBackNotice(config, resolved, asked, refused, T0)!.reason).toBe('sold-out');
+    expect(heldBackNotice(config, resolved, asked, new TkeCallError(503, 'RequestLimitExceeded', 'slow down', { attempts: 4, outcomeUnknown: false }), T0)).toBeUndefined();
   });
 
   it('a cooldown, a warm-up or an event in flight is the throttle working: no news', () => {
