@@ -10,6 +10,8 @@ import type { StateStore } from './store/state-store';
 import type { PriceApi } from './tencentcloud/cvm-api';
 import type { TkeApi } from './tke/tke-api';
 import { readValue } from './core/store-step';
+import { outboxEntriesOf, OUTBOX_INDEX_KEY, type OutboxIndex } from './notify/outbox';
+import type { Sink } from './notify/sinks/sink';
 
 /** Where TKE calls go, shown on /healthz: the local sandbox, TKE_ENDPOINT, or Tencent Cloud. */
 export type TkeMode = 'sandbox' | 'endpoint-override' | 'tencent-cloud';
@@ -26,6 +28,8 @@ export interface HealthDeps {
   /** Checks the bearer token that unlocks the config summary (`health.tokenEnv`); absent, it is shown to no one. */
   readonly healthAuth?: Authenticate;
   readonly prices?: Pick<PriceApi, 'endpointDescription'>;
+  /** Where notices go (notify/sinks/): their names and platforms are shown, never their URLs. */
+  readonly sinks?: ReadonlyMap<string, Pick<Sink, 'name' | 'type'>>;
 }
 
 /**
@@ -73,7 +77,25 @@ export async function healthBody(deps: HealthDeps, request: WebhookRequest): Pro
     tke: { mode: deps.tkeMode, endpoint: deps.tke.endpointDescription },
     ...(deps.prices !== undefined && { cvm: { endpoint: deps.prices.endpointDescription } }),
     soldOut: reachable ? await soldOutSummary(deps).catch((e: unknown) => ({ unavailable: (e as Error).message })) : { unavailable: 'the store is not reachable' },
+    ...(deps.sinks !== undefined && deps.sinks.size > 0 && { notify: await notifySummary(deps, reachable) }),
   };
+}
+
+/**
+ * The sinks (names and platforms: a sink's URL is its credential) and the notices still waiting in
+ * the outbox (notify/outbox.ts): how many, and since when the oldest, so that a sink that has been
+ * down for a while shows here before anyone misses a message.
+ */
+async function notifySummary({ store, now, sinks }: HealthDeps, reachable: boolean): Promise<Record<string, unknown>> {
+  const list = Object.fromEntries([...sinks!.values()].map((s) => [s.name, s.type]));
+  if (!reachable) return { sinks: list, outbox: { unavailable: 'the store is not reachable' } };
+  try {
+    const waiting = outboxEntriesOf(await store.update<OutboxIndex, OutboxIndex | undefined>(OUTBOX_INDEX_KEY, readValue));
+    const due = waiting.filter((e) => e.nextAt <= now()).length;
+    return { sinks: list, outbox: { waiting: waiting.length, due, ...(waiting.length > 0 && { nextTry: new Date(Math.min(...waiting.map((e) => e.nextAt))).toISOString() }) } };
+  } catch {
+    return { sinks: list, outbox: { unavailable: 'the outbox could not be read from the store' } };
+  }
 }
 
 /** The cluster's own node budget (purchases/purchase-reads.ts), its cooldown as a date. */

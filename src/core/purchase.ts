@@ -207,6 +207,8 @@ export function storePurchase(current: PurchaseRecord | undefined, fresh: Purcha
     ...(current !== undefined && { requestedAt: current.requestedAt, ...(current.readyAt !== undefined && { readyAt: current.readyAt }), ...(current.endedAt !== undefined && { endedAt: current.endedAt }) }),
     instanceIds,
     state,
+    // What asked stays as the first delivery knew it when a later one knows less (a follow-up, an older version).
+    askedBy: { ...current?.askedBy, ...fresh.askedBy, ...((fresh.askedBy.origin ?? current?.askedBy.origin) !== undefined && { origin: fresh.askedBy.origin ?? current!.askedBy.origin! }) },
     ...(createdAt !== undefined && { createdAt }),
     ...((fresh.price ?? current?.price) !== undefined && { price: fresh.price ?? current!.price }),
     // Each delivery knows what it counted itself (the money is reserved per rung): both are kept.

@@ -67,7 +67,18 @@ describe('Slack: a command TKE does not answer in time', () => {
     expect(answer.json.text).toMatch(/^Sent to TKE, but no answer came in time \(TkeTimeout\): the nodes may be being created now\. I will post the outcome here once TKE answers/);
 
     // SCF got one asynchronous Invoke of this function, carrying the job.
-    expect(h.scf.invocations).toEqual([expect.objectContaining({ kind: FOLLOW_UP_EVENT_KIND, source: 'slack', target: { kind: 'url', url: `${replies.url}/commands/T1/123/abc` } })]);
+    // The response_url with its window (api.slack.com: 5 posts within 30 minutes), and who asked where.
+    expect(h.scf.invocations).toEqual([
+      expect.objectContaining({
+        kind: FOLLOW_UP_EVENT_KIND,
+        source: 'slack',
+        target: { kind: 'url', url: `${replies.url}/commands/T1/123/abc`, expiresAt: expect.any(Number), uses: 5 },
+        request: expect.objectContaining({ origin: { kind: 'chat', user: 'U1', conversation: 'C1' } }),
+      }),
+    ]);
+    const job = h.scf.invocations[0] as { target: { expiresAt: number } };
+    expect(job.target.expiresAt - Date.now()).toBeGreaterThan(29 * 60_000);
+    expect(job.target.expiresAt - Date.now()).toBeLessThanOrEqual(30 * 60_000);
     await h.scf.settled();
     await replies.waitFor(before + 1);
     const followUp = replies.posts.at(-1)!;

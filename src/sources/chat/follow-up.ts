@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { constantTimeEquals } from '../../auth/constant-time';
 import type { ParamValue } from '../../core/model';
-import type { ScaleOutRequest } from '../../core/scale-out-request';
+import type { ScaleOutOrigin, ScaleOutRequest } from '../../core/scale-out-request';
 import { isJsonObject } from '../../http/json-body';
 
 /**
@@ -58,6 +58,8 @@ export interface SerializedRequest {
   readonly count?: number;
   readonly params: ReadonlyArray<readonly [string, ParamValue]>;
   readonly reason?: string;
+  /** Who asked, in which conversation: the purchase keeps it, and its later news goes there (notify/conversation.ts). */
+  readonly origin?: Extract<ScaleOutOrigin, { kind: 'chat' }>;
 }
 
 /** Sends a job to an asynchronous invocation of this function. */
@@ -84,6 +86,7 @@ export function followUpJob(request: ScaleOutRequest, target: ReplyTarget, secre
       ...(request.count !== undefined && { count: request.count }),
       params: [...request.params.entries()],
       ...(request.reason !== undefined && { reason: request.reason }),
+      ...(request.origin?.kind === 'chat' && { origin: request.origin }),
     },
     target,
   };
@@ -99,7 +102,8 @@ export function isSignedFollowUp(job: FollowUpJob, secrets: readonly string[]): 
 /** Over a fixed field order, so the signature does not depend on how JSON was laid out in transit. */
 function followUpMac(job: Omit<FollowUpJob, 'mac'>, secret: string): string {
   const r = job.request;
-  const canonical = JSON.stringify([job.kind, job.source, r.source, r.eventId, r.cluster, r.template, r.count ?? null, r.params, r.reason ?? null, job.target]);
+  const origin = r.origin === undefined ? null : [r.origin.kind, r.origin.user, r.origin.conversation ?? null];
+  const canonical = JSON.stringify([job.kind, job.source, r.source, r.eventId, r.cluster, r.template, r.count ?? null, r.params, r.reason ?? null, job.target, origin]);
   return createHmac('sha256', `tke-scaleout follow-up\n${secret}`).update(canonical).digest('hex');
 }
 
@@ -113,6 +117,7 @@ export function requestOfJob(job: FollowUpJob): ScaleOutRequest {
     ...(r.count !== undefined && { count: r.count }),
     params: new Map(r.params),
     ...(r.reason !== undefined && { reason: r.reason }),
+    ...(r.origin !== undefined && { origin: r.origin }),
   };
 }
 
@@ -124,12 +129,14 @@ export function isFollowUpEvent(event: unknown): event is FollowUpJob {
   const stringsOk = ['source', 'eventId', 'cluster', 'template'].every((k) => typeof request[k] === 'string');
   const countOk = request.count === undefined || (typeof request.count === 'number' && Number.isInteger(request.count));
   const reasonOk = request.reason === undefined || typeof request.reason === 'string';
+  const origin = request.origin;
+  const originOk = origin === undefined || (isJsonObject(origin) && origin.kind === 'chat' && typeof origin.user === 'string' && (origin.conversation === undefined || typeof origin.conversation === 'string'));
   const paramsOk =
     Array.isArray(request.params) &&
     request.params.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && ['string', 'number', 'boolean'].includes(typeof p[1]));
   const optionalNumber = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
   const targetOk = (target.kind === 'url' && typeof target.url === 'string' && optionalNumber(target.expiresAt) && optionalNumber(target.uses)) || (target.kind === 'message' && typeof target.messageId === 'string');
-  return stringsOk && countOk && reasonOk && paramsOk && targetOk && request.source === event.source && typeof event.mac === 'string';
+  return stringsOk && countOk && reasonOk && originOk && paramsOk && targetOk && request.source === event.source && typeof event.mac === 'string';
 }
 
 /** A reply URL from a payload is used only under the platform's base (https://hooks.slack.com, ...). */
