@@ -1,4 +1,5 @@
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { NotifyCapture } from '../../dev/sandbox/notify-capture';
 import { exampleConfigVariant } from '../support/fixtures';
 import { buildLocalBundle, startInstancesSharing, type FunctionProcess } from '../support/function-process';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
@@ -14,9 +15,13 @@ const HEALTH = 'follow-processes-health';
 let redis: RedisServer;
 let sandbox: TkeSandbox;
 let instances: FunctionProcess[] = [];
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+const capture = new NotifyCapture({ secrets: { webhook: WEBHOOK_SECRET } });
+let captureUrl: string;
 
 beforeAll(async () => {
   buildLocalBundle();
+  captureUrl = await capture.start();
   redis = await startRedisServer();
   sandbox = new TkeSandbox({ joinSeconds: 1, instanceFaults: [{ kind: 'fail', reason: 'kubelet: certificate signing failed', zone: 'ap-guangzhou-4' }] });
   await sandbox.start();
@@ -25,6 +30,7 @@ afterAll(async () => {
   await Promise.all(instances.map((i) => i.stop()));
   await sandbox.stop();
   await redis.stop();
+  await capture.stop();
 });
 
 it('two processes passing every second: each failed node deleted once, its budget given back once', async () => {
@@ -32,8 +38,10 @@ it('two processes passing every second: each failed node deleted once, its budge
     doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 100 };
     doc.store = { keyPrefix: 'fp:' };
     doc.health = { tokenEnv: 'SCALEOUT_HEALTH_TOKEN' };
+    doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'NOTIFY_SLACK_URL' }, audit: { type: 'webhook', urlEnv: 'NOTIFY_WEBHOOK_URL', secretEnv: 'NOTIFY_WEBHOOK_SECRET' } }, default: ['team', 'audit'] };
   });
-  instances = await startInstancesSharing(2, { sandboxUrl: sandbox.url(), redisUrl: redis.url, config, genericToken: TOKEN, timeoutMs: 10_000, env: { FOLLOW_EVERY_SECONDS: '1', SCALEOUT_HEALTH_TOKEN: HEALTH } });
+  const notifyEnv = { NOTIFY_SLACK_URL: `${captureUrl}/slack/services/T/B/fp`, NOTIFY_WEBHOOK_URL: `${captureUrl}/webhook/fp`, NOTIFY_WEBHOOK_SECRET: WEBHOOK_SECRET };
+  instances = await startInstancesSharing(2, { sandboxUrl: sandbox.url(), redisUrl: redis.url, config, genericToken: TOKEN, timeoutMs: 10_000, env: { FOLLOW_EVERY_SECONDS: '1', SCALEOUT_HEALTH_TOKEN: HEALTH, ...notifyEnv } });
   const buy = async (i: number, eventId: string, zone: string) => {
     const res = await fetch(`${instances[i % 2]!.url}/hooks/generic`, {
       method: 'POST',
@@ -67,4 +75,14 @@ it('two processes passing every second: each failed node deleted once, its budge
   // Their budget came back once: of the 8 nodes bought, the 2 that joined count.
   const health = (await (await fetch(`${instances[1]!.url}/healthz`, { headers: { authorization: `Bearer ${HEALTH}` } })).json()) as { clusters: { demo: { nodeBudget: { used: number } } } };
   expect(health.clusters.demo.nodeBudget.used).toBe(2);
+
+  // Every notice told once to each sink, though both processes passed over every purchase: 4
+  // bought, 1 ready, 3 failed; each to Slack and to the webhook, signed.
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && capture.received().length < 16) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 2_500)); // two more passes each: nothing more arrives
+  const ids = capture.received().filter((m) => m.platform === 'webhook' && m.accepted).map((m) => m.headers['webhook-id']!);
+  expect(ids.sort()).toEqual([...new Set(ids)].sort());
+  expect(ids.map((id) => id.split(':')[0]).sort()).toEqual(['bought', 'bought', 'bought', 'bought', 'failed', 'failed', 'failed', 'ready']);
+  expect(capture.received().filter((m) => m.platform === 'slack')).toHaveLength(8);
 }, 60_000);
