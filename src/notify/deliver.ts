@@ -35,7 +35,17 @@ export interface NotifyDeps {
   readonly store: StateStore;
   readonly sinks: ReadonlyMap<string, Sink>;
   readonly now: () => number;
+  /**
+   * Sinks this instance saw fail lately, until when (an instance's own memory): the request path
+   * does not post to them at once but leaves their notices to the pass, so a sink that is down
+   * costs one request its `sendWithinMs`, not every request for as long as it is down. A sink that
+   * said when to come back (a rate limit's Retry-After) is left alone by the pass too until then.
+   */
+  readonly failing?: Map<string, { readonly until: number; readonly rateLimited: boolean }>;
 }
+
+/** How long the request path leaves a sink that failed to the pass. */
+export const FAILING_SINK_MS = 60_000;
 
 /** What notifying did, for the log line of the request or pass that did it. */
 export interface NotifyReport {
@@ -76,7 +86,8 @@ export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], 
       // (a group of hundreds of alerts; the platforms allow a post a second or 20 a minute): the
       // pass posts it, within each sink's rate.
       const postNow = until - deps.now() >= MIN_POST_MS && i < MAX_POSTED_AT_ONCE;
-      const posted = postNow ? await postDue(deps, notice.id, sinks, until, by, report) : { sent: [] as string[], refused: [] as string[] };
+      const healthy = sinks.filter((s) => (deps.failing?.get(s)?.until ?? 0) <= deps.now());
+      const posted = postNow && healthy.length > 0 ? await postDue(deps, notice.id, healthy, until, by, report) : { sent: [] as string[], refused: [] as string[] };
       report.posts.push({ id: notice.id, queued: true, sent: posted.sent, pending: sinks.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
     }),
   );
@@ -105,9 +116,11 @@ export async function drainOutbox(deps: NotifyDeps, deadline: number, by: string
       left++;
       continue;
     }
-    const allowed = [...deps.sinks.values()].filter((s) => (posts.get(s.name) ?? 0) < s.perPass).map((s) => s.name);
+    const allowed = [...deps.sinks.values()].filter((s) => (posts.get(s.name) ?? 0) < s.perPass && !rateLimited(deps, s.name, now)).map((s) => s.name);
     const posted = await postDue(deps, entry.id, allowed, Math.min(deadline, now + POST_TIMEOUT_MS), by, report);
     for (const sink of posted.tried) posts.set(sink, (posts.get(sink) ?? 0) + 1);
+    // A sink that failed gets one try a pass: the next notice would only fail (or be rate-limited) too.
+    for (const sink of posted.failed) posts.set(sink, Infinity);
     if (posted.tried.length > 0) report.posts.push({ id: entry.id, queued: false, sent: posted.sent, pending: posted.tried.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
   }
   return { ...report.done(), left };
@@ -122,8 +135,8 @@ const POST_TIMEOUT_MS = 5_000;
 const MIN_POST_MS = 300;
 
 /** Claims the notice's due deliveries to `sinks`, posts them in parallel until `until`, settles them, and lists what is left. */
-async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], until: number, by: string, report: ReportLog): Promise<{ readonly sent: string[]; readonly refused: string[]; readonly tried: string[] }> {
-  const none = { sent: [], refused: [], tried: [] };
+async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], until: number, by: string, report: ReportLog): Promise<{ readonly sent: string[]; readonly refused: string[]; readonly failed: string[]; readonly tried: string[] }> {
+  const none = { sent: [], refused: [], failed: [], tried: [] };
   const key = outboxKeyOf(id);
   let claimed: Claimed;
   try {
@@ -161,14 +174,25 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
   }
   if (summary !== undefined) await index(deps, id, summary, report);
   for (const r of results) if (!r.delivery.ok && !r.delivery.retry) report.undelivered.push({ id, sink: r.sink, reason: r.delivery.reason });
+  for (const { sink, delivery } of results) {
+    if (delivery.ok) deps.failing?.delete(sink);
+    else if (delivery.retry) deps.failing?.set(sink, { until: deps.now() + Math.max(FAILING_SINK_MS, delivery.retryAfterMs ?? 0), rateLimited: delivery.retryAfterMs !== undefined });
+  }
   return {
     sent: results.filter((r) => r.delivery.ok).map((r) => r.sink),
     refused: results.filter((r) => !r.delivery.ok && !r.delivery.retry).map((r) => r.sink),
+    failed: results.filter((r) => !r.delivery.ok && r.delivery.retry).map((r) => r.sink),
     tried: results.map((r) => r.sink),
   };
 }
 
 const CLAIM_MARGIN_MS = 2_000;
+
+/** The sink asked this instance to wait (Retry-After, a documented throttle) and the wait is not over. */
+function rateLimited(deps: NotifyDeps, sink: string, now: number): boolean {
+  const failing = deps.failing?.get(sink);
+  return failing !== undefined && failing.rateLimited && failing.until > now;
+}
 
 /** A chat command's purchase: its later news (ready, failed) goes to the conversation too; its first reply said what was bought. */
 function toConversation(notice: Notice): boolean {

@@ -38,7 +38,7 @@ export interface NoticeLog {
 export function createNotifier(config: Config, store: StateStore, sinks: ReadonlyMap<string, Sink>, now: () => number, budgetLeft: (cluster: string) => Promise<BudgetLeft | undefined>): Notifier | undefined {
   if (sinks.size === 0) return undefined;
   // Without `notify:`, only chat conversations are told (their sink is the only one).
-  const deps: NotifyDeps = { notify: config.notify ?? CONVERSATIONS_ONLY, store, sinks, now };
+  const deps: NotifyDeps = { notify: config.notify ?? CONVERSATIONS_ONLY, store, sinks, now, failing: new Map() };
   return {
     async tell(notices, until, by) {
       if (notices.length === 0) return undefined;
