@@ -41,11 +41,29 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE, { sourcemap = false } = {}) {
   // `sourcemap`: for finding which module a part of the bundle (or of its code cache) comes from.
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, notifySinksBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
+  await bundle({ entry: NOTIFY_SINKS_ENTRY, outfile: join(dirname(outfile), NOTIFY_SINKS_FILE) });
   return main;
 }
+
+/**
+ * The notification platforms' sinks (Slack, Feishu, DingTalk, WeCom, the generic webhook: ~15 KB
+ * minified, and their share of the code cache, which grows with every byte V8 parses) ship as a
+ * file of their own beside index.js, required when the config names a sink
+ * (src/notify/sinks/index.ts). Their code is pure (fetch, crypto, the message's layout): the
+ * little it shares with the function (message.ts) is copied, holding no state, so two files split
+ * no module's identity.
+ */
+export const NOTIFY_SINKS_FILE = 'notify-sinks.js';
+const NOTIFY_SINKS_ENTRY = fileURLToPath(new URL('../src/notify/sinks/platforms.ts', import.meta.url));
+const notifySinksBeside = {
+  name: 'notify-sinks-beside',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/platforms$/ }, (args) => (/[\\/]src[\\/]notify[\\/]sinks[\\/]index\.ts$/.test(args.importer) ? { path: `./${NOTIFY_SINKS_FILE}`, external: true } : undefined));
+  },
+};
 
 /**
  * The Redis client (ioredis and its dependencies, ~150 KB of a ~500 KB bundle) ships as a file of

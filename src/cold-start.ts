@@ -12,7 +12,6 @@ import { followUpsThroughScf } from './sources/chat/follow-up';
 import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
 import { createSdkCvmApi } from './tencentcloud/cvm-api';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
-import { createSinks } from './notify/sinks';
 
 /**
  * Everything built once per function instance: config read and validated, sender secrets read,
@@ -54,6 +53,9 @@ function redisStore(url: string, config: Config, now: () => number): StateStore 
   });
 }
 
+
+/** The senders whose commands are followed in their conversation (notify/conversation.ts). */
+const CHAT_SENDERS = ['slack', 'feishu', 'dingtalk'] as const;
 
 export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(), now: () => number = Date.now): ColdStart {
   try {
@@ -113,12 +115,19 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
     // (its marks and charge type) for the pass that follows purchases. Its SDK client is loaded on its first call.
     const cvm = createSdkCvmApi({ ...(cvmEndpointUrl !== undefined && { endpointUrl: cvmEndpointUrl }), credentials, timeoutMs: config.pricing.timeoutMs });
     // Where notices go (notify/): the sinks `notify:` names, and a chat command's conversation.
-    const sinks = createSinks(config, env, {
-      fetch: globalThis.fetch,
-      store,
-      chatSenders: [...sources.values()].some((s) => s.conversation !== undefined),
-      conversationPoster: (name) => sources.get(name)?.conversation?.post,
-    });
+    // Required only when there are any, like each sender on its first use: a deployment that tells
+    // no one does not load (nor cache) the sinks. The conversation's sender is looked up when a
+    // post is due, not now, so no sender is built at cold start for it.
+    const chatSenders = CHAT_SENDERS.some((name) => config.sources[name] !== undefined);
+    const sinks =
+      config.notify === undefined && !chatSenders
+        ? new Map()
+        : (require('./notify/sinks') as typeof import('./notify/sinks')).createSinks(config, env, {
+            fetch: globalThis.fetch,
+            store,
+            chatSenders,
+            conversationPoster: (name) => sources.get(name)?.conversation?.post,
+          });
     const priced = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined);
     const app = createScaleOutApp({
       config,

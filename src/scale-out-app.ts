@@ -21,7 +21,7 @@ import { budgetLeftNow } from './purchases/purchase-reads';
 import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { CvmApi, PriceApi } from './tencentcloud/cvm-api';
-import { createNotifier, type NoticeLog } from './notify/notifier';
+import type { NoticeLog, Notifier } from './notify/notifier';
 import type { Sink } from './notify/sinks/sink';
 
 export type { DecisionRecord } from './scale-out/decision-record';
@@ -82,20 +82,29 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const pricing = createPricing({ config, store, prices: deps.prices, now });
   const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID, pricing };
   const newClaimId = deps.newClaimId ?? randomUUID;
-  const notifier = createNotifier(config, store, deps.sinks ?? new Map(), now, async (alias) => {
-    const cluster = config.clusters.get(alias);
-    return cluster === undefined ? undefined : budgetLeftNow(store, config, cluster, now());
-  });
+  const sinks = deps.sinks ?? new Map();
+  // Built on the first notice to tell, its modules required then (as each sender on its first use):
+  // an instance with nothing to tell neither loads nor caches them.
+  let notifier: Notifier | undefined;
+  const notifierOf = (): Notifier | undefined =>
+    sinks.size === 0
+      ? undefined
+      : (notifier ??= (require('./notify/notifier') as typeof import('./notify/notifier')).createNotifier(config, store, sinks, now, async (alias) => {
+          const cluster = config.clusters.get(alias);
+          return cluster === undefined ? undefined : budgetLeftNow(store, config, cluster, now());
+        }));
   const sendWithinMs = config.notify?.sendWithinMs ?? 0;
 
   /**
    * The notices of what a request did, posted within `notify.sendWithinMs` and never past the
    * sender's own deadline (a chat's 3 s): what is not posted by then waits for the timer pass.
+   * The lifecycle made a notice only if anyone hears it (notify/news.ts, anyoneListens).
    */
   async function tell(outcomes: readonly TracedOutcome[], deadline: number): Promise<{ notices?: NoticeLog }> {
     const notices = outcomes.flatMap((o) => (o.notice !== undefined ? [o.notice] : []));
-    if (notifier === undefined || notices.length === 0) return {};
-    const log = await notifier.tell(notices, Math.min(now() + sendWithinMs, deadline), newClaimId());
+    const told = notices.length === 0 ? undefined : notifierOf();
+    if (told === undefined) return {};
+    const log = await told.tell(notices, Math.min(now() + sendWithinMs, deadline), newClaimId());
     return log === undefined ? {} : { notices: log };
   }
 
@@ -215,11 +224,12 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       await storeUsable();
       const passId = newClaimId();
       const { news, ...report } = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId }, invocation);
-      if (notifier === undefined) return report;
+      const notify = notifierOf();
+      if (notify === undefined) return report;
       // What earlier requests and passes left goes first (a purchase's "bought" before its "ready"),
       // then what this pass found.
-      const drained = await notifier.drain(invocation.deadline - NOTIFY_IN_PASS_MS, passId);
-      const told = news.length > 0 ? await notifier.tell(news, Math.min(invocation.deadline, now() + NOTIFY_IN_PASS_MS), passId) : undefined;
+      const drained = await notify.drain(invocation.deadline - NOTIFY_IN_PASS_MS, passId);
+      const told = news.length > 0 ? await notify.tell(news, Math.min(invocation.deadline, now() + NOTIFY_IN_PASS_MS), passId) : undefined;
       return { ...report, ...(told !== undefined && { notices: told }), ...(drained !== undefined && { outbox: drained }) };
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;

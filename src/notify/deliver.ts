@@ -65,23 +65,11 @@ export interface NotifyReport {
  */
 export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], until: number, by: string): Promise<NotifyReport> {
   const report = new ReportLog();
+  // Every notice is queued before any is posted: a purchase's "ready" found in the same pass as
+  // its "bought" then sees the "bought" pending, and waits for it (predecessorOf).
+  const queued = (await Promise.all(notices.map((notice) => queue(deps, notice, report)))).filter((q) => q !== undefined);
   await Promise.all(
-    notices.map(async (notice, i) => {
-      const sinks = [...sinksFor(deps.notify, notice), ...(toConversation(notice) && deps.sinks.has(CONVERSATION_SINK) ? [CONVERSATION_SINK] : [])];
-      if (sinks.length === 0) return;
-      let queued: 'queued' | 'exists';
-      try {
-        queued = await deps.store.update<OutboxEntry, 'queued' | 'exists'>(outboxKeyOf(notice.id), (current) => queueNotice(current, notice, sinks, deps.now(), deps.notify.retryForSeconds * 1000));
-      } catch (error) {
-        report.problem(error, `notice ${notice.id} could not be queued; it is lost`);
-        return;
-      }
-      if (queued === 'exists') {
-        report.known.push(notice.id);
-        return;
-      }
-      // Listed first: if this invocation dies now, the pass finds it.
-      await index(deps, notice.id, { nextAt: deps.now(), expiresAt: deps.now() + deps.notify.retryForSeconds * 1000 }, report);
+    queued.map(async ({ notice, sinks }, i) => {
       // No time left to post (a chat's answer is due), or more news than one request should post
       // (a group of hundreds of alerts; the platforms allow a post a second or 20 a minute): the
       // pass posts it, within each sink's rate.
@@ -92,6 +80,26 @@ export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], 
     }),
   );
   return report.done();
+}
+
+/** Queues a notice for its sinks and lists it; undefined when it has no sink, was queued already (by a redelivery, another instance) or could not be. */
+async function queue(deps: NotifyDeps, notice: Notice, report: ReportLog): Promise<{ readonly notice: Notice; readonly sinks: readonly string[] } | undefined> {
+  const sinks = [...sinksFor(deps.notify, notice), ...(toConversation(notice) && deps.sinks.has(CONVERSATION_SINK) ? [CONVERSATION_SINK] : [])];
+  if (sinks.length === 0) return undefined;
+  let queued: 'queued' | 'exists';
+  try {
+    queued = await deps.store.update<OutboxEntry, 'queued' | 'exists'>(outboxKeyOf(notice.id), (current) => queueNotice(current, notice, sinks, deps.now(), deps.notify.retryForSeconds * 1000));
+  } catch (error) {
+    report.problem(error, `notice ${notice.id} could not be queued; it is lost`);
+    return undefined;
+  }
+  if (queued === 'exists') {
+    report.known.push(notice.id);
+    return undefined;
+  }
+  // Listed before it is posted: if this invocation dies now, the pass finds it.
+  await index(deps, notice.id, { nextAt: deps.now(), expiresAt: deps.now() + deps.notify.retryForSeconds * 1000 }, report);
+  return { notice, sinks };
 }
 
 /**

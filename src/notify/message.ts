@@ -75,3 +75,35 @@ export function cutText(text: string, max: number): string {
 export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
+
+/** `k=v` for each label, in order, each on one line: a newline in a label value starts nothing (a quote, a heading). */
+export function labelPairs(message: Message): string[] {
+  return (message.labels ?? []).map(([key, value]) => `${key}=${value}`.replace(/\s+/g, ' '));
+}
+
+/** The link, when it is an http(s) URL: render.ts builds it, but a link of another scheme is never sent. */
+export function safeLink(message: Message): { readonly text: string; readonly url: string } | undefined {
+  const link = message.link;
+  if (link === undefined) return undefined;
+  try {
+    const url = new URL(link.url);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? { text: link.text, url: url.href } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The message as plain lines, as a reader sees it: title, `name: value` per fact, the labels as
+ * `k=v, k=v`, the cut note, the link as `text: url`. The generic webhook's `text`, Slack's fallback,
+ * and what the capture server shows.
+ */
+export function plainText(message: Message): string {
+  const lines = [message.title, ...message.facts.map((f) => `${f.name}: ${f.value}`)];
+  const labels = labelPairs(message);
+  if (labels.length > 0) lines.push(labels.join(', '));
+  if (message.cut !== undefined) lines.push(`(${message.cut})`);
+  const link = safeLink(message);
+  if (link !== undefined) lines.push(`${link.text}: ${link.url}`);
+  return lines.join('\n');
+}

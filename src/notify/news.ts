@@ -16,6 +16,14 @@ import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, Notice
  * (notify/outbox.ts) however many deliveries, retries or passes see it.
  */
 
+/**
+ * Whether anyone hears a scale-out's news: the sinks of `notify:`, or the conversation a chat
+ * command came from. Nobody: no notice is made (nor its code run).
+ */
+export function anyoneListens(config: Pick<Config, 'notify'>, asked: Pick<ScaleOutRequest, 'origin'>): boolean {
+  return config.notify !== undefined || asked.origin?.kind === 'chat';
+}
+
 /** A purchase TKE answered with instances (a scale-out's call, a re-send, or a pass that found an unknown outcome's nodes). */
 export function boughtNotice(
   purchase: Pick<PurchaseRecord, 'id' | 'cluster' | 'clusterId' | 'region' | 'template' | 'rung' | 'offering' | 'count' | 'instanceIds' | 'price' | 'askedBy'>,

@@ -27,7 +27,7 @@ import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
 import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
-import { boughtNotice, heldBackNotice } from '../notify/news';
+import { anyoneListens, boughtNotice, heldBackNotice } from '../notify/news';
 import type { Notice } from '../core/notice';
 
 /**
@@ -224,13 +224,15 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     await startWarmUp(deps, resolved),
     await recordInstances(deps, event, sent, bought?.price, call.response.InstanceIdSet),
   ];
+  const created: TracedOutcome = { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) } };
+  if (!anyoneListens(deps.config, asked)) return created;
   const purchase = purchaseRecordOf(event.purchase, sent, offeringOf(sent.region, sent.request), deps.now(), { instanceIds: answer.instanceIds, ...(bought?.price !== undefined && { price: bought.price }) });
-  return { ok: true, request: asked, status: 'created', answer, trace: { ...trace, ...storeFailures(problems) }, notice: boughtNotice(purchase, deps.now(), { answer, asked }) };
+  return { ...created, notice: boughtNotice(purchase, deps.now(), { answer, asked }) };
 }
 
 /** A refusal that is news (a budget spent, the ceiling, sold out everywhere) carries its notice. */
 function withHeldBackNotice(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, outcome: TracedOutcome): TracedOutcome {
-  if (outcome.ok) return outcome;
+  if (outcome.ok || !anyoneListens(deps.config, asked)) return outcome;
   const notice = heldBackNotice(deps.config, resolved, asked, outcome.error, deps.now());
   return notice === undefined ? outcome : { ...outcome, notice };
 }

@@ -1,6 +1,6 @@
 import { encryptFeishu } from '../../src/auth/feishu-crypto';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionUrlEvent } from '../../src/scf/event';
@@ -91,11 +91,11 @@ describe('the packaged function under Node 18.15', () => {
   const coldStartCodeCache = (stdout: string): unknown =>
     stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'cold start')?.codeCache;
 
-  it('is a valid zip holding the loader, the function and its code cache, the Redis client beside it, and the packaged config', () => {
+  it('is a valid zip holding the loader, the function and its code cache, the Redis client and the notification sinks beside it, and the packaged config', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'function.cache', 'function.js', 'index.js', 'ioredis.js']);
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'function.cache', 'function.js', 'index.js', 'ioredis.js', 'notify-sinks.js']);
     // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
@@ -157,6 +157,9 @@ describe('the packaged function under Node 18.15', () => {
     // One JSON log line per webhook decision on stdout, as SCF's log service collects it; no secret in any.
     const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     const decisions = lines.filter((l) => l.msg === 'scale-out decision');
+    // The example config's sinks, loaded from notify-sinks.js beside the function: their URLs are
+    // unset here, so the purchase's notice waits in the outbox, each sink's try naming its variable.
+    expect(decisions[0]!.notices).toMatchObject({ queued: [expect.stringMatching(/^bought:cls-nfjdk3n0:/)], pending: expect.arrayContaining([expect.stringContaining('→ team-slack'), expect.stringContaining('→ audit')]) });
     expect(decisions.map((d) => [d.eventId, d.status])).toEqual([
       ['bundle-1', 200],
       ['bundle-1', 200],
@@ -293,8 +296,15 @@ describe('the packaged function under Node 18.15', () => {
     const again = mkdtempSync(join(tmpdir(), 'scf-cache-again-'));
     execFileSync('unzip', ['-q', ZIP, '-d', again]);
     rmSync(join(again, 'function.cache'));
-    // The warm-up's code root: the zip's own config is the example config, compiled and validated.
-    execFileSync(node18, ['--random-seed=1', join(REPO_ROOT, 'build', 'make-code-cache.cjs'), again, again], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    // The warm-up's code root, as package.mjs makes it: the example config without its notify:
+    // section, compiled and validated by the packaged function itself.
+    const warm = mkdtempSync(join(tmpdir(), 'scf-cache-warm-'));
+    mkdirSync(join(warm, 'config'));
+    const { notify: _notices, ...warmConfig } = parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(warm, 'config', 'scaleout.json'), `${JSON.stringify(warmConfig, null, 1)}\n`);
+    const validated = execFileSync(node18, ['-e', `process.stdout.write(require('./index.js').validatedConfigOf(${JSON.stringify(join(warm, 'config', 'scaleout.json'))}))`], { cwd: again, env: { PATH: process.env.PATH ?? '' } });
+    writeFileSync(join(warm, 'config', 'scaleout.validated.json'), validated);
+    execFileSync(node18, ['--random-seed=1', join(REPO_ROOT, 'build', 'make-code-cache.cjs'), again, warm], { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
     expect(readFileSync(join(again, 'function.cache')).equals(readFileSync(join(codeRoot, 'function.cache')))).toBe(true);
   }, 30_000);
 

@@ -165,6 +165,26 @@ describe('notices: bought and ready, in every configured sink, signed as each pl
   });
 });
 
+describe('an unknown outcome', () => {
+  it('says nothing bought while it is unknown; once a pass finds its nodes by their tags, "bought", then "ready" in order', async () => {
+    await start();
+    // TKE creates the nodes and the answer is lost, on every attempt.
+    h.sandbox.injectFault({ kind: 'drop-after-create', action: 'CreateClusterInstances', times: 10 });
+    const lost = await h.postGeneric({ eventId: 'n-unknown', cluster: 'demo', template: 'small', count: 1 });
+    expect(lost.statusCode).toBeGreaterThanOrEqual(500);
+    h.sandbox.clearFaults();
+    expect(accepted()).toEqual([]);
+    advance(150_000);
+    await pass();
+    // Found and already running: its "bought" now, its "ready" waits for it, and comes a pass later.
+    for (const p of PLATFORMS) expect(kindsAt(p)).toEqual(['bought']);
+    expect((accepted('webhook')[0]!.body as { data: { instanceIds: string[] } }).data.instanceIds).toEqual(h.sandbox.createdCalls.at(-1)!.instanceIds);
+    advance(60_000);
+    await pass();
+    for (const p of PLATFORMS) expect(kindsAt(p)).toEqual(['bought', 'ready']);
+  });
+});
+
 describe('failed and cleaned up; held back', () => {
   it('a node that failed to join: which, TKE\'s reason, what the budget got back, the back-off', async () => {
     await start({ instanceFaults: [{ kind: 'fail', reason: 'cloud-init: user script exited 1', zone: 'ap-guangzhou-4', times: 1 }] });

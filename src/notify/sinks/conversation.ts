@@ -1,8 +1,7 @@
 import type { Language, Notice } from '../../core/notice';
 import type { StateStore } from '../../store/state-store';
 import { conversationKeyOf, useConversation, type Conversation, type ConversationUse } from '../conversation';
-import { fitMessage } from '../message';
-import { plainText } from './post';
+import { fitMessage, plainText } from '../message';
 import type { Sink } from './sink';
 
 /**

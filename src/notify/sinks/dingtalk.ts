@@ -1,8 +1,8 @@
-import { fitMessage, utf8Bytes, type Message } from '../message';
+import { fitMessage, labelPairs, safeLink, utf8Bytes, type Message } from '../message';
 import type { Notice } from '../../core/notice';
 import { dingtalkSign } from '../../auth/dingtalk-sign';
 import type { Delivery, Sink, SinkFactory } from './sink';
-import { deliverSafely, inertMarkdown, labelPairs, markdownUrl, postJson, readCodedAnswer, safeLink, secretsOf, sinkLabel, sinkUrl, type Answer, type CodeTable } from './post';
+import { deliverSafely, inertMarkdown, markdownUrl, postJson, readCodedAnswer, secretsOf, sinkLabel, sinkUrl, type Answer, type CodeTable } from './post';
 
 /**
  * DingTalk custom robot (自定义机器人, docs/NOTIFY-PLATFORMS.md "DingTalk"): POST

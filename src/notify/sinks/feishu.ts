@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { fitMessage, utf8Bytes, type Message } from '../message';
+import { fitMessage, labelPairs, safeLink, utf8Bytes, type Message } from '../message';
 import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory } from './sink';
-import { deliverSafely, labelPairs, postJson, readCodedAnswer, safeLink, secretsOf, sinkLabel, sinkUrl, ZWSP, type Answer, type CodeTable } from './post';
+import { deliverSafely, postJson, readCodedAnswer, secretsOf, sinkLabel, sinkUrl, ZWSP, type Answer, type CodeTable } from './post';
 
 /**
  * Feishu / Lark custom bot (自定义机器人, docs/NOTIFY-PLATFORMS.md "Feishu"): POST to

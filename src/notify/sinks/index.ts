@@ -2,20 +2,16 @@ import type { Config } from '../../config/config';
 import type { SinkConfig } from '../../config/schema';
 import type { StateStore } from '../../store/state-store';
 import { createConversationSink, CONVERSATION_SINK, type ConversationPoster } from './conversation';
-import { createDingtalkSink } from './dingtalk';
-import { createFeishuSink } from './feishu';
 import type { Sink, SinkFactory, SinkType } from './sink';
-import { createSlackSink } from './slack';
-import { createWebhookSink } from './webhook';
-import { createWecomSink } from './wecom';
 
-/** One factory per platform, by the config's `type`. */
-const FACTORIES: Record<SinkType, SinkFactory> = {
-  slack: createSlackSink,
-  feishu: createFeishuSink,
-  dingtalk: createDingtalkSink,
-  wecom: createWecomSink,
-  webhook: createWebhookSink,
+/** One factory per platform, by the config's `type`; the platforms' module is required only when the config names a sink. */
+const platforms = () => require('./platforms') as typeof import('./platforms');
+const FACTORIES: Record<SinkType, () => SinkFactory> = {
+  slack: () => platforms().createSlackSink,
+  feishu: () => platforms().createFeishuSink,
+  dingtalk: () => platforms().createDingtalkSink,
+  wecom: () => platforms().createWecomSink,
+  webhook: () => platforms().createWebhookSink,
 };
 
 /**
@@ -42,7 +38,7 @@ export function createSinks(
     }
     sinks.set(
       name,
-      FACTORIES[sink.type]({
+      FACTORIES[sink.type]()({
         name,
         language,
         url: value(sink.urlEnv),

@@ -1,7 +1,7 @@
-import { cutText, fitMessage, type Message } from '../message';
+import { cutText, fitMessage, labelPairs, safeLink, type Message } from '../message';
 import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory } from './sink';
-import { deliverSafely, httpFailure, labelPairs, postJson, quote, refused, safeLink, secretsOf, sinkLabel, sinkUrl } from './post';
+import { deliverSafely, httpFailure, postJson, quote, refused, secretsOf, sinkLabel, sinkUrl } from './post';
 
 /**
  * Slack incoming webhook (docs/NOTIFY-PLATFORMS.md, "Slack"): `{text, blocks}` posted to the

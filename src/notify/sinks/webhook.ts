@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { fitMessage, type Message } from '../message';
+import { fitMessage, plainText, type Message } from '../message';
 import type { Notice } from '../../core/notice';
 import type { Delivery, Sink, SinkFactory, SinkSettings } from './sink';
-import { deliverSafely, httpFailure, plainText, postJson, refused, secretsOf, sinkLabel, sinkUrl, type FailedDelivery } from './post';
+import { deliverSafely, httpFailure, postJson, refused, secretsOf, sinkLabel, sinkUrl, type FailedDelivery } from './post';
 
 /**
  * A generic webhook following Standard Webhooks (standard-webhooks/standard-webhooks,

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createWebhookSink, signingKey, standardWebhookSignature, webhookId } from '../../../../src/notify/sinks/webhook';
-import { plainText } from '../../../../src/notify/sinks/post';
+import { plainText } from '../../../../src/notify/message';
 import { deliver, hostileMessage, hugeMessage, MESSAGE, NOTICE, NOW, PlatformServer, settings, type PlatformReply, type ReceivedRequest } from './fixtures';
 
 // Standard Webhooks v1.0.0: standard-webhooks/standard-webhooks, spec/standard-webhooks.md.
