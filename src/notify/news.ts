@@ -57,9 +57,14 @@ export function boughtNotice(
 /** Every node of the purchase runs. */
 export function readyNotice(record: PurchaseRecord, at: number): ReadyNotice {
   const since = record.createdAt ?? record.requestedAt;
+  return { ...ofPurchase(record, 'ready', at), instanceIds: record.instanceIds, secondsToReady: Math.max(0, ((record.readyAt ?? at) - since) / 1000) };
+}
+
+/** What every notice about one purchase says first: which purchase, where, of what, and who asked. */
+function ofPurchase<K extends 'ready' | 'failed'>(record: PurchaseRecord, kind: K, at: number) {
   return {
-    kind: 'ready',
-    id: `ready:${record.clusterId}:${record.id}`,
+    kind,
+    id: `${kind}:${record.clusterId}:${record.id}`,
     at,
     cluster: record.cluster,
     clusterId: record.clusterId,
@@ -67,8 +72,6 @@ export function readyNotice(record: PurchaseRecord, at: number): ReadyNotice {
     purchaseId: record.id,
     template: record.template,
     count: record.count,
-    instanceIds: record.instanceIds,
-    secondsToReady: Math.max(0, ((record.readyAt ?? at) - since) / 1000),
     why: whyOf(record.askedBy),
   };
 }
@@ -83,20 +86,11 @@ export function failedNotice(record: PurchaseRecord, at: number, backOff?: Faile
   // None failed by the function's reading: they all went (someone else removed them); list them all.
   const instances = (failed.length > 0 ? failed : all).map(([instanceId, i]) => ({ instanceId, ...(i.failedReason !== undefined && { failedReason: i.failedReason }), ...(i.cleanup !== undefined && { cleanup: i.cleanup }) }));
   return {
-    kind: 'failed',
-    id: `failed:${record.clusterId}:${record.id}`,
-    at,
-    cluster: record.cluster,
-    clusterId: record.clusterId,
-    region: record.region,
-    purchaseId: record.id,
-    template: record.template,
-    count: record.count,
+    ...ofPurchase(record, 'failed', at),
     instances,
     reason: record.failedReason ?? 'failed',
     givenBack: givenBackOf(record),
     ...(backOff !== undefined && { backOff }),
-    why: whyOf(record.askedBy),
   };
 }
 
