@@ -22,6 +22,7 @@ import { purchaseList } from './purchases/purchase-list';
 import { createPricing } from './scale-out/pricing';
 import type { CvmApi, PriceApi } from './tencentcloud/cvm-api';
 import type { NoticeLog, Notifier } from './notify/notifier';
+import type { Notice } from './core/notice';
 import type { Sink } from './notify/sinks/sink';
 
 export type { DecisionRecord } from './scale-out/decision-record';
@@ -104,7 +105,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     const notices = outcomes.flatMap((o) => (o.notice !== undefined ? [o.notice] : []));
     const told = notices.length === 0 ? undefined : notifierOf();
     if (told === undefined) return {};
-    const log = await told.tell(notices, Math.min(now() + sendWithinMs, deadline), newClaimId());
+    const until = Math.min(now() + sendWithinMs, deadline);
+    // Bounded as a whole, store steps included: what is not done by then is the pass's (a notice
+    // listed and not yet queued is dropped by the pass; at worst one is lost, never the answer).
+    const log = await Promise.race([told.tell(notices, until, newClaimId()), delay(Math.max(0, until - now()) + TELL_MARGIN_MS, { problems: ['notifying took longer than notify.sendWithinMs: the rest is left to the pass'] })]);
     return log === undefined ? {} : { notices: log };
   }
 
@@ -223,14 +227,14 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
     try {
       await storeUsable();
       const passId = newClaimId();
-      const { news, ...report } = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId }, invocation);
       const notify = notifierOf();
+      // A transition's news is queued as soon as its record is written; then the outbox posts what
+      // is due, oldest first (a purchase's "bought" before its "ready"), this pass's news with it.
+      const queueNews = notify === undefined ? undefined : (notices: readonly Notice[]) => notify.tell(notices, now(), passId);
+      const report = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation);
       if (notify === undefined) return report;
-      // What earlier requests and passes left goes first (a purchase's "bought" before its "ready"),
-      // then what this pass found.
-      const drained = await notify.drain(invocation.deadline - NOTIFY_IN_PASS_MS, passId);
-      const told = news.length > 0 ? await notify.tell(news, Math.min(invocation.deadline, now() + NOTIFY_IN_PASS_MS), passId) : undefined;
-      return { ...report, ...(told !== undefined && { notices: told }), ...(drained !== undefined && { outbox: drained }) };
+      const drained = await notify.drain(invocation.deadline, passId);
+      return { ...report, ...(drained !== undefined && { outbox: drained }) };
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { outcome: 'failed', error: describeError(error) };
@@ -240,8 +244,13 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   return { config, now, handle, followUp, followPurchases };
 }
 
-/** The pass's own notices get a little longer than a request's: no sender waits for the pass. */
-const NOTIFY_IN_PASS_MS = 5_000;
+/** What a request's notifying may take beyond `notify.sendWithinMs`: its store steps after the posts. */
+const TELL_MARGIN_MS = 300;
+
+/** Resolves to `value` after `ms`, without holding the process open. */
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(resolve, ms, value).unref());
+}
 
 /** An answer's note (e.g. a chat reply that could not be posted) goes to the log line (`replyNote`), not to the sender. */
 function noted(answer: HttpAnswer, decision: DecisionRecord): HandledRequest {

@@ -4,8 +4,8 @@ import type { ScaleOutOrigin, Sizing } from './scale-out-request';
 /**
  * What the team is told: one notice per thing that happened, as data (JSON, kept in the outbox
  * until every sink has it). A notice's `id` says what it is about, so the same news is never
- * queued twice (notify/outbox.ts): `bought:<purchase>`, `ready:<purchase>`, `failed:<purchase>`,
- * `held-back:<cluster>:<reason>:<window>`. Sinks render it (notify/message.ts); the generic
+ * queued twice (notify/outbox.ts): `bought:<ClusterId>:<purchase>`, likewise `ready:` and
+ * `failed:`, and `held-back:<ClusterId>:<reason>:<window>`. Sinks render it (notify/message.ts); the generic
  * webhook sends it as it is.
  */
 export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice;
@@ -108,6 +108,8 @@ export interface HeldBackNotice extends NoticeBase {
   readonly detail: string;
   /** When the same request could pass. */
   readonly retryAt?: number;
+  /** When the window it is said once in ends: its outbox entry is kept until then. */
+  readonly windowEndsAt?: number;
   readonly template: string;
   readonly why: NoticeWhy;
 }

@@ -25,13 +25,17 @@ export function conversationKeyOf(clusterId: string, purchaseId: string): string
   return `conversation:{${clusterId}}:${purchaseId}`;
 }
 
-/** How long a conversation with no window of its own (Feishu) is kept: as long as a purchase can take to end, and more. */
+/**
+ * How long a conversation is kept: past its window by this much (so that a notice after it closed
+ * is logged as such, not silently skipped), and a conversation with no window of its own (Feishu)
+ * this long after the command: longer than a purchase can take to end.
+ */
 export const CONVERSATION_KEEP_MS = 86_400_000;
 
 /** Remembers the conversation of a purchase; the first one stays (a redelivery names the same). */
 export function rememberConversation(current: Conversation | undefined, conversation: Conversation, now: number): StoreStep<Conversation, void> {
   if (current !== undefined) return { write: { kind: 'keep' }, result: undefined };
-  return { write: { kind: 'put', value: conversation, expiresAt: conversation.expiresAt ?? now + CONVERSATION_KEEP_MS }, result: undefined };
+  return { write: { kind: 'put', value: conversation, expiresAt: (conversation.expiresAt ?? now) + CONVERSATION_KEEP_MS }, result: undefined };
 }
 
 export type ConversationUse = { readonly kind: 'open'; readonly conversation: Conversation } | { readonly kind: 'closed'; readonly why: string };
@@ -42,5 +46,5 @@ export function useConversation(current: Conversation | undefined, now: number):
   if (current.expiresAt !== undefined && current.expiresAt <= now) return { write: { kind: 'keep' }, result: { kind: 'closed', why: `the conversation's window closed at ${new Date(current.expiresAt).toISOString()}` } };
   if (current.usesLeft !== undefined && current.usesLeft <= 0) return { write: { kind: 'keep' }, result: { kind: 'closed', why: 'the conversation takes no more posts (Slack: 5 per response_url)' } };
   const next = current.usesLeft === undefined ? current : { ...current, usesLeft: current.usesLeft - 1 };
-  return { write: next === current ? { kind: 'keep' } : { kind: 'put', value: next, expiresAt: current.expiresAt ?? now + CONVERSATION_KEEP_MS }, result: { kind: 'open', conversation: current } };
+  return { write: next === current ? { kind: 'keep' } : { kind: 'put', value: next, expiresAt: (current.expiresAt ?? now) + CONVERSATION_KEEP_MS }, result: { kind: 'open', conversation: current } };
 }

@@ -20,15 +20,16 @@ import {
   type OutboxSummary,
 } from './outbox';
 import { sinksFor } from './route';
+import { conversationKeyOf, type Conversation } from './conversation';
 import { CONVERSATION_SINK } from './sinks/conversation';
 import type { Delivery, Sink } from './sinks/sink';
 
 /**
- * Telling the team, without ever costing a scale-out: a notice is queued in the outbox (one store
- * write), then posted at once to its sinks within a small fixed time (`notify.sendWithinMs` on the
- * request path); what is not posted by then, or failed, is posted by the timer pass with back-off
- * (`drainOutbox`) until it goes through or expires. Nothing here throws for a sink or the store:
- * a notice that cannot be queued is reported, for the log line, and the scale-out goes on.
+ * Telling the team, without ever costing a scale-out: a notice is listed and queued in the outbox
+ * (store writes), then posted at once to its sinks within a small fixed time (`notify.sendWithinMs`
+ * on the request path); what is not posted by then, or failed, is posted by the timer pass with
+ * back-off (`drainOutbox`) until it goes through or expires. Nothing here throws: a store failure,
+ * a sink's, or a bug is reported for the log line, and the scale-out goes on.
  */
 export interface NotifyDeps {
   readonly notify: NotifyConfig;
@@ -65,41 +66,67 @@ export interface NotifyReport {
  */
 export async function sendNotices(deps: NotifyDeps, notices: readonly Notice[], until: number, by: string): Promise<NotifyReport> {
   const report = new ReportLog();
-  // Every notice is queued before any is posted: a purchase's "ready" found in the same pass as
-  // its "bought" then sees the "bought" pending, and waits for it (predecessorOf).
-  const queued = (await Promise.all(notices.map((notice) => queue(deps, notice, report)))).filter((q) => q !== undefined);
+  // The same news twice in one call (a group of alerts refused alike): once.
+  const unique = [...new Map(notices.map((n) => [n.id, n])).values()];
+  const routed = (await Promise.all(unique.map(async (notice) => ({ notice, sinks: await sinksOf(deps, notice, report) })))).filter((r) => r.sinks.length > 0);
+  if (routed.length === 0) return report.done();
+  // Listed before they are queued, in one step: a notice queued is always found by the pass, even
+  // if this invocation dies right after (a listing whose entry never came is dropped by the pass).
+  const now = deps.now();
+  const expiresAt = now + deps.notify.retryForSeconds * 1000;
+  const listed = await index(deps, routed.map((r) => ({ id: r.notice.id, summary: { nextAt: now, expiresAt } })), report);
+  // Queued (every one before any is posted: a purchase's "ready" found with its "bought" sees it pending, and waits).
+  const queued = await Promise.all(routed.map(async (r) => ({ ...r, queued: await queue(deps, r.notice, r.sinks, report) })));
+  // The listing follows what each entry really holds: one queued earlier may have nothing left to post.
+  for (const q of queued) if (q.queued?.outcome === 'exists') report.known.push(q.notice.id);
+  const known = queued.filter((q) => q.queued === undefined || q.queued.outcome === 'exists');
+  if (known.length > 0) await index(deps, known.map((q) => ({ id: q.notice.id, summary: q.queued?.summary ?? { expiresAt } })), report);
   await Promise.all(
-    queued.map(async ({ notice, sinks }, i) => {
-      // No time left to post (a chat's answer is due), or more news than one request should post
-      // (a group of hundreds of alerts; the platforms allow a post a second or 20 a minute): the
-      // pass posts it, within each sink's rate.
-      const postNow = until - deps.now() >= MIN_POST_MS && i < MAX_POSTED_AT_ONCE;
-      const healthy = sinks.filter((s) => (deps.failing?.get(s)?.until ?? 0) <= deps.now());
-      const posted = postNow && healthy.length > 0 ? await postDue(deps, notice.id, healthy, until, by, report) : { sent: [] as string[], refused: [] as string[] };
-      report.posts.push({ id: notice.id, queued: true, sent: posted.sent, pending: sinks.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
-    }),
+    queued
+      .filter((q) => q.queued?.outcome === 'queued')
+      .map(async ({ notice, sinks }, i) => {
+        // No time left to post (a chat's answer is due), or more news than one request should post
+        // (the platforms allow a post a second, or 20 a minute): the pass posts it, within each sink's rate.
+        const postNow = until - deps.now() >= MIN_POST_MS && i < MAX_POSTED_AT_ONCE;
+        const healthy = sinks.filter((s) => (deps.failing?.get(s)?.until ?? 0) <= deps.now());
+        const posted = postNow && healthy.length > 0 ? await postDue(deps, notice.id, healthy, until, by, report) : { sent: [] as string[], refused: [] as string[] };
+        report.posts.push({ id: notice.id, queued: true, sent: posted.sent, pending: sinks.filter((s) => !posted.sent.includes(s) && !posted.refused.includes(s)) });
+      }),
   );
+  // The listing failed: tried once more for what is left to post, or the pass would never find it.
+  const unlisted = report.posts.filter((p) => p.queued && p.pending.length > 0);
+  if (!listed && unlisted.length > 0 && !(await index(deps, unlisted.map((p) => ({ id: p.id, summary: { nextAt: deps.now(), expiresAt } })), report))) {
+    report.problems.push(`not listed, so no pass will post them: ${unlisted.map((p) => p.id).join(', ')}`);
+  }
   return report.done();
 }
 
-/** Queues a notice for its sinks and lists it; undefined when it has no sink, was queued already (by a redelivery, another instance) or could not be. */
-async function queue(deps: NotifyDeps, notice: Notice, report: ReportLog): Promise<{ readonly notice: Notice; readonly sinks: readonly string[] } | undefined> {
-  const sinks = [...sinksFor(deps.notify, notice), ...(toConversation(notice) && deps.sinks.has(CONVERSATION_SINK) ? [CONVERSATION_SINK] : [])];
-  if (sinks.length === 0) return undefined;
-  let queued: 'queued' | 'exists';
+/**
+ * Where a notice goes: its routes (route.ts), and the conversation of a chat command whose
+ * purchase it is about, when one is remembered (notify/conversation.ts).
+ */
+async function sinksOf(deps: NotifyDeps, notice: Notice, report: ReportLog): Promise<string[]> {
   try {
-    queued = await deps.store.update<OutboxEntry, 'queued' | 'exists'>(outboxKeyOf(notice.id), (current) => queueNotice(current, notice, sinks, deps.now(), deps.notify.retryForSeconds * 1000));
+    const sinks = sinksFor(deps.notify, notice);
+    if (!toConversation(notice) || !deps.sinks.has(CONVERSATION_SINK) || !('purchaseId' in notice)) return sinks;
+    const conversation = await deps.store.update<Conversation, Conversation | undefined>(conversationKeyOf(notice.clusterId, notice.purchaseId), readValue);
+    return conversation === undefined ? sinks : [...sinks, CONVERSATION_SINK];
+  } catch (error) {
+    report.problem(error, `notice ${notice.id} could not be routed; it is lost`);
+    return [];
+  }
+}
+
+/** Queues a notice for its sinks (create-if-absent); undefined when the store failed. */
+async function queue(deps: NotifyDeps, notice: Notice, sinks: readonly string[], report: ReportLog): Promise<{ readonly outcome: 'queued' | 'exists'; readonly summary: OutboxSummary } | undefined> {
+  try {
+    return await deps.store.update<OutboxEntry, { readonly outcome: 'queued' | 'exists'; readonly summary: OutboxSummary }>(outboxKeyOf(notice.id), (current) =>
+      queueNotice(current, notice, sinks, deps.now(), deps.notify.retryForSeconds * 1000, notice.kind === 'held-back' ? notice.windowEndsAt ?? 0 : 0),
+    );
   } catch (error) {
     report.problem(error, `notice ${notice.id} could not be queued; it is lost`);
     return undefined;
   }
-  if (queued === 'exists') {
-    report.known.push(notice.id);
-    return undefined;
-  }
-  // Listed before it is posted: if this invocation dies now, the pass finds it.
-  await index(deps, notice.id, { nextAt: deps.now(), expiresAt: deps.now() + deps.notify.retryForSeconds * 1000 }, report);
-  return { notice, sinks };
 }
 
 /**
@@ -125,7 +152,7 @@ export async function drainOutbox(deps: NotifyDeps, deadline: number, by: string
       continue;
     }
     const allowed = [...deps.sinks.values()].filter((s) => (posts.get(s.name) ?? 0) < s.perPass && !rateLimited(deps, s.name, now)).map((s) => s.name);
-    const posted = await postDue(deps, entry.id, allowed, Math.min(deadline, now + POST_TIMEOUT_MS), by, report);
+    const posted = await postDue(deps, entry.id, allowed, Math.min(deadline, now + POST_TIMEOUT_MS), by, report, entry.expiresAt - deps.notify.retryForSeconds * 1000);
     for (const sink of posted.tried) posts.set(sink, (posts.get(sink) ?? 0) + 1);
     // A sink that failed gets one try a pass: the next notice would only fail (or be rate-limited) too.
     for (const sink of posted.failed) posts.set(sink, Infinity);
@@ -143,7 +170,16 @@ const POST_TIMEOUT_MS = 5_000;
 const MIN_POST_MS = 300;
 
 /** Claims the notice's due deliveries to `sinks`, posts them in parallel until `until`, settles them, and lists what is left. */
-async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], until: number, by: string, report: ReportLog): Promise<{ readonly sent: string[]; readonly refused: string[]; readonly failed: string[]; readonly tried: string[] }> {
+async function postDue(
+  deps: NotifyDeps,
+  id: string,
+  sinks: readonly string[],
+  until: number,
+  by: string,
+  report: ReportLog,
+  /** When it was listed, as far as the pass knows: a listing younger than LISTING_GRACE_MS may be waiting for its entry. */
+  listedAt = 0,
+): Promise<{ readonly sent: string[]; readonly refused: string[]; readonly failed: string[]; readonly tried: string[] }> {
   const none = { sent: [], refused: [], failed: [], tried: [] };
   const key = outboxKeyOf(id);
   let claimed: Claimed;
@@ -151,7 +187,7 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
     // A purchase's later news waits, per sink, for its "bought" to be posted there (or given up).
     const predecessor = predecessorOf(id);
     if (predecessor !== undefined) {
-      const waiting = pendingSinksOf(await deps.store.update<OutboxEntry, OutboxEntry | undefined>(outboxKeyOf(predecessor), readValue));
+      const waiting = pendingSinksOf(await deps.store.update<OutboxEntry, OutboxEntry | undefined>(outboxKeyOf(predecessor), readValue), deps.now());
       sinks = sinks.filter((s) => !waiting.has(s));
       if (sinks.length === 0) return none;
     }
@@ -162,15 +198,21 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
     return none;
   }
   if (claimed.kind === 'gone') {
-    await index(deps, id, { expiresAt: 0 }, report);
+    // Listed and never queued (the invocation died between), or expired from the store: off the list,
+    // once it is old enough that its entry is not on its way.
+    if (deps.now() - listedAt >= LISTING_GRACE_MS) await index(deps, [{ id, summary: { expiresAt: 0 } }], report);
     return none;
   }
   if (claimed.kind === 'expired') {
     for (const u of claimed.undelivered) report.undelivered.push({ id, sink: u.sink, reason: `expired after ${u.attempts} attempt(s)${u.lastError !== undefined ? `; last: ${u.lastError}` : ''}` });
-    await index(deps, id, { expiresAt: 0 }, report);
+    await index(deps, [{ id, summary: { expiresAt: 0 } }], report);
     return none;
   }
-  if (claimed.kind === 'nothing') return none;
+  // Nothing due for these sinks: the listing follows the entry (off the list when nothing is left).
+  if (claimed.kind === 'nothing') {
+    if (claimed.summary.nextAt === undefined) await index(deps, [{ id, summary: claimed.summary }], report);
+    return none;
+  }
   const { notice } = claimed;
   const results = await Promise.all(claimed.sinks.map(async (name) => ({ sink: name, delivery: await deliverTo(deps, name, notice, until) })));
   let summary: OutboxSummary | undefined;
@@ -180,7 +222,7 @@ async function postDue(deps: NotifyDeps, id: string, sinks: readonly string[], u
     // The claims lapse: the pass posts again (at least once, then maybe twice).
     report.problem(error, `notice ${id}: what its posts did could not be recorded; the next pass may post it again`);
   }
-  if (summary !== undefined) await index(deps, id, summary, report);
+  if (summary !== undefined) await index(deps, [{ id, summary }], report);
   for (const r of results) if (!r.delivery.ok && !r.delivery.retry) report.undelivered.push({ id, sink: r.sink, reason: r.delivery.reason });
   for (const { sink, delivery } of results) {
     if (delivery.ok) deps.failing?.delete(sink);
@@ -211,7 +253,13 @@ async function deliverTo(deps: NotifyDeps, name: string, notice: Notice, until: 
   const sink = deps.sinks.get(name);
   // A sink removed from the config since the notice was queued: nothing to post it to.
   if (sink === undefined) return { ok: false, retry: false, reason: `sink ${name} is no longer in the config` };
-  const message = renderNotice(notice, sink.language, deps.notify.consoleLink);
+  let message;
+  try {
+    message = renderNotice(notice, sink.language, deps.notify.consoleLink);
+  } catch (error) {
+    // A notice this version cannot read (written by another, the store outlives deploys): given up.
+    return { ok: false, retry: false, reason: `the notice could not be rendered: ${(error as Error).name}: ${(error as Error).message}` };
+  }
   const timeout = Math.max(1, until - deps.now());
   try {
     return await sink.deliver(notice, message, AbortSignal.timeout(timeout), deps.now());
@@ -221,14 +269,20 @@ async function deliverTo(deps: NotifyDeps, name: string, notice: Notice, until: 
   }
 }
 
-async function index(deps: NotifyDeps, id: string, summary: OutboxSummary, report: ReportLog): Promise<void> {
+/** Updates the outbox's list; false when the store failed (said in the report). */
+async function index(deps: NotifyDeps, updates: ReadonlyArray<{ readonly id: string; readonly summary: OutboxSummary }>, report: ReportLog): Promise<boolean> {
   try {
-    const dropped = await deps.store.update<OutboxIndex, readonly string[]>(OUTBOX_INDEX_KEY, (current) => indexOutbox(current, id, summary, deps.now()));
-    for (const d of dropped) report.undelivered.push({ id: d, sink: '*', reason: 'the outbox is full: the oldest notice was dropped from it' });
+    const dropped = await deps.store.update<OutboxIndex, readonly string[]>(OUTBOX_INDEX_KEY, (current) => indexOutbox(current, updates, deps.now()));
+    for (const d of dropped) report.undelivered.push({ id: d, sink: '*', reason: 'the outbox is full: the least recently listed notice was dropped from it' });
+    return true;
   } catch (error) {
-    report.problem(error, `the outbox list could not be updated for notice ${id}`);
+    report.problem(error, `the outbox list could not be updated for ${updates.map((u) => u.id).join(', ')}`);
+    return false;
   }
 }
+
+/** How long a listing may wait for its entry before the pass takes it off the list. */
+const LISTING_GRACE_MS = 60_000;
 
 class ReportLog {
   readonly posts: Array<NotifyReport['posts'][number]> = [];
@@ -236,9 +290,9 @@ class ReportLog {
   readonly undelivered: Array<NotifyReport['undelivered'][number]> = [];
   readonly problems: string[] = [];
 
+  /** A store failure (ScaleOutError) or a bug: either is said in the log line, and neither costs the scale-out or the pass. */
   problem(error: unknown, what: string): void {
-    if (!(error instanceof ScaleOutError)) throw error;
-    this.problems.push(`${what} (${error.code})`);
+    this.problems.push(`${what} (${error instanceof ScaleOutError ? error.code : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`})`);
   }
 
   done(): NotifyReport {

@@ -32,9 +32,10 @@ const CUT_NOTE: Record<Language, { labels: (n: number) => string; text: string }
 
 /**
  * The message as large as `size` says it may be: labels are dropped from the end first (with a
- * note of how many), then every fact value is cut to an equal share, then the title. `size` measures
- * the sink's whole body (bytes or characters, as its platform counts). Linear in the message: each
- * step measures once per label dropped in halves (a binary search), never per character.
+ * note of how many), then the longest fact value is halved, again and again, then the title; what
+ * is left is measured every time, so the result fits whatever `size` counts (bytes or characters,
+ * as the sink's platform does, escaping included). Bounded: a binary search over the labels, and
+ * at most a few dozen halvings, each measuring once.
  */
 export function fitMessage(message: Message, limit: number, size: (m: Message) => number, language: Language): Message {
   if (size(message) <= limit) return message;
@@ -51,19 +52,30 @@ export function fitMessage(message: Message, limit: number, size: (m: Message) =
   }
   const fewer = labels.length > 0 ? withLabels(lo) : message;
   if (size(fewer) <= limit) return fewer;
-  // Still too long without labels: every fact value gets an equal share of what is left.
-  const bare: Message = { ...message, labels: [], cut: labels.length > 0 ? `${note.labels(labels.length)}; ${note.text}` : note.text };
-  const over = size(bare) - limit;
-  const values = bare.facts.reduce((n, f) => n + f.value.length, 0);
-  if (values > 0) {
-    const keep = Math.max(0, values - over - 3 * bare.facts.length);
-    const share = Math.max(8, Math.floor(keep / Math.max(1, bare.facts.length)));
-    const shorter: Message = { ...bare, facts: bare.facts.map((f) => ({ ...f, value: cutText(f.value, share) })) };
-    if (size(shorter) <= limit) return shorter;
-    return { ...shorter, facts: shorter.facts.slice(0, 3), title: cutText(shorter.title, 120) };
+  // Still too long without labels: the longest value is halved until the message fits.
+  let cut: Message = { ...message, labels: [], cut: labels.length > 0 ? `${note.labels(labels.length)}; ${note.text}` : note.text };
+  for (let round = 0; round < MAX_HALVINGS && size(cut) > limit; round++) {
+    const facts = [...cut.facts];
+    const longest = facts.reduce((at, f, i) => (f.value.length > facts[at]!.value.length ? i : at), 0);
+    const fact = facts[longest];
+    if (fact === undefined || fact.value.length <= MIN_VALUE) {
+      // Every value is short: the title goes next, then the facts from the end.
+      if (Array.from(cut.title).length > TITLE_FLOOR) cut = { ...cut, title: cutText(cut.title, Math.max(TITLE_FLOOR, Math.floor(Array.from(cut.title).length / 2))) };
+      else if (facts.length > 0) cut = { ...cut, facts: facts.slice(0, -1) };
+      else break;
+      continue;
+    }
+    facts[longest] = { ...fact, value: cutText(fact.value, Math.max(MIN_VALUE, Math.floor(Array.from(fact.value).length / 2))) };
+    cut = { ...cut, facts };
   }
-  return { ...bare, title: cutText(bare.title, 120) };
+  return cut;
 }
+
+/** Halvings fitMessage makes at most: a value of a million characters is short after 20. */
+const MAX_HALVINGS = 64;
+/** A value is never cut below this (an instance ID, a purchase ID stay whole). */
+const MIN_VALUE = 24;
+const TITLE_FLOOR = 60;
 
 /** At most `max` characters (whole code points), with an ellipsis when cut. */
 export function cutText(text: string, max: number): string {

@@ -110,6 +110,7 @@ export function heldBackNotice(config: Config, resolved: ResolvedScaleOut, asked
         ? (costScopesOf(resolved.cluster, config.costBudget)[0]?.budget.windowSeconds ?? 3600)
         : throttleRulesOf(resolved.cluster, resolved.template).windowSeconds;
   const window = Math.floor(at / (windowSeconds * 1000));
+  const windowEndsAt = (window + 1) * windowSeconds * 1000;
   const retryAt = error.retryAfterSeconds === undefined ? undefined : at + error.retryAfterSeconds * 1000;
   return {
     kind: 'held-back',
@@ -121,6 +122,7 @@ export function heldBackNotice(config: Config, resolved: ResolvedScaleOut, asked
     reason,
     detail: error.message,
     ...(retryAt !== undefined && { retryAt }),
+    windowEndsAt,
     template: resolved.template.name,
     why: whyOf({ source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }), ...(asked.origin !== undefined && { origin: asked.origin }) }, asked),
   };

@@ -40,15 +40,24 @@ export function createNotifier(config: Config, store: StateStore, sinks: Readonl
   // Without `notify:`, only chat conversations are told (their sink is the only one).
   const deps: NotifyDeps = { notify: config.notify ?? CONVERSATIONS_ONLY, store, sinks, now, failing: new Map() };
   return {
+    // Neither ever throws: telling the team never costs a scale-out or a pass (a bug is said in the log line).
     async tell(notices, until, by) {
       if (notices.length === 0) return undefined;
-      const withBudgets = await Promise.all(notices.map((n) => withBudgetLeft(n)));
-      return logOf(await sendNotices(deps, withBudgets, until, by));
+      try {
+        const withBudgets = await Promise.all(notices.map((n) => withBudgetLeft(n)));
+        return logOf(await sendNotices(deps, withBudgets, until, by));
+      } catch (error) {
+        return { problems: [`the notices could not be told: ${(error as Error)?.name}: ${(error as Error)?.message}`] };
+      }
     },
     async drain(deadline, by) {
-      const report = await drainOutbox(deps, deadline, by);
-      const log = logOf(report);
-      return report.left > 0 ? { ...log, left: report.left } : Object.keys(log).length > 0 ? log : undefined;
+      try {
+        const report = await drainOutbox(deps, deadline, by);
+        const log = logOf(report);
+        return report.left > 0 ? { ...log, left: report.left } : Object.keys(log).length > 0 ? log : undefined;
+      } catch (error) {
+        return { problems: [`the outbox could not be drained: ${(error as Error)?.name}: ${(error as Error)?.message}`] };
+      }
     },
   };
 

@@ -25,6 +25,8 @@ export interface OutboxEntry {
   /** After this, what is not delivered is given up and logged as undelivered. */
   readonly expiresAt: number;
   readonly deliveries: Readonly<Record<string, SinkDelivery>>;
+  /** Kept at least until then (a held-back notice: the end of its window), to say it once in the window. */
+  readonly keepUntil?: number;
 }
 
 export interface SinkDelivery {
@@ -37,7 +39,7 @@ export interface SinkDelivery {
   readonly sentAt?: number;
 }
 
-/** Where a notice waits: the hash tag keeps its cluster's notices in one Redis Cluster slot. */
+/** Where a notice waits, by its ID (which names its cluster and purchase, or its window). */
 export function outboxKeyOf(noticeId: string): string {
   return `notice:${noticeId}`;
 }
@@ -52,34 +54,50 @@ export function predecessorOf(noticeId: string): string | undefined {
   return match === null ? undefined : `bought:${match[1]}`;
 }
 
-/** The sinks a notice's entry still has to post to: a later notice waits for them (predecessorOf). */
-export function pendingSinksOf(entry: OutboxEntry | undefined): ReadonlySet<string> {
-  return new Set(Object.entries(entry?.deliveries ?? {}).filter(([, d]) => d.state === 'pending').map(([sink]) => sink));
+/** The sinks a notice's entry still has to post to, until it expires: a later notice waits for them (predecessorOf). */
+export function pendingSinksOf(entry: OutboxEntry | undefined, now: number): ReadonlySet<string> {
+  if (entry === undefined || now >= entry.expiresAt) return new Set();
+  return new Set(Object.entries(entry.deliveries).filter(([, d]) => d.state === 'pending').map(([sink]) => sink));
 }
 
 /** The list of notices not yet settled, for the pass to find. */
 export const OUTBOX_INDEX_KEY = 'outbox';
 
-/** At most this many notices wait; beyond it the oldest are dropped from the list (and logged). */
+/** At most this many notices wait; beyond it the least recently listed are dropped from the list (and logged). */
 export const MAX_OUTBOX_ENTRIES = 1000;
 
-/** A settled notice's entry is kept this long after it was queued, so that the same news is not queued again. */
+/**
+ * A settled notice's entry is kept this long after it was queued, so that the same news is not
+ * queued again (a held-back notice, until its window ends: `keepUntil`).
+ */
 export const OUTBOX_KEEP_MS = 3 * 86_400_000;
 
 const FIRST_RETRY_MS = 30_000;
 const MAX_RETRY_MS = 15 * 60_000;
 
-export function queueNotice(current: OutboxEntry | undefined, notice: Notice, sinks: readonly string[], now: number, retryForMs: number): StoreStep<OutboxEntry, 'queued' | 'exists'> {
-  if (current !== undefined) return { write: { kind: 'keep' }, result: 'exists' };
+/**
+ * Queues the notice, unless its ID is queued already: then the entry as it is, whose summary says
+ * what is still to post (a lost listing is listed again from it).
+ */
+export function queueNotice(
+  current: OutboxEntry | undefined,
+  notice: Notice,
+  sinks: readonly string[],
+  now: number,
+  retryForMs: number,
+  keepAtLeastUntil = 0,
+): StoreStep<OutboxEntry, { readonly outcome: 'queued' | 'exists'; readonly summary: OutboxSummary }> {
+  if (current !== undefined) return { write: { kind: 'keep' }, result: { outcome: 'exists', summary: summaryOf(current) } };
   const deliveries: Record<string, SinkDelivery> = {};
   for (const sink of sinks) deliveries[sink] = { state: 'pending', attempts: 0, nextAt: now };
-  const entry: OutboxEntry = { notice, queuedAt: now, expiresAt: now + retryForMs, deliveries };
-  return { write: { kind: 'put', value: entry, expiresAt: keepUntil(entry) }, result: 'queued' };
+  const entry: OutboxEntry = { notice, queuedAt: now, expiresAt: now + retryForMs, deliveries, ...(keepAtLeastUntil > 0 && { keepUntil: keepAtLeastUntil }) };
+  return { write: { kind: 'put', value: entry, expiresAt: keepUntil(entry) }, result: { outcome: 'queued', summary: summaryOf(entry) } };
 }
 
 export type Claimed =
   | { readonly kind: 'claimed'; readonly notice: Notice; readonly sinks: readonly string[] }
-  | { readonly kind: 'nothing' }
+  /** Nothing due for these sinks now; the summary says when something is (or that nothing is left). */
+  | { readonly kind: 'nothing'; readonly summary: OutboxSummary }
   | { readonly kind: 'gone' }
   /** Expired now: the sinks that never got it. */
   | { readonly kind: 'expired'; readonly notice: Notice; readonly undelivered: ReadonlyArray<{ readonly sink: string; readonly lastError?: string; readonly attempts: number }> };
@@ -93,7 +111,7 @@ export function claimDeliveries(current: OutboxEntry | undefined, wanted: readon
   const deliveries = { ...current.deliveries };
   if (now >= current.expiresAt) {
     const undelivered = Object.entries(deliveries).filter(([, d]) => d.state === 'pending');
-    if (undelivered.length === 0) return { write: { kind: 'keep' }, result: { kind: 'nothing' } };
+    if (undelivered.length === 0) return { write: { kind: 'keep' }, result: { kind: 'nothing', summary: summaryOf(current) } };
     for (const [sink, d] of undelivered) deliveries[sink] = { ...withoutClaim(d), state: 'undelivered', lastError: d.lastError ?? 'expired before it could be posted' };
     const next = { ...current, deliveries };
     return {
@@ -108,7 +126,7 @@ export function claimDeliveries(current: OutboxEntry | undefined, wanted: readon
     deliveries[sink] = { ...d, claim: { by, until } };
     claimed.push(sink);
   }
-  if (claimed.length === 0) return { write: { kind: 'keep' }, result: { kind: 'nothing' } };
+  if (claimed.length === 0) return { write: { kind: 'keep' }, result: { kind: 'nothing', summary: summaryOf(current) } };
   const next = { ...current, deliveries };
   return { write: { kind: 'put', value: next, expiresAt: keepUntil(next) }, result: { kind: 'claimed', notice: current.notice, sinks: claimed } };
 }
@@ -152,7 +170,7 @@ function withoutClaim(d: SinkDelivery): SinkDelivery {
 }
 
 function keepUntil(entry: OutboxEntry): number {
-  return Math.max(entry.expiresAt, entry.queuedAt + OUTBOX_KEEP_MS);
+  return Math.max(entry.expiresAt, entry.queuedAt + OUTBOX_KEEP_MS, entry.keepUntil ?? 0);
 }
 
 /** The notices still to post: their IDs and when each is next due. */
@@ -166,18 +184,21 @@ export interface OutboxIndexEntry {
 }
 
 /**
- * Lists a notice (or moves its next try), or takes it off the list once nothing is pending
- * (`nextAt` undefined). Bounded: past MAX_OUTBOX_ENTRIES the oldest go, and are returned to be logged.
+ * Lists notices (or moves their next tries), and takes off the list each that has nothing pending
+ * (`nextAt` undefined): one step for all the notices of a request or a post. Bounded: past
+ * MAX_OUTBOX_ENTRIES the least recently listed go, and are returned to be logged. The list lives a
+ * day past its last entry's expiry, so that a pass can still give an expired notice up, and say so.
  */
-export function indexOutbox(current: OutboxIndex | undefined, id: string, summary: OutboxSummary, now: number): StoreStep<OutboxIndex, readonly string[]> {
+export function indexOutbox(current: OutboxIndex | undefined, updates: ReadonlyArray<{ readonly id: string; readonly summary: OutboxSummary }>, now: number): StoreStep<OutboxIndex, readonly string[]> {
   const stored = outboxEntriesOf(current);
-  const others = stored.filter((e) => e.id !== id);
-  const entries = summary.nextAt === undefined ? others : [...others, { id, nextAt: summary.nextAt, expiresAt: summary.expiresAt }];
+  const changed = new Map(updates.map((u) => [u.id, u.summary]));
+  const entries = stored.filter((e) => !changed.has(e.id));
+  for (const [id, summary] of changed) if (summary.nextAt !== undefined) entries.push({ id, nextAt: summary.nextAt, expiresAt: summary.expiresAt });
   const dropped: string[] = [];
   while (entries.length > MAX_OUTBOX_ENTRIES) dropped.push(entries.shift()!.id);
   if (entries.length === stored.length && entries.every((e, i) => JSON.stringify(e) === JSON.stringify(stored[i]))) return { write: { kind: 'keep' }, result: dropped };
   if (entries.length === 0) return { write: { kind: 'delete' }, result: dropped };
-  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt + 60_000)) }, result: dropped };
+  return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt + 86_400_000)) }, result: dropped };
 }
 
 /** The index as stored; entries that cannot be read are left out (the store outlives deploys). */

@@ -28,7 +28,7 @@ export function renderNotice(notice: Notice, language: Language, consoleLink: st
     case 'ready':
       return { title: t.readyTitle(notice.count, where), severity: 'info', facts: readyFacts(notice, t), ...common };
     case 'failed':
-      return { title: t.failedTitle(notice.instances.length, notice.count, where), severity: 'error', facts: failedFacts(notice, t), ...common };
+      return { title: t.failedTitle(notice.instances.length, notice.count, where, t.outcome[failedOutcome(notice)]), severity: 'error', facts: failedFacts(notice, t), ...common };
     case 'held-back':
       return { title: t.heldTitle(where, t.heldReason[notice.reason]), severity: 'warning', facts: heldFacts(notice, t), ...common };
   }
@@ -57,6 +57,19 @@ function readyFacts(n: ReadyNotice, t: Words): MessageFact[] {
     ...whyFacts(n.why, t),
     { name: t.purchase, value: n.purchaseId },
   ];
+}
+
+/**
+ * What became of the nodes that never joined, for the title: an operator reads "cleaned up" as
+ * "no longer billed", so it says so only when that is true.
+ */
+function failedOutcome(n: FailedNotice): 'cleaned' | 'retained' | 'leftAlone' | 'gone' | 'pending' {
+  const cleanups = n.instances.map((i) => i.cleanup);
+  if (cleanups.includes('unmarked')) return 'leftAlone';
+  if (cleanups.includes('removed')) return 'retained';
+  if (cleanups.includes('terminated')) return 'cleaned';
+  if (cleanups.length > 0 && cleanups.every((c) => c === 'gone')) return 'gone';
+  return 'pending';
 }
 
 function failedFacts(n: FailedNotice, t: Words): MessageFact[] {
@@ -151,7 +164,8 @@ const WORDS = {
   en: {
     boughtTitle: (n: number, where: string) => `Bought ${n} node${n === 1 ? '' : 's'} for ${where}`,
     readyTitle: (n: number, where: string) => `${n} node${n === 1 ? '' : 's'} joined ${where} and ${n === 1 ? 'is' : 'are'} ready`,
-    failedTitle: (failed: number, of: number, where: string) => `${failed} of ${of} node${of === 1 ? '' : 's'} failed to join ${where}: cleaned up`,
+    failedTitle: (failed: number, of: number, where: string, outcome: string) => `${failed} of ${of} node${of === 1 ? '' : 's'} failed to join ${where}: ${outcome}`,
+    outcome: { cleaned: 'cleaned up', retained: 'removed from the cluster; prepaid instances kept (still billed)', leftAlone: 'some left alone (no mark of this function)', gone: 'already gone', pending: 'not cleaned up yet' },
     heldTitle: (where: string, why: string) => `Scale-outs of ${where} are held back: ${why}`,
     heldReason: { 'node-budget': 'the node budget is spent', 'money-budget': 'the money budget is spent', 'cluster-ceiling': 'the cluster is at its node ceiling', 'sold-out': 'CVM is sold out on every rung' } satisfies Record<HeldBackReason, string>,
     heldOnce: 'said once per cluster, reason and window; later refusals in it are not announced',
@@ -200,7 +214,8 @@ const WORDS = {
   zh: {
     boughtTitle: (n: number, where: string) => `已为集群 ${where} 购买 ${n} 个节点`,
     readyTitle: (n: number, where: string) => `${n} 个节点已加入集群 ${where}，状态就绪`,
-    failedTitle: (failed: number, of: number, where: string) => `集群 ${where}：${of} 个节点中有 ${failed} 个未能加入，已清理`,
+    failedTitle: (failed: number, of: number, where: string, outcome: string) => `集群 ${where}：${of} 个节点中有 ${failed} 个未能加入，${outcome}`,
+    outcome: { cleaned: '已清理', retained: '已移出集群；包年包月实例保留（仍在计费）', leftAlone: '部分未处理（没有本函数的标记）', gone: '已不存在', pending: '尚未清理' },
     heldTitle: (where: string, why: string) => `集群 ${where} 的扩容被暂缓：${why}`,
     heldReason: { 'node-budget': '节点预算已用完', 'money-budget': '费用预算已用完', 'cluster-ceiling': '集群节点数已达上限', 'sold-out': '所有备选规格均已售罄' } satisfies Record<HeldBackReason, string>,
     heldOnce: '同一集群、同一原因在每个窗口内只通知一次，其后的拒绝不再通知',

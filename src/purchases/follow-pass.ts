@@ -52,6 +52,11 @@ export interface FollowDeps {
   readonly now: () => number;
   /** This pass's name in the records it takes. */
   readonly passId: string;
+  /**
+   * Queues notices for the team (notify/notifier.ts; the app posts what is due after the pass): a
+   * transition's news is queued right after its record write lands. Absent: no one is told.
+   */
+  readonly queueNews?: (notices: readonly Notice[]) => Promise<NoticeLog | undefined>;
 }
 
 export interface PassTimes {
@@ -78,7 +83,7 @@ export interface PassReport {
   readonly left: number;
   /** Reads and deletions that failed, and why: tried again on the next pass. */
   readonly unread?: ReadonlyArray<{ readonly clusterId: string; readonly error: string }>;
-  /** What the pass told the team (notify/notifier.ts): its own notices, and the outbox's earlier ones. */
+  /** The notices this pass queued for the team (notify/notifier.ts), and what the outbox then posted. */
   readonly notices?: NoticeLog;
   readonly outbox?: NoticeLog;
 }
@@ -86,7 +91,7 @@ export interface PassReport {
 /** Time a pass keeps for reading one cluster and writing back, at the least. */
 const MIN_STEP_MS = 1500;
 
-export async function followPurchases(deps: FollowDeps, times: PassTimes): Promise<PassReport & { readonly news: readonly Notice[] }> {
+export async function followPurchases(deps: FollowDeps, times: PassTimes): Promise<PassReport> {
   const { config, store, now } = deps;
   const retentionMs = config.purchases.retentionDays * 86_400_000;
   // Per template when it says so (a slow image, a long user script), else the deployment's.
@@ -150,7 +155,11 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
           ? { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, at, retentionMs) }, result: true }
           : { write: { kind: 'keep' }, result: false },
       );
-      if (readFailed && record.instanceIds.length > 0) continue;
+      // An unknown outcome's nodes found by their marks are news even when TKE could not be read now.
+      if (readFailed && record.instanceIds.length > 0) {
+        if (written) await news(deps, taken[i]!, next, report);
+        continue;
+      }
       followed++;
       if (next.state !== taken[i]!.state) report.moved.push({ id: record.id, from: taken[i]!.state, to: next.state, ...(next.state === 'failed' && next.failedReason !== undefined && { failedReason: next.failedReason }) });
       // Its nodes failed for the first time (it may be cleaned up in this same pass already).
@@ -165,7 +174,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       }
     }
   }
-  return { ...report.done(open.length, followed, skipped, left), news: report.news };
+  return report.done(open.length, followed, skipped, left);
 }
 
 /**
@@ -174,20 +183,26 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
  * Each notice's ID is the purchase's: a pass that sees it again queues nothing new.
  */
 async function news(deps: FollowDeps, before: PurchaseRecord, after: PurchaseRecord, report: PassLog): Promise<void> {
+  if (deps.queueNews === undefined) return;
   const now = deps.now();
-  if (before.instanceIds.length === 0 && after.instanceIds.length > 0) report.news.push(boughtNotice(after, now));
-  if (before.endedAt !== undefined || after.endedAt === undefined) return;
-  if (after.state === 'ready') {
-    report.news.push(readyNotice(after, now));
-    return;
+  const notices: Notice[] = [];
+  if (before.instanceIds.length === 0 && after.instanceIds.length > 0) notices.push(boughtNotice(after, now));
+  if (before.endedAt === undefined && after.endedAt !== undefined) {
+    if (after.state === 'ready') notices.push(readyNotice(after, now));
+    else {
+      // The offering's back-off, if it still holds (the pass that saw the first failure set it).
+      const mark = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue).then(
+        (state) => soldOutMarkOf(state, after.offering, now),
+        () => undefined,
+      );
+      const backOff = mark !== undefined && mark.code === NODES_FAILED_CODE ? { offering: offeringText(after.offering), until: mark.until } : undefined;
+      notices.push(failedNotice(after, now, backOff));
+    }
   }
-  // The offering's back-off, if it still holds (the pass that saw the first failure set it).
-  const mark = await deps.store.update<SoldOutState, SoldOutState | undefined>(SOLD_OUT_KEY, readValue).then(
-    (state) => soldOutMarkOf(state, after.offering, now),
-    () => undefined,
-  );
-  const backOff = mark !== undefined && mark.code === NODES_FAILED_CODE ? { offering: offeringText(after.offering), until: mark.until } : undefined;
-  report.news.push(failedNotice(after, now, backOff));
+  if (notices.length === 0) return;
+  const log = await deps.queueNews(notices);
+  report.queuedNotices.push(...(log?.queued ?? []));
+  report.noticeProblems.push(...(log?.problems ?? []));
 }
 
 /** What a pass did, gathered as it goes. */
@@ -198,8 +213,9 @@ class PassLog {
   readonly refunded: Array<NonNullable<PassReport['refunded']>[number]> = [];
   readonly backedOff: Array<NonNullable<PassReport['backedOff']>[number]> = [];
   readonly unread: Array<{ clusterId: string; error: string }> = [];
-  /** Notices for the team (not in the log line as such: the notifier logs what it did with them). */
-  readonly news: Notice[] = [];
+  /** Notices queued for the team, and what went wrong queueing them. */
+  readonly queuedNotices: string[] = [];
+  readonly noticeProblems: string[] = [];
 
   done(open: number, followed: number, skipped: number, left: number): PassReport {
     const some = <T>(key: string, list: readonly T[]) => (list.length > 0 ? { [key]: list } : {});
@@ -215,6 +231,7 @@ class PassLog {
       skipped,
       left,
       ...some('unread', this.unread),
+      ...(this.queuedNotices.length + this.noticeProblems.length > 0 && { notices: { ...some('queued', this.queuedNotices), ...some('problems', this.noticeProblems) } }),
     };
   }
 }

@@ -24,6 +24,7 @@ export function createConversationSink(store: StateStore, posterFor: (source: st
     language,
     // A conversation gets a purchase's few notices; the platforms' limits are per conversation.
     perPass: 50,
+    // The sender's own reply path keeps its own time bound (post-json.ts, the Feishu messenger), not `signal`'s.
     async deliver(notice: Notice, message, _signal, now) {
       if (!('purchaseId' in notice)) return { ok: false, retry: false, reason: 'only a purchase has a conversation' };
       let use: ConversationUse;
@@ -37,7 +38,10 @@ export function createConversationSink(store: StateStore, posterFor: (source: st
       if (post === undefined) return { ok: false, retry: false, reason: `sender ${use.conversation.source} is no longer enabled` };
       // Plain text, as every chat reply is; short enough for any of them (DingTalk's text, Slack's 40,000).
       const problem = await post(plainText(fitMessage(message, CONVERSATION_TEXT_LIMIT, (m) => plainText(m).length, language)), use.conversation.target);
-      return problem === undefined ? { ok: true } : { ok: false, retry: true, reason: problem };
+      if (problem === undefined) return { ok: true };
+      // A 4xx is the platform refusing this reply address for good (Slack's expired_url, used_url;
+      // a sessionWebhook gone): posting again would only spend another of its uses.
+      return { ok: false, retry: !/HTTP 4\d\d/.test(problem), reason: problem };
     },
   };
 }

@@ -16,7 +16,8 @@ import { deliverSafely, httpFailure, postJson, refused, secretsOf, sinkLabel, si
  *
  * `data` is the notice as it is (the data the team's tools read); `text` is the rendered message
  * for a human reading the payload or a tool that just shows it (the spec allows more top-level
- * metadata). Without a secret, the post goes unsigned: the operator chose no secret.
+ * metadata). The config requires a secret for this sink (`secretEnv`), and one declared but unset
+ * never reaches here (sinks/index.ts); the unsigned path is for a caller that builds the sink itself.
  */
 
 /** Not a rate the receiver sets: one pass's share of a generous budget. */

@@ -10,8 +10,9 @@ const slack: Conversation = { source: 'slack', target: { kind: 'url', url: 'http
 const put = (step: { write: unknown }) => (step.write as { value: Conversation }).value;
 
 describe('the conversation of a chat command', () => {
-  it('is remembered once, and kept until its window closes (Feishu, which has none: a day)', () => {
-    expect(rememberConversation(undefined, slack, T0).write).toEqual({ kind: 'put', value: slack, expiresAt: T0 + 30 * 60_000 });
+  it('is remembered once, and kept a day past its window (Feishu, which has none: a day)', () => {
+    // Kept past its window, so that a notice after it closed is logged as such.
+    expect(rememberConversation(undefined, slack, T0).write).toEqual({ kind: 'put', value: slack, expiresAt: T0 + 30 * 60_000 + CONVERSATION_KEEP_MS });
     expect(rememberConversation(slack, { ...slack, usesLeft: 99 }, T0).write).toEqual({ kind: 'keep' });
     const feishu: Conversation = { source: 'feishu', target: { kind: 'message', messageId: 'om_1' } };
     expect(rememberConversation(undefined, feishu, T0).write).toEqual({ kind: 'put', value: feishu, expiresAt: T0 + CONVERSATION_KEEP_MS });

@@ -25,11 +25,12 @@ const put = <V>(step: { write: unknown }): V => {
 describe('queueNotice', () => {
   it('queues a notice once: the same news queued again (a redelivery, another instance) changes nothing', () => {
     const first = queueNotice(undefined, notice, ['slack', 'wecom'], T0, 6 * HOUR);
-    expect(first.result).toBe('queued');
+    expect(first.result).toEqual({ outcome: 'queued', summary: { nextAt: T0, expiresAt: T0 + 6 * HOUR } });
     const entry = put<OutboxEntry>(first);
     expect(entry.deliveries).toEqual({ slack: { state: 'pending', attempts: 0, nextAt: T0 }, wecom: { state: 'pending', attempts: 0, nextAt: T0 } });
     const again = queueNotice(entry, { ...notice, detail: 'other words' }, ['slack'], T0 + 1000, 6 * HOUR);
-    expect(again).toEqual({ write: { kind: 'keep' }, result: 'exists' });
+    // What it holds says what is left to post: a listing lost since is made again from it.
+    expect(again).toEqual({ write: { kind: 'keep' }, result: { outcome: 'exists', summary: { nextAt: T0, expiresAt: T0 + 6 * HOUR } } });
   });
 });
 
@@ -40,7 +41,7 @@ describe('claimDeliveries and settleDeliveries', () => {
     const a = claimDeliveries(queued, ['slack', 'wecom'], 'a', T0 + 5000, T0);
     expect(a.result).toMatchObject({ kind: 'claimed', sinks: ['slack', 'wecom'] });
     const b = claimDeliveries(put<OutboxEntry>(a), ['slack', 'wecom'], 'b', T0 + 5000, T0 + 1);
-    expect(b.result).toEqual({ kind: 'nothing' });
+    expect(b.result).toEqual({ kind: 'nothing', summary: { nextAt: T0, expiresAt: T0 + 6 * HOUR } });
   });
 
   it('a claim that lapsed (its poster died) is taken again, and the dead poster cannot settle it any more', () => {
@@ -61,7 +62,7 @@ describe('claimDeliveries and settleDeliveries', () => {
     expect(entry.deliveries.slack).toEqual({ state: 'pending', attempts: 1, nextAt: T0 + 100 + 90_000, lastError: 'HTTP 429' });
     expect(settled.result).toEqual({ nextAt: T0 + 100 + 90_000, expiresAt: T0 + 6 * HOUR });
     // Not due yet: nothing to claim.
-    expect(claimDeliveries(entry, ['slack'], 'p', T0 + 60_000, T0 + 50_000).result).toEqual({ kind: 'nothing' });
+    expect(claimDeliveries(entry, ['slack'], 'p', T0 + 60_000, T0 + 50_000).result).toEqual({ kind: 'nothing', summary: { nextAt: T0 + 100 + 90_000, expiresAt: T0 + 6 * HOUR } });
     expect([1, 2, 3, 4, 5, 6, 20].map((n) => retryDelayMs(n) / 1000)).toEqual([30, 60, 120, 240, 480, 900, 900]);
     const refused = settleDeliveries(put<OutboxEntry>(claimDeliveries(entry, ['slack'], 'p', T0 + 100_000, T0 + 95_000)), [{ sink: 'slack', delivery: { ok: false, retry: false, reason: 'HTTP 404 channel_not_found' } }], 'p', T0 + 96_000);
     expect(put<OutboxEntry>(refused).deliveries.slack).toMatchObject({ state: 'undelivered', lastError: 'HTTP 404 channel_not_found' });
@@ -72,7 +73,7 @@ describe('claimDeliveries and settleDeliveries', () => {
     const failing = put<OutboxEntry>(settleDeliveries(put<OutboxEntry>(claimDeliveries(queued, ['slack'], 'a', T0 + 5000, T0)), [{ sink: 'slack', delivery: { ok: false, retry: true, reason: 'HTTP 503' } }], 'a', T0 + 10));
     const expired = claimDeliveries(failing, ['slack', 'wecom'], 'p', T0 + 7 * HOUR, T0 + 6 * HOUR);
     expect(expired.result).toEqual({ kind: 'expired', notice, undelivered: [{ sink: 'slack', attempts: 1, lastError: 'HTTP 503' }, { sink: 'wecom', attempts: 0 }] });
-    expect(claimDeliveries(put<OutboxEntry>(expired), ['slack'], 'q', T0 + 7 * HOUR, T0 + 6 * HOUR + 1).result).toEqual({ kind: 'nothing' });
+    expect(claimDeliveries(put<OutboxEntry>(expired), ['slack'], 'q', T0 + 7 * HOUR, T0 + 6 * HOUR + 1).result).toEqual({ kind: 'nothing', summary: { expiresAt: T0 + 6 * HOUR } });
   });
 
   it('a notice whose entry expired from the store is gone', () => {
@@ -82,17 +83,25 @@ describe('claimDeliveries and settleDeliveries', () => {
 
 describe('the outbox index', () => {
   it('lists a pending notice, moves its next try, and drops it once nothing is pending', () => {
-    const listed = put<OutboxIndex>(indexOutbox(undefined, 'n1', { nextAt: T0, expiresAt: T0 + HOUR }, T0));
+    const listed = put<OutboxIndex>(indexOutbox(undefined, [{ id: 'n1', summary: { nextAt: T0, expiresAt: T0 + HOUR } }], T0));
     expect(outboxEntriesOf(listed)).toEqual([{ id: 'n1', nextAt: T0, expiresAt: T0 + HOUR }]);
-    const moved = put<OutboxIndex>(indexOutbox(listed, 'n1', { nextAt: T0 + 30_000, expiresAt: T0 + HOUR }, T0));
+    const moved = put<OutboxIndex>(indexOutbox(listed, [{ id: 'n1', summary: { nextAt: T0 + 30_000, expiresAt: T0 + HOUR } }], T0));
     expect(outboxEntriesOf(moved)).toEqual([{ id: 'n1', nextAt: T0 + 30_000, expiresAt: T0 + HOUR }]);
-    expect(indexOutbox(moved, 'n1', { expiresAt: T0 + HOUR }, T0).write).toEqual({ kind: 'delete' });
+    expect(indexOutbox(moved, [{ id: 'n1', summary: { expiresAt: T0 + HOUR } }], T0).write).toEqual({ kind: 'delete' });
   });
 
-  it('is bounded: past the bound the oldest go, and are returned to be logged', () => {
+  it('lists many in one step, and a held-back notice is kept until its window ends', () => {
+    const both = put<OutboxIndex>(indexOutbox(undefined, [{ id: 'a', summary: { nextAt: T0, expiresAt: T0 + HOUR } }, { id: 'b', summary: { nextAt: T0 + 1, expiresAt: T0 + HOUR } }], T0));
+    expect(outboxEntriesOf(both).map((e) => e.id)).toEqual(['a', 'b']);
+    const windowEnd = T0 + 7 * 86_400_000;
+    const step = queueNotice(undefined, notice, ['slack'], T0, HOUR, windowEnd);
+    expect((step.write as { expiresAt: number }).expiresAt).toBe(windowEnd);
+  });
+
+  it('is bounded: past the bound the least recently listed go, and are returned to be logged', () => {
     let index: OutboxIndex | undefined;
-    for (let i = 0; i < MAX_OUTBOX_ENTRIES; i++) index = put<OutboxIndex>(indexOutbox(index, `n${i}`, { nextAt: T0, expiresAt: T0 + HOUR }, T0));
-    const over = indexOutbox(index, 'newest', { nextAt: T0, expiresAt: T0 + HOUR }, T0);
+    for (let i = 0; i < MAX_OUTBOX_ENTRIES; i++) index = put<OutboxIndex>(indexOutbox(index, [{ id: `n${i}`, summary: { nextAt: T0, expiresAt: T0 + HOUR } }], T0));
+    const over = indexOutbox(index, [{ id: 'newest', summary: { nextAt: T0, expiresAt: T0 + HOUR } }], T0);
     expect(over.result).toEqual(['n0']);
     expect(outboxEntriesOf(put<OutboxIndex>(over))).toHaveLength(MAX_OUTBOX_ENTRIES);
   });

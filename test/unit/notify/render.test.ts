@@ -55,6 +55,9 @@ describe('renderNotice', () => {
     expect(m.facts.find((f) => f.name === 'Given back to the budget')?.value).toBe('1 node, 0.62 CNY/h');
     expect(m.facts.find((f) => f.name === 'Back-off')?.value).toContain('S5.MEDIUM4 in ap-guangzhou-3 (POSTPAID_BY_HOUR) is skipped until');
     expect(renderNotice(failed, 'zh').facts.find((f) => f.name === '实例')?.value).toBe('ins-b: InitFailed → 已销毁');
+    // A prepaid node is removed from the cluster, not terminated: the title does not say "cleaned up".
+    const retained = failedNotice({ ...cleaned, instances: { ...cleaned.instances, 'ins-b': { ...cleaned.instances['ins-b'], cleanup: 'removed' as const } } }, T0 + 1);
+    expect(renderNotice(retained, 'en').title).toBe(`1 of 2 nodes failed to join ${bought.cluster} (${bought.clusterId}): removed from the cluster; prepaid instances kept (still billed)`);
   });
 });
 
@@ -123,6 +126,28 @@ describe('fitMessage', () => {
     expect(fitMessage(message, 4096, size, 'zh').cut).toBe(`另有 ${500 - kept} 个标签未显示`);
     // One more label would not have fitted.
     expect(size({ ...fitted, labels: message.labels!.slice(0, kept + 1) })).toBeGreaterThan(4096);
+  });
+
+  it('in Chinese, measured in bytes with escaping that grows the text: only the long value is cut, the short ones stay whole', () => {
+    const zh: Message = {
+      title: '集群 prod (cls-e55paxnt)：2 个节点中有 1 个未能加入，已清理',
+      severity: 'error',
+      facts: [
+        { name: '模板', value: 'small' },
+        { name: '实例', value: 'ins-aaaaaaaa: 失败 → 已销毁' },
+        { name: '原因', value: '节点初始化失败<'.repeat(2000) },
+        { name: '购买记录', value: 'p-0123456789abcdef' },
+      ],
+      labels: [['severity', 'critical']],
+    };
+    // As WeCom counts: UTF-8 bytes, after each `<` grew by a zero-width space (3 bytes).
+    const wecomSize = (m: Message) => utf8Bytes(JSON.stringify(m).replace(/</g, '<\u200b'));
+    const fitted = fitMessage(zh, 4096, wecomSize, 'zh');
+    expect(wecomSize(fitted)).toBeLessThanOrEqual(4096);
+    expect(fitted.facts.map((f) => f.value)).toEqual(['small', 'ins-aaaaaaaa: 失败 → 已销毁', expect.stringMatching(/…$/), 'p-0123456789abcdef']);
+    // Cut to what fits, not far below it.
+    expect(wecomSize(fitted)).toBeGreaterThan(4096 / 2);
+    expect(fitted.cut).toBe('另有 1 个标签未显示; 内容过长，已截断');
   });
 
   it('cuts long fact values when even no label fits, and leaves a message that fits alone', () => {
