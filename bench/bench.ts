@@ -15,6 +15,8 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -125,6 +127,18 @@ async function main() {
   relaxed.templates['multi-disk'].clusters.push(...benchClusters().map((c) => c.alias));
   const relaxedConfig = join(codeRoot, 'config', 'bench-relaxed.json');
   writeFileSync(relaxedConfig, JSON.stringify(relaxed));
+  // The same, telling a generic webhook of every purchase: one that answers, and one that never does.
+  const notifying = join(codeRoot, 'config', 'bench-notify.json');
+  writeFileSync(notifying, JSON.stringify({ ...relaxed, notify: { sinks: { hook: { type: 'webhook', urlEnv: 'BENCH_NOTIFY_URL', secretEnv: 'BENCH_NOTIFY_SECRET' } }, default: ['hook'] } }));
+  const sinkAnswering = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+  const sinkHanging = createServer((req) => req.resume());
+  const sinkUrl = async (server: Server) => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  };
+  const answeringUrl = await sinkUrl(sinkAnswering);
+  const hangingUrl = await sinkUrl(sinkHanging);
+  const notifyEnv = (url: string) => ({ SCALEOUT_CONFIG: notifying, BENCH_NOTIFY_URL: url, BENCH_NOTIFY_SECRET: `whsec_${randomBytes(32).toString('base64')}` });
 
   try {
     // 1. Cold start: interleaved runs of each command, medians.
@@ -177,6 +191,17 @@ async function main() {
     };
     const hot = await hotRun(benchClusters());
     const hotOneCluster = await hotRun([{ alias: 'demo-bj', clusterId: 'cls-nfjdk3n0' }]);
+    // With notices: every event a purchase, its "bought" posted at once to a sink that answers, or
+    // to one that never does (after the first, the instance leaves it to the pass: notify/deliver.ts).
+    const hotNotified = (url: string, what: string) => {
+      log(`hot path: ${HOT_EVENTS} events each way, notices to a sink that ${what}`);
+      return runJob<HotResult>(n18, { kind: 'hot', codeRoot, sandboxUrl: sandbox.url, events: HOT_EVENTS, warmup: 50, clusters: benchClusters() }, { ...functionEnv, ...notifyEnv(url), LOG_LEVEL: 'info' });
+    };
+    const hotSinkAnswers = await hotNotified(answeringUrl, 'answers');
+    const hotSinkHangs = await hotNotified(hangingUrl, 'never answers');
+    sinkAnswering.close();
+    sinkHanging.closeAllConnections();
+    sinkHanging.close();
 
     // 3. Size.
     const zipBytes = statSync(zip).size;
@@ -214,6 +239,8 @@ async function main() {
       firstEventMs: median(firstEventMs),
       hot,
       hotOneCluster,
+      hotSinkAnswers,
+      hotSinkHangs,
       zipBytes,
       functionBytes: statSync(join(codeRoot, 'function.js')).size,
       codeCacheBytes: statSync(join(codeRoot, 'function.cache')).size,
@@ -268,6 +295,9 @@ interface Figures {
   firstEventMs: number;
   hot: HotResult;
   hotOneCluster: HotResult;
+  /** The hot path with a notice per purchase, to a sink that answers, and to one that never does. */
+  hotSinkAnswers: HotResult;
+  hotSinkHangs: HotResult;
   zipBytes: number;
   functionBytes: number;
   codeCacheBytes: number;
@@ -299,6 +329,8 @@ function render(f: Figures): string {
     `| hot path, median | ${ms(median(f.hot.fn))} per event through the built function | ${ms(median(f.hot.sdk))} per bare SDK call | **${ratio(hotMedian)}** | ≤ 1.10 |`,
     `| hot path, p99 | ${ms(percentile(f.hot.fn, 99))} | ${ms(percentile(f.hot.sdk, 99))} | ${ratio(hotP99)} | |`,
     `| hot path, median, all on one cluster | ${ms(median(f.hotOneCluster.fn))} | ${ms(median(f.hotOneCluster.sdk))} | ${ratio(median(f.hotOneCluster.fn) / median(f.hotOneCluster.sdk))} | |`,
+    `| hot path, median, a notice per purchase to a sink that answers | ${ms(median(f.hotSinkAnswers.fn))}, p99 ${ms(percentile(f.hotSinkAnswers.fn, 99))} | ${ms(median(f.hot.fn))}, p99 ${ms(percentile(f.hot.fn, 99))}: the hot path without notices | ${ratio(median(f.hotSinkAnswers.fn) / median(f.hot.fn))} | |`,
+    `| hot path, median, a notice per purchase to a sink that never answers | ${ms(median(f.hotSinkHangs.fn))}, p99 ${ms(percentile(f.hotSinkHangs.fn, 99))} | the same | **${ratio(median(f.hotSinkHangs.fn) / median(f.hot.fn))}** | "as fast as before" |`,
     `| cold start | ${ms(f.cold.function!)}: fresh process, load the zip's function, answer one event | ${ms(f.base)}: \`node -e 0\` | ${ratio(coldRatio)} | |`,
     `| cold start vs the SDK alone | ${ms(f.cold.function!)} | ${ms(f.cold['SDK client alone, bundled as the function']!)}: the same call by the SDK client alone, bundled as the function | **${ratio(f.cold.function! / f.cold['SDK client alone, bundled as the function']!)}** | ≤ ${COLD_START_GOAL} |`,
     `| Feishu challenge, cold | ${ms(f.cold['feishu challenge']!)}: fresh process, load the zip's function, echo an encrypted url_verification | ${ms(f.base)}: \`node -e 0\` | **${ratio(f.cold['feishu challenge']! / f.base)}** | Feishu: ≤ 1 s in all |`,

@@ -192,11 +192,17 @@ export interface OutboxIndexEntry {
 export function indexOutbox(current: OutboxIndex | undefined, updates: ReadonlyArray<{ readonly id: string; readonly summary: OutboxSummary }>, now: number): StoreStep<OutboxIndex, readonly string[]> {
   const stored = outboxEntriesOf(current);
   const changed = new Map(updates.map((u) => [u.id, u.summary]));
+  // Nothing to change (each update already listed as it says, or not listed and done): no write.
+  const byId = new Map(stored.map((e) => [e.id, e]));
+  const same = [...changed].every(([id, summary]) => {
+    const listed = byId.get(id);
+    return summary.nextAt === undefined ? listed === undefined : listed !== undefined && listed.nextAt === summary.nextAt && listed.expiresAt === summary.expiresAt;
+  });
+  if (same && stored.length <= MAX_OUTBOX_ENTRIES) return { write: { kind: 'keep' }, result: [] };
   const entries = stored.filter((e) => !changed.has(e.id));
   for (const [id, summary] of changed) if (summary.nextAt !== undefined) entries.push({ id, nextAt: summary.nextAt, expiresAt: summary.expiresAt });
   const dropped: string[] = [];
   while (entries.length > MAX_OUTBOX_ENTRIES) dropped.push(entries.shift()!.id);
-  if (entries.length === stored.length && entries.every((e, i) => JSON.stringify(e) === JSON.stringify(stored[i]))) return { write: { kind: 'keep' }, result: dropped };
   if (entries.length === 0) return { write: { kind: 'delete' }, result: dropped };
   return { write: { kind: 'put', value: { entries }, expiresAt: Math.max(now + 1000, ...entries.map((e) => e.expiresAt + 86_400_000)) }, result: dropped };
 }

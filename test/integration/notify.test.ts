@@ -156,9 +156,12 @@ describe('notices: bought and ready, in every configured sink, signed as each pl
     expect(slackTexts[0]).toContain(`Alert: ${am.alerts[0].labels.alertname} (rule demo-critical; alertmanager)`);
     expect(slackTexts[3]).toContain('Asked by: U1 in C1: /scaleout demo 1 small (slack)');
 
-    // The command is followed in its conversation: the pass's "ready" is posted to its response_url too.
+    // Each purchase's "ready" follows in the sink; the command's also in its conversation (its response_url).
     advance(25_000);
     await pass();
+    expect(accepted('webhook').slice(4).map((m) => (m.body as { type: string; data: { why: { source: string } } })).map((b) => [b.type, b.data.why.source]).sort()).toEqual(
+      [['tke-scaleout.ready', 'alertmanager'], ['tke-scaleout.ready', 'grafana'], ['tke-scaleout.ready', 'slack'], ['tke-scaleout.ready', 'tencent-monitor']],
+    );
     const conversation = replies.posts.filter((p) => p.path === '/commands/1');
     expect(conversation).toHaveLength(1);
     expect(conversation[0]!.body.text).toContain('1 node joined demo (cls-e55paxnt) and is ready');
