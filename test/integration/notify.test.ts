@@ -5,7 +5,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { NotifyCapture, type CapturePlatform } from '../../dev/sandbox/notify-capture';
 import type { SandboxInstanceFault } from '../../dev/sandbox/tke-sandbox';
 import { fixture, RELAXED_THROTTLE } from '../support/fixtures';
-import { startHarness, type Harness } from '../support/harness';
+import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 import { startReplyStandIn, type ReplyStandIn } from '../support/reply-standin';
 
 /**
@@ -224,6 +224,10 @@ describe('a sink that is down never costs a scale-out, and loses nothing', () =>
     const notices = decisionLines().at(-1)!.notices as { sent: string[]; pending: string[] };
     expect(notices.pending.sort()).toEqual([expect.stringContaining('→ team'), expect.stringContaining('→ wecom')]);
     expect(notices.sent).toHaveLength(3);
+    // /healthz (with the health token) shows the sinks, names and platforms only, and what waits.
+    const health = await h.invoke({ httpMethod: 'GET', path: '/healthz', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent);
+    expect(health.json.notify).toEqual({ sinks: { team: 'slack', lark: 'feishu', ding: 'dingtalk', wecom: 'wecom', hook: 'webhook', conversation: 'conversation' }, outbox: { waiting: 1, due: 0, nextTry: expect.any(String) } });
+    expect(health.body).not.toContain('XXXXSLACKTOKEN');
     // While they are down, the next scale-out does not wait for them: it leaves them to the pass
     // (this instance saw them fail), and still posts to the others at once.
     const before = { slack: capture.received().filter((m) => m.platform === 'slack').length, wecom: capture.received().filter((m) => m.platform === 'wecom').length };
