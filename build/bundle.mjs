@@ -41,29 +41,12 @@ export async function bundle({ entry, outfile, minify = true, sourcemap = false,
  */
 export async function buildFunction(outfile = FUNCTION_OUTFILE, { sourcemap = false } = {}) {
   // `sourcemap`: for finding which module a part of the bundle (or of its code cache) comes from.
-  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, notifySinksBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
+  const main = await bundle({ entry: FUNCTION_ENTRY, outfile, sourcemap, external: ['yaml'], plugins: [redisClientBeside, notifyBeside, builtinsStubbed, sdkClientsTrimmed, sdkClientImportsNarrowed] });
   // ioredis is CommonJS: bundled as the entry, its module.exports are the file's.
   await bundle({ entry: createRequire(import.meta.url).resolve('ioredis'), outfile: join(dirname(outfile), REDIS_CLIENT_FILE), plugins: [redisClientTrimmed] });
-  await bundle({ entry: NOTIFY_SINKS_ENTRY, outfile: join(dirname(outfile), NOTIFY_SINKS_FILE) });
+  await bundle({ entry: NOTIFY_ENTRY, outfile: join(dirname(outfile), NOTIFY_FILE) });
   return main;
 }
-
-/**
- * The notification platforms' sinks (Slack, Feishu, DingTalk, WeCom, the generic webhook: ~15 KB
- * minified, and their share of the code cache, which grows with every byte V8 parses) ship as a
- * file of their own beside index.js, required when the config names a sink
- * (src/notify/sinks/index.ts). Their code is pure (fetch, crypto, the message's layout): the
- * little it shares with the function (message.ts) is copied, holding no state, so two files split
- * no module's identity.
- */
-export const NOTIFY_SINKS_FILE = 'notify-sinks.js';
-const NOTIFY_SINKS_ENTRY = fileURLToPath(new URL('../src/notify/sinks/platforms.ts', import.meta.url));
-const notifySinksBeside = {
-  name: 'notify-sinks-beside',
-  setup(builder) {
-    builder.onResolve({ filter: /^\.\/platforms$/ }, (args) => (/[\\/]src[\\/]notify[\\/]sinks[\\/]index\.ts$/.test(args.importer) ? { path: `./${NOTIFY_SINKS_FILE}`, external: true } : undefined));
-  },
-};
 
 /**
  * The Redis client (ioredis and its dependencies, ~150 KB of a ~500 KB bundle) ships as a file of
@@ -77,6 +60,24 @@ const redisClientBeside = {
   name: 'redis-client-beside',
   setup(builder) {
     builder.onResolve({ filter: /^ioredis$/ }, () => ({ path: `./${REDIS_CLIENT_FILE}`, external: true }));
+  },
+};
+
+/**
+ * What telling the team needs only when there is something to tell (src/notify/on-demand.ts: the
+ * notifier, the outbox's posting, the notice in words with its English and Chinese, and the
+ * platforms' sinks; ~30 KB minified, and their share of the code cache, which grows with every
+ * byte V8 parses) ships as a file of its own beside index.js, required on the first notice or the
+ * first sink the config names. What it shares with the function (the outbox's steps, message.ts)
+ * is copied, holding no state, and it reads errors by shape, not class: two files split no
+ * module's identity.
+ */
+export const NOTIFY_FILE = 'notify.js';
+const NOTIFY_ENTRY = fileURLToPath(new URL('../src/notify/on-demand.ts', import.meta.url));
+const notifyBeside = {
+  name: 'notify-beside',
+  setup(builder) {
+    builder.onResolve({ filter: /[\\/]on-demand$/ }, (args) => (/[\\/]src[\\/]/.test(args.importer) ? { path: `./${NOTIFY_FILE}`, external: true } : undefined));
   },
 };
 

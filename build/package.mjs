@@ -8,8 +8,8 @@
 //                          left out, and the function compiles as usual
 //   ioredis.js             the Redis client, loaded only when SCALEOUT_STORE names a Redis
 //                          (build/bundle.mjs says why it is a file of its own)
-//   notify-sinks.js        the notification platforms' sinks, loaded only when the config names a
-//                          sink (the same)
+//   notify.js              the notices in words and the platforms' sinks, loaded on the first
+//                          notice (the same)
 //   config/scaleout.json   the config named by SCALEOUT_CONFIG now (config/example.yaml by default),
 //                          compiled from YAML to JSON: parsing the YAML would cost every cold start
 //                          ~25 ms on SCF's Node 18.
@@ -29,7 +29,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameS
 import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { buildFunction, NOTIFY_SINKS_FILE, REDIS_CLIENT_FILE } from './bundle.mjs';
+import { buildFunction, NOTIFY_FILE, REDIS_CLIENT_FILE } from './bundle.mjs';
 import { ensureNode18 } from './node18.mjs';
 import { writeZip } from './zip.mjs';
 
@@ -103,7 +103,7 @@ if (!args['no-code-cache']) {
   }
 }
 
-const entries = ['index.js', 'function.js', 'function.cache', REDIS_CLIENT_FILE, NOTIFY_SINKS_FILE, 'config/scaleout.json', 'config/scaleout.validated.json'];
+const entries = ['index.js', 'function.js', 'function.cache', REDIS_CLIENT_FILE, NOTIFY_FILE, 'config/scaleout.json', 'config/scaleout.validated.json'];
 const deflatedWith = await writeZip(
   join(work, 'function.zip'),
   entries.filter((name) => existsSync(join(stage, name))).map((name) => ({ name, data: readFileSync(join(stage, name)) })),

@@ -90,7 +90,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const notifierOf = (): Notifier | undefined =>
     sinks.size === 0
       ? undefined
-      : (notifier ??= (require('./notify/notifier') as typeof import('./notify/notifier')).createNotifier(config, store, sinks, now, async (alias) => {
+      : (notifier ??= (require('./notify/on-demand') as typeof import('./notify/on-demand')).createNotifier(config, store, sinks, now, async (alias) => {
           const cluster = config.clusters.get(alias);
           return cluster === undefined ? undefined : budgetLeftNow(store, config, cluster, now());
         }));

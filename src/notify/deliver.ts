@@ -1,8 +1,6 @@
 import type { NotifyConfig } from '../config/schema';
 import { readValue } from '../core/store-step';
-import { ScaleOutError } from '../errors';
 import type { StateStore } from '../store/state-store';
-import { renderNotice } from './render';
 import type { Notice } from '../core/notice';
 import {
   claimDeliveries,
@@ -19,6 +17,7 @@ import {
   type OutboxIndex,
   type OutboxSummary,
 } from './outbox';
+import { renderNotice } from './render';
 import { sinksFor } from './route';
 import { conversationKeyOf, type Conversation } from './conversation';
 import { CONVERSATION_SINK } from './sinks/conversation';
@@ -290,9 +289,14 @@ class ReportLog {
   readonly undelivered: Array<NotifyReport['undelivered'][number]> = [];
   readonly problems: string[] = [];
 
-  /** A store failure (ScaleOutError) or a bug: either is said in the log line, and neither costs the scale-out or the pass. */
+  /**
+   * A store failure (the error family's code, e.g. StoreUnavailable) or a bug (its name and
+   * message): either is said in the log line, and neither costs the scale-out or the pass. Read by
+   * shape, not class: this module ships in notify.js, beside the function's own errors.ts.
+   */
   problem(error: unknown, what: string): void {
-    this.problems.push(`${what} (${error instanceof ScaleOutError ? error.code : `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`})`);
+    const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+    this.problems.push(`${what} (${typeof e?.code === 'string' ? e.code : `${String(e?.name ?? 'Error')}: ${String(e?.message ?? error)}`})`);
   }
 
   done(): NotifyReport {

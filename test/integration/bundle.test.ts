@@ -91,11 +91,11 @@ describe('the packaged function under Node 18.15', () => {
   const coldStartCodeCache = (stdout: string): unknown =>
     stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'cold start')?.codeCache;
 
-  it('is a valid zip holding the loader, the function and its code cache, the Redis client and the notification sinks beside it, and the packaged config', () => {
+  it('is a valid zip holding the loader, the function and its code cache, the Redis client and the words and sinks of notices beside it, and the packaged config', () => {
     const test = execFileSync('unzip', ['-t', ZIP], { encoding: 'utf8' });
     expect(test).toContain('No errors detected');
     const listing = execFileSync('unzip', ['-Z1', ZIP], { encoding: 'utf8' }).trim().split('\n');
-    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'function.cache', 'function.js', 'index.js', 'ioredis.js', 'notify-sinks.js']);
+    expect(listing.sort()).toEqual(['config/scaleout.json', 'config/scaleout.validated.json', 'function.cache', 'function.js', 'index.js', 'ioredis.js', 'notify.js']);
     // The example config, compiled from YAML to JSON (the function parses no YAML at cold start).
     expect(JSON.parse(readFileSync(join(codeRoot, 'config', 'scaleout.json'), 'utf8'))).toEqual(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
   });
@@ -157,7 +157,7 @@ describe('the packaged function under Node 18.15', () => {
     // One JSON log line per webhook decision on stdout, as SCF's log service collects it; no secret in any.
     const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     const decisions = lines.filter((l) => l.msg === 'scale-out decision');
-    // The example config's sinks, loaded from notify-sinks.js beside the function: their URLs are
+    // The example config's sinks, loaded from notify.js beside the function: their URLs are
     // unset here, so the purchase's notice waits in the outbox, each sink's try naming its variable.
     expect(decisions[0]!.notices).toMatchObject({ queued: [expect.stringMatching(/^bought:cls-nfjdk3n0:/)], pending: expect.arrayContaining([expect.stringContaining('→ team-slack'), expect.stringContaining('→ audit')]) });
     expect(decisions.map((d) => [d.eventId, d.status])).toEqual([

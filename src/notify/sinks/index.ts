@@ -4,14 +4,14 @@ import type { StateStore } from '../../store/state-store';
 import { createConversationSink, CONVERSATION_SINK, type ConversationPoster } from './conversation';
 import type { Sink, SinkFactory, SinkType } from './sink';
 
-/** One factory per platform, by the config's `type`; the platforms' module is required only when the config names a sink. */
-const platforms = () => require('./platforms') as typeof import('./platforms');
+/** One factory per platform, by the config's `type`; their module is required only when the config names a sink (notify/on-demand.ts). */
+const onDemand = () => require('../on-demand') as typeof import('../on-demand');
 const FACTORIES: Record<SinkType, () => SinkFactory> = {
-  slack: () => platforms().createSlackSink,
-  feishu: () => platforms().createFeishuSink,
-  dingtalk: () => platforms().createDingtalkSink,
-  wecom: () => platforms().createWecomSink,
-  webhook: () => platforms().createWebhookSink,
+  slack: () => onDemand().createSlackSink,
+  feishu: () => onDemand().createFeishuSink,
+  dingtalk: () => onDemand().createDingtalkSink,
+  wecom: () => onDemand().createWecomSink,
+  webhook: () => onDemand().createWebhookSink,
 };
 
 /**
