@@ -1,0 +1,205 @@
+/**
+ * Giving back what the function bought (issue 19): which of its nodes go, and how each goes, as
+ * pure decisions over data the pass reads (the purchase records, the cluster's nodes and pods from
+ * the Kubernetes API). The I/O (cordon, evict, DeleteClusterInstances) is the pass's; every step is
+ * one a pass takes at most once, claimed in the record like the rest of a purchase's life.
+ *
+ * Which nodes: only the function's own (its label on the node AND its record), newest first (Tencent
+ * Auto Scaling's NEWEST_INSTANCE), never below the floor, never more disrupted at once than the
+ * disruption budget, never one an operator protected (Karpenter's `karpenter.sh/do-not-disrupt`,
+ * cluster-autoscaler's `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"`), never
+ * within the scale-in delay after the function's last purchase in the cluster (cluster-autoscaler's
+ * scale-down-delay-after-add, 10 min), and only while what remains would stay below
+ * `keepRequestedBelow` of its allocatable CPU and memory requested by pods (the guard against
+ * releasing the very nodes an alarm's load needs: cluster-autoscaler's scale-down-utilization-
+ * threshold, 0.5, is the same idea per node).
+ *
+ * How each goes, a state per instance, advanced one step per pass:
+ *
+ *   cordoned ─▶ draining ─▶ deleting ─▶ released
+ *      │            │  └─ a pod's eviction refused (429: a PodDisruptionBudget): tried next pass
+ *      │            └──── drain time over: left cordoned, said (never forced unless the rule says)
+ *      └─ the high alarm fires again while it drains: uncordoned, back in service (`restored`)
+ */
+
+/** A node the function may give back: its own, recorded, running. */
+export interface ReleaseCandidate {
+  readonly instanceId: string;
+  readonly purchaseId: string;
+  readonly clusterId: string;
+  /** When it joined (or was bought): newest go first. */
+  readonly since: number;
+  /** The Kubernetes node, when the API lists it (matched by spec.providerID). */
+  readonly node?: NodeView;
+}
+
+/** What the pass reads of a node (the Kubernetes API's Node). */
+export interface NodeView {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly unschedulable: boolean;
+  /** Allocatable, in millicores and bytes. */
+  readonly allocatable: { readonly cpuMillis: number; readonly memoryBytes: number };
+}
+
+/** The cluster's load as the guard sees it: every schedulable node's allocatable and what pods request on each. */
+export interface ClusterLoad {
+  /** Per node name: allocatable and requested (pods not finished), in millicores and bytes. */
+  readonly nodes: ReadonlyMap<string, { readonly allocatable: { readonly cpuMillis: number; readonly memoryBytes: number }; readonly requested: { readonly cpuMillis: number; readonly memoryBytes: number } }>;
+}
+
+export interface ReleasePolicy {
+  /** The function's nodes never fewer than this in the cluster (0: all may go). */
+  readonly floor: number;
+  /** At most this many of the function's nodes being given back at once (cordoned, draining, deleting). */
+  readonly maxDisrupted: number;
+  /** Release only while the remaining nodes stay below this share of allocatable CPU and memory requested (0..1); undefined: no guard. */
+  readonly keepRequestedBelow?: number;
+  /** No release within this long of the function's last purchase in the cluster. */
+  readonly delayAfterPurchaseMs: number;
+}
+
+/** Why a node the ask would have taken stays. */
+export type HeldReason = 'floor' | 'disruption-budget' | 'protected' | 'guard' | 'delay-after-purchase' | 'not-in-cluster';
+
+export interface ReleasePlan {
+  /** The nodes to start giving back now, newest first. */
+  readonly release: readonly ReleaseCandidate[];
+  /** What the ask wanted but stays, and why (for the answer, the log and `--dry-run`). */
+  readonly held: ReadonlyArray<{ readonly instanceId: string; readonly reason: HeldReason; readonly detail: string }>;
+}
+
+/** The annotations by which an operator says "do not take this node" (Karpenter, cluster-autoscaler). */
+export const DO_NOT_DISRUPT: ReadonlyArray<readonly [string, string | undefined]> = [
+  ['karpenter.sh/do-not-disrupt', 'true'],
+  ['cluster-autoscaler.kubernetes.io/scale-down-disabled', 'true'],
+];
+
+/**
+ * Which of `candidates` to start giving back for an ask of `count` nodes (Infinity: all it may).
+ * `releasing`: how many of the function's nodes in the cluster are being given back already (they
+ * count against the disruption budget and are not candidates). `lastPurchaseAt`: the function's
+ * newest purchase in the cluster. Linear in the candidates (sorted once).
+ */
+export function planRelease(candidates: readonly ReleaseCandidate[], count: number, releasing: number, policy: ReleasePolicy, load: ClusterLoad | undefined, lastPurchaseAt: number | undefined, now: number): ReleasePlan {
+  const newestFirst = [...candidates].sort((a, b) => b.since - a.since || (a.instanceId < b.instanceId ? 1 : -1));
+  const held: Array<ReleasePlan['held'][number]> = [];
+  const hold = (c: ReleaseCandidate, reason: HeldReason, detail: string) => held.push({ instanceId: c.instanceId, reason, detail });
+  if (lastPurchaseAt !== undefined && now - lastPurchaseAt < policy.delayAfterPurchaseMs) {
+    const until = new Date(lastPurchaseAt + policy.delayAfterPurchaseMs).toISOString();
+    for (const c of newestFirst.slice(0, Math.min(count, newestFirst.length))) hold(c, 'delay-after-purchase', `the function bought in this cluster less than ${Math.round(policy.delayAfterPurchaseMs / 60_000)} min ago; not before ${until}`);
+    return { release: [], held };
+  }
+  const owned = candidates.length + releasing;
+  // Of the function's nodes, how many may go at all (the floor), and how many at once (the budget).
+  let room = Math.min(owned - policy.floor, policy.maxDisrupted - releasing);
+  // The guard's running totals: what remains if the chosen nodes go.
+  const totals = load === undefined ? undefined : sumLoad(load);
+  const release: ReleaseCandidate[] = [];
+  for (const c of newestFirst) {
+    if (release.length >= count) break;
+    if (c.node === undefined) {
+      hold(c, 'not-in-cluster', 'the Kubernetes API does not list its node (matched by providerID)');
+      continue;
+    }
+    const protection = DO_NOT_DISRUPT.find(([key, value]) => c.node!.annotations[key] !== undefined && (value === undefined || c.node!.annotations[key] === value));
+    if (protection !== undefined) {
+      hold(c, 'protected', `annotated ${protection[0]}=${c.node.annotations[protection[0]]}`);
+      continue;
+    }
+    if (room <= 0) {
+      const floorBinds = owned - policy.floor <= policy.maxDisrupted - releasing;
+      hold(c, floorBinds ? 'floor' : 'disruption-budget', floorBinds ? `the function keeps at least ${policy.floor} of its nodes in the cluster` : `at most ${policy.maxDisrupted} of its nodes are given back at once (${releasing} already)`);
+      continue;
+    }
+    if (totals !== undefined && policy.keepRequestedBelow !== undefined) {
+      const node = load!.nodes.get(c.node.name);
+      const after = node === undefined ? totals : { cpu: totals.cpu - node.allocatable.cpuMillis, memory: totals.memory - node.allocatable.memoryBytes, cpuRequested: totals.cpuRequested, memoryRequested: totals.memoryRequested };
+      const cpuShare = after.cpu > 0 ? after.cpuRequested / after.cpu : Infinity;
+      const memoryShare = after.memory > 0 ? after.memoryRequested / after.memory : Infinity;
+      if (cpuShare >= policy.keepRequestedBelow || memoryShare >= policy.keepRequestedBelow) {
+        hold(c, 'guard', `without it the cluster's pods would request ${percent(cpuShare)} of the CPU and ${percent(memoryShare)} of the memory left, not below ${percent(policy.keepRequestedBelow)}`);
+        // An older node may be smaller: it is weighed in turn.
+        continue;
+      }
+      totals.cpu = after.cpu;
+      totals.memory = after.memory;
+    }
+    release.push(c);
+    room--;
+  }
+  return { release, held };
+}
+
+function sumLoad(load: ClusterLoad): { cpu: number; memory: number; cpuRequested: number; memoryRequested: number } {
+  let cpu = 0;
+  let memory = 0;
+  let cpuRequested = 0;
+  let memoryRequested = 0;
+  for (const n of load.nodes.values()) {
+    cpu += n.allocatable.cpuMillis;
+    memory += n.allocatable.memoryBytes;
+    cpuRequested += n.requested.cpuMillis;
+    memoryRequested += n.requested.memoryBytes;
+  }
+  return { cpu, memory, cpuRequested, memoryRequested };
+}
+
+function percent(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)} %` : 'all';
+}
+
+/** One node's way out, kept in its purchase's record (per instance). */
+export interface InstanceRelease {
+  readonly state: 'cordoned' | 'draining' | 'deleting' | 'released' | 'stuck' | 'restored';
+  /** Why it is given back: the low alarm's rule, a resolution, a lease, a command. */
+  readonly reason: string;
+  readonly startedAt: number;
+  /** The drain gives up after this (then `stuck`: left cordoned, said; forced only if `force`). */
+  readonly drainUntil: number;
+  readonly force?: true;
+  readonly nodeName: string;
+  /** Pods whose eviction was refused last pass (429), and how often in all. */
+  readonly refusals?: number;
+  readonly lastError?: string;
+  readonly releasedAt?: number;
+}
+
+/** What a pass sees of a node being given back. */
+export interface DrainView {
+  /** The node still exists in the Kubernetes API. */
+  readonly nodeListed: boolean;
+  readonly unschedulable: boolean;
+  /** Pods on it that a drain must evict: not DaemonSet-managed, not mirror pods, not finished. */
+  readonly podsToEvict: ReadonlyArray<{ readonly namespace: string; readonly name: string; readonly terminating: boolean }>;
+}
+
+/** What the pass does next for one node, as data. */
+export type DrainStep =
+  | { readonly kind: 'cordon' }
+  | { readonly kind: 'evict'; readonly pods: ReadonlyArray<{ readonly namespace: string; readonly name: string }> }
+  | { readonly kind: 'wait'; readonly why: string }
+  | { readonly kind: 'delete' }
+  | { readonly kind: 'stuck'; readonly why: string }
+  | { readonly kind: 'done' };
+
+/**
+ * The next step for a node on its way out, from its state and what the pass sees now. A pass takes
+ * one step per node; what fails (an API error, a refused eviction) is tried again by the next pass.
+ */
+export function nextDrainStep(release: InstanceRelease, view: DrainView, now: number): DrainStep {
+  if (release.state === 'released' || release.state === 'restored') return { kind: 'done' };
+  if (release.state === 'deleting') return { kind: 'delete' };
+  // Gone from Kubernetes already (deleted by someone, or the deletion's answer was lost): only TKE's side is left.
+  if (!view.nodeListed) return { kind: 'delete' };
+  if (!view.unschedulable) return { kind: 'cordon' };
+  const live = view.podsToEvict.filter((p) => !p.terminating);
+  if (view.podsToEvict.length === 0) return { kind: 'delete' };
+  if (now >= release.drainUntil) {
+    if (release.force === true) return { kind: 'delete' };
+    return { kind: 'stuck', why: `${view.podsToEvict.length} pod(s) still on it after the drain's time: ${view.podsToEvict.slice(0, 5).map((p) => `${p.namespace}/${p.name}`).join(', ')}` };
+  }
+  if (live.length === 0) return { kind: 'wait', why: `${view.podsToEvict.length} pod(s) terminating` };
+  return { kind: 'evict', pods: live.map(({ namespace, name }) => ({ namespace, name })) };
+}

@@ -1,0 +1,84 @@
+import { nextDrainStep, planRelease, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
+
+/**
+ * Which of the function's nodes go, and each one's next step, as pure decisions. The defaults the
+ * policy mirrors: cluster-autoscaler's scale-down-delay-after-add (10 min) and
+ * scale-down-utilization-threshold (0.5, per node; here 0.7 over what remains), Karpenter's
+ * disruption budget (nodes: 10 %) and `karpenter.sh/do-not-disrupt`, cluster-autoscaler's
+ * `cluster-autoscaler.kubernetes.io/scale-down-disabled` (kubernetes/autoscaler FAQ.md;
+ * karpenter.sh disruption docs), Tencent Auto Scaling's NEWEST_INSTANCE.
+ */
+const T0 = Date.UTC(2026, 11, 7, 4, 0, 0);
+const MIN = 60_000;
+const GiB = 2 ** 30;
+const policy: ReleasePolicy = { floor: 0, maxDisrupted: 10, keepRequestedBelow: 0.7, delayAfterPurchaseMs: 10 * MIN };
+const node = (name: string, annotations: Record<string, string> = {}) => ({ name, labels: { 'tke-scaleout/owner': 'tke-scaleout' }, annotations, unschedulable: false, allocatable: { cpuMillis: 4000, memoryBytes: 8 * GiB } });
+const candidate = (id: string, since: number, annotations?: Record<string, string>): ReleaseCandidate => ({ instanceId: id, purchaseId: `p-${id}`, clusterId: 'cls-1', since, node: node(`10.0.0.${id.slice(-1)}`, annotations) });
+/** `n` nodes of 4 CPU / 8 GiB, the given millicores requested on each. */
+const load = (nodes: Array<[string, number]>): ClusterLoad => ({ nodes: new Map(nodes.map(([name, cpu]) => [name, { allocatable: { cpuMillis: 4000, memoryBytes: 8 * GiB }, requested: { cpuMillis: cpu, memoryBytes: GiB } }])) });
+
+describe('planRelease', () => {
+  const three = [candidate('ins-1', T0 - 50 * MIN), candidate('ins-3', T0 - 30 * MIN), candidate('ins-2', T0 - 40 * MIN)];
+
+  it('newest first, as many as asked', () => {
+    const plan = planRelease(three, 2, 0, { ...policy, keepRequestedBelow: undefined }, undefined, T0 - 30 * MIN, T0);
+    expect(plan.release.map((c) => c.instanceId)).toEqual(['ins-3', 'ins-2']);
+    expect(plan.held).toEqual([]);
+  });
+
+  it('nothing within the delay after the last purchase in the cluster (a flapping alarm keeps its nodes)', () => {
+    const plan = planRelease(three, 2, 0, policy, undefined, T0 - 5 * MIN, T0);
+    expect(plan.release).toEqual([]);
+    expect(plan.held.map((h) => [h.instanceId, h.reason])).toEqual([['ins-3', 'delay-after-purchase'], ['ins-2', 'delay-after-purchase']]);
+    expect(plan.held[0]!.detail).toContain(new Date(T0 + 5 * MIN).toISOString());
+  });
+
+  it('the floor and the disruption budget, counting what is being given back already', () => {
+    expect(planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 2 }, undefined, undefined, T0).release.map((c) => c.instanceId)).toEqual(['ins-3']);
+    const budget = planRelease(three, Infinity, 1, { ...policy, keepRequestedBelow: undefined, maxDisrupted: 2 }, undefined, undefined, T0);
+    expect(budget.release.map((c) => c.instanceId)).toEqual(['ins-3']);
+    expect(budget.held.map((h) => h.reason)).toEqual(['disruption-budget', 'disruption-budget']);
+    const floor = planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 3 }, undefined, undefined, T0);
+    expect(floor.held.map((h) => h.reason)).toEqual(['floor', 'floor', 'floor']);
+  });
+
+  it('never a node an operator protected, nor one Kubernetes does not list', () => {
+    const protectedOnes = [candidate('ins-4', T0 - 10 * MIN, { 'karpenter.sh/do-not-disrupt': 'true' }), candidate('ins-5', T0 - 11 * MIN, { 'cluster-autoscaler.kubernetes.io/scale-down-disabled': 'true' }), { ...candidate('ins-6', T0 - 12 * MIN), node: undefined }, candidate('ins-1', T0 - 50 * MIN)];
+    const plan = planRelease(protectedOnes, Infinity, 0, { ...policy, keepRequestedBelow: undefined }, undefined, undefined, T0);
+    expect(plan.release.map((c) => c.instanceId)).toEqual(['ins-1']);
+    expect(plan.held.map((h) => [h.instanceId, h.reason])).toEqual([['ins-4', 'protected'], ['ins-5', 'protected'], ['ins-6', 'not-in-cluster']]);
+  });
+
+  it('the guard: only while what remains stays below keepRequestedBelow of its allocatable requested', () => {
+    // 5 nodes of 4 CPU; pods request 10 CPU in all. Without 1 node: 10/16 = 62 % < 70 %; without 2: 10/12 = 83 %.
+    const cluster = load([['10.0.0.1', 2000], ['10.0.0.2', 2000], ['10.0.0.3', 2000], ['10.0.0.8', 2000], ['10.0.0.9', 2000]]);
+    const plan = planRelease(three, Infinity, 0, policy, cluster, undefined, T0);
+    expect(plan.release.map((c) => c.instanceId)).toEqual(['ins-3']);
+    expect(plan.held.map((h) => [h.instanceId, h.reason])).toEqual([['ins-2', 'guard'], ['ins-1', 'guard']]);
+    expect(plan.held[0]!.detail).toBe("without it the cluster's pods would request 83 % of the CPU and 21 % of the memory left, not below 70 %");
+  });
+});
+
+describe('nextDrainStep', () => {
+  const release: InstanceRelease = { state: 'cordoned', reason: 'low alarm', startedAt: T0, drainUntil: T0 + 10 * MIN, nodeName: '10.0.0.3' };
+  const pod = (name: string, terminating = false) => ({ namespace: 'web', name, terminating });
+
+  it('cordon, evict what is left (not what is terminating), wait, then delete', () => {
+    expect(nextDrainStep(release, { nodeListed: true, unschedulable: false, podsToEvict: [pod('a')] }, T0)).toEqual({ kind: 'cordon' });
+    expect(nextDrainStep(release, { nodeListed: true, unschedulable: true, podsToEvict: [pod('a'), pod('b', true)] }, T0)).toEqual({ kind: 'evict', pods: [{ namespace: 'web', name: 'a' }] });
+    expect(nextDrainStep(release, { nodeListed: true, unschedulable: true, podsToEvict: [pod('b', true)] }, T0)).toEqual({ kind: 'wait', why: '1 pod(s) terminating' });
+    expect(nextDrainStep(release, { nodeListed: true, unschedulable: true, podsToEvict: [] }, T0)).toEqual({ kind: 'delete' });
+  });
+
+  it('the drain time over: stuck (left cordoned), unless the rule forces it', () => {
+    const view = { nodeListed: true, unschedulable: true, podsToEvict: [pod('guarded')] };
+    expect(nextDrainStep(release, view, T0 + 10 * MIN)).toEqual({ kind: 'stuck', why: '1 pod(s) still on it after the drain\'s time: web/guarded' });
+    expect(nextDrainStep({ ...release, force: true }, view, T0 + 10 * MIN)).toEqual({ kind: 'delete' });
+  });
+
+  it('a node Kubernetes no longer lists, or one already being deleted: TKE\'s side is all that is left', () => {
+    expect(nextDrainStep(release, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'delete' });
+    expect(nextDrainStep({ ...release, state: 'deleting' }, { nodeListed: true, unschedulable: true, podsToEvict: [pod('a')] }, T0)).toEqual({ kind: 'delete' });
+    expect(nextDrainStep({ ...release, state: 'released' }, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
+  });
+});
