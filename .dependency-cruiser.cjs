@@ -23,8 +23,8 @@ const LAYERS = [
   },
   {
     name: 'adapters',
-    what: 'the adapters (tke, store, tencentcloud, auth, http, log): they may use one another, never in a cycle, and know nothing of config, rules, senders or the lifecycle',
-    path: ['^src/(tke|store|tencentcloud|auth|http|log)/'],
+    what: 'the adapters (tke, store, tencentcloud, kubernetes, auth, http, log): they may use one another, never in a cycle, and know nothing of config, rules, senders or the lifecycle',
+    path: ['^src/(tke|store|tencentcloud|kubernetes|auth|http|log)/'],
   },
   {
     name: 'config',

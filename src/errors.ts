@@ -220,6 +220,16 @@ export class TkeReadError extends ScaleOutError {
 }
 
 /**
+ * 503: a call to a cluster's Kubernetes API failed (unreachable, timed out, or answered an error):
+ * what was being done to a node is tried again by the next pass. Names the call and the status.
+ */
+export class KubeApiError extends ScaleOutError {
+  constructor(what: string, status: number | undefined, detail: string) {
+    super(503, 'KubeApiFailed', `the Kubernetes API failed: ${what}: ${status !== undefined ? `HTTP ${status}: ` : ''}${detail}`, { details: { ...(status !== undefined && { status }) } });
+  }
+}
+
+/**
  * A CreateClusterInstances call that did not succeed. `status` comes from the classification in
  * `tke/tke-errors.ts`; the body carries TKE's own code, message and RequestId so that a human can
  * take it to Tencent support.
