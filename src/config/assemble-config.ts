@@ -1,5 +1,6 @@
 import { parsePath, pathProblem } from '../core/json-path';
-import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, TemplateConfig } from '../core/model';
+import type { ClusterConfig, ParamSpec, ParamTarget, ParamWrite, ReleaseSettings, TemplateConfig } from '../core/model';
+import { durationSeconds } from './duration';
 import type { Config } from './config';
 import { costBudgetProblems, countBudgetProblems, currencyProblems, markProblems, notifyProblems, replayFloorProblems, ruleProblems, ttlCoversWindowsProblems } from './cross-field-checks';
 import type { RawConfig } from './schema';
@@ -24,6 +25,8 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
       region: c.region,
       throttle: { ...raw.throttle, ...c.throttle },
       ...(c.costBudget !== undefined && { costBudget: c.costBudget }),
+      ...(c.kubernetes !== undefined && { kubernetes: c.kubernetes }),
+      release: releaseSettingsOf({ ...raw.release, ...c.release }),
     });
   }
 
@@ -77,6 +80,18 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
     pricing: raw.pricing,
     ...(raw.health !== undefined && { health: raw.health }),
     ...(raw.notify !== undefined && { notify: raw.notify }),
+  };
+}
+
+/** The release settings as the core reads them: durations in seconds. */
+function releaseSettingsOf(r: RawConfig['release']): ReleaseSettings {
+  return {
+    floor: r.floor,
+    maxDisrupted: r.maxDisrupted,
+    keepRequestedBelow: r.keepRequestedBelow,
+    delayAfterPurchaseSeconds: durationSeconds(r.delayAfterPurchase),
+    drainTimeoutSeconds: durationSeconds(r.drainTimeout),
+    force: r.force,
   };
 }
 

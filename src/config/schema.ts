@@ -35,6 +35,17 @@ const secretEnv = z.union([envVarName, z.array(envVarName).min(1).max(4)]);
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
+/** A duration as Alertmanager writes one (30s, 10m, 1h), from `minSeconds` to `maxSeconds`. */
+function durationSchema(minSeconds: number, maxSeconds: number) {
+  return z
+    .string()
+    .regex(/^\d{1,6}(s|m|h)$/, 'must be a duration such as 30s, 10m or 1h')
+    .refine((d) => {
+      const seconds = durationSeconds(d);
+      return seconds >= minSeconds && seconds <= maxSeconds;
+    }, `must be from ${minSeconds} s to ${maxSeconds / 3600} h`);
+}
+
 /** Throttle rules (core/throttle.ts). Top level: the defaults; a cluster or template overrides any of them. */
 const throttleRuleFields = {
   /** No scale-out within this long of the last success (AWS and Tencent Auto Scaling default: 300). */
@@ -79,6 +90,50 @@ export const costBudgetSchema = z
   })
   .refine((b) => b.hourly !== undefined || b.prepaid !== undefined, 'set hourly (pay-as-you-go run-rate per hour) or prepaid (total), or both');
 
+/**
+ * How the function reaches a cluster's Kubernetes API to give nodes back (kubernetes/kube-api.ts):
+ * its endpoint (the intranet one, from a function in the cluster's VPC) and a bearer token with the
+ * least RBAC (docs/DEPLOY.md), both secrets in env vars like every other; the cluster's CA too.
+ */
+const kubernetesAccessSchema = z.strictObject({
+  /** https://<the cluster's intranet API endpoint> (http only for a local stand-in). */
+  serverEnv: envVarName,
+  tokenEnv: envVarName,
+  /** The cluster's CA, PEM (or the kubeconfig's base64 certificate-authority-data). Absent: the system's CAs. */
+  caEnv: envVarName.optional(),
+});
+
+/**
+ * Giving the function's nodes back (core/release.ts): top level, the defaults; a cluster overrides
+ * any of them. The defaults are cluster-autoscaler's (FAQ.md: scale-down-delay-after-add 10 min,
+ * max-graceful-termination-sec 600) and Karpenter's (disruption budget nodes: 10 %).
+ */
+const releaseFields = {
+  /** The function's nodes in the cluster never fewer than this. */
+  floor: z.number().int().min(0).max(10_000),
+  /** Of the function's nodes in the cluster, at most this many given back at once: a count, or a share like "10%". */
+  maxDisrupted: z.union([z.number().int().min(1).max(10_000), z.string().regex(/^([1-9]\d?|100)%$/, 'a share such as "10%"')]),
+  /** Release only while what remains stays below this share of allocatable CPU and memory requested by pods; false: no guard. */
+  keepRequestedBelow: z.union([z.number().gt(0).max(1), z.literal(false)]),
+  /** No release within this long of the function's last purchase in the cluster. */
+  delayAfterPurchase: durationSchema(0, 86_400),
+  /** A node's drain gives up after this: it stays cordoned and the team is told, unless `force`. */
+  drainTimeout: durationSchema(30, 86_400),
+  /** After drainTimeout, delete the node anyway (its pods are killed without their PodDisruptionBudget). */
+  force: z.boolean(),
+};
+export const RELEASE_DEFAULTS = { floor: 0, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchase: '10m', drainTimeout: '10m', force: false } as const;
+const releaseDefaultsSchema = z
+  .strictObject({
+    floor: releaseFields.floor.default(RELEASE_DEFAULTS.floor),
+    maxDisrupted: releaseFields.maxDisrupted.default(RELEASE_DEFAULTS.maxDisrupted),
+    keepRequestedBelow: releaseFields.keepRequestedBelow.default(RELEASE_DEFAULTS.keepRequestedBelow),
+    delayAfterPurchase: releaseFields.delayAfterPurchase.default(RELEASE_DEFAULTS.delayAfterPurchase),
+    drainTimeout: releaseFields.drainTimeout.default(RELEASE_DEFAULTS.drainTimeout),
+    force: releaseFields.force.default(RELEASE_DEFAULTS.force),
+  })
+  .prefault({});
+
 export const clusterSchema = z.strictObject({
   clusterId: z.string().regex(/^cls-[a-z0-9]{8}$/, 'must be a TKE cluster ID such as cls-e55paxnt'),
   region: z.string().regex(/^[a-z]{2}-[a-z]+(-[a-z0-9]+)*$/, 'must be a Tencent Cloud region such as ap-guangzhou'),
@@ -86,6 +141,10 @@ export const clusterSchema = z.strictObject({
   throttle: throttleOverrideSchema.optional(),
   /** Money its scale-outs may commit per window; absent: nodes are the only budget. */
   costBudget: costBudgetSchema.optional(),
+  /** Its Kubernetes API, to give nodes back drained; absent: the function never gives this cluster's nodes back. */
+  kubernetes: kubernetesAccessSchema.optional(),
+  /** Overrides of the top-level `release` for this cluster. */
+  release: z.strictObject(releaseFields).partial().optional(),
 });
 
 const paramPath = z
@@ -358,14 +417,7 @@ export { ALERT_SOURCES, type AlertSourceName } from './alert-sources';
 const matchValue = z.union([z.string(), z.array(z.string()).min(1)]);
 
 /** A duration as Alertmanager writes one: 30s, 10m, 1h (seconds, minutes, hours), within bounds. */
-const duration = (minSeconds: number, maxSeconds: number) =>
-  z
-    .string()
-    .regex(/^\d{1,6}(s|m|h)$/, 'must be a duration such as 30s, 10m or 1h')
-    .refine((d) => {
-      const seconds = durationSeconds(d);
-      return seconds >= minSeconds && seconds <= maxSeconds;
-    }, `must be from ${minSeconds} s to ${maxSeconds / 3600} h`);
+const duration = durationSchema;
 
 /**
  * Step sizes (rules/sizing.ts), as AWS step adjustments (StepAdjustment, docs.aws.amazon.com/
@@ -559,6 +611,8 @@ export const configSchema = z.strictObject({
   health: z.strictObject({ tokenEnv: secretEnv }).optional(),
   /** Notices to the team's channels (notify/): absent, the function tells no one but its log. */
   notify: notifySchema.optional(),
+  /** Giving the function's nodes back, drained (core/release.ts): the defaults every cluster with `kubernetes` uses. */
+  release: releaseDefaultsSchema,
   idempotency: z
     .strictObject({
       /**

@@ -25,6 +25,10 @@ export interface ClusterConfig {
   readonly throttle: ThrottleRules;
   /** The money its scale-outs may commit per window (core/cost-budget.ts); absent: counted in nodes only. */
   readonly costBudget?: CostBudget;
+  /** How its Kubernetes API is reached (env var names); absent: its nodes are never given back. */
+  readonly kubernetes?: { readonly serverEnv: string; readonly tokenEnv: string; readonly caEnv?: string };
+  /** Giving its nodes back (core/release.ts): the top-level `release` with its overrides. */
+  readonly release: ReleaseSettings;
 }
 
 /**
@@ -103,4 +107,15 @@ export interface Catalog {
   readonly templates: ReadonlyMap<string, TemplateConfig>;
   /** Who bought it, on every node's labels and instance's tags (core/marks.ts). */
   readonly purchases: { readonly owner: string };
+}
+
+/** How a cluster's nodes are given back (config `release`, core/release.ts). */
+export interface ReleaseSettings {
+  readonly floor: number;
+  /** A count, or a share of the function's nodes in the cluster ("10%"). */
+  readonly maxDisrupted: number | string;
+  readonly keepRequestedBelow: number | false;
+  readonly delayAfterPurchaseSeconds: number;
+  readonly drainTimeoutSeconds: number;
+  readonly force: boolean;
 }

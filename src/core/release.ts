@@ -1,3 +1,5 @@
+import type { ReleaseSettings } from './model';
+
 /**
  * Giving back what the function bought (issue 19): which of its nodes go, and how each goes, as
  * pure decisions over data the pass reads (the purchase records, the cluster's nodes and pods from
@@ -58,6 +60,20 @@ export interface ReleasePolicy {
   readonly keepRequestedBelow?: number;
   /** No release within this long of the function's last purchase in the cluster. */
   readonly delayAfterPurchaseMs: number;
+}
+
+/**
+ * The policy for a cluster whose function's nodes number `owned` (being given back included): a
+ * share in `maxDisrupted` ("10%") rounds up, at least one node (Karpenter's budgets round the same way).
+ */
+export function releasePolicyOf(settings: ReleaseSettings, owned: number): ReleasePolicy {
+  const share = typeof settings.maxDisrupted === 'string' ? Number(settings.maxDisrupted.replace('%', '')) / 100 : undefined;
+  return {
+    floor: settings.floor,
+    maxDisrupted: share === undefined ? (settings.maxDisrupted as number) : Math.max(1, Math.ceil(owned * share)),
+    ...(settings.keepRequestedBelow !== false && { keepRequestedBelow: settings.keepRequestedBelow }),
+    delayAfterPurchaseMs: settings.delayAfterPurchaseSeconds * 1000,
+  };
 }
 
 /** Why a node the ask would have taken stays. */

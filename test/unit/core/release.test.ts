@@ -1,4 +1,4 @@
-import { nextDrainStep, planRelease, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
+import { nextDrainStep, planRelease, releasePolicyOf, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
 
 /**
  * Which of the function's nodes go, and each one's next step, as pure decisions. The defaults the
@@ -80,5 +80,14 @@ describe('nextDrainStep', () => {
     expect(nextDrainStep(release, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'delete' });
     expect(nextDrainStep({ ...release, state: 'deleting' }, { nodeListed: true, unschedulable: true, podsToEvict: [pod('a')] }, T0)).toEqual({ kind: 'delete' });
     expect(nextDrainStep({ ...release, state: 'released' }, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
+  });
+});
+
+describe('releasePolicyOf', () => {
+  it('a share of the function\'s nodes rounds up, at least one; durations in ms; the guard off with false', () => {
+    const settings = { floor: 1, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchaseSeconds: 600, drainTimeoutSeconds: 600, force: false } as const;
+    expect(releasePolicyOf(settings, 25)).toEqual({ floor: 1, maxDisrupted: 3, keepRequestedBelow: 0.7, delayAfterPurchaseMs: 600_000 });
+    expect(releasePolicyOf(settings, 3).maxDisrupted).toBe(1);
+    expect(releasePolicyOf({ ...settings, maxDisrupted: 4, keepRequestedBelow: false }, 3)).toEqual({ floor: 1, maxDisrupted: 4, delayAfterPurchaseMs: 600_000 });
   });
 });
