@@ -4,6 +4,7 @@ import type { CostKind } from './model';
 import type { ScaleOutOrigin } from './scale-out-request';
 import type { Offering } from './sold-out';
 import type { StoreStep } from './store-step';
+import type { InstanceRelease } from './release';
 
 /**
  * A purchase: one call that may have bought nodes (created, or its outcome unknown), owned by the
@@ -78,6 +79,8 @@ export interface InstanceStatus {
   /** Deletions that failed so far, and the last one's error: retried on the next pass. */
   readonly cleanupFailures?: number;
   readonly cleanupError?: string;
+  /** Being given back, or given back (core/release.ts): its drain's state. */
+  readonly release?: InstanceRelease;
 }
 
 /**
@@ -165,6 +168,8 @@ export interface PurchaseIndexEntry {
    * until it ends, or until a pass finds its record gone.
    */
   readonly expiresAt?: number;
+  /** Ended ready, and some of its nodes still run as the function's: the pass that gives nodes back reads it. */
+  readonly live?: boolean;
 }
 
 export interface PurchaseIndex {
@@ -219,10 +224,31 @@ export function storePurchase(current: PurchaseRecord | undefined, fresh: Purcha
 
 /**
  * Kept for the retention after its last change while open (every write refreshes it), and for the
- * retention after it ended.
+ * retention after it ended; but while any of its nodes runs in the cluster (it ended ready, and not
+ * every node was given back), for as long as a node may live: a node is given back only if the
+ * function has its record (core/release.ts).
  */
 export function purchaseExpiry(record: PurchaseRecord, now: number, retentionMs: number): number {
-  return (record.endedAt ?? now) + retentionMs;
+  if (liveInstancesOf(record).length > 0) return now + LIVE_KEEP_MS;
+  return Math.max((record.endedAt ?? now) + retentionMs, releasedAtOf(record) + retentionMs);
+}
+
+/** How long the record of a purchase whose nodes run is kept from its last write: longer than a node is expected to live. */
+export const LIVE_KEEP_MS = 400 * 86_400_000;
+
+/**
+ * The instances of a purchase that ended ready and still run in the cluster as the function's: not
+ * cleaned up, not given back (one on its way out still counts: its record must outlive its drain).
+ */
+export function liveInstancesOf(record: PurchaseRecord): string[] {
+  if (record.state !== 'ready') return [];
+  return Object.entries(record.instances ?? {})
+    .filter(([, i]) => i.state === 'running' && i.cleanup === undefined && i.release?.state !== 'released')
+    .map(([id]) => id);
+}
+
+function releasedAtOf(record: PurchaseRecord): number {
+  return Math.max(0, ...Object.values(record.instances ?? {}).map((i) => i.release?.releasedAt ?? 0));
 }
 
 /**
@@ -233,7 +259,10 @@ export function indexPurchase(current: PurchaseIndex | undefined, entry: Purchas
   const stored = entriesOf(current);
   const live = stored.filter((e) => e.id !== entry.id && (e.expiresAt ?? Infinity) > now);
   const existing = stored.find((e) => e.id === entry.id);
-  const merged: PurchaseIndexEntry = existing === undefined ? entry : { ...existing, ...(entry.endedAt !== undefined && { endedAt: entry.endedAt }), ...(entry.expiresAt !== undefined && { expiresAt: entry.expiresAt }) };
+  const known = existing === undefined ? entry : { ...existing, ...(entry.endedAt !== undefined && { endedAt: entry.endedAt }), ...(entry.expiresAt !== undefined && { expiresAt: entry.expiresAt }) };
+  // `live` as the entry says it now: set while nodes run, gone once none does.
+  const { live: _was, ...rest } = known;
+  const merged: PurchaseIndexEntry = entry.live === true ? { ...rest, live: true } : entry.live === false ? rest : known;
   if (existing !== undefined && live.length === stored.length - 1 && JSON.stringify(existing) === JSON.stringify(merged)) return { write: { kind: 'keep' }, result: undefined };
   const entries = [...live, merged].sort((a, b) => a.at - b.at);
   while (entries.length > MAX_INDEXED_PURCHASES) {

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load-config';
 import { planCleanup, recordCleanup, refundOf, type CvmView, type DeletionOutcome } from '../core/cleanup';
 import { costScopesOf, refundMoney, type CostState } from '../core/cost-budget';
-import { followPurchase, releaseHold, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, NOT_LISTED_GRACE_MS, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
+import { followPurchase, liveInstancesOf, releaseHold, indexPurchase, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, takePurchase, unindexPurchase, NOT_LISTED_GRACE_MS, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import { markFailing, soldOutMarkOf, NODES_FAILED_CODE, SOLD_OUT_KEY, type SoldOutState } from '../core/sold-out';
 import { readValue } from '../core/store-step';
 import { boughtNotice, failedNotice, offeringText, readyNotice } from '../notify/news';
@@ -169,7 +169,7 @@ export async function followPurchases(deps: FollowDeps, times: PassTimes): Promi
       if (next.endedAt !== undefined) {
         // Ended: its entry now expires with its record.
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(clusterId), (current) =>
-          indexPurchase(current, { id: next.id, clusterId, at: next.requestedAt, endedAt: next.endedAt!, expiresAt: purchaseExpiry(next, at, retentionMs) }, at),
+          indexPurchase(current, { id: next.id, clusterId, at: next.requestedAt, endedAt: next.endedAt!, expiresAt: purchaseExpiry(next, at, retentionMs), live: liveInstancesOf(next).length > 0 }, at),
         );
       }
     }

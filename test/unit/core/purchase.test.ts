@@ -1,4 +1,4 @@
-import { entriesOf, followPurchase as followPurchaseStep, indexPurchase, MAX_INDEXED_PURCHASES, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
+import { entriesOf, followPurchase as followPurchaseStep, indexPurchase, liveInstancesOf, LIVE_KEEP_MS, MAX_INDEXED_PURCHASES, purchaseExpiry, NOT_LISTED_GRACE_MS, purchaseRecordOf, storePurchase, takePurchase, unindexPurchase, withdrawPurchase, type PurchaseIndex, type PurchaseRecord } from '../../../src/core/purchase';
 
 import { PURCHASE_T0, purchaseRecord } from '../../support/purchase-record';
 
@@ -164,3 +164,25 @@ describe('following a purchase (TKE InstanceState running / initializing / faile
 function storeStepValue(step: { write: unknown }): PurchaseRecord {
   return (step.write as { value: PurchaseRecord }).value;
 }
+
+describe('a purchase whose nodes run (issue 19: only what has a record is given back)', () => {
+  const ready = record({ state: 'ready', instanceIds: ['ins-1', 'ins-2'], createdAt: T0, readyAt: T0 + 1, endedAt: T0 + 1, instances: { 'ins-1': { state: 'running' }, 'ins-2': { state: 'running' } } });
+
+  it('is kept while any node runs, and for the retention once every one is given back', () => {
+    expect(liveInstancesOf(ready)).toEqual(['ins-1', 'ins-2']);
+    expect(purchaseExpiry(ready, T0 + 5, WEEK)).toBe(T0 + 5 + LIVE_KEEP_MS);
+    const released = { ...ready, instances: { 'ins-1': { state: 'running', release: { state: 'released' as const, reason: 'low alarm', startedAt: T0 + 10, drainUntil: T0 + 20, nodeName: 'n1', releasedAt: T0 + 30 } }, 'ins-2': { state: 'failed', cleanup: 'terminated' as const } } };
+    expect(liveInstancesOf(released)).toEqual([]);
+    expect(purchaseExpiry(released, T0 + 40, WEEK)).toBe(T0 + 30 + WEEK);
+    // A cleaned-up purchase never was live.
+    expect(liveInstancesOf({ ...ready, state: 'cleaned' })).toEqual([]);
+  });
+
+  it('its index entry says live while nodes run, and stops saying it once none does', () => {
+    const entry = { id: 'p-1', clusterId: 'cls-e55paxnt', at: T0 };
+    const live = value<PurchaseIndex>(indexPurchase(undefined, { ...entry, endedAt: T0 + 1, expiresAt: T0 + LIVE_KEEP_MS, live: true }, T0));
+    expect(entriesOf(live)).toEqual([{ ...entry, endedAt: T0 + 1, expiresAt: T0 + LIVE_KEEP_MS, live: true }]);
+    const done = value<PurchaseIndex>(indexPurchase(live, { ...entry, expiresAt: T0 + WEEK, live: false }, T0 + 2));
+    expect(entriesOf(done)).toEqual([{ ...entry, endedAt: T0 + 1, expiresAt: T0 + WEEK }]);
+  });
+});
