@@ -1,4 +1,5 @@
 import type { ReleaseSettings } from './model';
+import type { StoreStep } from './store-step';
 
 /**
  * Giving back what the function bought (issue 19): which of its nodes go, and how each goes, as
@@ -218,4 +219,55 @@ export function nextDrainStep(release: InstanceRelease, view: DrainView, now: nu
   }
   if (live.length === 0) return { kind: 'wait', why: `${view.podsToEvict.length} pod(s) terminating` };
   return { kind: 'evict', pods: live.map(({ namespace, name }) => ({ namespace, name })) };
+}
+
+/**
+ * Asks to give a cluster's nodes back, waiting for the pass (a low alarm, a command, a resolution,
+ * a lease): one store key per cluster, each ask once by its ID (a redelivery adds nothing), taken by
+ * the pass that plans them. Bounded: the newest asks are kept.
+ */
+export interface ReleaseAsk {
+  /** The event's ID (sender and event), so a redelivery is one ask. */
+  readonly id: string;
+  /** Nodes to give back; `all`: every one the policy allows. */
+  readonly count: number | 'all';
+  readonly reason: string;
+  readonly at: number;
+  /** Only this template's nodes. */
+  readonly template?: string;
+}
+
+export interface ReleaseAsks {
+  readonly asks: readonly ReleaseAsk[];
+}
+
+export const MAX_RELEASE_ASKS = 100;
+
+export function releaseAsksKeyOf(clusterId: string): string {
+  return `release-asks:{${clusterId}}`;
+}
+
+/** Adds an ask, unless its ID is there already. Kept a day: an ask no pass took by then is stale. */
+export function addReleaseAsk(current: ReleaseAsks | undefined, ask: ReleaseAsk, now: number): StoreStep<ReleaseAsks, 'added' | 'known'> {
+  const asks = asksOf(current);
+  if (asks.some((a) => a.id === ask.id)) return { write: { kind: 'keep' }, result: 'known' };
+  const next = [...asks, ask].slice(-MAX_RELEASE_ASKS);
+  return { write: { kind: 'put', value: { asks: next }, expiresAt: now + ASK_KEEP_MS }, result: 'added' };
+}
+
+/** Takes the asks a pass planned (by ID): the pass says what it could not give back, the asks do not wait for it. */
+export function takeReleaseAsks(current: ReleaseAsks | undefined, ids: readonly string[], now: number): StoreStep<ReleaseAsks, void> {
+  const asks = asksOf(current);
+  const left = asks.filter((a) => !ids.includes(a.id) && now - a.at < ASK_KEEP_MS);
+  if (left.length === asks.length) return { write: { kind: 'keep' }, result: undefined };
+  return left.length === 0 ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: undefined };
+}
+
+const ASK_KEEP_MS = 86_400_000;
+
+/** The asks as stored; ones that cannot be read are left out (the store outlives deploys). */
+export function asksOf(current: ReleaseAsks | undefined): ReleaseAsk[] {
+  const asks: unknown = current?.asks;
+  if (!Array.isArray(asks)) return [];
+  return asks.filter((a: Partial<ReleaseAsk> | null): a is ReleaseAsk => typeof a?.id === 'string' && (a.count === 'all' || (typeof a.count === 'number' && a.count > 0)) && typeof a.reason === 'string' && typeof a.at === 'number');
 }

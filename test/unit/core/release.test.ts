@@ -1,4 +1,4 @@
-import { nextDrainStep, planRelease, releasePolicyOf, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
+import { addReleaseAsk, asksOf, MAX_RELEASE_ASKS, nextDrainStep, planRelease, releasePolicyOf, takeReleaseAsks, type ReleaseAsks, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
 
 /**
  * Which of the function's nodes go, and each one's next step, as pure decisions. The defaults the
@@ -89,5 +89,27 @@ describe('releasePolicyOf', () => {
     expect(releasePolicyOf(settings, 25)).toEqual({ floor: 1, maxDisrupted: 3, keepRequestedBelow: 0.7, delayAfterPurchaseMs: 600_000 });
     expect(releasePolicyOf(settings, 3).maxDisrupted).toBe(1);
     expect(releasePolicyOf({ ...settings, maxDisrupted: 4, keepRequestedBelow: false }, 3)).toEqual({ floor: 1, maxDisrupted: 4, delayAfterPurchaseMs: 600_000 });
+  });
+});
+
+describe('release asks', () => {
+  const ask = (id: string, at = T0) => ({ id, count: 2, reason: 'low alarm cpu-low', at });
+  const put = (step: { write: unknown }) => (step.write as { value: ReleaseAsks }).value;
+
+  it('one per event: a redelivery adds nothing; a pass takes what it planned; bounded', () => {
+    const first = addReleaseAsk(undefined, ask('alertmanager:e1'), T0);
+    expect(first.result).toBe('added');
+    expect(addReleaseAsk(put(first), ask('alertmanager:e1'), T0 + 1).result).toBe('known');
+    const two = put(addReleaseAsk(put(first), ask('generic:e2'), T0 + 2));
+    expect(asksOf(put(takeReleaseAsks(two, ['alertmanager:e1'], T0 + 3))).map((a) => a.id)).toEqual(['generic:e2']);
+    expect(takeReleaseAsks(two, ['alertmanager:e1', 'generic:e2'], T0 + 3).write).toEqual({ kind: 'delete' });
+    let many: ReleaseAsks | undefined;
+    for (let i = 0; i < MAX_RELEASE_ASKS + 5; i++) many = put(addReleaseAsk(many, ask(`e${i}`), T0));
+    expect(asksOf(many)).toHaveLength(MAX_RELEASE_ASKS);
+    expect(asksOf(many)[0]!.id).toBe('e5');
+  });
+
+  it('ignores asks it cannot read', () => {
+    expect(asksOf({ asks: [{ id: 'x', count: 0, reason: 'r', at: 1 }, { id: 'y', count: 'all', reason: 'r', at: 1 }, null] } as unknown as ReleaseAsks).map((a) => a.id)).toEqual(['y']);
   });
 });
