@@ -271,3 +271,26 @@ export function asksOf(current: ReleaseAsks | undefined): ReleaseAsk[] {
   if (!Array.isArray(asks)) return [];
   return asks.filter((a: Partial<ReleaseAsk> | null): a is ReleaseAsk => typeof a?.id === 'string' && (a.count === 'all' || (typeof a.count === 'number' && a.count > 0)) && typeof a.reason === 'string' && typeof a.at === 'number');
 }
+
+/**
+ * One pass at a time gives a cluster's nodes back: the floor and the disruption budget are counted
+ * over the whole cluster, so two passes planning at once (an overlapping timer, another instance)
+ * could each stay within them and together break them. The pass holds this until `until`.
+ */
+export interface ReleaseLock {
+  readonly by: string;
+  readonly until: number;
+}
+
+export function releaseLockKeyOf(clusterId: string): string {
+  return `release-lock:{${clusterId}}`;
+}
+
+export function takeReleaseLock(current: ReleaseLock | undefined, by: string, until: number, now: number): StoreStep<ReleaseLock, boolean> {
+  if (current !== undefined && current.by !== by && current.until > now) return { write: { kind: 'keep' }, result: false };
+  return { write: { kind: 'put', value: { by, until }, expiresAt: until }, result: true };
+}
+
+export function dropReleaseLock(current: ReleaseLock | undefined, by: string): StoreStep<ReleaseLock, void> {
+  return current?.by === by ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'keep' }, result: undefined };
+}

@@ -15,6 +15,7 @@ import { cpuMillis, memoryBytes } from './quantity';
  */
 export interface KubeApi {
   readonly description: string;
+  /** Nodes with the labels `labelSelector` names (`k=v,k2=v2`); '' for every node. */
   listNodes(labelSelector: string, signal: AbortSignal): Promise<KubeNode[]>;
   /** Cordon (true) or uncordon (false): a merge patch of spec.unschedulable. */
   setUnschedulable(nodeName: string, unschedulable: boolean, signal: AbortSignal): Promise<void>;
@@ -115,8 +116,8 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
   return {
     description: `${base.origin} (bearer token${options.caPem !== undefined ? ', cluster CA' : ''})`,
     async listNodes(labelSelector, signal) {
-      const what = `GET nodes (labelSelector ${labelSelector})`;
-      const answer = await call(what, 'GET', `/api/v1/nodes?labelSelector=${encodeURIComponent(labelSelector)}`, signal);
+      const what = labelSelector === '' ? 'GET nodes' : `GET nodes (labelSelector ${labelSelector})`;
+      const answer = await call(what, 'GET', labelSelector === '' ? '/api/v1/nodes' : `/api/v1/nodes?labelSelector=${encodeURIComponent(labelSelector)}`, signal);
       if (answer.status !== 200) throw failed(what, answer);
       return itemsOf(answer.json).map(nodeOf).filter((n): n is KubeNode => n !== undefined);
     },
