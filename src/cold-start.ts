@@ -12,6 +12,8 @@ import { followUpsThroughScf } from './sources/chat/follow-up';
 import { createScfAsyncInvoker } from './tencentcloud/scf-invoke';
 import { createSdkCvmApi } from './tencentcloud/cvm-api';
 import { createSdkTkeApi, type TkeCredentials } from './tke/sdk-tke-api';
+import { createKubeApi, type KubeApi } from './kubernetes/kube-api';
+import type { ClusterConfig } from './core/model';
 
 /**
  * Everything built once per function instance: config read and validated, sender secrets read,
@@ -128,6 +130,20 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
             chatSenders,
             conversationPoster: (name) => sources.get(name)?.conversation?.post,
           });
+    // Each cluster's Kubernetes API, for giving nodes back (kubernetes/kube-api.ts): built on its
+    // first use from the env vars its config names; unset, that cluster's nodes are not given back.
+    const kubeApis = new Map<string, KubeApi | undefined>();
+    const kubeFor = (cluster: ClusterConfig): KubeApi | undefined => {
+      const access = cluster.kubernetes;
+      if (access === undefined) return undefined;
+      if (!kubeApis.has(cluster.alias)) {
+        const server = setting(access.serverEnv);
+        const token = setting(access.tokenEnv);
+        const ca = access.caEnv === undefined ? undefined : setting(access.caEnv);
+        kubeApis.set(cluster.alias, server === undefined || token === undefined ? undefined : createKubeApi({ server, token, ...(ca !== undefined && { caPem: ca.includes('-----BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8') }) }));
+      }
+      return kubeApis.get(cluster.alias);
+    };
     const priced = config.costBudget !== undefined || [...config.clusters.values()].some((c) => c.costBudget !== undefined);
     const app = createScaleOutApp({
       config,
@@ -138,6 +154,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       tke,
       now,
       sinks,
+      kubeFor,
       tkeMode: env.SCALEOUT_TKE_MODE === 'sandbox' ? 'sandbox' : endpointUrl !== undefined ? 'endpoint-override' : 'tencent-cloud',
       ...(config.health !== undefined && { healthAuth: bearerAuthentication('health', config.health, env) }),
     });

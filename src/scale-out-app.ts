@@ -11,7 +11,10 @@ import type { FollowUpJob } from './sources/chat/follow-up';
 import { decisionOfOutcome, decisionOfOutcomes, type DecisionRecord } from './scale-out/decision-record';
 import { describeError } from './log/describe-error';
 import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, type TracedOutcome } from './scale-out/lifecycle';
-import type { WebhookSource } from './sources/webhook-source';
+import type { ReleaseOutcome, WebhookSource } from './sources/webhook-source';
+import type { ClusterConfig } from './core/model';
+import type { KubeApi } from './kubernetes/kube-api';
+import { askRelease, releaseNodes } from './purchases/release-pass';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
@@ -56,6 +59,8 @@ export interface ScaleOutAppDeps {
   readonly cvm?: Pick<CvmApi, 'describeInstances'>;
   /** The sinks `notify.sinks` names (notify/sinks/index.ts); without them, or without `notify:`, no notices. */
   readonly sinks?: ReadonlyMap<string, Sink>;
+  /** A cluster's Kubernetes API, to give nodes back (kubernetes/kube-api.ts); absent: nodes are never given back. */
+  readonly kubeFor?: (cluster: ClusterConfig) => KubeApi | undefined;
 }
 
 /** This invocation's times (scf/http-request.ts fixes them from SCF's context). */
@@ -135,6 +140,11 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
         return noted(await source.answerStatus(statuses, now(), interpretation.answerContext), { source: source.name, outcome: 'answered', note: 'status' });
       }
 
+      if (interpretation.kind === 'scale-in') {
+        if (source.answerRelease === undefined) throw new NotFoundError('UnknownQuestion', `sender ${source.name} takes no scale-in`);
+        const outcomes = await Promise.all(interpretation.asks.map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
+        return noted(await source.answerRelease(outcomes), { source: source.name, outcome: 'answered', note: 'scale-in', scaleIn: outcomes.map(releaseLogOf) });
+      }
       const ignored = interpretation.ignored ?? [];
       const outcomes: TracedOutcome[] = (interpretation.refused ?? []).map((r) => refusedOutcome(r.request, r.error));
       // One at a time: scale-outs of one delivery usually share a cluster, whose throttle would
@@ -231,7 +241,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       // A transition's news is queued as soon as its record is written; then the outbox posts what
       // is due, oldest first (a purchase's "bought" before its "ready"), this pass's news with it.
       const queueNews = notify === undefined ? undefined : (notices: readonly Notice[]) => notify.tell(notices, now(), passId);
-      const report = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation);
+      const followed = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation);
+      // Then the nodes being given back, one step each (purchases/release-pass.ts).
+      const released = deps.kubeFor === undefined ? [] : await releaseNodes({ config, store, tke, kubeFor: deps.kubeFor, now, passId }, invocation.deadline);
+      const report = released.length > 0 ? { ...followed, released } : followed;
       if (notify === undefined) return report;
       const drained = await notify.drain(invocation.deadline, passId);
       return { ...report, ...(drained !== undefined && { outbox: drained }) };
@@ -242,6 +255,12 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   }
 
   return { config, now, handle, followUp, followPurchases };
+}
+
+/** A scale-in's part of the log line. */
+function releaseLogOf(o: ReleaseOutcome): Record<string, unknown> {
+  const r = o.request;
+  return { eventId: r.eventId, cluster: r.cluster, count: r.count, ...(o.ok ? { status: o.status, ...(o.status === 'dry-run' && { wouldRelease: o.plan.wouldRelease }) } : { error: describeError(o.error) }) };
 }
 
 /** What a request's notifying may take beyond `notify.sendWithinMs`: its store steps after the posts. */

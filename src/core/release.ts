@@ -25,6 +25,23 @@ import type { StoreStep } from './store-step';
  *      └─ the high alarm fires again while it drains: uncordoned, back in service (`restored`)
  */
 
+/**
+ * An ask to give nodes back, as a sender states it (the generic call's `"action": "scale-in"`, a
+ * chat `/scalein`, a low alarm's rule): which cluster, how many (or all the policy allows), why.
+ */
+export interface ReleaseRequest {
+  readonly source: string;
+  readonly eventId: string;
+  /** A cluster alias from the config, or a ClusterId it declares. */
+  readonly cluster: string;
+  readonly count: number | 'all';
+  /** Only this template's nodes. */
+  readonly template?: string;
+  readonly reason?: string;
+  /** Say what would go, change nothing. */
+  readonly dryRun?: boolean;
+}
+
 /** A node the function may give back: its own, recorded, running. */
 export interface ReleaseCandidate {
   readonly instanceId: string;

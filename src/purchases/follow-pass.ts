@@ -7,6 +7,7 @@ import { readValue } from '../core/store-step';
 import { boughtNotice, failedNotice, offeringText, readyNotice } from '../notify/news';
 import type { Notice } from '../core/notice';
 import type { NoticeLog } from '../notify/notifier';
+import type { ReleaseReport } from './release-pass';
 import { refundNodes, throttleRulesOf, type ThrottleState } from '../core/throttle';
 import { ScaleOutError } from '../errors';
 import { describeApiFailure } from '../tencentcloud/api-failure';
@@ -83,6 +84,8 @@ export interface PassReport {
   readonly left: number;
   /** Reads and deletions that failed, and why: tried again on the next pass. */
   readonly unread?: ReadonlyArray<{ readonly clusterId: string; readonly error: string }>;
+  /** What the pass did to give nodes back, per cluster (purchases/release-pass.ts). */
+  readonly released?: readonly ReleaseReport[];
   /** The notices this pass queued for the team (notify/notifier.ts), and what the outbox then posted. */
   readonly notices?: NoticeLog;
   readonly outbox?: NoticeLog;

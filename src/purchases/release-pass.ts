@@ -3,6 +3,7 @@ import { MARK_KEYS } from '../core/marks';
 import type { ClusterConfig } from '../core/model';
 import { indexPurchase, liveInstancesOf, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import {
+  addReleaseAsk,
   asksOf,
   dropReleaseLock,
   nextDrainStep,
@@ -14,12 +15,17 @@ import {
   takeReleaseLock,
   type ClusterLoad,
   type InstanceRelease,
+  type ReleaseAsk,
   type ReleaseAsks,
   type ReleaseCandidate,
   type ReleaseLock,
+  type ReleasePlan,
+  type ReleaseRequest,
 } from '../core/release';
+import { findCluster, unknownClusterError } from '../core/resolve';
+import type { ReleaseOutcome } from '../sources/webhook-source';
 import { readValue } from '../core/store-step';
-import { ScaleOutError } from '../errors';
+import { ScaleOutError, UnprocessableError } from '../errors';
 import { instanceIdOfProviderID, type KubeApi, type KubeNode, type KubePod } from '../kubernetes/kube-api';
 import type { StateStore } from '../store/state-store';
 import { deleteInstances, type TkeCallOptions } from '../tke/call-tke';
@@ -78,9 +84,8 @@ const MIN_CLUSTER_MS = 2_000;
 async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube: KubeApi, deadline: number): Promise<ReleaseReport | undefined> {
   const { store, now, config } = deps;
   const asks = asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue));
-  const live = (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.live === true);
-  if (asks.length === 0 && live.length === 0) return undefined;
-  const records = (await Promise.all(live.map((e) => readPurchase(store, cluster.clusterId, e.id)))).filter((r): r is PurchaseRecord => r !== undefined);
+  const records = await liveRecords(store, cluster);
+  if (asks.length === 0 && records.length === 0) return undefined;
   const releasing = records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).map(([id]) => ({ record: r, id })));
   if (asks.length === 0 && releasing.length === 0) return undefined;
 
@@ -94,26 +99,14 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   let held: ReleaseReport['held'];
   try {
     const signal = () => AbortSignal.timeout(Math.max(1, Math.min(deps.config.tke.attemptTimeoutMs, deadline - now())));
-    let nodes: KubeNode[];
-    let pods: KubePod[];
+    let fleet: Fleet;
     try {
-      // Every node: the guard weighs what would remain of the whole cluster, not of the function's nodes alone.
-      nodes = await kube.listNodes('', signal());
-      pods = await kube.listPods(undefined, signal());
+      fleet = await readFleet(kube, records, signal);
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { cluster: cluster.alias, problems: [`${error.code}: ${error.message}`] };
     }
-    // Only a node that carries both marks of the purchase whose record names its instance.
-    const nodeOf = new Map<string, KubeNode>();
-    for (const node of nodes) {
-      const id = instanceIdOfProviderID(node.providerID);
-      if (id !== undefined) nodeOf.set(id, node);
-    }
-    const ownNode = (record: PurchaseRecord, instanceId: string): KubeNode | undefined => {
-      const node = nodeOf.get(instanceId);
-      return node !== undefined && node.labels[MARK_KEYS.owner] === record.owner && node.labels[MARK_KEYS.purchase] === record.id ? node : undefined;
-    };
+    const { nodes, pods, ownNode } = fleet;
     const changes = new Map<string, Map<string, InstanceRelease>>();
     const change = (record: PurchaseRecord, instanceId: string, release: InstanceRelease) => {
       const forRecord = changes.get(record.id) ?? new Map<string, InstanceRelease>();
@@ -123,16 +116,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
 
     // 1. plan the asks.
     if (asks.length > 0) {
-      const candidates: ReleaseCandidate[] = records.flatMap((r) =>
-        liveInstancesOf(r)
-          .filter((id) => r.instances?.[id]?.release === undefined || r.instances[id]!.release!.state === 'restored')
-          .filter((id) => asks.every((a) => a.template === undefined) || asks.some((a) => a.template === undefined || a.template === r.template))
-          .map((id) => ({ instanceId: id, purchaseId: r.id, clusterId: r.clusterId, since: r.instances?.[id]?.readyAt ?? r.readyAt ?? r.requestedAt, ...(ownNode(r, id) !== undefined && { node: ownNode(r, id)! }) })),
-      );
-      const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);
-      const policy = releasePolicyOf(cluster.release, candidates.length + releasing.length);
-      const lastPurchaseAt = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at));
-      const plan = planRelease(candidates, count, releasing.length, policy, loadOf(nodes, pods), lastPurchaseAt > 0 ? lastPurchaseAt : undefined, now());
+      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, asks);
       const reason = asks.map((a) => a.reason).join('; ');
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
@@ -225,6 +209,91 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
 }
 
 const LOCK_MARGIN_MS = 5_000;
+
+/** What the pass reads of a cluster to give nodes back: every node and pod, and which node is whose. */
+interface Fleet {
+  readonly nodes: readonly KubeNode[];
+  readonly pods: readonly KubePod[];
+  /** The node of a purchase's instance, if it carries both of the function's marks for that purchase (matched by providerID). */
+  readonly ownNode: (record: PurchaseRecord, instanceId: string) => KubeNode | undefined;
+}
+
+async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], signal: () => AbortSignal): Promise<Fleet> {
+  // Every node: the guard weighs what would remain of the whole cluster, not of the function's nodes alone.
+  const nodes = await kube.listNodes('', signal());
+  const pods = await kube.listPods(undefined, signal());
+  const byInstance = new Map<string, KubeNode>();
+  for (const node of nodes) {
+    const id = instanceIdOfProviderID(node.providerID);
+    if (id !== undefined) byInstance.set(id, node);
+  }
+  return {
+    nodes,
+    pods,
+    ownNode: (record, instanceId) => {
+      const node = byInstance.get(instanceId);
+      return node !== undefined && node.labels[MARK_KEYS.owner] === record.owner && node.labels[MARK_KEYS.purchase] === record.id ? node : undefined;
+    },
+  };
+}
+
+/** Which of the cluster's live nodes the asks take now (core/release.ts, planRelease). */
+async function planAsks(deps: ReleaseDeps, cluster: ClusterConfig, fleet: Fleet, records: readonly PurchaseRecord[], releasing: number, asks: readonly ReleaseAsk[]): Promise<ReleasePlan> {
+  const templates = new Set(asks.map((a) => a.template));
+  const candidates: ReleaseCandidate[] = records.flatMap((r) =>
+    liveInstancesOf(r)
+      .filter((id) => r.instances?.[id]?.release === undefined || r.instances[id]!.release!.state === 'restored')
+      // An ask for one template's nodes takes only those; an ask without one, any.
+      .filter(() => templates.has(undefined) || templates.has(r.template))
+      .map((id) => {
+        const node = fleet.ownNode(r, id);
+        return { instanceId: id, purchaseId: r.id, clusterId: r.clusterId, since: r.instances?.[id]?.readyAt ?? r.readyAt ?? r.requestedAt, ...(node !== undefined && { node }) };
+      }),
+  );
+  const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);
+  const policy = releasePolicyOf(cluster.release, candidates.length + releasing);
+  const lastPurchaseAt = Math.max(0, ...(await indexedPurchases(deps.store, cluster.clusterId)).map((e) => e.at));
+  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt > 0 ? lastPurchaseAt : undefined, deps.now());
+}
+
+/**
+ * An ask to give nodes back, from a sender: refused (422) when the cluster is unknown or the config
+ * names no Kubernetes API for it; a dry run plans it now and says what would go; else it is queued
+ * for the pass, once per event.
+ */
+export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Promise<ReleaseOutcome> {
+  const cluster = findCluster(deps.config, request.cluster);
+  if (cluster === undefined) return { ok: false, request, error: unknownClusterError(deps.config, request.cluster) };
+  if (request.template !== undefined && !deps.config.templates.has(request.template)) {
+    return { ok: false, request, error: new UnprocessableError('UnknownTemplate', `template: unknown template ${JSON.stringify(request.template)}; declared: ${[...deps.config.templates.keys()].join(', ')}`) };
+  }
+  const kube = deps.kubeFor(cluster);
+  if (kube === undefined) {
+    return { ok: false, request, error: new UnprocessableError('ReleaseNotConfigured', `cluster ${cluster.alias}: no Kubernetes API is configured (clusters.${cluster.alias}.kubernetes, with its env vars set), so its nodes cannot be drained and given back`) };
+  }
+  const ask: ReleaseAsk = { id: `${request.source}:${request.eventId}`, count: request.count, reason: request.reason ?? `${request.source} event ${request.eventId}`, at: deps.now(), ...(request.template !== undefined && { template: request.template }) };
+  try {
+    if (request.dryRun === true) {
+      const records = await liveRecords(deps.store, cluster);
+      const releasing = records.reduce((n, r) => n + Object.values(r.instances ?? {}).filter((i) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).length, 0);
+      const deadline = deps.now() + deps.config.tke.attemptTimeoutMs;
+      const fleet = await readFleet(kube, records, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
+      const plan = await planAsks(deps, cluster, fleet, records, releasing, [ask]);
+      return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
+    }
+    const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));
+    return { ok: true, request, status: added === 'added' ? 'release-requested' : 'replayed' };
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return { ok: false, request, error };
+  }
+}
+
+/** The records of the cluster's purchases whose nodes run. */
+async function liveRecords(store: StateStore, cluster: ClusterConfig): Promise<PurchaseRecord[]> {
+  const live = (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.live === true);
+  return (await Promise.all(live.map((e) => readPurchase(store, cluster.clusterId, e.id)))).filter((r): r is PurchaseRecord => r !== undefined);
+}
 const MIN_STEP_MS = 1_000;
 
 /** The guard's view: every schedulable node's allocatable and what its pods (not finished) request. */

@@ -20,6 +20,8 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
   error?: ErrorFields;
   /** What was told the team (notify/notifier.ts): notice IDs and sink names. */
   notices?: NoticeLog;
+  /** Asks to give nodes back (purchases/release-pass.ts): queued, known, a dry run's plan, or refused. */
+  scaleIn?: ReadonlyArray<Record<string, unknown>>;
 }
 
 export type DecisionOutcome =

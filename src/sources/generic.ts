@@ -6,6 +6,7 @@ import { bearerAuthentication, noAuthentication, withSecret, type Authenticate }
 import { verifyGenericSignature } from '../auth/hmac';
 import type { GenericSourceConfig } from '../config/schema';
 import type { ParamValue } from '../config/load-config';
+import type { ReleaseRequest } from '../core/release';
 import type { ScaleOutRequest } from '../core/scale-out-request';
 import { BadRequestError } from '../errors';
 import { parseJsonBody } from '../http/json-body';
@@ -41,13 +42,41 @@ const genericPayloadSchema = builtOnFirstUse(() =>
   }),
 );
 
+/**
+ * Giving nodes back (issue 19): `{"action": "scale-in", "eventId": "...", "cluster": "demo", "count": 2 | "all",
+ * "template"?: "...", "reason"?: "...", "dryRun"?: true}`. Queued for the pass, which drains them.
+ */
+const releasePayloadSchema = builtOnFirstUse(() =>
+  z.strictObject({
+    action: z.literal('scale-in'),
+    eventId: z.string().optional(),
+    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
+    count: z.union([z.number().int().min(1).max(10_000), z.literal('all')], { error: 'must be a whole number from 1, or "all"' }),
+    template: z.string().min(1, 'must not be empty').max(64, 'is longer than 64 characters').optional(),
+    reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
+    dryRun: z.boolean({ error: 'must be true or false' }).optional(),
+  }),
+);
+
 export function createGenericSource(config: GenericSourceConfig, env: NodeJS.ProcessEnv): WebhookSource {
   const authenticate = authenticatorFor(config, env);
   return {
     name: 'generic',
     authenticate,
     interpret(request: WebhookRequest): Interpretation {
+      const body = parseJsonBody(request);
+      if (typeof body === 'object' && body !== null && !Array.isArray(body) && (body as { action?: unknown }).action === 'scale-in') {
+        return { kind: 'scale-in', asks: [releaseRequestOf(request, body)] };
+      }
       return { kind: 'scale-out', requests: [normalize(request)] };
+    },
+    answerRelease([outcome]) {
+      if (outcome === undefined) throw new Error('the generic sender always asks for one scale-in');
+      if (!outcome.ok) return errorAnswer(outcome.error);
+      const r = outcome.request;
+      const base = { status: outcome.status, eventId: r.eventId, cluster: r.cluster, count: r.count, ...(r.template !== undefined && { template: r.template }) };
+      // Queued, not done: the timer pass drains and deletes (202 Accepted); a dry run is done (200).
+      return outcome.status === 'dry-run' ? { status: 200, body: { ...base, ...outcome.plan } } : { status: 202, body: base };
     },
     // One request, one answer: the outcome itself, or its error through the one error mapping.
     answer([outcome]) {
@@ -81,6 +110,26 @@ function normalize(request: WebhookRequest): ScaleOutRequest {
     params: new Map<string, ParamValue>(Object.entries(payload.params ?? {})),
     ...(payload.reason !== undefined && { reason: payload.reason }),
     ...(payload.dryRun === true && { dryRun: true }),
+  };
+}
+
+function releaseRequestOf(request: WebhookRequest, body: object): ReleaseRequest {
+  const parsed = releasePayloadSchema().safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : dotted(issue.path, 'body');
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field; allowed with "action": "scale-in": eventId, cluster, count, template, reason, dryRun' : issue.message;
+    throw new BadRequestError('InvalidPayload', `${field}: ${message}`);
+  }
+  const p = parsed.data;
+  return {
+    source: 'generic',
+    eventId: eventIdOf(request, p.eventId),
+    cluster: p.cluster,
+    count: p.count,
+    ...(p.template !== undefined && { template: p.template }),
+    ...(p.reason !== undefined && { reason: p.reason }),
+    ...(p.dryRun === true && { dryRun: true }),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Conversation } from '../notify/conversation';
 import type { ConversationPoster } from '../notify/sinks/conversation';
 import type { ScaleOutAnswer } from '../core/idempotency';
 import type { ClusterStatus } from '../core/purchase';
+import type { ReleaseRequest } from '../core/release';
 import type { SignatureUse } from '../core/signature-binding';
 import type { ScaleOutStatus } from '../http/scale-out-answer';
 import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
@@ -36,6 +37,8 @@ export interface WebhookSource {
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
    */
   signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
+  /** Says what became of asks to give nodes back (a sender that interprets `scale-in`). */
+  answerRelease?(outcomes: readonly ReleaseOutcome[]): HttpAnswer | Promise<HttpAnswer>;
   /** Says what `status` found, in the sender's terms (a sender that interprets `status`). */
   answerStatus?(statuses: readonly ClusterStatus[], now: number, context?: Readonly<Record<string, unknown>>): Promise<HttpAnswer>;
   /**
@@ -79,7 +82,15 @@ export type Interpretation =
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
   | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string }
   /** A question about what was bought (chat `/scaleout status`): the app reads it, `answerStatus` says it. */
-  | { readonly kind: 'status'; readonly cluster?: string; readonly answerContext?: Readonly<Record<string, unknown>> };
+  | { readonly kind: 'status'; readonly cluster?: string; readonly answerContext?: Readonly<Record<string, unknown>> }
+  /** Asks to give nodes back (core/release.ts): the app queues them for the pass, `answerRelease` says so. */
+  | { readonly kind: 'scale-in'; readonly asks: readonly ReleaseRequest[] };
+
+/** What became of an ask to give nodes back: queued for the pass, known already, what a dry run would do, or refused. */
+export type ReleaseOutcome =
+  | { readonly ok: true; readonly request: ReleaseRequest; readonly status: 'release-requested' | 'replayed' }
+  | { readonly ok: true; readonly request: ReleaseRequest; readonly status: 'dry-run'; readonly plan: { readonly wouldRelease: readonly string[]; readonly held: ReadonlyArray<{ readonly instanceId: string; readonly reason: string; readonly detail: string }> } }
+  | { readonly ok: false; readonly request: ReleaseRequest; readonly error: ScaleOutError };
 
 export type ScaleOutOutcome =
   | {
