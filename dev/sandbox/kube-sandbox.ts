@@ -83,6 +83,16 @@ import { DEFAULT_SANDBOX_CLUSTERS, type SandboxInstance, type TkeSandbox } from 
  *
  * The clock is the TKE sandbox's (`tke.clock()`): the test that moves it moves nodes joining and
  * pods terminating together.
+ *
+ * Sandbox choices, unconfirmed against a real TKE cluster: a real kubelet registers its Node while
+ * TKE still reports the instance `initializing` (NotReady at first); here the Node appears when the
+ * instance is `running`, Ready, dated by the instance's CreatedTime. Zone IDs and short region
+ * names are known for ap-guangzhou, ap-shanghai and ap-beijing only ("captured TKE nodes" above are
+ * a public test fixture's, not Tencent's documentation). `pods` allocatable is the kubelet's default
+ * 110. A Terminating pod leaves at its deletionTimestamp exactly (a real one leaves when the kubelet
+ * has stopped it, often sooner). A budget is a per-pod rule, not a PodDisruptionBudget object with a
+ * selector; a dry-run eviction does not use up `pdbBlocksTimes`. PATCH fields other than those above
+ * are refused (422) and JSON Patch and server-side apply answer 415, though Kubernetes takes them.
  */
 
 export type { SandboxNodeSize } from './kube-node-facts';
