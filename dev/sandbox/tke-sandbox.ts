@@ -356,6 +356,14 @@ export class TkeSandbox {
     for (const [type, price] of Object.entries(prices)) this.prices.set(type, price);
   }
 
+  /**
+   * The sandbox's clock (ms), for stand-ins composed with this one: the Kubernetes API stand-in
+   * (kube-sandbox.ts) reads time here, so that the one clock a test moves drives both.
+   */
+  clock(): number {
+    return this.now();
+  }
+
   /** Nodes of a cluster as they are now, for tests. */
   instancesOf(clusterId: string): readonly SandboxInstance[] {
     return (this.clusters.get(clusterId)?.instances ?? []).map((node) => this.snapshot(node));
