@@ -70,8 +70,9 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
   const send = (method: string, path: string, signal: AbortSignal, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
+      // A kubeconfig's server may carry a path (a proxy's): the API's paths go under it.
       const request = (base.protocol === 'https:' ? httpsRequest : httpRequest)(
-        new URL(path, base),
+        new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base.origin),
         {
           method,
           headers: { authorization: `Bearer ${options.token}`, accept: 'application/json', ...(payload !== undefined && { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },

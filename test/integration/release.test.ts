@@ -1,0 +1,116 @@
+import type { FunctionUrlEvent } from '../../src/scf/event';
+import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
+import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { RELAXED_THROTTLE } from '../support/fixtures';
+import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
+
+/**
+ * Giving the function's nodes back (issue 19), through the real handler, the TKE sandbox and its
+ * Kubernetes API stand-in (dev/sandbox/kube-sandbox.ts): an ask queued, then passes that cordon
+ * (PATCH spec.unschedulable, merge patch), evict through policy/v1 Eviction (201; 429 while a
+ * PodDisruptionBudget refuses, tried again next pass), wait for the pods to go, and delete with
+ * DeleteClusterInstances (kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/). The
+ * clock is the test's; both sandboxes run on it.
+ */
+const CLUSTER = 'cls-e55paxnt';
+let tke: TkeSandbox;
+let kube: KubeSandbox;
+let h: Harness;
+let offsetMs = 0;
+const clock = () => Date.now() + offsetMs;
+const advance = (ms: number) => (offsetMs += ms);
+
+afterEach(async () => {
+  await h?.close();
+  await kube?.stop();
+  await tke?.stop();
+  offsetMs = 0;
+});
+
+async function start(release: Record<string, unknown> = {}): Promise<void> {
+  tke = new TkeSandbox({ now: clock, joinSeconds: 20 });
+  await tke.start();
+  kube = new KubeSandbox({ tke });
+  await kube.start();
+  h = await startHarness({
+    now: clock,
+    sandbox: tke,
+    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER) },
+    config: (doc) => {
+      doc.throttle = RELAXED_THROTTLE;
+      doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
+      doc.release = { delayAfterPurchase: '0s', ...release };
+    },
+  });
+}
+
+const TIMER = { Type: 'Timer', TriggerName: 'scaleout-follow', Time: '2026-12-07T10:00:00Z', Message: '' };
+const pass = () => (h.function.handler as unknown as (e: unknown, c: object) => Promise<unknown>)(TIMER, { request_id: `pass-${Math.random()}`, getRemainingTimeInMillis: () => 20_000 });
+const passLines = () => h.logLines.filter((l) => l.msg === 'purchase pass');
+const scaleIn = (body: Record<string, unknown>) => h.postGeneric({ action: 'scale-in', cluster: 'demo', ...body });
+const purchases = async () =>
+  (await h.invoke({ httpMethod: 'GET', path: '/purchases', headers: { authorization: `Bearer ${HEALTH_TOKEN}` }, queryString: {}, body: '' } as FunctionUrlEvent)).json.purchases as Array<Record<string, any>>;
+
+describe('giving nodes back', () => {
+  it('an ask of 2: the newest go, drained (a budget refusing once holds one pass), then deleted; the cluster\'s own nodes are never touched', async () => {
+    await start({ maxDisrupted: 2 });
+    const first = await h.postGeneric({ eventId: 'buy-1', cluster: 'demo', template: 'small', count: 1 });
+    advance(5_000);
+    const second = await h.postGeneric({ eventId: 'buy-2', cluster: 'demo', template: 'small', count: 2 });
+    advance(25_000);
+    await pass();
+    expect((await purchases()).map((p) => p.state)).toEqual(['ready', 'ready']);
+    const newest = second.json.instanceIds as string[];
+    // A workload pod on one of the newest nodes, under a budget that refuses its first eviction.
+    const nodeOf = (id: string) => kube.nodes(CLUSTER).find((n) => (n.spec as { providerID: string }).providerID.endsWith(`/${id}`))!;
+    const target = (nodeOf(newest[0]!).metadata as { name: string }).name;
+    kube.addPod({ namespace: 'web', name: 'api-1', nodeName: target, requests: { cpu: '100m', memory: '128Mi' }, ownerKind: 'ReplicaSet', pdbBlocksTimes: 1 });
+
+    const asked = await scaleIn({ eventId: 'in-1', count: 2, reason: 'load is low' });
+    expect(asked.statusCode).toBe(202);
+    expect(asked.json).toMatchObject({ status: 'release-requested', cluster: 'demo', count: 2 });
+    // The sender's retry is the same ask.
+    expect((await scaleIn({ eventId: 'in-1', count: 2, reason: 'load is low' })).json.status).toBe('replayed');
+
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: expect.arrayContaining(newest), steps: { [newest[0]!]: 'cordoned', [newest[1]!]: 'cordoned' } }]);
+    expect((nodeOf(newest[0]!).spec as { unschedulable?: boolean }).unschedulable).toBe(true);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', steps: { [newest[0]!]: expect.stringMatching(/refused 1/), [newest[1]!]: expect.stringMatching(/^(evicting|deleting|released)/) } }]);
+    // Next passes: evicted, the pod terminates (30 s grace on the clock), then the node goes.
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    const deleted = tke.deleted.map((d) => d.instanceId).sort();
+    expect(deleted).toEqual([...newest].sort());
+    expect(tke.deleted.every((d) => d.mode === 'terminate')).toBe(true);
+    // The older purchase's node stays; the cluster's own 3 nodes too.
+    expect(tke.instancesOf(CLUSTER).map((i) => i.InstanceId)).toEqual(expect.arrayContaining(first.json.instanceIds));
+    expect(tke.instancesOf(CLUSTER)).toHaveLength(3 + 1);
+    const records = await purchases();
+    const released = records.find((p) => p.instanceIds.includes(newest[0]))!;
+    expect(Object.values(released.instances).map((i: any) => i.release?.state)).toEqual(['released', 'released']);
+  });
+
+  it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
+    await start({ floor: 1 });
+    const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
+    advance(25_000);
+    await pass();
+    const dry = await scaleIn({ eventId: 'in-dry', count: 'all', dryRun: true });
+    expect(dry.statusCode).toBe(200);
+    expect(dry.json).toMatchObject({ status: 'dry-run', wouldRelease: [expect.any(String)], held: [{ reason: 'floor' }] });
+    expect((bought.json.instanceIds as string[])).toContain(dry.json.wouldRelease[0]);
+    await pass();
+    expect(kube.calls().filter((c) => c.verb === 'patch-node' || c.verb === 'evict')).toEqual([]);
+    expect(tke.deleted).toEqual([]);
+  });
+
+  it('refuses a cluster with no Kubernetes API configured, naming what to set', async () => {
+    await start();
+    const refused = await h.postGeneric({ action: 'scale-in', eventId: 'in-bj', cluster: 'demo-bj', count: 1 });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json.error).toMatchObject({ code: 'ReleaseNotConfigured', message: expect.stringContaining('clusters.demo-bj.kubernetes') });
+  });
+});
