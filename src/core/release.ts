@@ -47,7 +47,7 @@ export interface ReleaseCandidate {
   readonly instanceId: string;
   readonly purchaseId: string;
   readonly clusterId: string;
-  /** When it joined (or was bought): newest go first. */
+  /** When it was bought: newest go first. */
   readonly since: number;
   /** The Kubernetes node, when the API lists it (matched by spec.providerID). */
   readonly node?: NodeView;

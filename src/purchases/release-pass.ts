@@ -247,7 +247,8 @@ async function planAsks(deps: ReleaseDeps, cluster: ClusterConfig, fleet: Fleet,
       .filter(() => templates.has(undefined) || templates.has(r.template))
       .map((id) => {
         const node = fleet.ownNode(r, id);
-        return { instanceId: id, purchaseId: r.id, clusterId: r.clusterId, since: r.instances?.[id]?.readyAt ?? r.readyAt ?? r.requestedAt, ...(node !== undefined && { node }) };
+        // Newest by when it was bought (Tencent Auto Scaling's NEWEST_INSTANCE goes by creation time).
+        return { instanceId: id, purchaseId: r.id, clusterId: r.clusterId, since: r.createdAt ?? r.requestedAt, ...(node !== undefined && { node }) };
       }),
   );
   const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);

@@ -93,6 +93,33 @@ describe('giving nodes back', () => {
     expect(Object.values(released.instances).map((i: any) => i.release?.state)).toEqual(['released', 'released']);
   });
 
+  it('the Kubernetes API failing mid-drain, then TKE refusing the deletion: nothing lost, each step taken again by the next pass', async () => {
+    await start({ maxDisrupted: 5 });
+    const bought = await h.postGeneric({ eventId: 'buy-f', cluster: 'demo', template: 'small', count: 1 });
+    const [id] = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    await scaleIn({ eventId: 'in-f', count: 1 });
+    // The cordon fails (503), then succeeds on the next pass.
+    kube.injectFault({ kind: 'status', status: 503, verb: 'patch-node' });
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: [id], steps: { [id!]: 'failed, tried again next pass: KubeApiFailed' }, problems: [expect.stringContaining('HTTP 503')] }]);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', steps: { [id!]: 'cordoned' } }]);
+    // Listing the pods fails: the pass does nothing to the node, says why.
+    kube.injectFault({ kind: 'status', status: 500, verb: 'list-pods' });
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', problems: [expect.stringContaining('HTTP 500')] }]);
+    // TKE refuses the deletion as a whole: tried again, deleted once.
+    h.sandbox.injectFault({ kind: 'error', code: 'InternalError', action: 'DeleteClusterInstances', times: 1 });
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual([id]);
+    expect(Object.values((await purchases())[0]!.instances).map((i: any) => i.release?.state)).toEqual(['released']);
+  });
+
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
     await start({ floor: 1 });
     const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
