@@ -243,7 +243,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const queueNews = notify === undefined ? undefined : (notices: readonly Notice[]) => notify.tell(notices, now(), passId);
       const followed = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation);
       // Then the nodes being given back, one step each (purchases/release-pass.ts).
-      const released = deps.kubeFor === undefined ? [] : await releaseNodes({ config, store, tke, kubeFor: deps.kubeFor, now, passId }, invocation.deadline);
+      const released = deps.kubeFor === undefined ? [] : await releaseNodes({ config, store, tke, kubeFor: deps.kubeFor, now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation.deadline);
       const report = released.length > 0 ? { ...followed, released } : followed;
       if (notify === undefined) return report;
       const drained = await notify.drain(invocation.deadline, passId);

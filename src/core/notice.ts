@@ -8,13 +8,13 @@ import type { ScaleOutOrigin, Sizing } from './scale-out-request';
  * `failed:`, and `held-back:<ClusterId>:<reason>:<window>`. Sinks render it (notify/message.ts); the generic
  * webhook sends it as it is.
  */
-export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice;
+export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice | ReleasedNotice | StuckNotice;
 export type NoticeKind = Notice['kind'];
 
 /** The languages notices are written in (notify/render.ts): the users are on Tencent Cloud. */
 export type Language = 'en' | 'zh';
 export const LANGUAGES = ['en', 'zh'] as const satisfies readonly Language[];
-export const NOTICE_KINDS = ['bought', 'ready', 'failed', 'held-back'] as const satisfies readonly NoticeKind[];
+export const NOTICE_KINDS = ['bought', 'ready', 'failed', 'held-back', 'released', 'stuck'] as const satisfies readonly NoticeKind[];
 
 interface NoticeBase {
   readonly id: string;
@@ -111,5 +111,34 @@ export interface HeldBackNotice extends NoticeBase {
   /** When the window it is said once in ends: its outbox entry is kept until then. */
   readonly windowEndsAt?: number;
   readonly template: string;
+  readonly why: NoticeWhy;
+}
+
+/** Nodes the function gave back, drained and deleted (core/release.ts): once per node. */
+export interface ReleasedNotice extends NoticeBase {
+  readonly kind: 'released';
+  readonly purchaseId: string;
+  readonly template: string;
+  readonly instanceId: string;
+  readonly nodeName: string;
+  /** Why: the ask's reason (a low alarm, a command, a lease). */
+  readonly reason: string;
+  /** From the cordon to the deletion. */
+  readonly secondsToRelease: number;
+  /** `terminate`, or `retain` (a prepaid instance, still billed). */
+  readonly mode: string;
+  readonly why: NoticeWhy;
+}
+
+/** A node whose drain ran out of time: left cordoned, not deleted (nothing is forced unless configured). */
+export interface StuckNotice extends NoticeBase {
+  readonly kind: 'stuck';
+  readonly purchaseId: string;
+  readonly template: string;
+  readonly instanceId: string;
+  readonly nodeName: string;
+  readonly reason: string;
+  /** What still runs on it. */
+  readonly detail: string;
   readonly why: NoticeWhy;
 }

@@ -8,7 +8,8 @@ import type { Offering } from '../core/sold-out';
 import { throttleRulesOf } from '../core/throttle';
 import { SoldOutError, ThrottledError, TkeCallError, type ScaleOutError } from '../errors';
 import { capacityCodeOf } from '../tke/tke-errors';
-import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, NoticeWhy, ReadyNotice } from '../core/notice';
+import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, NoticeWhy, ReadyNotice, ReleasedNotice, StuckNotice } from '../core/notice';
+import type { InstanceRelease } from '../core/release';
 
 /**
  * What is news, and its notice: pure functions from what the lifecycle and the pass already know.
@@ -61,7 +62,7 @@ export function readyNotice(record: PurchaseRecord, at: number): ReadyNotice {
 }
 
 /** What every notice about one purchase says first: which purchase, where, of what, and who asked. */
-function ofPurchase<K extends 'ready' | 'failed'>(record: PurchaseRecord, kind: K, at: number) {
+function ofPurchase<K extends 'ready' | 'failed' | 'released' | 'stuck'>(record: PurchaseRecord, kind: K, at: number) {
   return {
     kind,
     id: `${kind}:${record.clusterId}:${record.id}`,
@@ -92,6 +93,24 @@ export function failedNotice(record: PurchaseRecord, at: number, backOff?: Faile
     givenBack: givenBackOf(record),
     ...(backOff !== undefined && { backOff }),
   };
+}
+
+/** A node given back, drained and deleted. */
+export function releasedNotice(record: PurchaseRecord, instanceId: string, release: InstanceRelease, mode: string, at: number): ReleasedNotice {
+  return {
+    ...ofPurchase(record, 'released', at),
+    id: `released:${record.clusterId}:${instanceId}`,
+    instanceId,
+    nodeName: release.nodeName,
+    reason: release.reason,
+    secondsToRelease: Math.max(0, ((release.releasedAt ?? at) - release.startedAt) / 1000),
+    mode,
+  };
+}
+
+/** A node whose drain ran out of time, left cordoned. */
+export function stuckNotice(record: PurchaseRecord, instanceId: string, release: InstanceRelease, detail: string, at: number): StuckNotice {
+  return { ...ofPurchase(record, 'stuck', at), id: `stuck:${record.clusterId}:${instanceId}`, instanceId, nodeName: release.nodeName, reason: release.reason, detail };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Sizing } from '../core/scale-out-request';
-import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, Notice, NoticePrice, NoticeWhy, ReadyNotice } from '../core/notice';
+import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, Notice, NoticePrice, NoticeWhy, ReadyNotice, ReleasedNotice, StuckNotice } from '../core/notice';
 import type { Language } from '../core/notice';
 import type { Message, MessageFact } from './message';
 
@@ -31,6 +31,10 @@ export function renderNotice(notice: Notice, language: Language, consoleLink: st
       return { title: t.failedTitle(notice.instances.length, notice.count, where, t.outcome[failedOutcome(notice)]), severity: 'error', facts: failedFacts(notice, t), ...common };
     case 'held-back':
       return { title: t.heldTitle(where, t.heldReason[notice.reason]), severity: 'warning', facts: heldFacts(notice, t), ...common };
+    case 'released':
+      return { title: t.releasedTitle(notice.nodeName, where), severity: 'info', facts: releasedFacts(notice, t), ...common };
+    case 'stuck':
+      return { title: t.stuckTitle(notice.nodeName, where), severity: 'warning', facts: stuckFacts(notice, t), ...common };
   }
 }
 
@@ -95,6 +99,26 @@ function heldFacts(n: HeldBackNotice, t: Words): MessageFact[] {
     { name: t.template, value: n.template },
     ...whyFacts(n.why, t),
     { name: t.note, value: t.heldOnce },
+  ];
+}
+
+function releasedFacts(n: ReleasedNotice, t: Words): MessageFact[] {
+  return [
+    { name: t.instances, value: `${n.instanceId} (${n.nodeName})${n.mode === 'retain' ? ` ${t.retained}` : ''}` },
+    { name: t.reason, value: n.reason },
+    { name: t.drainTook, value: durationText(n.secondsToRelease, t) },
+    { name: t.template, value: n.template },
+    { name: t.purchase, value: n.purchaseId },
+  ];
+}
+
+function stuckFacts(n: StuckNotice, t: Words): MessageFact[] {
+  return [
+    { name: t.instances, value: `${n.instanceId} (${n.nodeName})` },
+    { name: t.detail, value: n.detail },
+    { name: t.reason, value: n.reason },
+    { name: t.note, value: t.stuckNote },
+    { name: t.purchase, value: n.purchaseId },
   ];
 }
 
@@ -169,6 +193,11 @@ const WORDS = {
     heldTitle: (where: string, why: string) => `Scale-outs of ${where} are held back: ${why}`,
     heldReason: { 'node-budget': 'the node budget is spent', 'money-budget': 'the money budget is spent', 'cluster-ceiling': 'the cluster is at its node ceiling', 'sold-out': 'CVM is sold out on every rung' } satisfies Record<HeldBackReason, string>,
     heldOnce: 'said once per cluster, reason and window; later refusals in it are not announced',
+    releasedTitle: (node: string, where: string) => `Gave node ${node} of ${where} back: drained and deleted`,
+    stuckTitle: (node: string, where: string) => `Node ${node} of ${where} could not be drained in time: left cordoned`,
+    drainTook: 'Drained and deleted in',
+    retained: '(prepaid: removed from the cluster, the instance kept and still billed)',
+    stuckNote: 'not deleted: its pods were not evicted in time (a PodDisruptionBudget?); uncordon it or let the pass try again once they can go',
     nodeList: 'Node list in the TKE console',
     template: 'Template',
     offering: 'Bought',
@@ -219,6 +248,11 @@ const WORDS = {
     heldTitle: (where: string, why: string) => `集群 ${where} 的扩容被暂缓：${why}`,
     heldReason: { 'node-budget': '节点预算已用完', 'money-budget': '费用预算已用完', 'cluster-ceiling': '集群节点数已达上限', 'sold-out': '所有备选规格均已售罄' } satisfies Record<HeldBackReason, string>,
     heldOnce: '同一集群、同一原因在每个窗口内只通知一次，其后的拒绝不再通知',
+    releasedTitle: (node: string, where: string) => `已归还集群 ${where} 的节点 ${node}：已排空并删除`,
+    stuckTitle: (node: string, where: string) => `集群 ${where} 的节点 ${node} 未能按时排空：保持封锁`,
+    drainTook: '排空并删除耗时',
+    retained: '（包年包月：已移出集群，实例保留，仍在计费）',
+    stuckNote: '未删除：其 Pod 未能按时驱逐（可能受 PodDisruptionBudget 限制）；可解除封锁，或待其可驱逐时由下次巡检继续',
     nodeList: 'TKE 控制台节点列表',
     template: '模板',
     offering: '购买规格',

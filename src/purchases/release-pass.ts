@@ -25,6 +25,8 @@ import {
 import { findCluster, unknownClusterError } from '../core/resolve';
 import type { ReleaseOutcome } from '../sources/webhook-source';
 import { readValue } from '../core/store-step';
+import type { Notice } from '../core/notice';
+import { releasedNotice, stuckNotice } from '../notify/news';
 import { ScaleOutError, UnprocessableError } from '../errors';
 import { instanceIdOfProviderID, type KubeApi, type KubeNode, type KubePod } from '../kubernetes/kube-api';
 import type { StateStore } from '../store/state-store';
@@ -55,6 +57,8 @@ export interface ReleaseDeps {
   readonly kubeFor: (cluster: ClusterConfig) => KubeApi | undefined;
   readonly now: () => number;
   readonly passId: string;
+  /** Queues notices for the team (a node released, a drain stuck); absent: no one is told. */
+  readonly queueNews?: (notices: readonly Notice[]) => Promise<unknown>;
 }
 
 /** What the pass did to give nodes back, per cluster, for its log line. */
@@ -157,7 +161,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             steps[id] = `stuck: ${step.why}`;
             break;
           case 'delete': {
-            const mode = record.offering.chargeType === 'PREPAID' || record.offering.chargeType === 'CDHPAID' ? 'retain' : 'terminate';
+            const mode = deletedMode(record);
             const options: TkeCallOptions = { deadline, now, policy: config.tke };
             const deleted = await deleteInstances(deps.tke, record.region, record.clusterId, [id], { mode, force: false }, options);
             const r = deleted.response;
@@ -189,6 +193,17 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         const next: PurchaseRecord = { ...current, instances: { ...current.instances, ...Object.fromEntries([...instances].map(([id, release]) => [id, { ...current.instances![id]!, release }])) } };
         return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now(), retentionMs) }, result: next };
       });
+      // News: each node given back, each drain that ran out of time, once (the notice's ID is the node's).
+      if (written !== undefined && deps.queueNews !== undefined) {
+        const before = records.find((r) => r.id === purchaseId);
+        const news: Notice[] = [];
+        for (const [id, release] of instances) {
+          const was = before?.instances?.[id]?.release?.state;
+          if (release.state === 'released' && was !== 'released') news.push(releasedNotice(written, id, release, deletedMode(written), now()));
+          if (release.state === 'stuck' && was !== 'stuck') news.push(stuckNotice(written, id, release, release.lastError ?? 'pods left on it', now()));
+        }
+        if (news.length > 0) await deps.queueNews(news);
+      }
       if (written !== undefined && liveInstancesOf(written).length === 0) {
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) =>
           indexPurchase(current, { id: written.id, clusterId: written.clusterId, at: written.requestedAt, expiresAt: purchaseExpiry(written, now(), retentionMs), live: false }, now()),
@@ -209,6 +224,11 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
 }
 
 const LOCK_MARGIN_MS = 5_000;
+
+/** `terminate` a pay-as-you-go node; `retain` a prepaid one (TKE terminates pay-as-you-go instances only). */
+function deletedMode(record: PurchaseRecord): 'terminate' | 'retain' {
+  return record.offering.chargeType === 'PREPAID' || record.offering.chargeType === 'CDHPAID' ? 'retain' : 'terminate';
+}
 
 /** What the pass reads of a cluster to give nodes back: every node and pod, and which node is whose. */
 interface Fleet {

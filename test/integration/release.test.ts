@@ -1,6 +1,7 @@
 import type { FunctionUrlEvent } from '../../src/scf/event';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
+import { NotifyCapture } from '../../dev/sandbox/notify-capture';
 import { RELAXED_THROTTLE } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
@@ -16,12 +17,14 @@ const CLUSTER = 'cls-e55paxnt';
 let tke: TkeSandbox;
 let kube: KubeSandbox;
 let h: Harness;
+let capture: NotifyCapture;
 let offsetMs = 0;
 const clock = () => Date.now() + offsetMs;
 const advance = (ms: number) => (offsetMs += ms);
 
 afterEach(async () => {
   await h?.close();
+  await capture?.stop();
   await kube?.stop();
   await tke?.stop();
   offsetMs = 0;
@@ -32,12 +35,15 @@ async function start(release: Record<string, unknown> = {}): Promise<void> {
   await tke.start();
   kube = new KubeSandbox({ tke });
   await kube.start();
+  capture = new NotifyCapture({ now: clock });
+  const captureUrl = await capture.start();
   h = await startHarness({
     now: clock,
     sandbox: tke,
-    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER) },
+    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team` },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
+      doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
       doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
       doc.release = { delayAfterPurchase: '0s', ...release };
     },
@@ -91,6 +97,11 @@ describe('giving nodes back', () => {
     const records = await purchases();
     const released = records.find((p) => p.instanceIds.includes(newest[0]))!;
     expect(Object.values(released.instances).map((i: any) => i.release?.state)).toEqual(['released', 'released']);
+    // The team is told of each node given back, once.
+    const titles = capture.received().map((m) => m.text.split('\n')[0]);
+    expect(titles).toHaveLength(2);
+    for (const title of titles) expect(title).toMatch(/^Gave node \S+ of demo \(cls-e55paxnt\) back: drained and deleted$/);
+    expect(capture.received()[0]!.text).toContain('Reason: load is low');
   });
 
   it('the Kubernetes API failing mid-drain, then TKE refusing the deletion: nothing lost, each step taken again by the next pass', async () => {
@@ -118,6 +129,27 @@ describe('giving nodes back', () => {
     }
     expect(tke.deleted.map((d) => d.instanceId)).toEqual([id]);
     expect(Object.values((await purchases())[0]!.instances).map((i: any) => i.release?.state)).toEqual(['released']);
+  });
+
+  it('a PodDisruptionBudget that never lets go: after the drain\'s time the node stays cordoned, not deleted, and the team is told once', async () => {
+    await start({ maxDisrupted: 5, drainTimeout: '1m' });
+    const bought = await h.postGeneric({ eventId: 'buy-s', cluster: 'demo', template: 'small', count: 1 });
+    const [id] = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    const node = kube.nodes(CLUSTER).find((n) => (n.spec as { providerID: string }).providerID.endsWith(`/${id}`))!;
+    kube.addPod({ namespace: 'db', name: 'primary-0', nodeName: (node.metadata as { name: string }).name, requests: { cpu: '100m' }, ownerKind: 'StatefulSet', pdbBlocksTimes: 1000 });
+    await scaleIn({ eventId: 'in-s', count: 1 });
+    for (let i = 0; i < 6; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted).toEqual([]);
+    expect((kube.nodes(CLUSTER).find((n) => (n.spec as { providerID: string }).providerID.endsWith(`/${id}`))!.spec as { unschedulable?: boolean }).unschedulable).toBe(true);
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', steps: { [id!]: expect.stringMatching(/^stuck: 1 pod\(s\) still on it after the drain's time: db\/primary-0$/) } }]);
+    const stuck = capture.received().filter((m) => m.text.includes('could not be drained in time'));
+    expect(stuck).toHaveLength(1);
+    expect(stuck[0]!.text).toContain('db/primary-0');
   });
 
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
