@@ -54,6 +54,7 @@ export function assembleConfig(raw: RawConfig, origin: string, problems: string[
       params,
       ...(t.throttle !== undefined && { throttle: t.throttle }),
       ...(t.provisionTimeoutSeconds !== undefined && { provisionTimeoutSeconds: t.provisionTimeoutSeconds }),
+      ...(t.maxLifetime !== undefined && { maxLifetimeSeconds: durationSeconds(t.maxLifetime) }),
       ...(ladder !== undefined && { ladder }),
     });
   }

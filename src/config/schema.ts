@@ -240,6 +240,11 @@ export const templateSchema = z.strictObject({
   /** This template's nodes' own provision timeout (a slow image, a long user script); default purchases.provisionTimeoutSeconds. */
   provisionTimeoutSeconds: z.number().int().min(60).max(7200).optional(),
   /**
+   * A lease: this template's nodes are given back this long after they were bought, whatever the
+   * alarms say (Karpenter's expireAfter), drained like any other and within the guard. Absent: never.
+   */
+  maxLifetime: durationSchema(60, 999_999 * 3600).optional(),
+  /**
    * Fallbacks when CVM is sold out (core/rungs.ts): `overridable` lists the RunInstancePara paths
    * the alternatives may replace (e.g. Placement.Zone, VirtualPrivateCloud.SubnetId, InstanceType,
    * InstanceChargeType, SystemDisk.DiskType); `alternatives` are tried in order after the template

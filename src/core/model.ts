@@ -83,6 +83,8 @@ export interface TemplateConfig {
   readonly throttle?: ThrottleOverride;
   /** Set when the template's nodes have their own provision timeout (else purchases.provisionTimeoutSeconds). */
   readonly provisionTimeoutSeconds?: number;
+  /** A lease on its nodes: given back this long after they were bought (core/release.ts). */
+  readonly maxLifetimeSeconds?: number;
   /** Alternatives tried in order when CVM is sold out (core/rungs.ts). Absent: the template alone. */
   readonly ladder?: Ladder;
 }

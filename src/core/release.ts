@@ -113,10 +113,20 @@ export const DO_NOT_DISRUPT: ReadonlyArray<readonly [string, string | undefined]
 /**
  * Which of `candidates` to start giving back for an ask of `count` nodes (Infinity: all it may).
  * `releasing`: how many of the function's nodes in the cluster are being given back already (they
- * count against the disruption budget and are not candidates). `lastPurchaseAt`: the function's
+ * count against the disruption budget and are not candidates); `owned`: all of its nodes there. `lastPurchaseAt`: the function's
  * newest purchase in the cluster. Linear in the candidates (sorted once).
  */
-export function planRelease(candidates: readonly ReleaseCandidate[], count: number, releasing: number, policy: ReleasePolicy, load: ClusterLoad | undefined, lastPurchaseAt: number | undefined, now: number): ReleasePlan {
+export function planRelease(
+  candidates: readonly ReleaseCandidate[],
+  count: number,
+  releasing: number,
+  policy: ReleasePolicy,
+  load: ClusterLoad | undefined,
+  lastPurchaseAt: number | undefined,
+  now: number,
+  /** The function's nodes in the cluster in all (for the floor), when more than the candidates and those being given back (an ask for one template's nodes). */
+  owned = candidates.length + releasing,
+): ReleasePlan {
   const newestFirst = [...candidates].sort((a, b) => b.since - a.since || (a.instanceId < b.instanceId ? 1 : -1));
   const held: Array<ReleasePlan['held'][number]> = [];
   const hold = (c: ReleaseCandidate, reason: HeldReason, detail: string) => held.push({ instanceId: c.instanceId, reason, detail });
@@ -125,9 +135,9 @@ export function planRelease(candidates: readonly ReleaseCandidate[], count: numb
     for (const c of newestFirst.slice(0, Math.min(count, newestFirst.length))) hold(c, 'delay-after-purchase', `the function bought in this cluster less than ${Math.round(policy.delayAfterPurchaseMs / 60_000)} min ago; not before ${until}`);
     return { release: [], held };
   }
-  const owned = candidates.length + releasing;
   // Of the function's nodes, how many may go at all (the floor), and how many at once (the budget).
-  let room = Math.min(owned - policy.floor, policy.maxDisrupted - releasing);
+  // Those being given back already are as good as gone: the floor counts what remains.
+  let room = Math.min(owned - releasing - policy.floor, policy.maxDisrupted - releasing);
   // The guard's running totals: what remains if the chosen nodes go.
   const totals = load === undefined ? undefined : sumLoad(load);
   const release: ReleaseCandidate[] = [];
@@ -143,7 +153,7 @@ export function planRelease(candidates: readonly ReleaseCandidate[], count: numb
       continue;
     }
     if (room <= 0) {
-      const floorBinds = owned - policy.floor <= policy.maxDisrupted - releasing;
+      const floorBinds = owned - releasing - policy.floor <= policy.maxDisrupted - releasing;
       hold(c, floorBinds ? 'floor' : 'disruption-budget', floorBinds ? `the function keeps at least ${policy.floor} of its nodes in the cluster` : `at most ${policy.maxDisrupted} of its nodes are given back at once (${releasing} already)`);
       continue;
     }

@@ -90,8 +90,13 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   const asks = asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue));
   const records = await liveRecords(store, cluster);
   if (asks.length === 0 && records.length === 0) return undefined;
+  // Leases that ended: the template's maxLifetime after the purchase, whatever the alarms say.
+  const leaseDue = records.filter((r) => {
+    const lease = config.templates.get(r.template)?.maxLifetimeSeconds;
+    return lease !== undefined && now() - (r.createdAt ?? r.requestedAt) >= lease * 1000;
+  });
   const releasing = records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).map(([id]) => ({ record: r, id })));
-  if (asks.length === 0 && releasing.length === 0) return undefined;
+  if (asks.length === 0 && releasing.length === 0 && leaseDue.length === 0) return undefined;
 
   const lockKey = releaseLockKeyOf(cluster.clusterId);
   if (!(await store.update<ReleaseLock, boolean>(lockKey, (current) => takeReleaseLock(current, deps.passId, deadline + LOCK_MARGIN_MS, now())))) {
@@ -120,7 +125,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
 
     // 1. plan the asks.
     if (asks.length > 0) {
-      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, asks);
+      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, asks, ownedOf(records));
       const reason = asks.map((a) => a.reason).join('; ');
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
@@ -130,6 +135,21 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = plan.release.map((c) => c.instanceId);
       held = plan.held;
+    }
+    // 1b. leases that ended, within the same policy (the guard still holds), after the asks.
+    if (leaseDue.length > 0) {
+      const taken = new Set(releasing.map((r) => r.id));
+      const lease: ReleaseAsk = { id: 'lease', count: 'all', reason: 'lease ended', at: now() };
+      const plan = await planAsks(deps, cluster, fleet, leaseDue, releasing.length, [lease], ownedOf(records), taken);
+      for (const c of plan.release) {
+        const record = records.find((r) => r.id === c.purchaseId)!;
+        const lease = config.templates.get(record.template)?.maxLifetimeSeconds ?? 0;
+        const said = lease >= 3600 ? `${Math.round(lease / 360) / 10} h` : `${Math.round(lease / 60)} min`;
+        change(record, c.instanceId, { state: 'cordoned', reason: `its lease of ${said} (template ${record.template}, maxLifetime) ended`, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
+        releasing.push({ record, id: c.instanceId });
+      }
+      planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
+      held = [...(held ?? []), ...plan.held];
     }
 
     // 2. one step per node on its way out.
@@ -258,11 +278,21 @@ async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], sig
 }
 
 /** Which of the cluster's live nodes the asks take now (core/release.ts, planRelease). */
-async function planAsks(deps: ReleaseDeps, cluster: ClusterConfig, fleet: Fleet, records: readonly PurchaseRecord[], releasing: number, asks: readonly ReleaseAsk[]): Promise<ReleasePlan> {
+async function planAsks(
+  deps: ReleaseDeps,
+  cluster: ClusterConfig,
+  fleet: Fleet,
+  records: readonly PurchaseRecord[],
+  releasing: number,
+  asks: readonly ReleaseAsk[],
+  /** The function's nodes in the cluster in all, the floor's base. */
+  owned: number,
+  taken: ReadonlySet<string> = new Set(),
+): Promise<ReleasePlan> {
   const templates = new Set(asks.map((a) => a.template));
   const candidates: ReleaseCandidate[] = records.flatMap((r) =>
     liveInstancesOf(r)
-      .filter((id) => r.instances?.[id]?.release === undefined || r.instances[id]!.release!.state === 'restored')
+      .filter((id) => !taken.has(id) && (r.instances?.[id]?.release === undefined || r.instances[id]!.release!.state === 'restored'))
       // An ask for one template's nodes takes only those; an ask without one, any.
       .filter(() => templates.has(undefined) || templates.has(r.template))
       .map((id) => {
@@ -272,9 +302,9 @@ async function planAsks(deps: ReleaseDeps, cluster: ClusterConfig, fleet: Fleet,
       }),
   );
   const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);
-  const policy = releasePolicyOf(cluster.release, candidates.length + releasing);
+  const policy = releasePolicyOf(cluster.release, owned);
   const lastPurchaseAt = Math.max(0, ...(await indexedPurchases(deps.store, cluster.clusterId)).map((e) => e.at));
-  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt > 0 ? lastPurchaseAt : undefined, deps.now());
+  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt > 0 ? lastPurchaseAt : undefined, deps.now(), owned);
 }
 
 /**
@@ -299,7 +329,7 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
       const releasing = records.reduce((n, r) => n + Object.values(r.instances ?? {}).filter((i) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).length, 0);
       const deadline = deps.now() + deps.config.tke.attemptTimeoutMs;
       const fleet = await readFleet(kube, records, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
-      const plan = await planAsks(deps, cluster, fleet, records, releasing, [ask]);
+      const plan = await planAsks(deps, cluster, fleet, records, releasing, [ask], ownedOf(records));
       return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
     }
     const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));
@@ -308,6 +338,11 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
     if (!(error instanceof ScaleOutError)) throw error;
     return { ok: false, request, error };
   }
+}
+
+/** The function's nodes in the cluster: every live instance, those being given back included. */
+function ownedOf(records: readonly PurchaseRecord[]): number {
+  return records.reduce((n, r) => n + liveInstancesOf(r).length, 0);
 }
 
 /** The records of the cluster's purchases whose nodes run. */

@@ -30,7 +30,7 @@ afterEach(async () => {
   offsetMs = 0;
 });
 
-async function start(release: Record<string, unknown> = {}): Promise<void> {
+async function start(release: Record<string, unknown> = {}, change: (doc: Record<string, any>) => void = () => undefined): Promise<void> {
   tke = new TkeSandbox({ now: clock, joinSeconds: 20 });
   await tke.start();
   kube = new KubeSandbox({ tke });
@@ -46,6 +46,7 @@ async function start(release: Record<string, unknown> = {}): Promise<void> {
       doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
       doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
       doc.release = { delayAfterPurchase: '0s', ...release };
+      change(doc);
     },
   });
 }
@@ -150,6 +151,29 @@ describe('giving nodes back', () => {
     const stuck = capture.received().filter((m) => m.text.includes('could not be drained in time'));
     expect(stuck).toHaveLength(1);
     expect(stuck[0]!.text).toContain('db/primary-0');
+  });
+
+  it('a lease (the template\'s maxLifetime) ends: its nodes are given back whatever the alarms say, and not before', async () => {
+    await start({ maxDisrupted: 5 }, (doc) => (doc.templates.small.maxLifetime = '1m'));
+    const bought = await h.postGeneric({ eventId: 'buy-l', cluster: 'demo', template: 'small', count: 1 });
+    const [id] = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    expect(passLines().at(-1)!.released).toBeUndefined();
+    advance(30_000);
+    await pass();
+    // 55 s after the purchase: the lease holds.
+    expect(passLines().at(-1)!.released).toBeUndefined();
+    advance(10_000);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: [id], steps: { [id!]: 'cordoned' } }]);
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual([id]);
+    const released = capture.received().find((m) => m.text.startsWith('Gave node'))!;
+    expect(released.text).toContain('Reason: its lease of 1 min (template small, maxLifetime) ended');
   });
 
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {

@@ -40,6 +40,10 @@ describe('planRelease', () => {
     expect(budget.held.map((h) => h.reason)).toEqual(['disruption-budget', 'disruption-budget']);
     const floor = planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 3 }, undefined, undefined, T0);
     expect(floor.held.map((h) => h.reason)).toEqual(['floor', 'floor', 'floor']);
+    // One of 4 already on its way out, a floor of 2: one more may go, not two.
+    expect(planRelease(three, Infinity, 1, { ...policy, keepRequestedBelow: undefined, floor: 2 }, undefined, undefined, T0).release).toHaveLength(1);
+    // An ask for some of them (one template's), 10 nodes in all, floor 8: two may go.
+    expect(planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 8 }, undefined, undefined, T0, 10).release.map((c) => c.instanceId)).toEqual(['ins-3', 'ins-2']);
   });
 
   it('never a node an operator protected, nor one Kubernetes does not list', () => {
