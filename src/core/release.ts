@@ -282,11 +282,32 @@ export function addReleaseAsk(current: ReleaseAsks | undefined, ask: ReleaseAsk,
   return { write: { kind: 'put', value: { asks: next }, expiresAt: now + ASK_KEEP_MS }, result: 'added' };
 }
 
-/** Takes the asks a pass planned (by ID): the pass says what it could not give back, the asks do not wait for it. */
-export function takeReleaseAsks(current: ReleaseAsks | undefined, ids: readonly string[], now: number): StoreStep<ReleaseAsks, void> {
+/**
+ * Settles the asks a pass planned (by ID), oldest first: `planned` nodes are taken off their counts.
+ * `waitForRest`: what is left waits for the next pass (only the disruption budget held it back: the
+ * nodes on their way out will be gone soon); else the asks are done, and the pass has said what it
+ * could not give back and why (the floor, the guard, an operator's annotation: waiting would not change it).
+ */
+export function takeReleaseAsks(current: ReleaseAsks | undefined, ids: readonly string[], now: number, planned = Infinity, waitForRest = false): StoreStep<ReleaseAsks, void> {
   const asks = asksOf(current);
-  const left = asks.filter((a) => !ids.includes(a.id) && now - a.at < ASK_KEEP_MS);
-  if (left.length === asks.length) return { write: { kind: 'keep' }, result: undefined };
+  let toTake = planned;
+  const left: ReleaseAsk[] = [];
+  for (const a of asks) {
+    if (now - a.at >= ASK_KEEP_MS) continue;
+    if (!ids.includes(a.id)) {
+      left.push(a);
+      continue;
+    }
+    if (!waitForRest) continue;
+    if (a.count === 'all') {
+      left.push(a);
+      continue;
+    }
+    const taken = Math.min(a.count, toTake);
+    toTake -= taken;
+    if (a.count - taken > 0) left.push({ ...a, count: a.count - taken });
+  }
+  if (left.length === asks.length && left.every((a, i) => a === asks[i])) return { write: { kind: 'keep' }, result: undefined };
   return left.length === 0 ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: undefined };
 }
 

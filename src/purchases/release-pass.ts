@@ -106,6 +106,8 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   const steps: Record<string, string> = {};
   let planned: string[] | undefined;
   let held: ReleaseReport['held'];
+  let askPlanned = 0;
+  let askHeld: NonNullable<ReleaseReport['held']> = [];
   try {
     const signal = () => AbortSignal.timeout(Math.max(1, Math.min(deps.config.tke.attemptTimeoutMs, deadline - now())));
     let fleet: Fleet;
@@ -135,6 +137,8 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = plan.release.map((c) => c.instanceId);
       held = plan.held;
+      askPlanned = plan.release.length;
+      askHeld = plan.held;
     }
     // 1b. leases that ended, within the same policy (the guard still holds), after the asks.
     if (leaseDue.length > 0) {
@@ -230,7 +234,11 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         );
       }
     }
-    if (asks.length > 0) await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, asks.map((a) => a.id), now()));
+    if (asks.length > 0) {
+      // Held back only by the disruption budget: the rest waits for the nodes on their way out to go.
+      const onlyBudget = askHeld.length > 0 && askHeld.every((h) => h.reason === 'disruption-budget');
+      await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, asks.map((a) => a.id), now(), askPlanned, onlyBudget));
+    }
   } finally {
     await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
   }

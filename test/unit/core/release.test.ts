@@ -113,6 +113,15 @@ describe('release asks', () => {
     expect(asksOf(many)[0]!.id).toBe('e5');
   });
 
+  it('what only the disruption budget held back waits for the next pass; anything else is done', () => {
+    const asks = put(addReleaseAsk(put(addReleaseAsk(undefined, { ...ask('a'), count: 2 }, T0)), { ...ask('b'), count: 3 }, T0));
+    // 3 planned of 5, the rest held by the budget: b keeps 2.
+    expect(asksOf(put(takeReleaseAsks(asks, ['a', 'b'], T0 + 1, 3, true))).map((a) => [a.id, a.count])).toEqual([['b', 2]]);
+    expect(takeReleaseAsks(asks, ['a', 'b'], T0 + 1, 3, false).write).toEqual({ kind: 'delete' });
+    const all = put(addReleaseAsk(undefined, { ...ask('c'), count: 'all' }, T0));
+    expect(asksOf(put(takeReleaseAsks(all, ['c'], T0 + 1, 2, true)) ?? all).map((a) => a.count)).toEqual(['all']);
+  });
+
   it('ignores asks it cannot read', () => {
     expect(asksOf({ asks: [{ id: 'x', count: 0, reason: 'r', at: 1 }, { id: 'y', count: 'all', reason: 'r', at: 1 }, null] } as unknown as ReleaseAsks).map((a) => a.id)).toEqual(['y']);
   });
