@@ -152,11 +152,13 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
       await rememberConversations(source, outcomes, interpretation.answerContext);
+      // A low alarm's asks to give nodes back (a scale-in rule), queued for the pass.
+      const releases = await Promise.all((interpretation.releases ?? []).map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
       const told = await tell(outcomes, times.deadline);
-      const answer = await source.answer(outcomes, ignored, interpretation.answerContext);
+      const answer = await source.answer(outcomes, ignored, interpretation.answerContext, releases);
       const decision: DecisionRecord =
-        outcomes.length === 0 ? { outcome: 'ignored' } : decisionOfOutcomes(outcomes);
-      return noted(answer, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }), ...told });
+        outcomes.length === 0 ? { outcome: releases.length > 0 ? 'answered' : 'ignored' } : decisionOfOutcomes(outcomes);
+      return noted(answer, { source: source.name, ...decision, ...(ignored.length > 0 && { ignored }), ...(releases.length > 0 && { scaleIn: releases.map(releaseLogOf) }), ...told });
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error; // a bug: the middleware answers 500 and logs the stack
       return {

@@ -21,12 +21,18 @@ export function ruleProblems(raw: RawConfig, clusters: ReadonlyMap<string, Clust
     const at = `rules.${i}`;
     if (ruleNames.has(rule.name)) problems.push(`${at}.name: ${rule.name} is used by another rule`);
     ruleNames.add(rule.name);
-    const template = templates.get(rule.scale.template);
+    const template = rule.scale.template === undefined ? undefined : templates.get(rule.scale.template);
     if (!clusters.has(rule.scale.cluster)) problems.push(`${at}.scale.cluster: unknown cluster ${JSON.stringify(rule.scale.cluster)}`);
-    if (template === undefined) problems.push(`${at}.scale.template: unknown template ${JSON.stringify(rule.scale.template)}`);
+    if (rule.scale.template === undefined) {
+      if (rule.action === 'scale-out') problems.push(`${at}.scale.template: is required: the template the rule's scale-outs buy`);
+    } else if (template === undefined) problems.push(`${at}.scale.template: unknown template ${JSON.stringify(rule.scale.template)}`);
     else if (!template.clusters.includes(rule.scale.cluster)) {
       problems.push(`${at}.scale.template: template ${template.name} may scale ${template.clusters.join(', ')}, not ${rule.scale.cluster}`);
     }
+    if (rule.action === 'scale-in' && clusters.get(rule.scale.cluster) !== undefined && clusters.get(rule.scale.cluster)!.kubernetes === undefined) {
+      problems.push(`${at}.action: scale-in needs the cluster's Kubernetes API to drain its nodes: set clusters.${rule.scale.cluster}.kubernetes`);
+    }
+    if (rule.action === 'scale-in' && rule.repeat?.warmUp !== undefined) problems.push(`${at}.repeat.warmUp: a scale-in rule buys nothing, so has no warm-up; the release's own delay and budget pace it`);
     for (const source of rule.sources) {
       if (raw.sources[source as keyof typeof raw.sources] === undefined) {
         problems.push(`${at}.sources: ${source} is not enabled under sources`);

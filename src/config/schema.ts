@@ -480,9 +480,16 @@ export const ruleSchema = z.strictObject({
       product: matchValue.optional(),
     })
     .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one condition'),
+  /**
+   * What the rule's alarm asks: buy nodes (`scale-out`, the default), or give the function's nodes
+   * back (`scale-in`: a low alarm, e.g. CPU below 40 % for 15 minutes; core/release.ts), sized by the
+   * same counts and steps (for a low alarm, `direction: below`: how far the value is under its threshold).
+   */
+  action: z.enum(['scale-out', 'scale-in']).default('scale-out'),
   scale: z.strictObject({
     cluster: alias,
-    template: alias,
+    /** Required to scale out; to scale in, only that template's nodes are given back (absent: any of the function's). */
+    template: alias.optional(),
     /**
      * A fixed count; or taken from a label or annotation of the alert; or sized by how far the
      * alarm's value is beyond its threshold (`steps`, as AWS step adjustments); or by a severity

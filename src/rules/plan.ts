@@ -2,6 +2,7 @@ import type { RuleConfig } from '../config/load-config';
 import type { AlertSourceName } from '../config/schema';
 import { UnprocessableError } from '../errors';
 import type { RefusedScaleOut, ScaleOutRequest } from '../core/scale-out-request';
+import type { ReleaseRequest } from '../core/release';
 import type { Alert, IgnoredAlert } from './alert';
 import { sizeFor } from './sizing';
 import { durationSeconds } from '../config/duration';
@@ -27,6 +28,8 @@ export type { IgnoredAlert } from './alert';
 
 export interface ScaleOutPlan {
   readonly requests: readonly ScaleOutRequest[];
+  /** A scale-in rule's asks to give nodes back (a low alarm firing), one per episode (and period). */
+  readonly releases: readonly ReleaseRequest[];
   readonly ignored: readonly IgnoredAlert[];
   /**
    * Scale-outs a rule asks for that cannot be made (the alert's count label is not a number): each
@@ -45,6 +48,7 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
   const firing = alerts.filter((a) => a.status === 'firing');
   const matchedEpisodes = new Set<string>();
   const requests: ScaleOutRequest[] = [];
+  const releases: ReleaseRequest[] = [];
   const refused: RefusedScaleOut[] = [];
 
   for (const rule of rules) {
@@ -55,7 +59,11 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
     const triggers = rule.perAlert ? matched : [oldest(matched)];
     for (const alert of triggers) {
       const planned = requestFor(rule, source, alert, matched.length, now);
-      if (planned.problem === undefined) requests.push(planned.request);
+      if (rule.action === 'scale-in') {
+        // A low alarm: give nodes back, as many as the rule's count or step says (its default when unreadable).
+        const r = planned.request;
+        releases.push({ source, eventId: r.eventId, cluster: r.cluster, count: r.count ?? 1, ...(rule.scale.template !== undefined && { template: rule.scale.template }), ...(r.reason !== undefined && { reason: r.reason }), ...(r.dryRun === true && { dryRun: true }) });
+      } else if (planned.problem === undefined) requests.push(planned.request);
       else refused.push({ request: planned.request, error: planned.problem });
     }
   }
@@ -63,7 +71,7 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
   const ignored: IgnoredAlert[] = alerts
     .filter((a) => !matchedEpisodes.has(a.episode))
     .map((a) => ({ episode: a.episode, reason: a.status === 'resolved' ? 'resolved' : 'no-rule' }));
-  return { requests, ignored, refused };
+  return { requests, releases, ignored, refused };
 }
 
 function matches(rule: RuleConfig, alert: Alert): boolean {
@@ -111,7 +119,7 @@ function requestFor(rule: RuleConfig, source: AlertSourceName, alert: Alert, gro
     // The first period keeps the episode's own event ID (as without repeat); later ones add theirs.
     eventId: period === undefined || period === 0 ? episode : `${episode}/p${period}`,
     cluster: rule.scale.cluster,
-    template: rule.scale.template,
+    template: rule.scale.template ?? '',
     ...(!(size instanceof UnprocessableError) && size.count !== undefined && { count: size.count }),
     params: new Map(),
     reason: `rule ${rule.name}: ${name}${groupSize > 1 && !rule.perAlert ? ` and ${groupSize - 1} more firing` : ''}${period !== undefined && period > 0 ? `, still firing (period ${period})` : ''}`,

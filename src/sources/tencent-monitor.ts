@@ -14,7 +14,7 @@ import { planScaleOuts, type IgnoredAlert } from '../rules/plan';
 import { dryRunIfAsked } from './alert-answer';
 import { parseNumber } from '../rules/sizing';
 import { invalidPayload } from './payload-error';
-import type { ScaleOutOutcome, WebhookSource } from './webhook-source';
+import type { ReleaseOutcome, ScaleOutOutcome, WebhookSource } from './webhook-source';
 
 /**
  * Tencent Cloud Monitor's alarm callback (cloud.tencent.com/document/product/248/38209, "告警回调说明").
@@ -179,8 +179,14 @@ function stableJson(value: unknown): string {
  * retrying them within 15 s cannot help. The log line is the record. A 200 carries
  * `{ sessionId, retCode: 0 }`, which an older version of the callback doc asks for.
  */
-function tencentMonitorAnswer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpAnswer {
+function tencentMonitorAnswer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>, releases: readonly ReleaseOutcome[] = []): HttpAnswer {
   const ok = { ...(typeof context?.sessionId === 'string' && { sessionId: context.sessionId }), retCode: 0 };
+  // A scale-in rule's ask (a low alarm): queued, or why not; only a store failure is worth a retry.
+  const release = releases[0];
+  if (outcomes.length === 0 && release !== undefined) {
+    if (!release.ok && release.error.status >= 500) return { status: release.error.status, body: { status: release.error.code } };
+    return { status: 200, body: { ...ok, action: 'scale-in', status: release.ok ? release.status : release.error.code } };
+  }
   if (outcomes.length === 0) return { status: 200, body: { ...ok, status: 'ignored', ignored } };
   const results = outcomes.map((o) => (o.ok ? scaleOutAnswerBody(o.status, o.answer, o.preview) : { eventId: o.request.eventId, ...(errorAnswer(o.error).body as object) }));
   const retryable = outcomes.find((o): o is Extract<ScaleOutOutcome, { ok: false }> => !o.ok && o.error.status >= 500);

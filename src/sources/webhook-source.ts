@@ -31,7 +31,7 @@ export interface WebhookSource {
   /** Throws BadRequestError / UnsupportedMediaTypeError for a payload that is not this sender's shape. */
   interpret(request: WebhookRequest, now: number): Interpretation | Promise<Interpretation>;
   /** `context`: what `interpret` set aside for the answer (Tencent Cloud Monitor's sessionId). */
-  answer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>): HttpAnswer | Promise<HttpAnswer>;
+  answer(outcomes: readonly ScaleOutOutcome[], ignored: readonly IgnoredAlert[], context?: Readonly<Record<string, unknown>>, releases?: readonly ReleaseOutcome[]): HttpAnswer | Promise<HttpAnswer>;
   /**
    * For a sender whose signature does not cover the body (DingTalk): the signature's use, which the
    * app binds to this body in the store (core/signature-binding.ts). Called after `authenticate`.
@@ -78,6 +78,8 @@ export type Interpretation =
       readonly refused?: readonly RefusedScaleOut[];
       /** Handed to `answer` as it is (e.g. a session ID the sender wants echoed). */
       readonly answerContext?: Readonly<Record<string, unknown>>;
+      /** Asks to give nodes back the same delivery makes (a scale-in rule's low alarm). */
+      readonly releases?: readonly ReleaseRequest[];
     }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
   | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string }

@@ -2,7 +2,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { NotifyCapture } from '../../dev/sandbox/notify-capture';
-import { RELAXED_THROTTLE } from '../support/fixtures';
+import { fixture, RELAXED_THROTTLE } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
 /**
@@ -40,7 +40,7 @@ async function start(release: Record<string, unknown> = {}, change: (doc: Record
   h = await startHarness({
     now: clock,
     sandbox: tke,
-    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team` },
+    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token' },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
       doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
@@ -174,6 +174,36 @@ describe('giving nodes back', () => {
     expect(tke.deleted.map((d) => d.instanceId)).toEqual([id]);
     const released = capture.received().find((m) => m.text.startsWith('Gave node'))!;
     expect(released.text).toContain('Reason: its lease of 1 min (template small, maxLifetime) ended');
+  });
+
+  it('a low alarm (Alertmanager, a scale-in rule) gives one node back per episode; its resolution and a repeat of it give nothing more', async () => {
+    await start({ maxDisrupted: 5 }, (doc) => {
+      doc.sources.alertmanager = { auth: { bearer: { tokenEnv: 'AM_TOKEN' } } };
+      doc.rules.push({ name: 'demo-low', action: 'scale-in', sources: ['alertmanager'], match: { labels: { alertname: 'DemoLowCpu' } }, scale: { cluster: 'demo', count: 1 } });
+    });
+    const bought = await h.postGeneric({ eventId: 'buy-low', cluster: 'demo', template: 'small', count: 2 });
+    advance(25_000);
+    await pass();
+    const payload = fixture<Record<string, any>>('alertmanager-firing.json');
+    const alert = { ...payload.alerts[0], labels: { alertname: 'DemoLowCpu', cluster: 'demo' }, fingerprint: '10a0000000000001' };
+    const deliver = (status: 'firing' | 'resolved') =>
+      h.invoke({ httpMethod: 'POST', path: '/hooks/alertmanager', headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' }, body: JSON.stringify({ ...payload, status, alerts: [{ ...alert, status }] }) } as FunctionUrlEvent);
+    const answered = await deliver('firing');
+    expect(answered.statusCode).toBe(200);
+    expect(answered.json.results).toEqual([expect.objectContaining({ action: 'scale-in', status: 'release-requested', cluster: 'demo', count: 1 })]);
+    // Alertmanager's repeat of the same episode is the same ask.
+    expect((await deliver('firing')).json.results).toEqual([expect.objectContaining({ status: 'replayed' })]);
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted).toHaveLength(1);
+    expect(bought.json.instanceIds).toContain(tke.deleted[0]!.instanceId);
+    // Its resolution asks for nothing.
+    expect((await deliver('resolved')).json).toMatchObject({ status: 'ignored' });
+    advance(20_000);
+    await pass();
+    expect(tke.deleted).toHaveLength(1);
   });
 
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {

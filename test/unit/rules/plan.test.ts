@@ -12,6 +12,7 @@ const rule = (overrides: Partial<RuleConfig> = {}): RuleConfig => ({
   match: { labels: { cluster: 'demo', severity: 'critical' } },
   scale: { cluster: 'demo', template: 'small', count: { annotation: 'scaleout_count', default: 1 } },
   perAlert: false,
+  action: 'scale-out',
   ...overrides,
 });
 
