@@ -15,6 +15,7 @@ import type { ReleaseOutcome, WebhookSource } from './sources/webhook-source';
 import type { ClusterConfig } from './core/model';
 import type { KubeApi } from './kubernetes/kube-api';
 import { askRelease, releaseNodes } from './purchases/release-pass';
+import { releaseAsksKeyOf, withdrawReleaseAsks, type ReleaseAsks } from './core/release';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
@@ -152,6 +153,11 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
       await rememberConversations(source, outcomes, interpretation.answerContext);
+      // A rule's alarm firing again withdraws its waiting releases on resolution (the need is back).
+      for (const w of interpretation.withdraw ?? []) {
+        const cluster = config.clusters.get(w.cluster);
+        if (cluster !== undefined) await store.update<ReleaseAsks, number>(releaseAsksKeyOf(cluster.clusterId), (current) => withdrawReleaseAsks(current, w.rule, now()));
+      }
       // A low alarm's asks to give nodes back (a scale-in rule), queued for the pass.
       const releases = await Promise.all((interpretation.releases ?? []).map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
       const told = await tell(outcomes, times.deadline);

@@ -32,6 +32,10 @@ export function ruleProblems(raw: RawConfig, clusters: ReadonlyMap<string, Clust
     if (rule.action === 'scale-in' && clusters.get(rule.scale.cluster) !== undefined && clusters.get(rule.scale.cluster)!.kubernetes === undefined) {
       problems.push(`${at}.action: scale-in needs the cluster's Kubernetes API to drain its nodes: set clusters.${rule.scale.cluster}.kubernetes`);
     }
+    if (rule.release !== undefined && rule.action === 'scale-in') problems.push(`${at}.release: a scale-in rule buys nothing to give back on resolution`);
+    if (rule.release !== undefined && clusters.get(rule.scale.cluster) !== undefined && clusters.get(rule.scale.cluster)!.kubernetes === undefined) {
+      problems.push(`${at}.release: giving nodes back needs the cluster's Kubernetes API: set clusters.${rule.scale.cluster}.kubernetes`);
+    }
     if (rule.action === 'scale-in' && rule.repeat?.warmUp !== undefined) problems.push(`${at}.repeat.warmUp: a scale-in rule buys nothing, so has no warm-up; the release's own delay and budget pace it`);
     for (const source of rule.sources) {
       if (raw.sources[source as keyof typeof raw.sources] === undefined) {

@@ -524,6 +524,13 @@ export const ruleSchema = z.strictObject({
     .optional(),
   /** One scale-out per matching alert, instead of one per rule for the whole group. */
   perAlert: z.boolean().default(false),
+  /**
+   * A scale-out rule's nodes given back when its alarm resolves (opt-in): for alarms whose end
+   * means the need went away (a batch backlog, a scheduled event), not for a utilisation alarm,
+   * whose end usually means the new nodes are doing their job (docs/DESIGN.md, "Giving nodes
+   * back"). `after`: how long it must stay resolved; firing again meanwhile keeps the nodes.
+   */
+  release: z.strictObject({ onResolve: z.literal(true), after: durationSchema(0, 86_400).default('10m') }).optional(),
 });
 
 /**

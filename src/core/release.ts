@@ -40,6 +40,10 @@ export interface ReleaseRequest {
   readonly reason?: string;
   /** Say what would go, change nothing. */
   readonly dryRun?: boolean;
+  /** Only the nodes one alarm episode bought (a rule's release on resolution): `<rule>` and `<episode>`. */
+  readonly boughtBy?: { readonly rule: string; readonly episode: string };
+  /** Not before this (epoch ms): the alarm must stay resolved that long; firing again withdraws the ask. */
+  readonly notBefore?: number;
 }
 
 /** A node the function may give back: its own, recorded, running. */
@@ -262,6 +266,10 @@ export interface ReleaseAsk {
   readonly at: number;
   /** Only this template's nodes. */
   readonly template?: string;
+  /** Only the nodes one alarm episode bought (ReleaseRequest). */
+  readonly boughtBy?: { readonly rule: string; readonly episode: string };
+  /** Not planned before this. */
+  readonly notBefore?: number;
 }
 
 export interface ReleaseAsks {
@@ -341,4 +349,12 @@ export function takeReleaseLock(current: ReleaseLock | undefined, by: string, un
 
 export function dropReleaseLock(current: ReleaseLock | undefined, by: string): StoreStep<ReleaseLock, void> {
   return current?.by === by ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'keep' }, result: undefined };
+}
+
+/** The rule's alarm fires again: its asks to give back what an episode bought are withdrawn (the need came back). */
+export function withdrawReleaseAsks(current: ReleaseAsks | undefined, rule: string, now: number): StoreStep<ReleaseAsks, number> {
+  const asks = asksOf(current);
+  const left = asks.filter((a) => a.boughtBy?.rule !== rule);
+  if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
+  return { write: left.length === 0 ? { kind: 'delete' } : { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: asks.length - left.length };
 }

@@ -87,7 +87,11 @@ const MIN_CLUSTER_MS = 2_000;
 
 async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube: KubeApi, deadline: number): Promise<ReleaseReport | undefined> {
   const { store, now, config } = deps;
-  const asks = asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue));
+  const waiting = asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue));
+  // Asks whose time has come (a release on resolution waits for the alarm to stay resolved).
+  const asks = waiting.filter((a) => (a.notBefore ?? 0) <= now());
+  const general = asks.filter((a) => a.boughtBy === undefined);
+  const episodic = asks.filter((a) => a.boughtBy !== undefined);
   const records = await liveRecords(store, cluster);
   if (asks.length === 0 && records.length === 0) return undefined;
   // Leases that ended: the template's maxLifetime after the purchase, whatever the alarms say.
@@ -106,8 +110,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   const steps: Record<string, string> = {};
   let planned: string[] | undefined;
   let held: ReleaseReport['held'];
-  let askPlanned = 0;
-  let askHeld: NonNullable<ReleaseReport['held']> = [];
+  const settled: Array<{ ids: string[]; planned: number; held: NonNullable<ReleaseReport['held']> }> = [];
   try {
     const signal = () => AbortSignal.timeout(Math.max(1, Math.min(deps.config.tke.attemptTimeoutMs, deadline - now())));
     let fleet: Fleet;
@@ -125,10 +128,11 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       changes.set(record.id, forRecord);
     };
 
-    // 1. plan the asks.
-    if (asks.length > 0) {
-      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, asks, ownedOf(records));
-      const reason = asks.map((a) => a.reason).join('; ');
+    // 1. plan the asks that are due: those of any of the function's nodes together, then each
+    // that is for what one alarm episode bought (a rule's release on resolution) on its own.
+    if (general.length > 0) {
+      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, general, ownedOf(records));
+      const reason = general.map((a) => a.reason).join('; ');
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
         const release: InstanceRelease = { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) };
@@ -137,8 +141,20 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = plan.release.map((c) => c.instanceId);
       held = plan.held;
-      askPlanned = plan.release.length;
-      askHeld = plan.held;
+      settled.push({ ids: general.map((a) => a.id), planned: plan.release.length, held: plan.held });
+    }
+    for (const ask of episodic) {
+      const taken = new Set(releasing.map((r) => r.id));
+      const bought = records.filter((r) => r.askedBy.origin?.kind === 'alert' && r.askedBy.origin.rule === ask.boughtBy!.rule && r.askedBy.origin.episode === ask.boughtBy!.episode);
+      const plan = await planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), taken);
+      for (const c of plan.release) {
+        const record = records.find((r) => r.id === c.purchaseId)!;
+        change(record, c.instanceId, { state: 'cordoned', reason: ask.reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
+        releasing.push({ record, id: c.instanceId });
+      }
+      planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
+      held = [...(held ?? []), ...plan.held];
+      settled.push({ ids: [ask.id], planned: plan.release.length, held: plan.held });
     }
     // 1b. leases that ended, within the same policy (the guard still holds), after the asks.
     if (leaseDue.length > 0) {
@@ -234,10 +250,10 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         );
       }
     }
-    if (asks.length > 0) {
+    for (const { ids, planned: count, held: kept } of settled) {
       // Held back only by the disruption budget: the rest waits for the nodes on their way out to go.
-      const onlyBudget = askHeld.length > 0 && askHeld.every((h) => h.reason === 'disruption-budget');
-      await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, asks.map((a) => a.id), now(), askPlanned, onlyBudget));
+      const onlyBudget = kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget');
+      await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, ids, now(), count, onlyBudget));
     }
   } finally {
     await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
@@ -330,7 +346,15 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
   if (kube === undefined) {
     return { ok: false, request, error: new UnprocessableError('ReleaseNotConfigured', `cluster ${cluster.alias}: no Kubernetes API is configured (clusters.${cluster.alias}.kubernetes, with its env vars set), so its nodes cannot be drained and given back`) };
   }
-  const ask: ReleaseAsk = { id: `${request.source}:${request.eventId}`, count: request.count, reason: request.reason ?? `${request.source} event ${request.eventId}`, at: deps.now(), ...(request.template !== undefined && { template: request.template }) };
+  const ask: ReleaseAsk = {
+    id: `${request.source}:${request.eventId}`,
+    count: request.count,
+    reason: request.reason ?? `${request.source} event ${request.eventId}`,
+    at: deps.now(),
+    ...(request.template !== undefined && { template: request.template }),
+    ...(request.boughtBy !== undefined && { boughtBy: request.boughtBy }),
+    ...(request.notBefore !== undefined && { notBefore: request.notBefore }),
+  };
   try {
     if (request.dryRun === true) {
       const records = await liveRecords(deps.store, cluster);

@@ -28,8 +28,13 @@ export type { IgnoredAlert } from './alert';
 
 export interface ScaleOutPlan {
   readonly requests: readonly ScaleOutRequest[];
-  /** A scale-in rule's asks to give nodes back (a low alarm firing), one per episode (and period). */
+  /**
+   * Asks to give nodes back: a scale-in rule's (a low alarm firing, one per episode and period), and
+   * a scale-out rule's release on resolution (what the resolved episode bought, after `after`).
+   */
   readonly releases: readonly ReleaseRequest[];
+  /** Rules with a release on resolution whose alarm fires: their waiting asks are withdrawn (the need is back). */
+  readonly withdraw: ReadonlyArray<{ readonly rule: string; readonly cluster: string }>;
   readonly ignored: readonly IgnoredAlert[];
   /**
    * Scale-outs a rule asks for that cannot be made (the alert's count label is not a number): each
@@ -68,10 +73,37 @@ export function planScaleOuts(rules: readonly RuleConfig[], source: AlertSourceN
     }
   }
 
+  // Release on resolution (opt-in): a resolved episode of such a rule, while none of its alerts
+  // fires in this delivery, asks to give back what that episode bought, once it has stayed resolved
+  // `after`; the rule firing again withdraws the rule's waiting asks.
+  const withdraw: Array<{ rule: string; cluster: string }> = [];
+  for (const rule of rules) {
+    if (rule.release === undefined || !rule.sources.includes(source)) continue;
+    const ofRule = alerts.filter((a) => matches(rule, a));
+    if (ofRule.some((a) => a.status === 'firing')) {
+      withdraw.push({ rule: rule.name, cluster: rule.scale.cluster });
+      continue;
+    }
+    for (const alert of ofRule) {
+      matchedEpisodes.add(alert.episode);
+      const name = alert.labels.alertname ?? alert.metric ?? alert.eventName ?? alert.policyId ?? 'alert';
+      releases.push({
+        source,
+        eventId: `${rule.name}/${alert.episode}/resolved`,
+        cluster: rule.scale.cluster,
+        count: 'all',
+        ...(rule.scale.template !== undefined && { template: rule.scale.template }),
+        reason: `rule ${rule.name}: ${name} resolved (release on resolution, after ${rule.release.after})`,
+        boughtBy: { rule: rule.name, episode: alert.episode },
+        notBefore: now + durationSeconds(rule.release.after) * 1000,
+      });
+    }
+  }
+
   const ignored: IgnoredAlert[] = alerts
     .filter((a) => !matchedEpisodes.has(a.episode))
     .map((a) => ({ episode: a.episode, reason: a.status === 'resolved' ? 'resolved' : 'no-rule' }));
-  return { requests, releases, ignored, refused };
+  return { requests, releases, withdraw, ignored, refused };
 }
 
 function matches(rule: RuleConfig, alert: Alert): boolean {

@@ -78,8 +78,10 @@ export type Interpretation =
       readonly refused?: readonly RefusedScaleOut[];
       /** Handed to `answer` as it is (e.g. a session ID the sender wants echoed). */
       readonly answerContext?: Readonly<Record<string, unknown>>;
-      /** Asks to give nodes back the same delivery makes (a scale-in rule's low alarm). */
+      /** Asks to give nodes back the same delivery makes (a scale-in rule's low alarm, a release on resolution). */
       readonly releases?: readonly ReleaseRequest[];
+      /** Rules whose waiting releases on resolution are withdrawn: their alarm fires again. */
+      readonly withdraw?: ReadonlyArray<{ readonly rule: string; readonly cluster: string }>;
     }
   /** A protocol answer that involves no scale-out: a URL challenge, a help text. */
   | { readonly kind: 'answer'; readonly answer: HttpAnswer; readonly note: string }

@@ -206,6 +206,41 @@ describe('giving nodes back', () => {
     expect(tke.deleted).toHaveLength(1);
   });
 
+  it('release on resolution (opt-in): what the episode bought goes once it stayed resolved `after`; firing again inside it keeps the nodes', async () => {
+    await start({ maxDisrupted: 5 }, (doc) => {
+      doc.sources.alertmanager = { auth: { bearer: { tokenEnv: 'AM_TOKEN' } } };
+      doc.rules.push({ name: 'demo-batch', sources: ['alertmanager'], match: { labels: { alertname: 'BatchBacklog' } }, scale: { cluster: 'demo', template: 'small', count: 1 }, release: { onResolve: true, after: '1m' } });
+    });
+    const payload = fixture<Record<string, any>>('alertmanager-firing.json');
+    const alert = { ...payload.alerts[0], labels: { alertname: 'BatchBacklog', cluster: 'demo' }, fingerprint: 'ba7c000000000001' };
+    const deliver = (status: 'firing' | 'resolved') =>
+      h.invoke({ httpMethod: 'POST', path: '/hooks/alertmanager', headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' }, body: JSON.stringify({ ...payload, status, alerts: [{ ...alert, status }] }) } as FunctionUrlEvent);
+    expect((await deliver('firing')).json.results).toEqual([expect.objectContaining({ status: 'created' })]);
+    advance(25_000);
+    await pass();
+    // Resolved, then firing again 30 s later: the nodes stay.
+    expect((await deliver('resolved')).json.results).toEqual([expect.objectContaining({ action: 'scale-in', status: 'release-requested' })]);
+    advance(30_000);
+    await pass();
+    await deliver('firing');
+    advance(60_000);
+    await pass();
+    expect(kube.calls().filter((c) => c.verb === 'patch-node')).toEqual([]);
+    // Resolved for good (a later resolution of the same episode is a new ask only once the first is gone: withdrawn above).
+    await deliver('resolved');
+    advance(30_000);
+    await pass();
+    expect(tke.deleted).toEqual([]);
+    advance(40_000);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([expect.objectContaining({ planned: [expect.any(String)] })]);
+    for (let i = 0; i < 3; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted).toHaveLength(1);
+  });
+
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
     await start({ floor: 1 });
     const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
