@@ -144,7 +144,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       if (interpretation.kind === 'scale-in') {
         if (source.answerRelease === undefined) throw new NotFoundError('UnknownQuestion', `sender ${source.name} takes no scale-in`);
         const outcomes = await Promise.all(interpretation.asks.map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
-        return noted(await source.answerRelease(outcomes), { source: source.name, outcome: 'answered', note: 'scale-in', scaleIn: outcomes.map(releaseLogOf) });
+        return noted(await source.answerRelease(outcomes, interpretation.answerContext), { source: source.name, outcome: 'answered', note: 'scale-in', scaleIn: outcomes.map(releaseLogOf) });
       }
       const ignored = interpretation.ignored ?? [];
       const outcomes: TracedOutcome[] = (interpretation.refused ?? []).map((r) => refusedOutcome(r.request, r.error));

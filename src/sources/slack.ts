@@ -39,7 +39,8 @@ export function createSlackSource(config: SlackSourceConfig, appConfig: Config, 
       return {
         user: form.get('user_id')!,
         channel: form.get('channel_id')!,
-        text: form.get('text') ?? '',
+        // `/scalein` is a slash command of its own: the command word says which.
+        text: form.get('command') === '/scalein' ? `/scalein ${form.get('text') ?? ''}` : (form.get('text') ?? ''),
         eventId: triggerId,
         ...(responseUrl !== null && isUnderBase(responseUrl, config.replyBase) && { replyTarget: { kind: 'url' as const, url: responseUrl, expiresAt: now + RESPONSE_URL_LIFETIME_MS, uses: RESPONSE_URL_USES } }),
       };

@@ -38,7 +38,7 @@ export interface WebhookSource {
    */
   signatureUse?(request: WebhookRequest, now: number): SignatureUse | undefined;
   /** Says what became of asks to give nodes back (a sender that interprets `scale-in`). */
-  answerRelease?(outcomes: readonly ReleaseOutcome[]): HttpAnswer | Promise<HttpAnswer>;
+  answerRelease?(outcomes: readonly ReleaseOutcome[], context?: Readonly<Record<string, unknown>>): HttpAnswer | Promise<HttpAnswer>;
   /** Says what `status` found, in the sender's terms (a sender that interprets `status`). */
   answerStatus?(statuses: readonly ClusterStatus[], now: number, context?: Readonly<Record<string, unknown>>): Promise<HttpAnswer>;
   /**
@@ -88,7 +88,7 @@ export type Interpretation =
   /** A question about what was bought (chat `/scaleout status`): the app reads it, `answerStatus` says it. */
   | { readonly kind: 'status'; readonly cluster?: string; readonly answerContext?: Readonly<Record<string, unknown>> }
   /** Asks to give nodes back (core/release.ts): the app queues them for the pass, `answerRelease` says so. */
-  | { readonly kind: 'scale-in'; readonly asks: readonly ReleaseRequest[] };
+  | { readonly kind: 'scale-in'; readonly asks: readonly ReleaseRequest[]; readonly answerContext?: Readonly<Record<string, unknown>> };
 
 /** What became of an ask to give nodes back: queued for the pass, known already, what a dry run would do, or refused. */
 export type ReleaseOutcome =

@@ -1,4 +1,5 @@
 import type { FunctionUrlEvent } from '../../src/scf/event';
+import { signSlackRequest } from '../../src/auth/slack-signature';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { NotifyCapture } from '../../dev/sandbox/notify-capture';
@@ -40,7 +41,7 @@ async function start(release: Record<string, unknown> = {}, change: (doc: Record
   h = await startHarness({
     now: clock,
     sandbox: tke,
-    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token' },
+    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token', SLACK_SIGNING_SECRET: 'slack-secret', SCALEOUT_CHAT_ALLOW: 'U1' },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
       doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
@@ -239,6 +240,29 @@ describe('giving nodes back', () => {
       await pass();
     }
     expect(tke.deleted).toHaveLength(1);
+  });
+
+  it('a chat /scalein (Slack): a dry run lists what would go; the command gives it back; a user not allowed changes nothing', async () => {
+    await start({ maxDisrupted: 5 });
+    const bought = await h.postGeneric({ eventId: 'buy-chat', cluster: 'demo', template: 'small', count: 1 });
+    advance(25_000);
+    await pass();
+    let trigger = 0;
+    const slash = (text: string, user = 'U1') => {
+      const body = new URLSearchParams({ command: '/scalein', text, user_id: user, channel_id: 'C1', trigger_id: `trig-in-${++trigger}-${Date.now()}` }).toString();
+      const ts = String(Math.floor(clock() / 1000));
+      return h.invoke({ httpMethod: 'POST', path: '/hooks/slack', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signSlackRequest('slack-secret', ts, body) }, body } as FunctionUrlEvent);
+    };
+    const dry = await slash('demo all --dry-run');
+    expect(dry.json).toEqual({ response_type: 'ephemeral', text: `Dry run, nothing changed. Would give back ${bought.json.instanceIds[0]} of demo.` });
+    expect((await slash('demo 1', 'U2')).json.text).toMatch(/^You may not scale clusters from here/);
+    const asked = await slash('demo 1');
+    expect(asked.json).toEqual({ response_type: 'in_channel', text: expect.stringMatching(/^Giving back 1 node of demo, newest first/) });
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual(bought.json.instanceIds);
   });
 
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {

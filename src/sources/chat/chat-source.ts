@@ -2,12 +2,13 @@ import type { Config } from '../../config/load-config';
 import type { ChatAllowConfig } from '../../config/schema';
 import { findCluster, unknownClusterError } from '../../core/resolve';
 import type { ScaleOutRequest } from '../../core/scale-out-request';
+import type { ReleaseRequest } from '../../core/release';
 import { TkeCallError, UnauthorizedError, UnprocessableError } from '../../errors';
 import type { HttpAnswer, WebhookRequest } from '../../http/webhook-request';
 import type { Interpretation, ScaleOutOutcome, WebhookSource } from '../webhook-source';
 import { parseChatCommand } from './command';
 import { followUpJob, isSignedFollowUp, requestOfJob, type FollowUpDispatcher, type ReplyTarget } from './follow-up';
-import { followUpText, helpText, notAllowedText, outcomeText, statusText } from './replies';
+import { followUpText, helpText, notAllowedText, outcomeText, releaseText, statusText } from './replies';
 
 /**
  * What every chat sender shares: who may scale, the command, the reply text, and finishing a
@@ -88,6 +89,17 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         const cluster = command.cluster === undefined ? undefined : findCluster(config, command.cluster)!.alias;
         return { kind: 'status', ...(cluster !== undefined && { cluster }), ...(message.replyTarget !== undefined && { answerContext: { replyTarget: message.replyTarget } }) };
       }
+      if (command.kind === 'scale-in') {
+        const ask: ReleaseRequest = {
+          source: platform.name,
+          eventId: message.eventId,
+          cluster: command.cluster,
+          count: command.count,
+          reason: `chat command by ${message.user}${message.channel !== undefined ? ` in ${message.channel}` : ''}: /scalein ${command.cluster} ${command.count}`,
+          ...(command.dryRun && { dryRun: true }),
+        };
+        return { kind: 'scale-in', asks: [ask], ...(message.replyTarget !== undefined && { answerContext: { replyTarget: message.replyTarget } }) };
+      }
       const template = command.template ?? defaultTemplateFor(command.cluster);
       const asked: ScaleOutRequest = {
         source: platform.name,
@@ -108,6 +120,11 @@ export function createChatSource(platform: ChatPlatform, config: Config, env: No
         ? unknownClusterError(config, command.cluster)
         : new UnprocessableError('NoTemplateForCluster', `no template in the config may scale cluster ${command.cluster}; name one`);
       return { kind: 'scale-out', requests: [], refused: [{ request: asked, error }], ...(answerContext !== undefined && { answerContext }) };
+    },
+    async answerRelease(outcomes, context): Promise<HttpAnswer> {
+      const outcome = outcomes[0];
+      if (outcome === undefined) return platform.format('Nothing to do.', 'private');
+      return say(releaseText(outcome), outcome.ok && outcome.status !== 'dry-run' ? 'public' : 'private', context?.replyTarget as ReplyTarget | undefined);
     },
     async answerStatus(statuses, now, context): Promise<HttpAnswer> {
       return say(statusText(statuses, now), 'private', context?.replyTarget as ReplyTarget | undefined);

@@ -4,6 +4,7 @@
  *   /scaleout <cluster> <count> [template] [--dry-run]
  *   /scaleout status [cluster]
  *   /scaleout help
+ *   /scalein <cluster> <count|all> [--dry-run]     (give the function's nodes back, drained)
  *
  * Mentions of the bot and the leading `/scaleout` are stripped first (Slack sends the command
  * separately; Feishu and DingTalk send the whole message text). Anything else is a help reply
@@ -13,9 +14,11 @@ export type ChatCommand =
   | { readonly kind: 'help'; readonly problem?: string }
   /** What the function bought and what the budgets leave, for one cluster or all. */
   | { readonly kind: 'status'; readonly cluster?: string }
-  | { readonly kind: 'scale'; readonly cluster: string; readonly count: number; readonly template?: string; readonly dryRun: boolean };
+  | { readonly kind: 'scale'; readonly cluster: string; readonly count: number; readonly template?: string; readonly dryRun: boolean }
+  /** Give the function's nodes back (core/release.ts). */
+  | { readonly kind: 'scale-in'; readonly cluster: string; readonly count: number | 'all'; readonly dryRun: boolean };
 
-export const COMMAND_USAGE = '/scaleout <cluster> <count> [template] [--dry-run], or /scaleout status [cluster]';
+export const COMMAND_USAGE = '/scaleout <cluster> <count> [template] [--dry-run], /scaleout status [cluster], or /scalein <cluster> <count|all> [--dry-run]';
 const DRY_RUN_FLAGS = new Set(['--dry-run', 'dry-run', '--dryrun', 'dryrun', '-n']);
 
 export function parseChatCommand(text: string): ChatCommand {
@@ -23,6 +26,7 @@ export function parseChatCommand(text: string): ChatCommand {
     .trim()
     .split(/\s+/)
     .filter((w) => w !== '');
+  if (words[0] !== undefined && /^\/?scalein$/i.test(words[0])) return parseScaleIn(words.slice(1));
   if (words[0] !== undefined && /^\/?scaleout$/i.test(words[0])) words.shift();
   if (words.length === 0 || /^(help|-h|--help|\?)$/i.test(words[0]!)) return { kind: 'help' };
   // `status` is a word of the command, not a cluster alias.
@@ -38,6 +42,15 @@ export function parseChatCommand(text: string): ChatCommand {
   if (!/^\d{1,4}$/.test(count)) return { kind: 'help', problem: `count must be a whole number, got ${JSON.stringify(count.slice(0, 20))}` };
   if (extra.length > 0) return { kind: 'help', problem: `unexpected ${JSON.stringify(extra.join(' ').slice(0, 40))}` };
   return { kind: 'scale', cluster, count: Number(count), ...(template !== undefined && { template }), dryRun };
+}
+
+function parseScaleIn(words: string[]): ChatCommand {
+  const dryRun = words.some((w) => DRY_RUN_FLAGS.has(w.toLowerCase()));
+  const [cluster, count, ...extra] = words.filter((w) => !DRY_RUN_FLAGS.has(w.toLowerCase()));
+  if (cluster === undefined || count === undefined) return { kind: 'help', problem: 'give a cluster and a count (or all) to give back' };
+  if (!/^(\d{1,4}|all)$/i.test(count) || count === '0') return { kind: 'help', problem: `count must be a whole number from 1, or all, got ${JSON.stringify(count.slice(0, 20))}` };
+  if (extra.length > 0) return { kind: 'help', problem: `unexpected ${JSON.stringify(extra.join(' ').slice(0, 40))}` };
+  return { kind: 'scale-in', cluster, count: /^all$/i.test(count) ? 'all' : Number(count), dryRun };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ClusterStatus } from '../../core/purchase';
-import type { ScaleOutOutcome } from '../webhook-source';
+import type { ReleaseOutcome, ScaleOutOutcome } from '../webhook-source';
 import { TkeCallError } from '../../errors';
 import { COMMAND_USAGE } from './command';
 import { describeStep, type LadderPlan, type RungPreview } from '../../core/rungs';
@@ -93,4 +93,18 @@ export function statusText(statuses: readonly ClusterStatus[], now: number): str
       return [`${s.cluster} (${s.clusterId}): ${budget}; ${openText}.`, ...recent.map((r) => `  ${r}`)].join('\n');
     })
     .join('\n');
+}
+
+/** `/scalein`: queued for the pass, what a dry run would give back and keep, or why not. */
+export function releaseText(outcome: ReleaseOutcome): string {
+  const r = outcome.request;
+  if (!outcome.ok) return `Not given back: ${outcome.error.message} (${outcome.error.code}).`;
+  if (outcome.status === 'dry-run') {
+    const keep = outcome.plan.held.map((h) => `${h.instanceId} (${h.reason}: ${h.detail})`).join('; ');
+    return `Dry run, nothing changed. Would give back ${outcome.plan.wouldRelease.length === 0 ? 'no node' : outcome.plan.wouldRelease.join(', ')} of ${r.cluster}${keep !== '' ? `; would keep ${keep}` : ''}.`;
+  }
+  const what = r.count === 'all' ? 'every node the policy allows' : `${r.count} node${r.count === 1 ? '' : 's'}`;
+  return outcome.status === 'replayed'
+    ? `Already asked: ${what} of ${r.cluster} are being given back.`
+    : `Giving back ${what} of ${r.cluster}, newest first: each is cordoned, drained and deleted over the next minutes (the team's channel says when).`;
 }

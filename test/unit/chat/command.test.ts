@@ -22,3 +22,13 @@ describe('parseChatCommand', () => {
     expect(parseChatCommand(text)).toEqual(expected);
   });
 });
+
+describe('/scalein', () => {
+  it('a cluster and a count, or all; a dry run; anything else is help naming the problem', () => {
+    expect(parseChatCommand('/scalein demo 2')).toEqual({ kind: 'scale-in', cluster: 'demo', count: 2, dryRun: false });
+    expect(parseChatCommand('@bot /scalein demo all --dry-run')).toEqual({ kind: 'scale-in', cluster: 'demo', count: 'all', dryRun: true });
+    expect(parseChatCommand('/scalein demo')).toMatchObject({ kind: 'help', problem: 'give a cluster and a count (or all) to give back' });
+    expect(parseChatCommand('/scalein demo 0')).toMatchObject({ kind: 'help', problem: expect.stringContaining('count must be a whole number from 1, or all') });
+    expect(parseChatCommand('/scalein demo 2 small')).toMatchObject({ kind: 'help', problem: 'unexpected "small"' });
+  });
+});
