@@ -10,6 +10,7 @@ import { ScfInvokeSandbox, type InvokedHandler } from '../sandbox/scf-invoke-san
 import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
 import { NotifyCapture } from '../sandbox/notify-capture';
+import { KubeSandbox } from '../sandbox/kube-sandbox';
 
 const DEV_TOKEN = 'dev-token';
 /** The secrets the example config names, given a local default when unset. */
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   let sandbox: TkeSandbox | undefined;
   let scfSandbox: ScfInvokeSandbox | undefined;
   let capture: NotifyCapture | undefined;
+  let kube: KubeSandbox | undefined;
   // The function timeout SCF would impose (the deadline every call is bounded by).
   const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
 
@@ -48,6 +50,16 @@ async function main(): Promise<void> {
       env.SCALEOUT_FUNCTION_NAME = 'tke-scaleout-local';
       env.SCALEOUT_FUNCTION_REGION = 'ap-guangzhou';
       console.error(`      chat follow-ups: asynchronous invocations go to a local SCF Invoke stand-in at ${env.SCALEOUT_SCF_ENDPOINT}`);
+    }
+    // The clusters' Kubernetes API, for giving nodes back drained: a stand-in over the sandbox's
+    // instances (nodes once running, pods, cordon, eviction), for the example config's demo cluster.
+    if (env.DEMO_KUBE_SERVER === undefined || env.DEMO_KUBE_SERVER === '') {
+      kube = new KubeSandbox({ tke: sandbox });
+      const kubeUrl = await kube.start(Number(env.KUBE_SANDBOX_PORT ?? 9004));
+      env.DEMO_KUBE_SERVER = kube.serverUrl('cls-e55paxnt');
+      env.DEMO_KUBE_TOKEN = kube.token('cls-e55paxnt');
+      console.error(`      Kubernetes API of demo (giving nodes back): a local stand-in at ${env.DEMO_KUBE_SERVER}`);
+      console.error(`      (its nodes and pods: GET ${kubeUrl}/__kube/clusters; a pod on a node: curl -s -X POST ${kubeUrl}/__kube/pods -d '{"clusterId":"cls-e55paxnt","name":"web-1","requests":{"cpu":"500m"}}')`);
     }
     // The team's channels: a local stand-in for Slack, Feishu, DingTalk, WeCom and a webhook that
     // checks each platform's signature and prints every message (the example config's notify:).
@@ -112,6 +124,7 @@ async function main(): Promise<void> {
     await server.close();
     await scfSandbox?.stop();
     await capture?.stop();
+    await kube?.stop();
     await sandbox?.stop();
     await store.close();
     process.exit(0);

@@ -292,9 +292,10 @@ export function addReleaseAsk(current: ReleaseAsks | undefined, ask: ReleaseAsk,
 
 /**
  * Settles the asks a pass planned (by ID), oldest first: `planned` nodes are taken off their counts.
- * `waitForRest`: what is left waits for the next pass (only the disruption budget held it back: the
- * nodes on their way out will be gone soon); else the asks are done, and the pass has said what it
- * could not give back and why (the floor, the guard, an operator's annotation: waiting would not change it).
+ * `waitForRest`: what is left waits for the next pass (only something that passes held it back: the
+ * disruption budget, the delay after a purchase); else the asks are done, and the pass has said what
+ * it could not give back and why (the floor, the guard, an operator's annotation: waiting would not
+ * change it). An ask waits a day at most.
  */
 export function takeReleaseAsks(current: ReleaseAsks | undefined, ids: readonly string[], now: number, planned = Infinity, waitForRest = false): StoreStep<ReleaseAsks, void> {
   const asks = asksOf(current);

@@ -251,8 +251,10 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
     }
     for (const { ids, planned: count, held: kept } of settled) {
-      // Held back only by the disruption budget: the rest waits for the nodes on their way out to go.
-      const onlyBudget = kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget');
+      // Held back only for a while (the disruption budget: the nodes on their way out will be gone;
+      // the delay after a purchase: it ends): the rest waits. The floor, the guard, an operator's
+      // annotation would hold it back as long: the ask is done, and said.
+      const onlyBudget = kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget' || h.reason === 'delay-after-purchase');
       await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, ids, now(), count, onlyBudget));
     }
   } finally {

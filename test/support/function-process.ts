@@ -17,7 +17,7 @@ export interface FunctionProcess {
 
 /** Starts `node dist/local/start.js` with `env` (on top of a clean copy of ours) and waits until it listens. */
 export async function startFunctionProcess(env: Record<string, string>): Promise<FunctionProcess> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0', SCF_SANDBOX_PORT: '0', NOTIFY_CAPTURE_PORT: '0' };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: '0', SANDBOX_PORT: '0', SCF_SANDBOX_PORT: '0', NOTIFY_CAPTURE_PORT: '0', KUBE_SANDBOX_PORT: '0' };
   for (const key of ['TENCENTCLOUD_SECRETID', 'TENCENTCLOUD_SECRETKEY', 'TENCENTCLOUD_SESSIONTOKEN', 'TKE_ENDPOINT', 'SCALEOUT_GENERIC_TOKEN', 'ALERTMANAGER_TOKEN', 'GRAFANA_WEBHOOK_SECRET', 'TENCENT_MONITOR_TOKEN', 'SLACK_SIGNING_SECRET', 'FEISHU_VERIFICATION_TOKEN', 'FEISHU_ENCRYPT_KEY', 'DINGTALK_APP_SECRET', 'SCALEOUT_HEALTH_TOKEN', 'SCALEOUT_CHAT_ALLOW', 'FEISHU_APP_ID', 'FEISHU_APP_SECRET', 'SCALEOUT_CONFIG', 'SCALEOUT_STORE', 'SCALEOUT_FUNCTION_NAME', 'SCALEOUT_FUNCTION_NAMESPACE', 'SCALEOUT_FUNCTION_REGION', 'SCALEOUT_SCF_ENDPOINT']) {
     delete childEnv[key];
   }
