@@ -180,7 +180,7 @@ describe('giving nodes back', () => {
   it('a low alarm (Alertmanager, a scale-in rule) gives one node back per episode; its resolution and a repeat of it give nothing more', async () => {
     await start({ maxDisrupted: 5 }, (doc) => {
       doc.sources.alertmanager = { auth: { bearer: { tokenEnv: 'AM_TOKEN' } } };
-      doc.rules.push({ name: 'demo-low', action: 'scale-in', sources: ['alertmanager'], match: { labels: { alertname: 'DemoLowCpu' } }, scale: { cluster: 'demo', count: 1 } });
+      doc.rules.push({ name: 'demo-low-test', action: 'scale-in', sources: ['alertmanager'], match: { labels: { alertname: 'DemoLowCpu' } }, scale: { cluster: 'demo', count: 1 } });
     });
     const bought = await h.postGeneric({ eventId: 'buy-low', cluster: 'demo', template: 'small', count: 2 });
     advance(25_000);
