@@ -106,6 +106,8 @@ export interface ReleasePlan {
   readonly release: readonly ReleaseCandidate[];
   /** What the ask wanted but stays, and why (for the answer, the log and `--dry-run`). */
   readonly held: ReadonlyArray<{ readonly instanceId: string; readonly reason: HeldReason; readonly detail: string }>;
+  /** Set within the delay after a purchase: nothing goes before then (nodes still joining included). */
+  readonly notBefore?: number;
 }
 
 /** The annotations by which an operator says "do not take this node" (Karpenter, cluster-autoscaler). */
@@ -137,7 +139,7 @@ export function planRelease(
   if (lastPurchaseAt !== undefined && now - lastPurchaseAt < policy.delayAfterPurchaseMs) {
     const until = new Date(lastPurchaseAt + policy.delayAfterPurchaseMs).toISOString();
     for (const c of newestFirst.slice(0, Math.min(count, newestFirst.length))) hold(c, 'delay-after-purchase', `the function bought in this cluster less than ${Math.round(policy.delayAfterPurchaseMs / 60_000)} min ago; not before ${until}`);
-    return { release: [], held };
+    return { release: [], held, notBefore: lastPurchaseAt + policy.delayAfterPurchaseMs };
   }
   // Of the function's nodes, how many may go at all (the floor), and how many at once (the budget).
   // Those being given back already are as good as gone: the floor counts what remains.

@@ -110,7 +110,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   const steps: Record<string, string> = {};
   let planned: string[] | undefined;
   let held: ReleaseReport['held'];
-  const settled: Array<{ ids: string[]; planned: number; held: NonNullable<ReleaseReport['held']> }> = [];
+  const settled: Array<{ ids: string[]; planned: number; held: NonNullable<ReleaseReport['held']>; delayed: boolean }> = [];
   try {
     const signal = () => AbortSignal.timeout(Math.max(1, Math.min(deps.config.tke.attemptTimeoutMs, deadline - now())));
     let fleet: Fleet;
@@ -141,7 +141,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = plan.release.map((c) => c.instanceId);
       held = plan.held;
-      settled.push({ ids: general.map((a) => a.id), planned: plan.release.length, held: plan.held });
+      settled.push({ ids: general.map((a) => a.id), planned: plan.release.length, held: plan.held, delayed: plan.notBefore !== undefined });
     }
     for (const ask of episodic) {
       const taken = new Set(releasing.map((r) => r.id));
@@ -154,7 +154,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
       held = [...(held ?? []), ...plan.held];
-      settled.push({ ids: [ask.id], planned: plan.release.length, held: plan.held });
+      settled.push({ ids: [ask.id], planned: plan.release.length, held: plan.held, delayed: plan.notBefore !== undefined });
     }
     // 1b. leases that ended, within the same policy (the guard still holds), after the asks.
     if (leaseDue.length > 0) {
@@ -250,16 +250,18 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         );
       }
     }
-    for (const { ids, planned: count, held: kept } of settled) {
+    for (const { ids, planned: count, held: kept, delayed } of settled) {
       // Held back only for a while (the disruption budget: the nodes on their way out will be gone;
       // the delay after a purchase: it ends): the rest waits. The floor, the guard, an operator's
       // annotation would hold it back as long: the ask is done, and said.
-      const onlyBudget = kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget' || h.reason === 'delay-after-purchase');
+      // Within the delay after a purchase the ask waits even if nothing is a candidate yet (nodes still joining).
+      const onlyBudget = delayed || (kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget' || h.reason === 'delay-after-purchase'));
       await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, ids, now(), count, onlyBudget));
     }
   } finally {
     await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
   }
+  if ((planned ?? []).length === 0 && (held ?? []).length === 0 && Object.keys(steps).length === 0 && problems.length === 0) return undefined;
   return {
     cluster: cluster.alias,
     ...(planned !== undefined && planned.length > 0 && { planned }),

@@ -265,6 +265,20 @@ describe('giving nodes back', () => {
     expect(tke.deleted.map((d) => d.instanceId)).toEqual(bought.json.instanceIds);
   });
 
+  it('an ask made while the nodes still join, within the delay after the purchase, waits for the delay, then gives them back', async () => {
+    await start({ maxDisrupted: 5, delayAfterPurchase: '1m' });
+    const bought = await h.postGeneric({ eventId: 'buy-w', cluster: 'demo', template: 'small', count: 1 });
+    expect((await scaleIn({ eventId: 'in-w', count: 1 })).statusCode).toBe(202);
+    advance(25_000);
+    await pass();
+    advance(25_000);
+    await pass();
+    expect(kube.calls().filter((c) => c.verb === 'patch-node')).toEqual([]);
+    advance(15_000);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: bought.json.instanceIds, steps: { [bought.json.instanceIds[0]]: 'cordoned' } }]);
+  });
+
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
     await start({ floor: 1 });
     const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
