@@ -145,7 +145,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     }
     for (const ask of episodic) {
       const taken = new Set(releasing.map((r) => r.id));
-      const bought = records.filter((r) => r.askedBy.origin?.kind === 'alert' && r.askedBy.origin.rule === ask.boughtBy!.rule && r.askedBy.origin.episode === ask.boughtBy!.episode);
+      const bought = records.filter((r) => boughtBy(r, ask.boughtBy!));
       const plan = await planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), taken);
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
@@ -365,7 +365,9 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
       const releasing = records.reduce((n, r) => n + Object.values(r.instances ?? {}).filter((i) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).length, 0);
       const deadline = deps.now() + deps.config.tke.attemptTimeoutMs;
       const fleet = await readFleet(kube, records, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
-      const plan = await planAsks(deps, cluster, fleet, records, releasing, [ask], ownedOf(records));
+      // What one alarm episode bought, for a release on resolution; else any of the function's nodes.
+      const from = ask.boughtBy === undefined ? records : records.filter((r) => boughtBy(r, ask.boughtBy!));
+      const plan = await planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records));
       return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
     }
     const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));
@@ -374,6 +376,12 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
     if (!(error instanceof ScaleOutError)) throw error;
     return { ok: false, request, error };
   }
+}
+
+/** Whether the purchase was made by that rule for that alarm episode. */
+function boughtBy(record: PurchaseRecord, by: { readonly rule: string; readonly episode: string }): boolean {
+  const origin = record.askedBy.origin;
+  return origin?.kind === 'alert' && origin.rule === by.rule && origin.episode === by.episode;
 }
 
 /** The function's nodes in the cluster: every live instance, those being given back included. */

@@ -279,6 +279,26 @@ describe('giving nodes back', () => {
     expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: bought.json.instanceIds, steps: { [bought.json.instanceIds[0]]: 'cordoned' } }]);
   });
 
+  it('a dry run of a resolution (?dryRun=true) lists only what that episode bought', async () => {
+    await start({ maxDisrupted: 5 }, (doc) => {
+      doc.sources.alertmanager = { auth: { bearer: { tokenEnv: 'AM_TOKEN' } } };
+      doc.rules.push({ name: 'demo-batch', sources: ['alertmanager'], match: { labels: { alertname: 'BatchBacklog' } }, scale: { cluster: 'demo', template: 'small', count: 1 }, release: { onResolve: true, after: '0s' } });
+    });
+    const other = await h.postGeneric({ eventId: 'buy-other', cluster: 'demo', template: 'small', count: 1 });
+    const payload = fixture<Record<string, any>>('alertmanager-firing.json');
+    const alert = { ...payload.alerts[0], labels: { alertname: 'BatchBacklog', cluster: 'demo' }, fingerprint: 'ba7c000000000002' };
+    const deliver = (status: 'firing' | 'resolved', query: Record<string, string> = {}) =>
+      h.invoke({ httpMethod: 'POST', path: '/hooks/alertmanager', headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' }, queryString: query, body: JSON.stringify({ ...payload, status, alerts: [{ ...alert, status }] }) } as FunctionUrlEvent);
+    const bought = (await deliver('firing')).json.results[0].instanceIds as string[];
+    advance(25_000);
+    await pass();
+    const dry = await deliver('resolved', { dryRun: 'true' });
+    expect(dry.json.results).toEqual([expect.objectContaining({ action: 'scale-in', status: 'dry-run', wouldRelease: bought })]);
+    expect(bought).not.toContain(other.json.instanceIds[0]);
+    await pass();
+    expect(kube.calls().filter((c) => c.verb === 'patch-node')).toEqual([]);
+  });
+
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
     await start({ floor: 1 });
     const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
