@@ -177,6 +177,12 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       if (deadline - now() < MIN_STEP_MS) break;
       const release = changes.get(record.id)?.get(id) ?? record.instances![id]!.release!;
       const node = ownNode(record, id);
+      // Its node is there but no longer carries both of the function's marks (an operator took it
+      // over): left alone, whatever its state. Only a node that is gone leaves TKE's side to finish.
+      if (node === undefined && fleet.listed(id)) {
+        steps[id] = "left alone: its node no longer carries the function's marks";
+        continue;
+      }
       const podsOn = node === undefined ? [] : pods.filter((p) => p.nodeName === node.name && !p.mirror && !p.ownerKinds.includes('DaemonSet'));
       const step = nextDrainStep(release, { nodeListed: node !== undefined, unschedulable: node?.unschedulable === true, podsToEvict: podsOn }, now());
       try {
@@ -284,6 +290,8 @@ interface Fleet {
   readonly pods: readonly KubePod[];
   /** The node of a purchase's instance, if it carries both of the function's marks for that purchase (matched by providerID). */
   readonly ownNode: (record: PurchaseRecord, instanceId: string) => KubeNode | undefined;
+  /** Whether any node is the instance's (marked or not). */
+  readonly listed: (instanceId: string) => boolean;
 }
 
 async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], signal: () => AbortSignal): Promise<Fleet> {
@@ -298,6 +306,7 @@ async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], sig
   return {
     nodes,
     pods,
+    listed: (instanceId) => byInstance.has(instanceId),
     ownNode: (record, instanceId) => {
       const node = byInstance.get(instanceId);
       return node !== undefined && node.labels[MARK_KEYS.owner] === record.owner && node.labels[MARK_KEYS.purchase] === record.id ? node : undefined;

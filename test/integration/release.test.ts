@@ -299,6 +299,27 @@ describe('giving nodes back', () => {
     expect(kube.calls().filter((c) => c.verb === 'patch-node')).toEqual([]);
   });
 
+  it('a node an operator took over mid-drain (its marks removed) is left alone, never deleted', async () => {
+    await start({ maxDisrupted: 5 });
+    const bought = await h.postGeneric({ eventId: 'buy-t', cluster: 'demo', template: 'small', count: 1 });
+    const [id] = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    kube.addPod({ namespace: 'web', name: 'api-t', nodeName: (kube.nodes(CLUSTER).find((n) => (n.spec as { providerID: string }).providerID.endsWith(`/${id}`))!.metadata as { name: string }).name, requests: { cpu: '100m' }, ownerKind: 'ReplicaSet', pdbBlocksTimes: 1000 });
+    await scaleIn({ eventId: 'in-t', count: 1 });
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: [id], steps: { [id!]: 'cordoned' } }]);
+    // The operator removes the function's purchase mark from the node (its label on the instance).
+    const instance = tke.instancesOf(CLUSTER).find((i) => i.InstanceId === id)!;
+    (instance as unknown as { Labels: Array<{ Name: string; Value: string }> }).Labels.splice(0, Infinity, ...(instance as unknown as { Labels: Array<{ Name: string; Value: string }> }).Labels.filter((l) => l.Name !== 'tke-scaleout/purchase'));
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', steps: { [id!]: "left alone: its node no longer carries the function's marks" } }]);
+    expect(tke.deleted).toEqual([]);
+  });
+
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {
     await start({ floor: 1 });
     const bought = await h.postGeneric({ eventId: 'buy-d', cluster: 'demo', template: 'small', count: 2 });
