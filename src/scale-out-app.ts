@@ -14,8 +14,7 @@ import { refusedOutcome, runScaleOut, type LifecycleDeps, type LifecycleTimes, t
 import type { ReleaseOutcome, WebhookSource } from './sources/webhook-source';
 import type { ClusterConfig } from './core/model';
 import type { KubeApi } from './kubernetes/kube-api';
-import { askRelease, releaseNodes } from './purchases/release-pass';
-import { releaseAsksKeyOf, withdrawReleaseAsks, type ReleaseAsks } from './core/release';
+import { askRelease, releaseNodes, withdrawReleases, type ReleaseAskDeps } from './purchases/release-pass';
 import type { StateStore } from './store/state-store';
 import type { TkeApi } from './tke/tke-api';
 import { healthBody, type TkeMode } from './health';
@@ -101,6 +100,8 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
           return cluster === undefined ? undefined : budgetLeftNow(store, config, cluster, now());
         }));
   const sendWithinMs = config.notify?.sendWithinMs ?? 0;
+  // What giving nodes back needs (purchases/release-pass.ts): a sender's ask, and the pass.
+  const releasing: ReleaseAskDeps = { config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined) };
 
   /**
    * The notices of what a request did, posted within `notify.sendWithinMs` and never past the
@@ -143,7 +144,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
 
       if (interpretation.kind === 'scale-in') {
         if (source.answerRelease === undefined) throw new NotFoundError('UnknownQuestion', `sender ${source.name} takes no scale-in`);
-        const outcomes = await Promise.all(interpretation.asks.map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
+        const outcomes = await Promise.all(interpretation.asks.map((ask) => askRelease(releasing, ask)));
         return noted(await source.answerRelease(outcomes, interpretation.answerContext), { source: source.name, outcome: 'answered', note: 'scale-in', scaleIn: outcomes.map(releaseLogOf) });
       }
       const ignored = interpretation.ignored ?? [];
@@ -153,13 +154,10 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       for (const asked of interpretation.requests) outcomes.push(await runScaleOut(lifecycle, asked, times));
 
       await rememberConversations(source, outcomes, interpretation.answerContext);
-      // A rule's alarm firing again withdraws its waiting releases on resolution (the need is back).
-      for (const w of interpretation.withdraw ?? []) {
-        const cluster = config.clusters.get(w.cluster);
-        if (cluster !== undefined) await store.update<ReleaseAsks, number>(releaseAsksKeyOf(cluster.clusterId), (current) => withdrawReleaseAsks(current, w.rule, now()));
-      }
-      // A low alarm's asks to give nodes back (a scale-in rule), queued for the pass.
-      const releases = await Promise.all((interpretation.releases ?? []).map((ask) => askRelease({ config, store, tke, now, kubeFor: deps.kubeFor ?? (() => undefined), passId: newClaimId() }, ask)));
+      // A rule's alarm firing again withdraws its waiting releases on resolution (the need is back);
+      // a low alarm's asks to give nodes back (a scale-in rule) are queued for the pass.
+      await withdrawReleases(releasing, interpretation.withdraw ?? []);
+      const releases = await Promise.all((interpretation.releases ?? []).map((ask) => askRelease(releasing, ask)));
       const told = await tell(outcomes, times.deadline);
       const answer = await source.answer(outcomes, ignored, interpretation.answerContext, releases);
       const decision: DecisionRecord =
@@ -251,7 +249,7 @@ export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
       const queueNews = notify === undefined ? undefined : (notices: readonly Notice[]) => notify.tell(notices, now(), passId);
       const followed = await followPurchasesPass({ config, store, tke, ...(deps.cvm !== undefined && { cvm: deps.cvm }), now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation);
       // Then the nodes being given back, one step each (purchases/release-pass.ts).
-      const released = deps.kubeFor === undefined ? [] : await releaseNodes({ config, store, tke, kubeFor: deps.kubeFor, now, passId, ...(queueNews !== undefined && { queueNews }) }, invocation.deadline);
+      const released = deps.kubeFor === undefined ? [] : await releaseNodes({ ...releasing, passId, ...(queueNews !== undefined && { queueNews }) }, invocation.deadline);
       const report = released.length > 0 ? { ...followed, released } : followed;
       if (notify === undefined) return report;
       const drained = await notify.drain(invocation.deadline, passId);

@@ -33,6 +33,11 @@ export interface CleanupPlan {
 /** Charge types DeleteClusterInstances cannot terminate: the instance is removed from the cluster and kept. */
 const NOT_TERMINABLE = new Set(['PREPAID', 'CDHPAID']);
 
+/** How DeleteClusterInstances removes an instance of this charge type: `terminate`, or `retain` a prepaid one (still billed). */
+export function deleteModeOf(chargeType: string): 'terminate' | 'retain' {
+  return NOT_TERMINABLE.has(chargeType) ? 'retain' : 'terminate';
+}
+
 export function planCleanup(record: PurchaseRecord, toClean: readonly string[], cvm: ReadonlyMap<string, CvmView>): CleanupPlan {
   const terminate: string[] = [];
   const retain: string[] = [];
@@ -43,7 +48,7 @@ export function planCleanup(record: PurchaseRecord, toClean: readonly string[], 
     const instance = cvm.get(id);
     if (instance === undefined) settled[id] = 'gone';
     else if (instance.tags[MARK_KEYS.owner] !== record.owner || instance.tags[MARK_KEYS.purchase] !== record.id) settled[id] = 'unmarked';
-    else if (NOT_TERMINABLE.has(instance.chargeType)) retain.push(id);
+    else if (deleteModeOf(instance.chargeType) === 'retain') retain.push(id);
     else terminate.push(id);
   }
   return { terminate, retain, settled };

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config';
+import { deleteModeOf } from '../core/cleanup';
 import { MARK_KEYS } from '../core/marks';
 import type { ClusterConfig } from '../core/model';
 import { indexPurchase, liveInstancesOf, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
@@ -13,6 +14,7 @@ import {
   releasePolicyOf,
   takeReleaseAsks,
   takeReleaseLock,
+  withdrawReleaseAsks,
   type ClusterLoad,
   type InstanceRelease,
   type ReleaseAsk,
@@ -61,6 +63,9 @@ export interface ReleaseDeps {
   readonly queueNews?: (notices: readonly Notice[]) => Promise<unknown>;
 }
 
+/** What a sender's ask needs: no pass of its own. */
+export type ReleaseAskDeps = Omit<ReleaseDeps, 'passId' | 'queueNews'>;
+
 /** What the pass did to give nodes back, per cluster, for its log line. */
 export interface ReleaseReport {
   readonly cluster: string;
@@ -99,7 +104,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     const lease = config.templates.get(r.template)?.maxLifetimeSeconds;
     return lease !== undefined && now() - (r.createdAt ?? r.requestedAt) >= lease * 1000;
   });
-  const releasing = records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).map(([id]) => ({ record: r, id })));
+  const releasing = releasingOf(records);
   if (asks.length === 0 && releasing.length === 0 && leaseDue.length === 0) return undefined;
 
   const lockKey = releaseLockKeyOf(cluster.clusterId);
@@ -115,7 +120,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     const signal = () => AbortSignal.timeout(Math.max(1, Math.min(deps.config.tke.attemptTimeoutMs, deadline - now())));
     let fleet: Fleet;
     try {
-      fleet = await readFleet(kube, records, signal);
+      fleet = await readFleet(kube, signal);
     } catch (error) {
       if (!(error instanceof ScaleOutError)) throw error;
       return { cluster: cluster.alias, problems: [`${error.code}: ${error.message}`] };
@@ -127,17 +132,22 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       forRecord.set(instanceId, release);
       changes.set(record.id, forRecord);
     };
+    /** A chosen node's release begins: its first state, written before anything is done to it. */
+    const start = (record: PurchaseRecord, c: ReleaseCandidate, reason: string) => {
+      change(record, c.instanceId, { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
+      releasing.push({ record, id: c.instanceId });
+    };
+    // The function's newest purchase in the cluster, once for every plan of this pass (the delay after it).
+    const lastPurchaseAt = asks.length > 0 || leaseDue.length > 0 ? await lastPurchaseAtOf(store, cluster) : undefined;
 
     // 1. plan the asks that are due: those of any of the function's nodes together, then each
     // that is for what one alarm episode bought (a rule's release on resolution) on its own.
     if (general.length > 0) {
-      const plan = await planAsks(deps, cluster, fleet, records, releasing.length, general, ownedOf(records));
+      const plan = planAsks(deps, cluster, fleet, records, releasing.length, general, ownedOf(records), lastPurchaseAt);
       const reason = general.map((a) => a.reason).join('; ');
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
-        const release: InstanceRelease = { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) };
-        change(record, c.instanceId, release);
-        releasing.push({ record, id: c.instanceId });
+        start(record, c, reason);
       }
       planned = plan.release.map((c) => c.instanceId);
       held = plan.held;
@@ -146,11 +156,10 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     for (const ask of episodic) {
       const taken = new Set(releasing.map((r) => r.id));
       const bought = records.filter((r) => boughtBy(r, ask.boughtBy!));
-      const plan = await planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), taken);
+      const plan = planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), lastPurchaseAt, taken);
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
-        change(record, c.instanceId, { state: 'cordoned', reason: ask.reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
-        releasing.push({ record, id: c.instanceId });
+        start(record, c, ask.reason);
       }
       planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
       held = [...(held ?? []), ...plan.held];
@@ -160,13 +169,12 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     if (leaseDue.length > 0) {
       const taken = new Set(releasing.map((r) => r.id));
       const lease: ReleaseAsk = { id: 'lease', count: 'all', reason: 'lease ended', at: now() };
-      const plan = await planAsks(deps, cluster, fleet, leaseDue, releasing.length, [lease], ownedOf(records), taken);
+      const plan = planAsks(deps, cluster, fleet, leaseDue, releasing.length, [lease], ownedOf(records), lastPurchaseAt, taken);
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
         const lease = config.templates.get(record.template)?.maxLifetimeSeconds ?? 0;
         const said = lease >= 3600 ? `${Math.round(lease / 360) / 10} h` : `${Math.round(lease / 60)} min`;
-        change(record, c.instanceId, { state: 'cordoned', reason: `its lease of ${said} (template ${record.template}, maxLifetime) ended`, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
-        releasing.push({ record, id: c.instanceId });
+        start(record, c, `its lease of ${said} (template ${record.template}, maxLifetime) ended`);
       }
       planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
       held = [...(held ?? []), ...plan.held];
@@ -207,7 +215,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             steps[id] = `stuck: ${step.why}`;
             break;
           case 'delete': {
-            const mode = deletedMode(record);
+            const mode = deleteModeOf(record.offering.chargeType);
             const options: TkeCallOptions = { deadline, now, policy: config.tke };
             const deleted = await deleteInstances(deps.tke, record.region, record.clusterId, [id], { mode, force: false }, options);
             const r = deleted.response;
@@ -245,7 +253,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         const news: Notice[] = [];
         for (const [id, release] of instances) {
           const was = before?.instances?.[id]?.release?.state;
-          if (release.state === 'released' && was !== 'released') news.push(releasedNotice(written, id, release, deletedMode(written), now()));
+          if (release.state === 'released' && was !== 'released') news.push(releasedNotice(written, id, release, deleteModeOf(written.offering.chargeType), now()));
           if (release.state === 'stuck' && was !== 'stuck') news.push(stuckNotice(written, id, release, release.lastError ?? 'pods left on it', now()));
         }
         if (news.length > 0) await deps.queueNews(news);
@@ -279,10 +287,6 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
 
 const LOCK_MARGIN_MS = 5_000;
 
-/** `terminate` a pay-as-you-go node; `retain` a prepaid one (TKE terminates pay-as-you-go instances only). */
-function deletedMode(record: PurchaseRecord): 'terminate' | 'retain' {
-  return record.offering.chargeType === 'PREPAID' || record.offering.chargeType === 'CDHPAID' ? 'retain' : 'terminate';
-}
 
 /** What the pass reads of a cluster to give nodes back: every node and pod, and which node is whose. */
 interface Fleet {
@@ -294,7 +298,7 @@ interface Fleet {
   readonly listed: (instanceId: string) => boolean;
 }
 
-async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], signal: () => AbortSignal): Promise<Fleet> {
+async function readFleet(kube: KubeApi, signal: () => AbortSignal): Promise<Fleet> {
   // Every node: the guard weighs what would remain of the whole cluster, not of the function's nodes alone.
   const nodes = await kube.listNodes('', signal());
   const pods = await kube.listPods(undefined, signal());
@@ -315,8 +319,8 @@ async function readFleet(kube: KubeApi, _records: readonly PurchaseRecord[], sig
 }
 
 /** Which of the cluster's live nodes the asks take now (core/release.ts, planRelease). */
-async function planAsks(
-  deps: ReleaseDeps,
+function planAsks(
+  deps: Pick<ReleaseDeps, 'now'>,
   cluster: ClusterConfig,
   fleet: Fleet,
   records: readonly PurchaseRecord[],
@@ -324,8 +328,9 @@ async function planAsks(
   asks: readonly ReleaseAsk[],
   /** The function's nodes in the cluster in all, the floor's base. */
   owned: number,
+  lastPurchaseAt: number | undefined,
   taken: ReadonlySet<string> = new Set(),
-): Promise<ReleasePlan> {
+): ReleasePlan {
   const templates = new Set(asks.map((a) => a.template));
   const candidates: ReleaseCandidate[] = records.flatMap((r) =>
     liveInstancesOf(r)
@@ -340,8 +345,13 @@ async function planAsks(
   );
   const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);
   const policy = releasePolicyOf(cluster.release, owned);
-  const lastPurchaseAt = Math.max(0, ...(await indexedPurchases(deps.store, cluster.clusterId)).map((e) => e.at));
-  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt > 0 ? lastPurchaseAt : undefined, deps.now(), owned);
+  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt, deps.now(), owned);
+}
+
+/** When the function last bought in the cluster (its purchase index), if ever. */
+async function lastPurchaseAtOf(store: StateStore, cluster: ClusterConfig): Promise<number | undefined> {
+  const at = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at));
+  return at > 0 ? at : undefined;
 }
 
 /**
@@ -349,7 +359,7 @@ async function planAsks(
  * names no Kubernetes API for it; a dry run plans it now and says what would go; else it is queued
  * for the pass, once per event.
  */
-export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Promise<ReleaseOutcome> {
+export async function askRelease(deps: ReleaseAskDeps, request: ReleaseRequest): Promise<ReleaseOutcome> {
   const cluster = findCluster(deps.config, request.cluster);
   if (cluster === undefined) return { ok: false, request, error: unknownClusterError(deps.config, request.cluster) };
   if (request.template !== undefined && !deps.config.templates.has(request.template)) {
@@ -371,12 +381,12 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
   try {
     if (request.dryRun === true) {
       const records = await liveRecords(deps.store, cluster);
-      const releasing = records.reduce((n, r) => n + Object.values(r.instances ?? {}).filter((i) => i.release !== undefined && !['released', 'restored'].includes(i.release.state)).length, 0);
+      const releasing = releasingOf(records).length;
       const deadline = deps.now() + deps.config.tke.attemptTimeoutMs;
-      const fleet = await readFleet(kube, records, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
+      const fleet = await readFleet(kube, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
       // What one alarm episode bought, for a release on resolution; else any of the function's nodes.
       const from = ask.boughtBy === undefined ? records : records.filter((r) => boughtBy(r, ask.boughtBy!));
-      const plan = await planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records));
+      const plan = planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records), await lastPurchaseAtOf(deps.store, cluster));
       return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
     }
     const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));
@@ -384,6 +394,19 @@ export async function askRelease(deps: ReleaseDeps, request: ReleaseRequest): Pr
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return { ok: false, request, error };
+  }
+}
+
+/** The instances on their way out: a release started, not yet released (nor restored). */
+function releasingOf(records: readonly PurchaseRecord[]): Array<{ record: PurchaseRecord; id: string }> {
+  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release !== undefined && i.release.state !== 'released' && i.release.state !== 'restored').map(([id]) => ({ record: r, id })));
+}
+
+/** A rule's alarm fires again: its waiting releases on resolution in the cluster are withdrawn (the need is back). */
+export async function withdrawReleases(deps: ReleaseAskDeps, withdraw: ReadonlyArray<{ readonly rule: string; readonly cluster: string }>): Promise<void> {
+  for (const w of withdraw) {
+    const cluster = deps.config.clusters.get(w.cluster);
+    if (cluster !== undefined) await deps.store.update<ReleaseAsks, number>(releaseAsksKeyOf(cluster.clusterId), (current) => withdrawReleaseAsks(current, w.rule, deps.now()));
   }
 }
 
