@@ -86,7 +86,7 @@ export interface ScaleOutApp {
 export function createScaleOutApp(deps: ScaleOutAppDeps): ScaleOutApp {
   const { config, sources, store, tke, now } = deps;
   const pricing = createPricing({ config, store, prices: deps.prices, now });
-  const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID, pricing };
+  const lifecycle: LifecycleDeps = { config, store, tke, now, newClaimId: deps.newClaimId ?? randomUUID, pricing, ...(deps.kubeFor !== undefined && { kubeFor: deps.kubeFor }) };
   const newClaimId = deps.newClaimId ?? randomUUID;
   const sinks = deps.sinks ?? new Map();
   // Built on the first notice to tell, its modules required then (as each sender on its first use):

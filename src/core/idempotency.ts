@@ -78,6 +78,11 @@ export interface ScaleOutAnswer {
   readonly sizing?: Sizing;
   /** A repeating rule: which period of the alarm episode this scale-out is. */
   readonly period?: number;
+  /**
+   * Nodes that were being given back and were put back in service instead of being bought (for a
+   * dry run: would be); `count` is what was asked of TKE for the rest.
+   */
+  readonly restored?: readonly string[];
 }
 
 export type IdempotencyRecord =

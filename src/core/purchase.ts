@@ -170,6 +170,8 @@ export interface PurchaseIndexEntry {
   readonly expiresAt?: number;
   /** Ended ready, and some of its nodes still run as the function's: the pass that gives nodes back reads it. */
   readonly live?: boolean;
+  /** Some of its nodes are on a way out a scale-out could stop (core/release.ts, anyRestorable): a scale-out reads only these records. */
+  readonly releasing?: boolean;
 }
 
 export interface PurchaseIndex {
@@ -260,9 +262,11 @@ export function indexPurchase(current: PurchaseIndex | undefined, entry: Purchas
   const live = stored.filter((e) => e.id !== entry.id && (e.expiresAt ?? Infinity) > now);
   const existing = stored.find((e) => e.id === entry.id);
   const known = existing === undefined ? entry : { ...existing, ...(entry.endedAt !== undefined && { endedAt: entry.endedAt }), ...(entry.expiresAt !== undefined && { expiresAt: entry.expiresAt }) };
-  // `live` as the entry says it now: set while nodes run, gone once none does.
-  const { live: _was, ...rest } = known;
-  const merged: PurchaseIndexEntry = entry.live === true ? { ...rest, live: true } : entry.live === false ? rest : known;
+  // `live` and `releasing` as the entry says them now (set while true, gone once false); unsaid, as they were.
+  const { live: _live, releasing: _releasing, ...rest } = known;
+  const running = entry.live ?? known.live;
+  const releasing = entry.releasing ?? known.releasing;
+  const merged: PurchaseIndexEntry = { ...rest, ...(running === true && { live: true }), ...(releasing === true && { releasing: true }) };
   if (existing !== undefined && live.length === stored.length - 1 && JSON.stringify(existing) === JSON.stringify(merged)) return { write: { kind: 'keep' }, result: undefined };
   const entries = [...live, merged].sort((a, b) => a.at - b.at);
   while (entries.length > MAX_INDEXED_PURCHASES) {
@@ -282,6 +286,13 @@ function indexExpiry(entries: readonly PurchaseIndexEntry[], now: number): numbe
 
 /** How long an open purchase keeps its index alive: longer than any retention (at most 90 days). */
 const OPEN_ENTRY_MS = 91 * 86_400_000;
+
+/** Says in a listed purchase's entry whether some of its nodes are on a way out a scale-out could stop; an unlisted one stays unlisted. */
+export function markReleasing(current: PurchaseIndex | undefined, id: string, releasing: boolean, now: number): StoreStep<PurchaseIndex, void> {
+  const existing = entriesOf(current).find((e) => e.id === id);
+  if (existing === undefined || (existing.releasing === true) === releasing) return { write: { kind: 'keep' }, result: undefined };
+  return indexPurchase(current, { ...existing, releasing }, now);
+}
 
 /** Takes a purchase out of the index: its call was refused outright and bought nothing. */
 export function unindexPurchase(current: PurchaseIndex | undefined, id: string, now: number): StoreStep<PurchaseIndex, void> {

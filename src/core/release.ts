@@ -21,8 +21,11 @@ import type { StoreStep } from './store-step';
  *
  *   cordoned ─▶ draining ─▶ deleting ─▶ released
  *      │            │  └─ a pod's eviction refused (429: a PodDisruptionBudget): tried next pass
- *      │            └──── drain time over: left cordoned, said (never forced unless the rule says)
- *      └─ the high alarm fires again while it drains: uncordoned, back in service (`restored`)
+ *      │            └──── drain time over: stuck, left cordoned, said (never forced unless the rule says)
+ *      └────────────┴─ a scale-out of its template comes while it is cordoned, draining or stuck:
+ *                      restoring ─▶ restored (uncordoned, back in service, counted as that
+ *                      scale-out's nodes instead of buying; never once deleting has begun, never
+ *                      a node whose lease ended)
  */
 
 /**
@@ -202,9 +205,14 @@ function percent(share: number): string {
 
 /** One node's way out, kept in its purchase's record (per instance). */
 export interface InstanceRelease {
-  readonly state: 'cordoned' | 'draining' | 'deleting' | 'released' | 'stuck' | 'restored';
+  readonly state: 'cordoned' | 'draining' | 'deleting' | 'released' | 'stuck' | 'restoring' | 'restored';
   /** Why it is given back: the low alarm's rule, a resolution, a lease, a command. */
   readonly reason: string;
+  /** Its lease ended (a template's maxLifetime): it goes whatever the alarms say, so no scale-out puts it back. */
+  readonly lease?: true;
+  /** The scale-out (its idempotency key) that put it back in service, and when: a redelivery of that event counts it again instead of taking another. */
+  readonly restoredBy?: string;
+  readonly restoredAt?: number;
   readonly startedAt: number;
   /** The drain gives up after this (then `stuck`: left cordoned, said; forced only if `force`). */
   readonly drainUntil: number;
@@ -228,6 +236,7 @@ export interface DrainView {
 /** What the pass does next for one node, as data. */
 export type DrainStep =
   | { readonly kind: 'cordon' }
+  | { readonly kind: 'uncordon' }
   | { readonly kind: 'evict'; readonly pods: ReadonlyArray<{ readonly namespace: string; readonly name: string }> }
   | { readonly kind: 'wait'; readonly why: string }
   | { readonly kind: 'delete' }
@@ -240,6 +249,8 @@ export type DrainStep =
  */
 export function nextDrainStep(release: InstanceRelease, view: DrainView, now: number): DrainStep {
   if (release.state === 'released' || release.state === 'restored') return { kind: 'done' };
+  // A scale-out claimed it and may have died before its uncordon: the pass finishes it.
+  if (release.state === 'restoring') return view.nodeListed && view.unschedulable ? { kind: 'uncordon' } : { kind: 'done' };
   if (release.state === 'deleting') return { kind: 'delete' };
   // Gone from Kubernetes already (deleted by someone, or the deletion's answer was lost): only TKE's side is left.
   if (!view.nodeListed) return { kind: 'delete' };
@@ -358,6 +369,111 @@ export function dropReleaseLock(current: ReleaseLock | undefined, by: string): S
 export function withdrawReleaseAsks(current: ReleaseAsks | undefined, rule: string, now: number): StoreStep<ReleaseAsks, number> {
   const asks = asksOf(current);
   const left = asks.filter((a) => a.boughtBy?.rule !== rule);
+  if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
+  return { write: left.length === 0 ? { kind: 'delete' } : { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: asks.length - left.length };
+}
+
+/** The states from which a scale-out may put a node back: not yet deleting (DeleteClusterInstances may be in flight), not a lease that ended. */
+export function restorable(release: InstanceRelease | undefined): boolean {
+  return release !== undefined && (release.state === 'cordoned' || release.state === 'draining' || release.state === 'stuck') && release.lease !== true;
+}
+
+/** A node on its way out that a scale-out could put back in service. */
+export interface RestoreCandidate {
+  readonly instanceId: string;
+  readonly purchaseId: string;
+  readonly release: InstanceRelease;
+}
+
+/**
+ * Which nodes on their way out a scale-out of `count` nodes puts back, best first: those least far
+ * along (cordoned, then draining, then stuck: fewer pods were moved off them), and of those the
+ * latest to start (the most recently bought go first, so they are the newest). Linear after one sort.
+ */
+export function planRestore(candidates: readonly RestoreCandidate[], count: number): RestoreCandidate[] {
+  const order = { cordoned: 0, draining: 1, stuck: 2 } as Record<string, number>;
+  return [...candidates]
+    .filter((c) => restorable(c.release))
+    .sort((a, b) => order[a.release.state]! - order[b.release.state]! || b.release.startedAt - a.release.startedAt || (a.instanceId < b.instanceId ? -1 : 1))
+    .slice(0, Math.max(0, count));
+}
+
+/** What the restore steps read of a purchase's record (core/purchase.ts, PurchaseRecord): its instances' releases. */
+export interface WithReleases {
+  readonly instances?: Readonly<Record<string, { readonly release?: InstanceRelease }>>;
+}
+
+/** The record with one instance's release replaced. */
+function withRelease<R extends WithReleases>(record: R, instanceId: string, release: InstanceRelease): R {
+  return { ...record, instances: { ...record.instances, [instanceId]: { ...record.instances![instanceId]!, release } } };
+}
+
+/**
+ * A scale-out claims a node for putting back, in its purchase's record: only while it is still
+ * restorable (a pass may have moved it on meanwhile), and only once (a second claimant finds it
+ * `restoring`). `retentionMs`/`expiry`: the record's own expiry rule (core/purchase.ts).
+ */
+export function claimRestore<R extends WithReleases>(current: R | undefined, instanceId: string, by: string, now: number, expiry: (next: R) => number): StoreStep<R, InstanceRelease | undefined> {
+  const instance = current?.instances?.[instanceId];
+  if (current === undefined || instance === undefined || !restorable(instance.release)) return { write: { kind: 'keep' }, result: undefined };
+  const release: InstanceRelease = { ...instance.release!, state: 'restoring', restoredBy: by, restoredAt: now };
+  const next = withRelease(current, instanceId, release);
+  return { write: { kind: 'put', value: next, expiresAt: expiry(next) }, result: release };
+}
+
+/** Its node is schedulable again: `restoring` becomes `restored` (a candidate for a later release like any running node). */
+export function finishRestore<R extends WithReleases>(current: R | undefined, instanceId: string, now: number, expiry: (next: R) => number): StoreStep<R, boolean> {
+  const instance = current?.instances?.[instanceId];
+  if (current === undefined || instance?.release?.state !== 'restoring') return { write: { kind: 'keep' }, result: false };
+  const next = withRelease(current, instanceId, { ...instance.release, state: 'restored', restoredAt: now });
+  return { write: { kind: 'put', value: next, expiresAt: expiry(next) }, result: true };
+}
+
+/** The instances a scale-out event put back already (an earlier delivery of it): counted again, not taken again. */
+export function restoredByEvent(records: readonly WithReleases[], by: string): string[] {
+  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release?.restoredBy === by && (i.release.state === 'restoring' || i.release.state === 'restored')).map(([id]) => id));
+}
+
+/**
+ * What a scale-out event chose to put back, written before it claims them: a redelivery of the
+ * event (its call failed, its answer was lost, it crashed) reads the records these name and counts
+ * those its claims reached (`restoredBy`), instead of buying them again. Kept as long as the event's
+ * idempotency record.
+ */
+export interface RestoreIntents {
+  readonly nodes: ReadonlyArray<{ readonly instanceId: string; readonly purchaseId: string }>;
+}
+
+export function restoreIntentsKeyOf(clusterId: string, eventKey: string): string {
+  return `restore:{${clusterId}}:${eventKey}`;
+}
+
+export function addRestoreIntents(current: RestoreIntents | undefined, nodes: RestoreIntents['nodes'], expiresAt: number): StoreStep<RestoreIntents, void> {
+  const known = intentsOf(current);
+  const fresh = nodes.filter((n) => !known.some((k) => k.instanceId === n.instanceId));
+  if (fresh.length === 0) return { write: { kind: 'keep' }, result: undefined };
+  return { write: { kind: 'put', value: { nodes: [...known, ...fresh] }, expiresAt }, result: undefined };
+}
+
+/** The intents as stored; entries that cannot be read are left out. */
+export function intentsOf(current: RestoreIntents | undefined): RestoreIntents['nodes'] {
+  const nodes: unknown = current?.nodes;
+  if (!Array.isArray(nodes)) return [];
+  return nodes.filter((n: { instanceId?: unknown; purchaseId?: unknown } | null): n is RestoreIntents['nodes'][number] => typeof n?.instanceId === 'string' && typeof n.purchaseId === 'string');
+}
+
+/** Whether any of the purchase's nodes is on a way out a scale-out could stop (its index entry says so: core/purchase.ts). */
+export function anyRestorable(record: WithReleases): boolean {
+  return Object.values(record.instances ?? {}).some((i) => restorable(i.release) || i.release?.state === 'restoring');
+}
+
+/**
+ * A scale-out of `template` comes for the cluster: the need is back, so the asks still waiting to
+ * give back such nodes (any node, or that template's) are withdrawn; asks for another template's stay.
+ */
+export function withdrawAsksFor(current: ReleaseAsks | undefined, template: string, now: number): StoreStep<ReleaseAsks, number> {
+  const asks = asksOf(current);
+  const left = asks.filter((a) => a.template !== undefined && a.template !== template);
   if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
   return { write: left.length === 0 ? { kind: 'delete' } : { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: asks.length - left.length };
 }

@@ -1,8 +1,8 @@
 import type { ScaleOutAnswer } from '../core/idempotency';
 import type { CreateClusterInstancesRequest } from '../tke/tke-params';
 
-/** created now; replayed from the record; dry-run: rendered, nothing sent. */
-export type ScaleOutStatus = 'created' | 'replayed' | 'dry-run';
+/** created now; restored: every node asked for put back in service, nothing bought; replayed from the record; dry-run: rendered, nothing sent. */
+export type ScaleOutStatus = 'created' | 'restored' | 'replayed' | 'dry-run';
 
 /** The success body every JSON sender gets for one scale-out. */
 export function scaleOutAnswerBody(status: ScaleOutStatus, answer: ScaleOutAnswer, preview?: CreateClusterInstancesRequest): Record<string, unknown> {
@@ -20,6 +20,7 @@ export function scaleOutAnswerBody(status: ScaleOutStatus, answer: ScaleOutAnswe
     ...(answer.period !== undefined && { period: answer.period }),
     ...(answer.bought !== undefined && { bought: answer.bought }),
     ...(answer.skipped !== undefined && { skipped: answer.skipped }),
+    ...(answer.restored !== undefined && { [status === 'dry-run' ? 'wouldRestore' : 'restored']: answer.restored }),
     ...(preview !== undefined && { wouldSend: preview }),
     ...(answer.plan !== undefined && { ladder: answer.plan.rungs, ...(answer.plan.budgetLeft !== undefined && { budgetLeft: answer.plan.budgetLeft }) }),
   };

@@ -2,9 +2,10 @@ import type { Config } from '../config/config';
 import { deleteModeOf } from '../core/cleanup';
 import { MARK_KEYS } from '../core/marks';
 import type { ClusterConfig } from '../core/model';
-import { indexPurchase, liveInstancesOf, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { indexPurchase, liveInstancesOf, markReleasing, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
 import {
   addReleaseAsk,
+  anyRestorable,
   asksOf,
   dropReleaseLock,
   nextDrainStep,
@@ -97,20 +98,27 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   const asks = waiting.filter((a) => (a.notBefore ?? 0) <= now());
   const general = asks.filter((a) => a.boughtBy === undefined);
   const episodic = asks.filter((a) => a.boughtBy !== undefined);
-  const records = await liveRecords(store, cluster);
+  let records = await liveRecords(store, cluster);
   if (asks.length === 0 && records.length === 0) return undefined;
   // Leases that ended: the template's maxLifetime after the purchase, whatever the alarms say.
-  const leaseDue = records.filter((r) => {
-    const lease = config.templates.get(r.template)?.maxLifetimeSeconds;
-    return lease !== undefined && now() - (r.createdAt ?? r.requestedAt) >= lease * 1000;
-  });
-  const releasing = releasingOf(records);
-  if (asks.length === 0 && releasing.length === 0 && leaseDue.length === 0) return undefined;
+  const leaseDueOf = (of: readonly PurchaseRecord[]) =>
+    of.filter((r) => {
+      const lease = config.templates.get(r.template)?.maxLifetimeSeconds;
+      return lease !== undefined && now() - (r.createdAt ?? r.requestedAt) >= lease * 1000;
+    });
+  if (asks.length === 0 && releasingOf(records).length === 0 && restoringOf(records).length === 0 && leaseDueOf(records).length === 0) return undefined;
 
   const lockKey = releaseLockKeyOf(cluster.clusterId);
   if (!(await store.update<ReleaseLock, boolean>(lockKey, (current) => takeReleaseLock(current, deps.passId, deadline + LOCK_MARGIN_MS, now())))) {
     return { cluster: cluster.alias, problems: ['another pass is giving this cluster\'s nodes back'] };
   }
+  // Read again under the lock: a scale-out may have put nodes back (scale-out/restore.ts) since.
+  records = await liveRecords(store, cluster).catch(async (error: unknown) => {
+    await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
+    throw error;
+  });
+  const leaseDue = leaseDueOf(records);
+  const releasing = releasingOf(records);
   const problems: string[] = [];
   const steps: Record<string, string> = {};
   let planned: string[] | undefined;
@@ -133,8 +141,8 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       changes.set(record.id, forRecord);
     };
     /** A chosen node's release begins: its first state, written before anything is done to it. */
-    const start = (record: PurchaseRecord, c: ReleaseCandidate, reason: string) => {
-      change(record, c.instanceId, { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }) });
+    const start = (record: PurchaseRecord, c: ReleaseCandidate, reason: string, lease = false) => {
+      change(record, c.instanceId, { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }), ...(lease && { lease: true as const }) });
       releasing.push({ record, id: c.instanceId });
     };
     // The function's newest purchase in the cluster, once for every plan of this pass (the delay after it).
@@ -174,14 +182,14 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         const record = records.find((r) => r.id === c.purchaseId)!;
         const lease = config.templates.get(record.template)?.maxLifetimeSeconds ?? 0;
         const said = lease >= 3600 ? `${Math.round(lease / 360) / 10} h` : `${Math.round(lease / 60)} min`;
-        start(record, c, `its lease of ${said} (template ${record.template}, maxLifetime) ended`);
+        start(record, c, `its lease of ${said} (template ${record.template}, maxLifetime) ended`, true);
       }
       planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
       held = [...(held ?? []), ...plan.held];
     }
 
-    // 2. one step per node on its way out.
-    for (const { record, id } of releasing) {
+    // 2. one step per node on its way out, and per node a scale-out claimed but did not uncordon.
+    for (const { record, id } of [...releasing, ...restoringOf(records)]) {
       if (deadline - now() < MIN_STEP_MS) break;
       const release = changes.get(record.id)?.get(id) ?? record.instances![id]!.release!;
       const node = ownNode(record, id);
@@ -199,6 +207,11 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             await kube.setUnschedulable(node!.name, true, signal());
             change(record, id, { ...release, state: 'draining' });
             steps[id] = 'cordoned';
+            break;
+          case 'uncordon':
+            await kube.setUnschedulable(node!.name, false, signal());
+            change(record, id, { ...release, state: 'restored', restoredAt: now() });
+            steps[id] = 'put back in service (uncordoned)';
             break;
           case 'evict': {
             const outcomes = await Promise.all(step.pods.map((p) => kube.evict(p.namespace, p.name, signal())));
@@ -229,6 +242,8 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             break;
           }
           case 'done':
+            // A claim for putting it back whose node is gone or schedulable already: nothing left to do.
+            if (release.state === 'restoring') change(record, id, { ...release, state: 'restored', restoredAt: now() });
             break;
         }
       } catch (error) {
@@ -239,19 +254,26 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
     }
 
-    // 3. write each purchase once, and its index entry (live until every node is given back).
+    // 3. write each purchase once, and its index entry (live until every node is given back). A
+    // node whose release moved on since the pass read it (a scale-out put it back after a lock
+    // that lapsed) keeps what the other wrote: the pass's step for it is dropped.
     const retentionMs = config.purchases.retentionDays * 86_400_000;
     for (const [purchaseId, instances] of changes) {
+      const read = records.find((r) => r.id === purchaseId);
       const written = await store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, purchaseId), (current) => {
         if (current === undefined) return { write: { kind: 'keep' }, result: undefined };
-        const next: PurchaseRecord = { ...current, instances: { ...current.instances, ...Object.fromEntries([...instances].map(([id, release]) => [id, { ...current.instances![id]!, release }])) } };
+        const unmoved = [...instances].filter(([id]) => sameRelease(current.instances?.[id]?.release, read?.instances?.[id]?.release));
+        if (unmoved.length === 0) return { write: { kind: 'keep' }, result: current };
+        const next: PurchaseRecord = { ...current, instances: { ...current.instances, ...Object.fromEntries(unmoved.map(([id, release]) => [id, { ...current.instances![id]!, release }])) } };
         return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now(), retentionMs) }, result: next };
       });
       // News: each node given back, each drain that ran out of time, once (the notice's ID is the node's).
       if (written !== undefined && deps.queueNews !== undefined) {
         const before = records.find((r) => r.id === purchaseId);
         const news: Notice[] = [];
-        for (const [id, release] of instances) {
+        for (const [id] of instances) {
+          const release = written.instances?.[id]?.release;
+          if (release === undefined) continue;
           const was = before?.instances?.[id]?.release?.state;
           if (release.state === 'released' && was !== 'released') news.push(releasedNotice(written, id, release, deleteModeOf(written.offering.chargeType), now()));
           if (release.state === 'stuck' && was !== 'stuck') news.push(stuckNotice(written, id, release, release.lastError ?? 'pods left on it', now()));
@@ -260,8 +282,11 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       if (written !== undefined && liveInstancesOf(written).length === 0) {
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) =>
-          indexPurchase(current, { id: written.id, clusterId: written.clusterId, at: written.requestedAt, expiresAt: purchaseExpiry(written, now(), retentionMs), live: false }, now()),
+          indexPurchase(current, { id: written.id, clusterId: written.clusterId, at: written.requestedAt, expiresAt: purchaseExpiry(written, now(), retentionMs), live: false, releasing: false }, now()),
         );
+      } else if (written !== undefined) {
+        // A scale-out reads only the records whose entry says a node could be put back (scale-out/restore.ts).
+        await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) => markReleasing(current, written.id, anyRestorable(written), now()));
       }
     }
     for (const { ids, planned: count, held: kept, delayed } of settled) {
@@ -397,9 +422,20 @@ export async function askRelease(deps: ReleaseAskDeps, request: ReleaseRequest):
   }
 }
 
-/** The instances on their way out: a release started, not yet released (nor restored). */
+/** The instances on their way out: a release started, not yet released (nor put back). */
 function releasingOf(records: readonly PurchaseRecord[]): Array<{ record: PurchaseRecord; id: string }> {
-  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release !== undefined && i.release.state !== 'released' && i.release.state !== 'restored').map(([id]) => ({ record: r, id })));
+  const out = new Set(['cordoned', 'draining', 'deleting', 'stuck']);
+  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => out.has(i.release?.state ?? '')).map(([id]) => ({ record: r, id })));
+}
+
+/** The instances a scale-out claimed to put back whose uncordon it may not have done (scale-out/restore.ts). */
+function restoringOf(records: readonly PurchaseRecord[]): Array<{ record: PurchaseRecord; id: string }> {
+  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release?.state === 'restoring').map(([id]) => ({ record: r, id })));
+}
+
+/** The same step of the same release: what the pass read is what the record still holds. */
+function sameRelease(a: InstanceRelease | undefined, b: InstanceRelease | undefined): boolean {
+  return a?.state === b?.state && a?.startedAt === b?.startedAt;
 }
 
 /** A rule's alarm fires again: its waiting releases on resolution in the cluster are withdrawn (the need is back). */

@@ -26,6 +26,7 @@ export interface DecisionRecord extends Partial<ScaleOutTrace> {
 
 export type DecisionOutcome =
   | 'created'
+  | 'restored'
   | 'replayed'
   | 'dry-run'
   | 'health'

@@ -28,6 +28,9 @@ import type { TkeApi } from '../tke/tke-api';
 import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
 import { anyoneListens, boughtNotice, heldBackNotice } from '../notify/news';
+import { restoreNodes, type Restore } from './restore';
+import type { ClusterConfig } from '../core/model';
+import type { KubeApi } from '../kubernetes/kube-api';
 import type { Notice } from '../core/notice';
 
 /**
@@ -50,6 +53,10 @@ import type { Notice } from '../core/notice';
  *     │          ├ replay: the stored answer; in flight: 409; ID reused for another request: 422
  *     └ 422 unknown cluster, template, param; dry run: the plan, nothing claimed
  *
+ * Between the claim and the warm-up, the template's nodes being given back are put back in service
+ * (scale-out/restore.ts; not for a re-send): all of the count put back is the outcome `restored`,
+ * nothing bought; else the rest goes on with the count lowered by what was put back.
+ *
  * Every way out after the claim releases it, so the sender's next delivery runs again. Each step
  * returns what it decided as data, and nothing here writes a log: the outcome carries a
  * `ScaleOutTrace` from which the edge builds the log line (scale-out/decision-record.ts). The
@@ -63,6 +70,8 @@ export interface LifecycleDeps {
   readonly newClaimId: () => string;
   /** Prices for purchases a money budget covers (scale-out/pricing.ts); without it they fail closed. */
   readonly pricing?: Pricing;
+  /** A cluster's Kubernetes API: nodes being given back are put back before anything is bought. */
+  readonly kubeFor?: (cluster: ClusterConfig) => KubeApi | undefined;
 }
 
 export interface LifecycleTimes {
@@ -109,6 +118,12 @@ export interface ScaleOutTrace {
   /** How an alarm rule sized the count, and which period of a repeating rule's episode this is. */
   readonly sizing?: Sizing;
   readonly period?: number;
+  /** Nodes being given back that this scale-out put back in service instead of buying them (scale-out/restore.ts). */
+  readonly restored?: readonly string[];
+  /** Asks to give nodes back withdrawn: the need is back. */
+  readonly releaseAsksWithdrawn?: number;
+  /** Why nodes being given back could not be put back (then bought instead). */
+  readonly restoreProblems?: readonly string[];
 }
 
 /**
@@ -132,26 +147,34 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     if (claimed.kind !== 'proceed') return claimOutcome(asked, resolved, claimed);
 
     // From here this delivery holds the claim: every way out settles it.
-    // 3. hold back? A repeat within its warm-up, or the throttle (in flight, cooldown, node
+    // 3. put back the template's nodes being given back, before buying any (not for a re-send:
+    // what it sent may have bought). Every node put back is one fewer to buy.
+    const restore = claimed.resend === undefined ? await restoreNodes(deps, resolved.cluster, resolved.template.name, event.key, resolved.count, times.deadline) : undefined;
+    const putBack = restore?.instanceIds ?? [];
+    if (putBack.length >= resolved.count) return await settleRestored(deps, asked, resolved, event, restore!);
+    const toBuy = putBack.length === 0 ? resolved : { ...resolved, count: resolved.count - putBack.length, requestedCount: resolved.requestedCount - putBack.length };
+    const restoredTrace = traceOfRestore(restore);
+
+    // 4. hold back? A repeat within its warm-up, or the throttle (in flight, cooldown, node
     // budget, ceiling). A re-send is its event's own purchase: no warm-up, its count is fixed.
-    const grant = await holdBackOrGrant(deps, resolved, event, claimed.resend, times);
+    const grant = await holdBackOrGrant(deps, toBuy, event, claimed.resend, times);
     if (grant.kind === 'held') {
       const released = await releaseEvent(deps, event, 'refused');
-      return withHeldBackNotice(deps, asked, resolved, failed(asked, grant.error, { ...traceOf(asked, resolved), ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) }));
+      return withHeldBackNotice(deps, asked, toBuy, failed(asked, grant.error, { ...traceOf(asked, toBuy), ...restoredTrace, ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) }));
     }
-    const resend = claimed.resend ?? legacyResendOf(grant, resolved);
+    const resend = claimed.resend ?? legacyResendOf(grant, toBuy);
     // The purchase knows where its nodes are counted: a cleanup gives them back there.
     const held: EventClaim = { ...event, purchase: { ...event.purchase, counted: { nodes: { key: event.scope.key, eventKey: event.key, at: grant.at } } } };
 
-    // 4. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
+    // 5. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
     // request before the call, call; on a sold-out, the next rung): scale-out/climb.ts.
     const climbDeps = { ...deps, pricing: deps.pricing ?? NO_PRICING };
     const callOptions = callOptionsOf(deps, times);
-    const climb = resend !== undefined ? await resendRecorded(climbDeps, resolved, held, resend, callOptions) : await climbLadder(climbDeps, resolved, held, grant.nodes, callOptions);
+    const climb = resend !== undefined ? await resendRecorded(climbDeps, toBuy, held, resend, callOptions) : await climbLadder(climbDeps, toBuy, held, grant.nodes, callOptions);
 
-    // 5. settle with the store, by what every attempt told.
-    const settled = climb.kind === 'created' ? await settleCreated(deps, asked, resolved, held, grant, climb) : await settleFailed(deps, asked, resolved, held, grant, climb, resend);
-    return withHeldBackNotice(deps, asked, resolved, settled);
+    // 6. settle with the store, by what every attempt told.
+    const settled = climb.kind === 'created' ? await settleCreated(deps, asked, toBuy, held, grant, climb, putBack) : await settleFailed(deps, asked, toBuy, held, grant, climb, resend);
+    return withHeldBackNotice(deps, asked, toBuy, putBack.length === 0 ? settled : { ...settled, trace: { ...settled.trace, ...restoredTrace } });
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return refusedOutcome(asked, error);
@@ -160,13 +183,46 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
 
 /** What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or a money budget, the plan. */
 async function dryRun(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, times: LifecycleTimes): Promise<TracedOutcome> {
-  const { request: preview, clientToken } = renderCreateClusterInstances(resolved);
+  // Nodes being given back it would put back first: the rest is what it would buy.
+  const restore = await restoreNodes(deps, resolved.cluster, resolved.template.name, idempotencyKeyFor(resolved.source, resolved.eventId), resolved.count, times.deadline, true);
+  const restored = restore.instanceIds;
+  if (restored.length >= resolved.count) {
+    return { ok: true, request: asked, status: 'dry-run', answer: answerOf(resolved, { count: 0, clientToken: '', restored }), trace: { ...traceOf(asked, resolved), count: 0, restored } };
+  }
+  const toBuy = restored.length === 0 ? resolved : { ...resolved, count: resolved.count - restored.length, requestedCount: resolved.requestedCount - restored.length };
+  const { request: preview, clientToken } = renderCreateClusterInstances(toBuy);
   const plan =
-    rungCountOf(resolved.template) > 1 || costScopesOf(resolved.cluster, deps.config.costBudget).length > 0
-      ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, resolved, times.deadline)
+    rungCountOf(toBuy.template) > 1 || costScopesOf(toBuy.cluster, deps.config.costBudget).length > 0
+      ? await planLadder({ ...deps, pricing: deps.pricing ?? NO_PRICING }, toBuy, times.deadline)
       : undefined;
-  const answer = answerOf(resolved, { count: resolved.count, clientToken, plan });
-  return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...traceOf(asked, resolved), clientToken } };
+  const answer = answerOf(toBuy, { count: toBuy.count, clientToken, plan, ...(restored.length > 0 && { restored }) });
+  return { ok: true, request: asked, status: 'dry-run', answer, preview, trace: { ...traceOf(asked, toBuy), clientToken, ...(restored.length > 0 && { restored }) } };
+}
+
+/**
+ * Every node asked for was put back in service: nothing to buy. The answer is recorded for replays
+ * like a purchase's; no grant was taken, no cooldown starts (nothing new has to join).
+ */
+async function settleRestored(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, restore: Restore): Promise<TracedOutcome> {
+  const answer = answerOf(resolved, { count: 0, clientToken: '', restored: restore.instanceIds });
+  const trace: ScaleOutTrace = { ...traceOf(asked, resolved), count: 0, ...traceOfRestore(restore) };
+  try {
+    await deps.store.update<IdempotencyRecord, void>(event.key, () => completeDelivery(event.fingerprint, answer, deps.now(), deps.config.idempotency.ttlSeconds * 1000));
+  } catch (error) {
+    // The nodes are back all the same: the redelivery counts them (restoredBy) and records the answer then.
+    if (!(error instanceof ScaleOutError)) throw error;
+    return failed(asked, error, { ...trace, ...storeFailures(await releaseEvent(deps, event, 'refused')) });
+  }
+  return { ok: true, request: asked, status: 'restored', answer, trace };
+}
+
+function traceOfRestore(restore: Restore | undefined): Pick<ScaleOutTrace, 'restored' | 'releaseAsksWithdrawn' | 'restoreProblems'> {
+  if (restore === undefined) return {};
+  return {
+    ...(restore.instanceIds.length > 0 && { restored: restore.instanceIds }),
+    ...(restore.withdrawn !== undefined && { releaseAsksWithdrawn: restore.withdrawn }),
+    ...(restore.problems !== undefined && { restoreProblems: restore.problems }),
+  };
 }
 
 function claimOutcome(asked: ScaleOutRequest, resolved: ResolvedScaleOut, claimed: Exclude<DeliveryDecision, { kind: 'proceed' }>): TracedOutcome {
@@ -180,7 +236,16 @@ function claimOutcome(asked: ScaleOutRequest, resolved: ResolvedScaleOut, claime
 }
 
 /** TKE created the nodes: the answer is recorded for replays, the grant and the money are spent, the cooldown and warm-up start. */
-async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, grant: Granted, climb: Extract<Climb, { kind: 'created' }>): Promise<TracedOutcome> {
+async function settleCreated(
+  deps: LifecycleDeps,
+  asked: ScaleOutRequest,
+  resolved: ResolvedScaleOut,
+  event: EventClaim,
+  grant: Granted,
+  climb: Extract<Climb, { kind: 'created' }>,
+  /** Nodes put back in service for the rest of the count (scale-out/restore.ts). */
+  restored: readonly string[],
+): Promise<TracedOutcome> {
   const { call, sent, steps } = climb;
   const bought = steps[steps.length - 1];
   const answer = answerOf(resolved, {
@@ -191,6 +256,7 @@ async function settleCreated(deps: LifecycleDeps, asked: ScaleOutRequest, resolv
     requestId: call.response.RequestId,
     ...(bought !== undefined && (rungCountOf(resolved.template) > 1 || bought.price !== undefined) && { bought }),
     ...(steps.length > 1 && { skipped: steps.slice(0, -1) }),
+    ...(restored.length > 0 && { restored }),
   });
   const trace: ScaleOutTrace = {
     ...traceOfClimb(asked, resolved, grant, climb),
@@ -476,7 +542,7 @@ function clampOf(resolved: ResolvedScaleOut, grant: Granted, nodes: number): Pic
 /** The answer a sender gets (and a replay returns): the one place it is built. */
 function answerOf(
   resolved: ResolvedScaleOut,
-  what: Pick<ScaleOutAnswer, 'count' | 'clientToken' | 'requestedCount' | 'clampedBy'> & Partial<Pick<ScaleOutAnswer, 'instanceIds' | 'requestId' | 'bought' | 'skipped'>> & { readonly plan?: LadderPlan | undefined },
+  what: Pick<ScaleOutAnswer, 'count' | 'clientToken' | 'requestedCount' | 'clampedBy'> & Partial<Pick<ScaleOutAnswer, 'instanceIds' | 'requestId' | 'bought' | 'skipped' | 'restored'>> & { readonly plan?: LadderPlan | undefined },
 ): ScaleOutAnswer {
   const { plan, ...rest } = what;
   return {

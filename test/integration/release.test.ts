@@ -341,3 +341,116 @@ describe('giving nodes back', () => {
     expect(refused.json.error).toMatchObject({ code: 'ReleaseNotConfigured', message: expect.stringContaining('clusters.demo-bj.kubernetes') });
   });
 });
+
+describe('the high alarm fires again while nodes are being given back', () => {
+  const nodeOf = (id: string) => kube.nodes(CLUSTER).find((n) => (n.spec as { providerID: string }).providerID.endsWith(`/${id}`))!;
+  const unschedulable = (id: string) => (nodeOf(id).spec as { unschedulable?: boolean }).unschedulable === true;
+  const stateOf = async (id: string) => (await purchases()).find((p) => p.instanceIds.includes(id))!.instances[id].release?.state;
+
+  /** Two nodes bought and joined, then an ask to give both back, cordoned by the next pass (one holds a pod a PDB keeps). */
+  async function twoDraining(): Promise<string[]> {
+    const bought = await h.postGeneric({ eventId: 'buy-r', cluster: 'demo', template: 'small', count: 2 });
+    const ids = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    kube.addPod({ namespace: 'web', name: 'api-1', nodeName: (nodeOf(ids[0]!).metadata as { name: string }).name, requests: { cpu: '100m' }, ownerKind: 'ReplicaSet', pdbBlocksTimes: 1000 });
+    await scaleIn({ eventId: 'in-r', count: 2, reason: 'load is low' });
+    await pass();
+    expect(ids.every(unschedulable)).toBe(true);
+    return ids;
+  }
+
+  it('puts them back in service (uncordoned) instead of buying, answers "restored", and no pass drains them again', async () => {
+    await start({ maxDisrupted: 5 });
+    const ids = await twoDraining();
+    const created = tke.createdCalls.length;
+    const high = await h.postGeneric({ eventId: 'high-again', cluster: 'demo', template: 'small', count: 2 });
+    expect(high.statusCode).toBe(200);
+    expect(high.json).toMatchObject({ status: 'restored', count: 0, instanceIds: [], restored: expect.arrayContaining(ids) });
+    expect(tke.createdCalls).toHaveLength(created);
+    expect(ids.some(unschedulable)).toBe(false);
+    expect(await stateOf(ids[0]!)).toBe('restored');
+    // The sender's retry replays the answer; it takes nothing more.
+    const again = await h.postGeneric({ eventId: 'high-again', cluster: 'demo', template: 'small', count: 2 });
+    expect(again.json).toMatchObject({ status: 'replayed', restored: expect.arrayContaining(ids) });
+    // Passes leave them in service: the ask was done, nothing waits.
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(ids.some(unschedulable)).toBe(false);
+    expect(tke.deleted).toEqual([]);
+    expect(h.logLines.find((l) => l.msg !== 'purchase pass' && l.outcome === 'restored')).toMatchObject({ restored: expect.arrayContaining(ids) });
+    // Back in service, they are the function's nodes like any: a later low alarm may give them back.
+    await scaleIn({ eventId: 'in-r2', count: 1 });
+    await pass();
+    expect(ids.filter(unschedulable)).toHaveLength(1);
+  });
+
+  it('puts back what is draining and buys only the rest; a redelivery after a failed call counts what it put back and buys no more', async () => {
+    await start({ maxDisrupted: 5 });
+    const ids = await twoDraining();
+    const created = tke.createdCalls.length;
+    // TKE fails every attempt of the purchase for the rest: the sender gets a 5xx and retries.
+    h.sandbox.injectFault({ kind: 'error', code: 'InternalError', action: 'CreateClusterInstances', times: 4 });
+    const first = await h.postGeneric({ eventId: 'high-3', cluster: 'demo', template: 'small', count: 3 });
+    expect(first.statusCode).toBeGreaterThanOrEqual(500);
+    expect(ids.some(unschedulable)).toBe(false);
+    const retry = await h.postGeneric({ eventId: 'high-3', cluster: 'demo', template: 'small', count: 3 });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json).toMatchObject({ status: 'created', count: 1, restored: expect.arrayContaining(ids) });
+    expect(retry.json.instanceIds).toHaveLength(1);
+    expect(tke.createdCalls).toHaveLength(created + 1);
+    expect(JSON.parse(String(tke.createdCalls.at(-1)!.params.RunInstancePara)).InstanceCount).toBe(1);
+  });
+
+  it('the ask still waiting (held by the disruption budget) is withdrawn: once put back, no pass drains the rest', async () => {
+    await start({ maxDisrupted: 1 });
+    const bought = await h.postGeneric({ eventId: 'buy-w', cluster: 'demo', template: 'small', count: 2 });
+    const ids = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    await scaleIn({ eventId: 'in-w', count: 2 });
+    await pass();
+    const draining = ids.filter(unschedulable);
+    expect(draining).toHaveLength(1);
+    const high = await h.postGeneric({ eventId: 'high-w', cluster: 'demo', template: 'small', count: 1 });
+    expect(high.json).toMatchObject({ status: 'restored', restored: draining });
+    expect(h.logLines.find((l) => l.outcome === 'restored')).toMatchObject({ releaseAsksWithdrawn: 1 });
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(ids.some(unschedulable)).toBe(false);
+    expect(tke.deleted).toEqual([]);
+  });
+
+  it('a scale-out for another template leaves them on their way out (a node is put back only for its own template)', async () => {
+    await start({ maxDisrupted: 5 }, (doc) => {
+      doc.templates.big = { ...doc.templates.small };
+    });
+    const ids = await twoDraining();
+    const other = await h.postGeneric({ eventId: 'high-big', cluster: 'demo', template: 'big', count: 1 });
+    expect(other.json).toMatchObject({ status: 'created', count: 1 });
+    expect(other.json.restored).toBeUndefined();
+    expect(ids.every(unschedulable)).toBe(true);
+  });
+
+  it('a claim whose uncordon failed is finished by the next pass; a dry run says what it would put back and changes nothing', async () => {
+    await start({ maxDisrupted: 5 });
+    const ids = await twoDraining();
+    const dry = await h.postGeneric({ eventId: 'high-dry', cluster: 'demo', template: 'small', count: 3, dryRun: true });
+    expect(dry.json).toMatchObject({ status: 'dry-run', count: 1, wouldRestore: expect.arrayContaining(ids) });
+    expect(ids.every(unschedulable)).toBe(true);
+    kube.injectFault({ kind: 'status', status: 503, verb: 'patch-node', times: 2 });
+    const high = await h.postGeneric({ eventId: 'high-f', cluster: 'demo', template: 'small', count: 2 });
+    expect(high.json).toMatchObject({ status: 'restored', restored: expect.arrayContaining(ids) });
+    expect(ids.every(unschedulable)).toBe(true);
+    expect(await stateOf(ids[0]!)).toBe('restoring');
+    expect(h.logLines.find((l) => l.outcome === 'restored')!.restoreProblems).toEqual([expect.stringContaining('the next pass uncordons it'), expect.stringContaining('the next pass uncordons it')]);
+    await pass();
+    expect(ids.some(unschedulable)).toBe(false);
+    expect(await stateOf(ids[0]!)).toBe('restored');
+    expect(tke.deleted).toEqual([]);
+  });
+});

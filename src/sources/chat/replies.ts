@@ -27,16 +27,21 @@ export function outcomeText(outcome: ScaleOutOutcome, followUpComing = false): s
     const a = outcome.answer;
     const what = `${a.count} node${a.count === 1 ? '' : 's'} on ${a.clusterId} with template ${a.template}`;
     const clamped = a.clampedBy !== undefined ? ` (asked ${a.requestedCount}; limited by ${a.clampedBy})` : '';
+    const back = a.restored === undefined ? '' : `${a.restored.length} node${a.restored.length === 1 ? '' : 's'} being given back (${a.restored.join(', ')})`;
+    if (outcome.status === 'dry-run' && outcome.preview === undefined) return `Dry run, nothing changed. Would put back in service ${back} instead of buying.`;
+    if (outcome.status === 'restored') return `Put back in service ${back} on ${a.clusterId} instead of buying: they were being drained, and are schedulable again.`;
+    const putBack = back === '' ? '' : ` Put back in service first: ${back}.`;
     if (outcome.status === 'dry-run') {
       const plan = a.plan === undefined ? '' : ` Ladder: ${a.plan.rungs.map(describePreview).join('; ')}.${a.plan.budgetLeft === undefined ? '' : ` Budget left: ${describeLeft(a.plan.budgetLeft)}.`}`;
-      return `Dry run, nothing sent. Would add ${what}${clamped}: CreateClusterInstances ${JSON.stringify(outcome.preview)}${plan}`;
+      return `Dry run, nothing sent. Would add ${what}${clamped}: CreateClusterInstances ${JSON.stringify(outcome.preview)}${plan}${putBack.replace('Put back in service first', 'Would put back in service first')}`;
     }
     const ids = a.instanceIds.join(', ');
     // One line for the ladder and the money: which rung was bought, at what price, and what was passed over.
     const rung = a.bought === undefined ? '' : ` Bought ${describeStep(a.bought).replace(/: bought$/, '')}${a.skipped !== undefined ? `; passed over ${a.skipped.map((s) => describeStep(s)).join('; ')}` : ''}.`;
+    if (outcome.status === 'replayed' && a.instanceIds.length === 0) return `Already done for this command: put back in service ${back} instead of buying.`;
     return outcome.status === 'created'
-      ? `Requested ${what}${clamped}: ${ids} (TKE RequestId ${a.requestId}).${rung}`
-      : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).${rung}`;
+      ? `Requested ${what}${clamped}: ${ids} (TKE RequestId ${a.requestId}).${rung}${putBack}`
+      : `Already done for this command: ${what}: ${ids} (TKE RequestId ${a.requestId}).${rung}${putBack}`;
   }
   const e = outcome.error;
   if (e instanceof TkeCallError && e.outcomeUnknown) {

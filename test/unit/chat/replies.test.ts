@@ -50,3 +50,20 @@ describe('outcomeText with a ladder and a money budget', () => {
     );
   });
 });
+
+describe('outcomeText when nodes being given back are put back in service (issue 19)', () => {
+  const restored: ScaleOutAnswer = { ...answer, count: 0, clientToken: '', instanceIds: [], requestId: '', restored: ['ins-7', 'ins-8'] };
+
+  it('all of the count put back: says so, and that nothing was bought', () => {
+    expect(outcomeText({ ok: true, request, status: 'restored', answer: restored })).toBe(
+      'Put back in service 2 nodes being given back (ins-7, ins-8) on cls-sh7k2m9q instead of buying: they were being drained, and are schedulable again.',
+    );
+    expect(outcomeText({ ok: true, request, status: 'replayed', answer: restored })).toBe('Already done for this command: put back in service 2 nodes being given back (ins-7, ins-8) instead of buying.');
+    expect(outcomeText({ ok: true, request, status: 'dry-run', answer: restored })).toBe('Dry run, nothing changed. Would put back in service 2 nodes being given back (ins-7, ins-8) instead of buying.');
+  });
+
+  it('some put back, the rest bought: both on one line', () => {
+    const text = outcomeText({ ok: true, request, status: 'created', answer: { ...answer, count: 1, instanceIds: ['ins-1'], restored: ['ins-7'] } });
+    expect(text).toBe('Requested 1 node on cls-sh7k2m9q with template burst: ins-1 (TKE RequestId req-1). Put back in service first: 1 node being given back (ins-7).');
+  });
+});

@@ -1,4 +1,28 @@
-import { addReleaseAsk, asksOf, MAX_RELEASE_ASKS, nextDrainStep, planRelease, releasePolicyOf, takeReleaseAsks, type ReleaseAsks, type ClusterLoad, type InstanceRelease, type ReleaseCandidate, type ReleasePolicy } from '../../../src/core/release';
+import {
+  addReleaseAsk,
+  addRestoreIntents,
+  anyRestorable,
+  asksOf,
+  claimRestore,
+  finishRestore,
+  intentsOf,
+  MAX_RELEASE_ASKS,
+  nextDrainStep,
+  planRelease,
+  planRestore,
+  releasePolicyOf,
+  restorable,
+  restoredByEvent,
+  takeReleaseAsks,
+  withdrawAsksFor,
+  type ReleaseAsks,
+  type ClusterLoad,
+  type InstanceRelease,
+  type ReleaseCandidate,
+  type ReleasePolicy,
+  type RestoreIntents,
+} from '../../../src/core/release';
+import type { PurchaseRecord } from '../../../src/core/purchase';
 
 /**
  * Which of the function's nodes go, and each one's next step, as pure decisions. The defaults the
@@ -124,5 +148,71 @@ describe('release asks', () => {
 
   it('ignores asks it cannot read', () => {
     expect(asksOf({ asks: [{ id: 'x', count: 0, reason: 'r', at: 1 }, { id: 'y', count: 'all', reason: 'r', at: 1 }, null] } as unknown as ReleaseAsks).map((a) => a.id)).toEqual(['y']);
+  });
+});
+
+describe('putting nodes back (the high alarm fires again while they are being given back)', () => {
+  const release = (state: InstanceRelease['state'], startedAt: number, extra: Partial<InstanceRelease> = {}): InstanceRelease => ({ state, reason: 'low', startedAt, drainUntil: startedAt + 10 * MIN, nodeName: 'n', ...extra });
+  const record = (instances: Record<string, InstanceRelease | undefined>): PurchaseRecord =>
+    ({ id: 'p1', owner: 'tke-scaleout', cluster: 'demo', clusterId: 'cls-1', template: 'small', state: 'ready', instanceIds: Object.keys(instances), requestedAt: T0, createdAt: T0, instances: Object.fromEntries(Object.entries(instances).map(([id, r]) => [id, { state: 'running', ...(r !== undefined && { release: r }) }])) }) as unknown as PurchaseRecord;
+  const expiry = () => T0 + 400 * 24 * 60 * MIN;
+
+  it('only cordoned, draining or stuck nodes: never once deleting has begun (DeleteClusterInstances may be in flight), never a lease that ended', () => {
+    expect(['cordoned', 'draining', 'stuck'].every((s) => restorable(release(s as InstanceRelease['state'], T0)))).toBe(true);
+    for (const s of ['deleting', 'released', 'restoring', 'restored'] as const) expect(restorable(release(s, T0))).toBe(false);
+    expect(restorable(release('draining', T0, { lease: true }))).toBe(false);
+    expect(restorable(undefined)).toBe(false);
+  });
+
+  it('least far along first (fewest pods moved off), then the latest started; as many as the count', () => {
+    const candidates = [
+      { instanceId: 'ins-a', purchaseId: 'p1', release: release('stuck', T0) },
+      { instanceId: 'ins-b', purchaseId: 'p1', release: release('draining', T0) },
+      { instanceId: 'ins-c', purchaseId: 'p1', release: release('draining', T0 + MIN) },
+      { instanceId: 'ins-d', purchaseId: 'p1', release: release('cordoned', T0) },
+      { instanceId: 'ins-e', purchaseId: 'p1', release: release('deleting', T0 + 2 * MIN) },
+    ];
+    expect(planRestore(candidates, 3).map((c) => c.instanceId)).toEqual(['ins-d', 'ins-c', 'ins-b']);
+    expect(planRestore(candidates, 10).map((c) => c.instanceId)).toEqual(['ins-d', 'ins-c', 'ins-b', 'ins-a']);
+    expect(planRestore(candidates, 0)).toEqual([]);
+  });
+
+  it('a claim is taken once, and only while the node is still restorable; finishing needs the claim', () => {
+    const draining = record({ 'ins-a': release('draining', T0), 'ins-b': release('deleting', T0) });
+    const claimed = claimRestore(draining, 'ins-a', 'idem:generic:high', T0 + MIN, expiry);
+    expect(claimed.result).toMatchObject({ state: 'restoring', restoredBy: 'idem:generic:high' });
+    const after = (claimed.write as { value: PurchaseRecord }).value;
+    expect(claimRestore(after, 'ins-a', 'idem:generic:other', T0 + MIN, expiry)).toEqual({ write: { kind: 'keep' }, result: undefined });
+    expect(claimRestore(draining, 'ins-b', 'idem:generic:high', T0 + MIN, expiry).result).toBeUndefined();
+    expect(claimRestore(undefined, 'ins-a', 'x', T0, expiry).result).toBeUndefined();
+    expect(finishRestore(draining, 'ins-a', T0, expiry).result).toBe(false);
+    const finished = finishRestore(after, 'ins-a', T0 + 2 * MIN, expiry);
+    expect((finished.write as { value: PurchaseRecord }).value.instances!['ins-a']!.release).toMatchObject({ state: 'restored', restoredBy: 'idem:generic:high', restoredAt: T0 + 2 * MIN });
+    expect(restoredByEvent([(finished.write as { value: PurchaseRecord }).value], 'idem:generic:high')).toEqual(['ins-a']);
+    expect(restoredByEvent([(finished.write as { value: PurchaseRecord }).value], 'idem:generic:other')).toEqual([]);
+    expect(anyRestorable(draining)).toBe(true);
+    expect(anyRestorable(record({ 'ins-a': release('deleting', T0) }))).toBe(false);
+  });
+
+  it('a pass finishes a claim whose uncordon did not happen; a claim on a node gone or schedulable is done', () => {
+    const claim = release('restoring', T0, { restoredBy: 'k' });
+    expect(nextDrainStep(claim, { nodeListed: true, unschedulable: true, podsToEvict: [] }, T0)).toEqual({ kind: 'uncordon' });
+    expect(nextDrainStep(claim, { nodeListed: true, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
+    expect(nextDrainStep(claim, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
+  });
+
+  it("a scale-out withdraws the waiting asks for its template's nodes (or any node); another template's stay", () => {
+    const asks: ReleaseAsks = { asks: [{ id: 'a', count: 1, reason: 'low', at: T0 }, { id: 'b', count: 1, reason: 'low', at: T0, template: 'small' }, { id: 'c', count: 1, reason: 'low', at: T0, template: 'gpu' }] };
+    const step = withdrawAsksFor(asks, 'small', T0);
+    expect(step.result).toBe(2);
+    expect((step.write as { value: ReleaseAsks }).value.asks.map((a) => a.id)).toEqual(['c']);
+    expect(withdrawAsksFor({ asks: [asks.asks[2]!] }, 'small', T0)).toEqual({ write: { kind: 'keep' }, result: 0 });
+  });
+
+  it("an event's intents are kept once each, and ones it cannot read are left out", () => {
+    const first = addRestoreIntents(undefined, [{ instanceId: 'ins-a', purchaseId: 'p1' }], T0);
+    const stored = (first.write as { value: RestoreIntents }).value;
+    expect(addRestoreIntents(stored, [{ instanceId: 'ins-a', purchaseId: 'p1' }], T0)).toEqual({ write: { kind: 'keep' }, result: undefined });
+    expect(intentsOf({ nodes: [{ instanceId: 'ins-a', purchaseId: 'p1' }, { instanceId: 3 }, null] } as unknown as RestoreIntents)).toEqual([{ instanceId: 'ins-a', purchaseId: 'p1' }]);
   });
 });
