@@ -7,7 +7,7 @@
  */
 import { coldStart } from '../../src/cold-start';
 import { ScfInvokeSandbox, type InvokedHandler } from '../sandbox/scf-invoke-sandbox';
-import { SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
+import { DEFAULT_JOIN_SECONDS, SANDBOX_CREDENTIAL, TkeSandbox } from '../sandbox/tke-sandbox';
 import { startFunctionUrlServer } from './function-url-server';
 import { NotifyCapture } from '../sandbox/notify-capture';
 import { KubeSandbox } from '../sandbox/kube-sandbox';
@@ -32,7 +32,11 @@ async function main(): Promise<void> {
   const timeoutMs = Number(env.LOCAL_TIMEOUT_MS ?? 30_000);
 
   if (env.TENCENTCLOUD_SECRETID === undefined || env.TENCENTCLOUD_SECRETID === '') {
-    sandbox = new TkeSandbox();
+    // How long its nodes take to join: 20 s by default, less to watch a whole cycle in a minute
+    // (README, "Scaling back in"). The sandbox's only: real TKE takes minutes.
+    const joinSeconds = Number(env.SANDBOX_JOIN_SECONDS ?? DEFAULT_JOIN_SECONDS);
+    if (!Number.isFinite(joinSeconds) || joinSeconds < 0) throw new Error(`SANDBOX_JOIN_SECONDS must be a number of seconds, 0 or more: ${env.SANDBOX_JOIN_SECONDS}`);
+    sandbox = new TkeSandbox({ joinSeconds });
     const sandboxUrl = await sandbox.start(Number(env.SANDBOX_PORT ?? 9001));
     env.TENCENTCLOUD_SECRETID = SANDBOX_CREDENTIAL.secretId;
     env.TENCENTCLOUD_SECRETKEY = SANDBOX_CREDENTIAL.secretKey;
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     env.CVM_ENDPOINT = sandboxUrl;
     env.SCALEOUT_TKE_MODE = 'sandbox';
     console.error(`mode: SANDBOX. No TENCENTCLOUD_SECRETID set, so TKE calls go to the local sandbox at ${sandboxUrl}`);
-    console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters)`);
+    console.error(`      (what it received: GET ${sandboxUrl}/__sandbox/calls; its clusters: GET ${sandboxUrl}/__sandbox/clusters; its nodes join in ${joinSeconds} s: SANDBOX_JOIN_SECONDS)`);
     console.error(`      CVM stock, to watch the burst template's ladder: curl -s -X POST ${sandboxUrl}/__sandbox/stock -d '{"ap-shanghai-2/S5.MEDIUM4": 0}'`);
     // SCF's Invoke, for the chat follow-ups the function hands to an asynchronous invocation of itself.
     if (env.SCALEOUT_FUNCTION_NAME === undefined) {
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
       env.DEMO_KUBE_SERVER = kube.serverUrl('cls-e55paxnt');
       env.DEMO_KUBE_TOKEN = kube.token('cls-e55paxnt');
       console.error(`      Kubernetes API of demo (giving nodes back): a local stand-in at ${env.DEMO_KUBE_SERVER}`);
-      console.error(`      (its nodes and pods: GET ${kubeUrl}/__kube/clusters; a pod on a node: curl -s -X POST ${kubeUrl}/__kube/pods -d '{"clusterId":"cls-e55paxnt","name":"web-1","requests":{"cpu":"500m"}}')`);
+      console.error(`      (its nodes and pods: GET ${kubeUrl}/__kube/clusters; a pod on a node: curl -s -X POST ${kubeUrl}/__kube/pods -d '{"nodeName":"<its name>","name":"web-1","requests":{"cpu":"500m"}}')`);
     }
     // The team's channels: a local stand-in for Slack, Feishu, DingTalk, WeCom and a webhook that
     // checks each platform's signature and prints every message (the example config's notify:).

@@ -88,7 +88,7 @@ const INSTANCE_ROLES = new Set(['WORKER', 'MASTER', 'ETCD', 'MASTER_ETCD', 'ALL'
 /** The only Filters names DescribeClusterInstances takes (its model); no sandbox node is in a node pool. */
 const INSTANCE_FILTER_NAMES = new Set(['nodepool-id', 'nodepool-instance-type']);
 /** How long a created instance stays `initializing` unless the options say otherwise. */
-const DEFAULT_JOIN_SECONDS = 20;
+export const DEFAULT_JOIN_SECONDS = 20;
 /**
  * A running node's FailedReason in TKE's own example answer (tencentcloud-cli,
  * tccli/examples/tke/v20180525/DescribeClusterInstances.md): a running node's FailedReason is not
