@@ -1,6 +1,6 @@
 import type { Authenticate } from '../auth/authenticators';
 import type { Config } from '../config/load-config';
-import { type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
+import { liveInstancesOf, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
 import type { StateStore } from '../store/state-store';
@@ -93,9 +93,25 @@ function view(record: PurchaseRecord, now: number): Record<string, unknown> {
     ...(record.readyAt !== undefined && { readyAt: iso(record.readyAt) }),
     ...(record.endedAt !== undefined && { endedAt: iso(record.endedAt) }),
     ...(record.instances !== undefined && { instances: record.instances }),
+    // The purchase stays `ready` once its nodes joined; what became of each since is its release.
+    ...(record.state === 'ready' && { nodes: nodesOf(record) }),
     ...(record.failedReason !== undefined && { failedReason: record.failedReason }),
     ...(typeof record.readyAt === 'number' && typeof record.createdAt === 'number' && { timeToReadySeconds: Math.round((record.readyAt - record.createdAt) / 1000) }),
     ...(iso(record.lastFollowedAt) !== undefined && { lastFollowedAt: iso(record.lastFollowedAt) }),
     ...(typeof record.requestedAt === 'number' && Number.isFinite(record.requestedAt) && { ageSeconds: Math.max(0, Math.round((now - record.requestedAt) / 1000)) }),
   };
+}
+
+/** A ready purchase's nodes by what became of them since: in service, being given back, given back (core/release.ts). */
+function nodesOf(record: PurchaseRecord): { inService: number; givingBack: number; released: number } {
+  const live = new Set(liveInstancesOf(record));
+  const counts = { inService: 0, givingBack: 0, released: 0 };
+  for (const [id, instance] of Object.entries(record.instances ?? {})) {
+    const state = instance.release?.state;
+    if (state === 'released') counts.released++;
+    else if (!live.has(id)) continue;
+    else if (state === undefined || state === 'restoring' || state === 'restored') counts.inService++;
+    else counts.givingBack++;
+  }
+  return counts;
 }

@@ -99,6 +99,9 @@ describe('giving nodes back', () => {
     const records = await purchases();
     const released = records.find((p) => p.instanceIds.includes(newest[0]))!;
     expect(Object.values(released.instances).map((i: any) => i.release?.state)).toEqual(['released', 'released']);
+    // The purchase stays ready (its nodes did join); its nodes say what became of them.
+    expect(released).toMatchObject({ state: 'ready', nodes: { inService: 0, givingBack: 0, released: 2 } });
+    expect(records.find((p) => p.instanceIds.includes(first.json.instanceIds[0]))).toMatchObject({ nodes: { inService: 1, givingBack: 0, released: 0 } });
     // The team is told of each node given back, once.
     const titles = capture.received().map((m) => m.text.split('\n')[0]);
     expect(titles).toHaveLength(2);
