@@ -140,7 +140,7 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
         const server = setting(access.serverEnv);
         const token = setting(access.tokenEnv);
         const ca = access.caEnv === undefined ? undefined : setting(access.caEnv);
-        kubeApis.set(cluster.alias, server === undefined || token === undefined ? undefined : createKubeApi({ server, token, ...(ca !== undefined && { caPem: ca.includes('-----BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8') }) }));
+        kubeApis.set(cluster.alias, server === undefined || token === undefined ? undefined : createKubeApi({ server, credentials: { token }, ...(ca !== undefined && { caPem: ca.includes('-----BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8') }) }));
       }
       return kubeApis.get(cluster.alias);
     };

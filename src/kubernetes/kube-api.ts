@@ -6,7 +6,8 @@ import { cpuMillis, memoryBytes } from './quantity';
 /**
  * The Kubernetes API of a cluster, for what giving nodes back needs and nothing else: list nodes
  * by label, cordon and uncordon one, list pods, evict a pod (policy/v1 Eviction, which honours
- * PodDisruptionBudgets). Five REST calls over node:https with the cluster's CA and a bearer token:
+ * PodDisruptionBudgets). Five REST calls over node:https with the cluster's CA and a bearer token
+ * or a client certificate:
  * the official client (@kubernetes/client-node) needs Node ≥ 22 from 2.x and brings a dependency
  * tree the size of the whole zip from 1.x, for calls this small (docs/DESIGN.md, Dependencies).
  *
@@ -53,7 +54,12 @@ export interface KubePod {
 export interface KubeApiOptions {
   /** https://<intranet endpoint> (or http://127.0.0.1:… for the local sandbox). */
   readonly server: string;
-  readonly token: string;
+  /**
+   * Who the function is to the API server: a bearer token (a ServiceAccount's), or a client
+   * certificate and its key, PEM (a kubeconfig user's `client-certificate-data` and
+   * `client-key-data`, decoded: k8s.io/client-go tools/clientcmd/api/v1 types.go, AuthInfo).
+   */
+  readonly credentials: { readonly token: string } | { readonly certPem: string; readonly keyPem: string };
   /** PEM of the cluster's CA (the kubeconfig's certificate-authority-data, decoded). */
   readonly caPem?: string;
 }
@@ -67,6 +73,8 @@ export function instanceIdOfProviderID(providerID: string | undefined): string |
 
 export function createKubeApi(options: KubeApiOptions): KubeApi {
   const base = new URL(options.server);
+  const bearer = 'token' in options.credentials ? options.credentials.token : undefined;
+  const clientCert = 'certPem' in options.credentials ? options.credentials : undefined;
   const send = (method: string, path: string, signal: AbortSignal, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -75,8 +83,9 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
         new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base.origin),
         {
           method,
-          headers: { authorization: `Bearer ${options.token}`, accept: 'application/json', ...(payload !== undefined && { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },
+          headers: { ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }), accept: 'application/json', ...(payload !== undefined && { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },
           ...(options.caPem !== undefined && { ca: options.caPem }),
+          ...(clientCert !== undefined && { cert: clientCert.certPem, key: clientCert.keyPem }),
           signal,
         },
         (response) => {
@@ -115,7 +124,7 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
   const failed = (what: string, answer: { status: number; json: unknown }) => new KubeApiError(what, answer.status, statusMessage(answer.json));
 
   return {
-    description: `${base.origin} (bearer token${options.caPem !== undefined ? ', cluster CA' : ''})`,
+    description: `${base.origin} (${bearer !== undefined ? 'bearer token' : 'client certificate'}${options.caPem !== undefined ? ', cluster CA' : ''})`,
     async listNodes(labelSelector, signal) {
       const what = labelSelector === '' ? 'GET nodes' : `GET nodes (labelSelector ${labelSelector})`;
       const answer = await call(what, 'GET', labelSelector === '' ? '/api/v1/nodes' : `/api/v1/nodes?labelSelector=${encodeURIComponent(labelSelector)}`, signal);
