@@ -287,6 +287,12 @@ export interface ReleaseAsk {
 
 export interface ReleaseAsks {
   readonly asks: readonly ReleaseAsk[];
+  /**
+   * The IDs of asks a pass has taken, and when: a redelivery of one after the pass took it (an
+   * alarm sender re-sending a firing group: Alertmanager every repeat_interval) is the same ask,
+   * not a new one. Kept as long as an ask.
+   */
+  readonly taken?: ReadonlyArray<{ readonly id: string; readonly at: number }>;
 }
 
 export const MAX_RELEASE_ASKS = 100;
@@ -298,9 +304,10 @@ export function releaseAsksKeyOf(clusterId: string): string {
 /** Adds an ask, unless its ID is there already. Kept a day: an ask no pass took by then is stale. */
 export function addReleaseAsk(current: ReleaseAsks | undefined, ask: ReleaseAsk, now: number): StoreStep<ReleaseAsks, 'added' | 'known'> {
   const asks = asksOf(current);
-  if (asks.some((a) => a.id === ask.id)) return { write: { kind: 'keep' }, result: 'known' };
+  const taken = takenOf(current, now);
+  if (asks.some((a) => a.id === ask.id) || taken.some((t) => t.id === ask.id)) return { write: { kind: 'keep' }, result: 'known' };
   const next = [...asks, ask].slice(-MAX_RELEASE_ASKS);
-  return { write: { kind: 'put', value: { asks: next }, expiresAt: now + ASK_KEEP_MS }, result: 'added' };
+  return { write: { kind: 'put', value: { asks: next, ...(taken.length > 0 && { taken }) }, expiresAt: now + ASK_KEEP_MS }, result: 'added' };
 }
 
 /**
@@ -330,10 +337,18 @@ export function takeReleaseAsks(current: ReleaseAsks | undefined, ids: readonly 
     if (a.count - taken > 0) left.push({ ...a, count: a.count - taken });
   }
   if (left.length === asks.length && left.every((a, i) => a === asks[i])) return { write: { kind: 'keep' }, result: undefined };
-  return left.length === 0 ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: undefined };
+  const done = asks.filter((a) => ids.includes(a.id) && !left.some((l) => l.id === a.id)).map((a) => ({ id: a.id, at: now }));
+  return { write: { kind: 'put', value: { asks: left, taken: [...takenOf(current, now), ...done].slice(-MAX_RELEASE_ASKS) }, expiresAt: now + ASK_KEEP_MS }, result: undefined };
 }
 
 const ASK_KEEP_MS = 86_400_000;
+
+/** The IDs of asks taken within the day, as stored; entries that cannot be read are left out. */
+function takenOf(current: ReleaseAsks | undefined, now: number): Array<{ id: string; at: number }> {
+  const taken: unknown = current?.taken;
+  if (!Array.isArray(taken)) return [];
+  return taken.filter((t: Partial<{ id: string; at: number }> | null): t is { id: string; at: number } => typeof t?.id === 'string' && typeof t.at === 'number' && now - t.at < ASK_KEEP_MS);
+}
 
 /** The asks as stored; ones that cannot be read are left out (the store outlives deploys). */
 export function asksOf(current: ReleaseAsks | undefined): ReleaseAsk[] {
@@ -370,7 +385,10 @@ export function withdrawReleaseAsks(current: ReleaseAsks | undefined, rule: stri
   const asks = asksOf(current);
   const left = asks.filter((a) => a.boughtBy?.rule !== rule);
   if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
-  return { write: left.length === 0 ? { kind: 'delete' } : { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: asks.length - left.length };
+  // A withdrawn ask is not taken: the same resolution delivered again asks anew.
+  const taken = takenOf(current, now);
+  const write = left.length === 0 && taken.length === 0 ? ({ kind: 'delete' } as const) : ({ kind: 'put', value: { asks: left, ...(taken.length > 0 && { taken }) }, expiresAt: now + ASK_KEEP_MS } as const);
+  return { write, result: asks.length - left.length };
 }
 
 /** The states from which a scale-out may put a node back: not yet deleting (DeleteClusterInstances may be in flight), not a lease that ended. */
@@ -475,5 +493,8 @@ export function withdrawAsksFor(current: ReleaseAsks | undefined, template: stri
   const asks = asksOf(current);
   const left = asks.filter((a) => a.template !== undefined && a.template !== template);
   if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
-  return { write: left.length === 0 ? { kind: 'delete' } : { kind: 'put', value: { asks: left }, expiresAt: now + ASK_KEEP_MS }, result: asks.length - left.length };
+  // As withdrawReleaseAsks: what was taken stays remembered; what is withdrawn was not taken.
+  const taken = takenOf(current, now);
+  const write = left.length === 0 && taken.length === 0 ? ({ kind: 'delete' } as const) : ({ kind: 'put', value: { asks: left, ...(taken.length > 0 && { taken }) }, expiresAt: now + ASK_KEEP_MS } as const);
+  return { write, result: asks.length - left.length };
 }

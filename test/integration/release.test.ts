@@ -203,6 +203,8 @@ describe('giving nodes back', () => {
     }
     expect(tke.deleted).toHaveLength(1);
     expect(bought.json.instanceIds).toContain(tke.deleted[0]!.instanceId);
+    // A repeat after the pass took the ask is still that ask, not a new one.
+    expect((await deliver('firing')).json.results).toEqual([expect.objectContaining({ status: 'replayed' })]);
     // Its resolution asks for nothing.
     expect((await deliver('resolved')).json).toMatchObject({ status: 'ignored' });
     advance(20_000);

@@ -7,23 +7,40 @@ import { stringify } from 'yaml';
 import { freePort } from './redis-server';
 
 /**
- * A real Prometheus (Debian's `prometheus`) evaluating a rule over a metric the test controls, and a
+ * A real Prometheus (Debian's `prometheus`) evaluating rules over a gauge the test controls, and a
  * real Alertmanager (Debian's `prometheus-alertmanager`) delivering to a webhook URL with short
  * group_wait / group_interval / repeat_interval. `npm test` installs both when missing.
  */
 export interface AlertingStack {
-  /** Sets the metric the alert rule watches: > 0 fires, 0 resolves. */
+  /** Sets the gauge the rules watch (with the default rule: > 0 fires, 0 resolves). */
   setPressure(value: number): void;
   stop(): Promise<void>;
   readonly alertmanagerUrl: string;
   output(): string;
 }
 
+/** A Prometheus alerting rule (prometheus.io/docs/prometheus/latest/configuration/alerting_rules/). */
+export interface AlertingRule {
+  readonly alert: string;
+  readonly expr: string;
+  /** How long the expression must hold before the alert fires (pending until then); default 0s. */
+  readonly for?: string;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
 export interface AlertingStackOptions {
   readonly webhookUrl: string;
   readonly bearerToken: string;
-  readonly labels: Record<string, string>;
-  readonly annotations: Record<string, string>;
+  /** The default rule's labels and annotations (ignored when `rules` is given). */
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+  /** The gauge's name; default `scaleout_test_pressure`. */
+  readonly metric?: string;
+  /** The gauge's value from the first scrape on (default 0), so no rule fires before the test moves it. */
+  readonly initialValue?: number;
+  /** The rules over the gauge; default one, ClusterCPUHigh: `<metric> > 0` with `labels` and `annotations`. */
+  readonly rules?: readonly AlertingRule[];
   readonly groupWait?: string;
   readonly groupInterval?: string;
   readonly repeatInterval?: string;
@@ -31,12 +48,13 @@ export interface AlertingStackOptions {
 
 export async function startAlertingStack(options: AlertingStackOptions): Promise<AlertingStack> {
   const dir = mkdtempSync(join(tmpdir(), 'alerting-'));
-  let pressure = 0;
+  const metric = options.metric ?? 'scaleout_test_pressure';
+  let pressure = options.initialValue ?? 0;
   const output: string[] = [];
 
   // The scrape target: one gauge the test sets.
   const target: Server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`# TYPE scaleout_test_pressure gauge\nscaleout_test_pressure ${pressure}\n`);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`# TYPE ${metric} gauge\n${metric} ${pressure}\n`);
   });
   const targetPort = await freePort();
   await new Promise<void>((resolve) => target.listen(targetPort, '127.0.0.1', () => resolve()));
@@ -76,7 +94,7 @@ export async function startAlertingStack(options: AlertingStackOptions): Promise
         {
           name: 'scaleout',
           interval: '1s',
-          rules: [{ alert: 'ClusterCPUHigh', expr: 'scaleout_test_pressure > 0', for: '0s', labels: options.labels, annotations: options.annotations }],
+          rules: (options.rules ?? [{ alert: 'ClusterCPUHigh', expr: `${metric} > 0`, labels: options.labels ?? {}, annotations: options.annotations ?? {} }]).map((r) => ({ for: '0s', ...r })),
         },
       ],
     }),

@@ -15,6 +15,7 @@ import {
   restoredByEvent,
   takeReleaseAsks,
   withdrawAsksFor,
+  withdrawReleaseAsks,
   type ReleaseAsks,
   type ClusterLoad,
   type InstanceRelease,
@@ -130,7 +131,12 @@ describe('release asks', () => {
     expect(addReleaseAsk(put(first), ask('alertmanager:e1'), T0 + 1).result).toBe('known');
     const two = put(addReleaseAsk(put(first), ask('generic:e2'), T0 + 2));
     expect(asksOf(put(takeReleaseAsks(two, ['alertmanager:e1'], T0 + 3))).map((a) => a.id)).toEqual(['generic:e2']);
-    expect(takeReleaseAsks(two, ['alertmanager:e1', 'generic:e2'], T0 + 3).write).toEqual({ kind: 'delete' });
+    const taken = put(takeReleaseAsks(two, ['alertmanager:e1', 'generic:e2'], T0 + 3));
+    expect(asksOf(taken)).toEqual([]);
+    // Alertmanager re-sends a firing group every repeat_interval: a redelivery after the pass took
+    // the ask is still the same ask (kept a day, as asks are).
+    expect(addReleaseAsk(taken, ask('alertmanager:e1'), T0 + 4).result).toBe('known');
+    expect(addReleaseAsk(taken, ask('alertmanager:e1', T0 + 86_400_000 + 3), T0 + 86_400_000 + 3).result).toBe('added');
     let many: ReleaseAsks | undefined;
     for (let i = 0; i < MAX_RELEASE_ASKS + 5; i++) many = put(addReleaseAsk(many, ask(`e${i}`), T0));
     expect(asksOf(many)).toHaveLength(MAX_RELEASE_ASKS);
@@ -141,9 +147,20 @@ describe('release asks', () => {
     const asks = put(addReleaseAsk(put(addReleaseAsk(undefined, { ...ask('a'), count: 2 }, T0)), { ...ask('b'), count: 3 }, T0));
     // 3 planned of 5, the rest held by the budget: b keeps 2.
     expect(asksOf(put(takeReleaseAsks(asks, ['a', 'b'], T0 + 1, 3, true))).map((a) => [a.id, a.count])).toEqual([['b', 2]]);
-    expect(takeReleaseAsks(asks, ['a', 'b'], T0 + 1, 3, false).write).toEqual({ kind: 'delete' });
+    const done = put(takeReleaseAsks(asks, ['a', 'b'], T0 + 1, 3, false));
+    expect(done).toEqual({ asks: [], taken: [{ id: 'a', at: T0 + 1 }, { id: 'b', at: T0 + 1 }] });
     const all = put(addReleaseAsk(undefined, { ...ask('c'), count: 'all' }, T0));
     expect(asksOf(put(takeReleaseAsks(all, ['c'], T0 + 1, 2, true)) ?? all).map((a) => a.count)).toEqual(['all']);
+  });
+
+  it('a withdrawn ask (its alarm fired again) is not taken: the same resolution delivered again asks anew; what passes took stays known', () => {
+    const onResolve = { ...ask('alertmanager:resolved-1'), boughtBy: { rule: 'batch', episode: 'f/1' } };
+    const both = put(addReleaseAsk(put(takeReleaseAsks(put(addReleaseAsk(undefined, ask('alertmanager:low-1'), T0)), ['alertmanager:low-1'], T0 + 1)), onResolve, T0 + 2));
+    const withdrawn = withdrawReleaseAsks(both, 'batch', T0 + 3);
+    expect(withdrawn.result).toBe(1);
+    expect(addReleaseAsk(put(withdrawn), onResolve, T0 + 4).result).toBe('added');
+    expect(addReleaseAsk(put(withdrawn), ask('alertmanager:low-1'), T0 + 4).result).toBe('known');
+    expect(withdrawReleaseAsks(put(addReleaseAsk(undefined, onResolve, T0)), 'batch', T0 + 1).write).toEqual({ kind: 'delete' });
   });
 
   it('ignores asks it cannot read', () => {
