@@ -138,9 +138,17 @@ export function coldStart(env: NodeJS.ProcessEnv = process.env, logger: Logger =
       if (access === undefined) return undefined;
       if (!kubeApis.has(cluster.alias)) {
         const server = setting(access.serverEnv);
-        const token = setting(access.tokenEnv);
-        const ca = access.caEnv === undefined ? undefined : setting(access.caEnv);
-        kubeApis.set(cluster.alias, server === undefined || token === undefined ? undefined : createKubeApi({ server, credentials: { token }, ...(ca !== undefined && { caPem: ca.includes('-----BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8') }) }));
+        const pemOf = (name: string | undefined) => {
+          const value = name === undefined ? undefined : setting(name);
+          // PEM as it is, or a kubeconfig's base64 *-data field.
+          return value === undefined ? undefined : value.includes('-----BEGIN') ? value : Buffer.from(value, 'base64').toString('utf8');
+        };
+        const token = access.tokenEnv === undefined ? undefined : setting(access.tokenEnv);
+        const certPem = pemOf(access.clientCertEnv);
+        const keyPem = pemOf(access.clientKeyEnv);
+        const credentials = token !== undefined ? { token } : certPem !== undefined && keyPem !== undefined ? { certPem, keyPem } : undefined;
+        const ca = pemOf(access.caEnv);
+        kubeApis.set(cluster.alias, server === undefined || credentials === undefined ? undefined : createKubeApi({ server, credentials, ...(ca !== undefined && { caPem: ca }) }));
       }
       return kubeApis.get(cluster.alias);
     };

@@ -95,13 +95,20 @@ export const costBudgetSchema = z
  * its endpoint (the intranet one, from a function in the cluster's VPC) and a bearer token with the
  * least RBAC (docs/DEPLOY.md), both secrets in env vars like every other; the cluster's CA too.
  */
-const kubernetesAccessSchema = z.strictObject({
-  /** https://<the cluster's intranet API endpoint> (http only for a local stand-in). */
-  serverEnv: envVarName,
-  tokenEnv: envVarName,
-  /** The cluster's CA, PEM (or the kubeconfig's base64 certificate-authority-data). Absent: the system's CAs. */
-  caEnv: envVarName.optional(),
-});
+const kubernetesAccessSchema = z
+  .strictObject({
+    /** https://<the cluster's intranet API endpoint> (http only for a local stand-in). */
+    serverEnv: envVarName,
+    /** A ServiceAccount's bearer token (docs/DEPLOY.md: the least RBAC) ... */
+    tokenEnv: envVarName.optional(),
+    /** ... or a kubeconfig user's client certificate and key, PEM or the kubeconfig's base64 `client-certificate-data` / `client-key-data`. */
+    clientCertEnv: envVarName.optional(),
+    clientKeyEnv: envVarName.optional(),
+    /** The cluster's CA, PEM (or the kubeconfig's base64 certificate-authority-data). Absent: the system's CAs. */
+    caEnv: envVarName.optional(),
+  })
+  .refine((k) => (k.tokenEnv !== undefined) !== (k.clientCertEnv !== undefined || k.clientKeyEnv !== undefined), 'set exactly one of tokenEnv, or clientCertEnv with clientKeyEnv')
+  .refine((k) => (k.clientCertEnv === undefined) === (k.clientKeyEnv === undefined), { message: 'a client certificate needs its key: set both clientCertEnv and clientKeyEnv', path: ['clientKeyEnv'] });
 
 /**
  * Giving the function's nodes back (core/release.ts): top level, the defaults; a cluster overrides

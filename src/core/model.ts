@@ -26,7 +26,8 @@ export interface ClusterConfig {
   /** The money its scale-outs may commit per window (core/cost-budget.ts); absent: counted in nodes only. */
   readonly costBudget?: CostBudget;
   /** How its Kubernetes API is reached (env var names); absent: its nodes are never given back. */
-  readonly kubernetes?: { readonly serverEnv: string; readonly tokenEnv: string; readonly caEnv?: string };
+  /** Its Kubernetes API: the endpoint, a bearer token or a client certificate and key, the CA; each the name of an env var. */
+  readonly kubernetes?: { readonly serverEnv: string; readonly tokenEnv?: string; readonly clientCertEnv?: string; readonly clientKeyEnv?: string; readonly caEnv?: string };
   /** Giving its nodes back (core/release.ts): the top-level `release` with its overrides. */
   readonly release: ReleaseSettings;
 }

@@ -96,11 +96,20 @@ describe('parseConfig: every error names the key and what was expected', () => {
     ['an unknown top-level section', `${minimal()}\nthrotle: {}\n`, 'throtle: unknown key; did you mean throttle?'],
     ['a throttle key misspelt', `${minimal()}\nthrottle: { cooldown: 10 }\n`, 'throttle.cooldown: unknown key'],
     ['a window shorter than a minute', `${minimal()}\nthrottle: { windowSeconds: 5 }\n`, 'throttle.windowSeconds: Too small'],
+    ['a cluster\'s Kubernetes API with neither token nor client certificate', minimal().replace('region: ap-guangzhou }', 'region: ap-guangzhou, kubernetes: { serverEnv: K_SERVER } }'), 'clusters.demo.kubernetes: set exactly one of tokenEnv, or clientCertEnv with clientKeyEnv'],
+    ['a cluster\'s Kubernetes API with both', minimal().replace('region: ap-guangzhou }', 'region: ap-guangzhou, kubernetes: { serverEnv: K_SERVER, tokenEnv: K_TOKEN, clientCertEnv: K_CERT, clientKeyEnv: K_KEY } }'), 'clusters.demo.kubernetes: set exactly one of tokenEnv, or clientCertEnv with clientKeyEnv'],
+    ['a client certificate without its key', minimal().replace('region: ap-guangzhou }', 'region: ap-guangzhou, kubernetes: { serverEnv: K_SERVER, clientCertEnv: K_CERT } }'), 'clusters.demo.kubernetes.clientKeyEnv: a client certificate needs its key'],
     ['a duplicate YAML key', minimal().replace('templates:', 'templates:\n  small: { clusters: [demo] }'), 'YAML: Map keys must be unique'],
     ['a YAML syntax error', 'clusters: [', 'YAML: '],
   ])('%s', (_name, yaml, expected) => {
     const problems = problemsOf(yaml);
     expect(problems.some((p) => p.startsWith(expected))).toBe(true);
+  });
+
+  it("takes a cluster's Kubernetes API with a bearer token or with a client certificate and its key", () => {
+    const withCert = parseConfig(minimal().replace('region: ap-guangzhou }', 'region: ap-guangzhou, kubernetes: { serverEnv: K_SERVER, clientCertEnv: K_CERT, clientKeyEnv: K_KEY, caEnv: K_CA } }'), 't');
+    expect(withCert.clusters.get('demo')!.kubernetes).toEqual({ serverEnv: 'K_SERVER', clientCertEnv: 'K_CERT', clientKeyEnv: 'K_KEY', caEnv: 'K_CA' });
+    expect(parseConfig(minimal().replace('region: ap-guangzhou }', 'region: ap-guangzhou, kubernetes: { serverEnv: K_SERVER, tokenEnv: K_TOKEN } }'), 't').clusters.get('demo')!.kubernetes).toEqual({ serverEnv: 'K_SERVER', tokenEnv: 'K_TOKEN' });
   });
 
   it('reports every problem at once, not just the first', () => {
