@@ -13,7 +13,7 @@ import { runClosedLoop, type ClosedLoopResult } from '../support/closed-loop';
  *    rules keep a margin in both runs: on the plateau the high rule holds utilisation under 80 %,
  *    so about 1/0.8 of the need is bought, and on the fall nodes go only once utilisation has stayed
  *    under 40 % for 10 minutes. So the bound is on the excess (bought − needed): with scale-in at
- *    most half of what it is without (measured: 0.35 to 0.41 over seeds 1, 2, 3 and 19), and
+ *    most half of what it is without (measured: 0.36 to 0.41 over seeds 1, 2, 3 and 19), and
  *    every node bought given back once demand is at rest again.
  *  - the shortfall does not grow: a node goes only after the low alarm held 10 minutes and while the
  *    rest stays under 70 % requested (the guard), so its pods always find room. Tolerance: 0.05
@@ -47,8 +47,11 @@ describe('the closed loop: demand → alarms → the function → nodes → dema
   it('with scale-in, node-hours bought come much closer to those needed: the excess at most half, every node given back at rest', () => {
     expect(excess(on)).toBeLessThanOrEqual(0.5 * excess(off));
     expect(on.ratio).toBeLessThan(off.ratio);
-    // Each release went through to DeleteClusterInstances; none left cordoned; nothing left bought.
+    // Each release went through to DeleteClusterInstances, its pods evicted and placed elsewhere
+    // (the ReplicaSet's scale-down thins every node, so the nodes given back were not empty); none
+    // left cordoned; nothing left bought.
     expect(on.nodesReleased).toBe(on.releasesStarted);
+    expect(on.podsEvicted).toBeGreaterThan(0);
     expect(on.nodesReleased).toBe(on.nodesBought);
     expect(on.stuckAtEnd).toBe(0);
     expect(on.boughtAtEnd).toBe(0);

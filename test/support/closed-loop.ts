@@ -96,6 +96,8 @@ export interface ClosedLoopResult {
   /** Nodes whose release started (cordoned by the function), and nodes deleted. */
   readonly releasesStarted: number;
   readonly nodesReleased: number;
+  /** Pods the drains evicted (201), each replaced elsewhere by its ReplicaSet. */
+  readonly podsEvicted: number;
   /** A purchase within the flap window after a release started. */
   readonly buysAfterRelease: number;
   /** A release started within the flap window after a purchase. */
@@ -350,6 +352,27 @@ const cpuMillisOf = (pod: KubeObject) =>
 const nodeNameOf = (pod: KubeObject) => (pod.spec as { nodeName?: string }).nodeName;
 const terminating = (object: KubeObject) => object.metadata.deletionTimestamp !== undefined;
 
+/**
+ * Which of a Deployment's pods its ReplicaSet deletes first when scaled down (kubernetes/kubernetes
+ * pkg/controller/controller_utils.go, ActivePodsWithRanks.Less; getPodsToDelete ranks once): only
+ * active ones (not Terminating), unassigned before assigned, then those with more of the
+ * Deployment's pods on their node ("doubled up"), then the newer (the real one buckets ages by
+ * powers of two, LogarithmicScaleDown, and breaks ties at random; here newest first, then by name).
+ * So a scale-down thins every node rather than emptying the newest, and a drain has pods to move.
+ */
+function scaleDownOrder(pods: readonly KubeObject[]): KubeObject[] {
+  const active = pods.filter((p) => !terminating(p));
+  const onNode = new Map<string, number>();
+  for (const p of active) if (nodeNameOf(p) !== undefined) onNode.set(nodeNameOf(p)!, (onNode.get(nodeNameOf(p)!) ?? 0) + 1);
+  const rank = (p: KubeObject) => (nodeNameOf(p) === undefined ? Infinity : onNode.get(nodeNameOf(p)!)!);
+  return active.sort(
+    (a, b) =>
+      rank(b) - rank(a) ||
+      String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) ||
+      String(b.metadata.name).localeCompare(String(a.metadata.name)),
+  );
+}
+
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
   const minutes = Math.round((options.hours ?? 10) * 60);
   const flapWindowMs = (options.flapWindowMinutes ?? 15) * MINUTE;
@@ -448,15 +471,14 @@ async function loop(h: Harness, tke: TkeSandbox, kube: KubeSandbox, setup: LoopS
   for (let m = 0; m < minutes; m++) {
     setClock(start + m * MINUTE);
     // 1. The Deployment follows the demand: replicas added (placed where they fit, else Pending) or
-    // removed, Pending ones first, then the newest (the ReplicaSet controller's order: kubernetes/
-    // kubernetes pkg/controller/controller_utils.go, ActivePods).
+    // removed. Its replicas are its pods but those it deleted; a pod evicted by a drain counts until
+    // the sandbox's ReplicaSet replaces it once gone.
     const replicas = Math.round(demand[m]! / POD_CPU_MILLIS);
     const mine = kube.pods(CLUSTER_ID).filter((p) => p.metadata.namespace === NAMESPACE && !scaledDown.has(p.metadata.name as string));
     for (let i = mine.length; i < replicas; i++) {
       kube.addPod({ clusterId: CLUSTER_ID, namespace: NAMESPACE, name: `${OWNER}-${(podCounter++).toString(36).padStart(5, '0')}`, ownerName: OWNER, requests: { cpu: `${POD_CPU_MILLIS}m`, memory: POD_MEMORY } });
     }
-    const surplus = [...mine].sort((a, b) => Number(nodeNameOf(a) !== undefined) - Number(nodeNameOf(b) !== undefined) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)) || String(b.metadata.name).localeCompare(String(a.metadata.name)));
-    for (const pod of surplus.slice(0, Math.max(0, mine.length - replicas))) {
+    for (const pod of scaleDownOrder(mine).slice(0, Math.max(0, mine.length - replicas))) {
       scaledDown.add(pod.metadata.name as string);
       kube.deletePod(CLUSTER_ID, NAMESPACE, pod.metadata.name as string);
     }
@@ -529,6 +551,7 @@ async function loop(h: Harness, tke: TkeSandbox, kube: KubeSandbox, setup: LoopS
     nodesBought: tke.createdCalls.reduce((sum, c) => sum + c.instanceIds!.length, 0),
     releasesStarted: releasesAt.length,
     nodesReleased: tke.deleted.length,
+    podsEvicted: kube.calls().filter((c) => c.verb === 'evict' && c.status === 201).length,
     buysAfterRelease: purchasesAt.filter((p) => releasesAt.some((r) => within(r, p))).length,
     releasesAfterBuy: releasesAt.filter((r) => purchasesAt.some((p) => within(p, r))).length,
     boughtAtEnd: samples.at(-1)?.bought ?? 0,
