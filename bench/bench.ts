@@ -11,10 +11,13 @@
  * The function and the baselines run under the exact Node 18.15 (SCF's runtime, build/node18.mjs);
  * the sandbox runs in its own process. Environment: BENCH_HOT_EVENTS (1000), BENCH_COLD_RUNS (21),
  * BENCH_STORM_SIZES (100,1000,10000), BENCH_OUT (docs/PERFORMANCE.md).
+ *
+ * The page's closed-loop section (node-hours bought against needed, scale-in off and on) is not
+ * measured here: `npm run closed-loop` writes it, and this keeps it as found (closed-loop-section.ts).
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
@@ -26,6 +29,7 @@ import { startRedisServer, type RedisServer } from '../test/support/redis-server
 import type { RunnerJob, Timings } from './runner';
 import { benchClusters, HOT_CLUSTER_COUNT } from './bench-clusters';
 import { SANDBOX_KEY } from './sdk-baseline';
+import { closedLoopSectionOf } from './closed-loop-section';
 
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist');
@@ -248,6 +252,8 @@ async function main() {
       sdkPlainGzip,
       storms,
       stormBaseline,
+      // Kept as found: `npm run closed-loop` writes it (bench/closed-loop-section.ts).
+      closedLoop: existsSync(OUT) ? closedLoopSectionOf(readFileSync(OUT, 'utf8')) : undefined,
     });
     writeFileSync(OUT, report);
     process.stdout.write(report.split('<!-- figures-end -->')[0]!);
@@ -305,6 +311,8 @@ interface Figures {
   sdkPlainGzip: number;
   storms: Array<{ store: string; events: number; timings: Timings }>;
   stormBaseline: Timings;
+  /** The closed loop's section of the page as it was (markers included), if it had one. */
+  closedLoop: string | undefined;
 }
 
 function render(f: Figures): string {
@@ -377,7 +385,8 @@ function render(f: Figures): string {
     `The function's answers: ${Object.entries(f.hot.statuses).map(([k, v]) => `${v} × ${k}`).join(', ')} (spread), ${Object.entries(f.hotOneCluster.statuses).map(([k, v]) => `${v} × ${k}`).join(', ')} (one cluster).`,
     '',
   ];
-  return `${lines.join('\n')}\n${NOTES}`;
+  const closedLoop = f.closedLoop ?? '## Closed loop\n\nNot measured yet: run `npm run closed-loop` (bench/closed-loop.ts), which writes its section here.';
+  return `${lines.join('\n')}\n${closedLoop}\n\n${NOTES}`;
 }
 
 function throughputLine(t: Timings): string {

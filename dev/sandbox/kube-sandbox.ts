@@ -48,7 +48,8 @@ import { DEFAULT_SANDBOX_CLUSTERS, type SandboxInstance, type TkeSandbox } from 
  *    sizes, reservation and zone forms: kube-node-facts.ts).
  *  - Pods are the sandbox's own: every node gets one pod per DaemonSet (kube-proxy by default,
  *    ownerReferences kind DaemonSet, tolerating `node.kubernetes.io/unschedulable`), tests and
- *    `npm start` add workload pods (`addPod`, `POST /__kube/pods`). A mirror pod (a static pod
+ *    `npm start` add workload pods (`addPod`, `POST /__kube/pods`) and delete them as a
+ *    workload scaled down does (`deletePod`: Terminating for its grace, not replaced). A mirror pod (a static pod
  *    the kubelet shows in the API) carries the `kubernetes.io/config.mirror` annotation
  *    (kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-config-mirror).
  *  - Eviction follows kubernetes/kubernetes pkg/registry/core/pod/storage/eviction.go: the name in
@@ -228,6 +229,8 @@ interface PodState {
   /** deletionTimestamp (ms): Terminating until then, gone after. */
   deleteAt?: number;
   deletionGraceSeconds?: number;
+  /** Deleted by its controller (its workload scaled down, `deletePod`): not replaced once gone. */
+  scaledDown?: boolean;
   readonly pdb?: { readonly name: string; readonly until?: number; timesLeft?: number };
 }
 
@@ -340,6 +343,30 @@ export class KubeSandbox {
     this.podStates.set(podKey(pod), pod);
     this.schedulePending();
     return this.podObject(pod);
+  }
+
+  /**
+   * Deletes a pod as its controller does when its workload is scaled down (a Deployment's replicas
+   * lowered: the ReplicaSet controller DELETEs the pods it no longer wants): Terminating for its
+   * grace period, then gone, and not replaced. A Pending pod goes at once. DaemonSet and mirror pods
+   * are not deleted this way (their controller, the kubelet, brings them back). Answers the pod as
+   * the API shows it now.
+   */
+  deletePod(clusterId: string, namespace: string, name: string): KubeObject {
+    this.sync();
+    const pod = this.podStates.get(`${clusterId}/${namespace}/${name}`);
+    if (pod === undefined) throw new Error(`no pod ${namespace}/${name} in ${clusterId}`);
+    if (pod.ownerKind === 'DaemonSet' || pod.mirror) throw new Error(`${namespace}/${name} is a DaemonSet or mirror pod: its controller would bring it back`);
+    pod.scaledDown = true;
+    if (pod.deleteAt === undefined) {
+      const seconds = pod.nodeName === undefined ? 0 : pod.graceSeconds;
+      pod.deleteAt = this.tke.clock() + seconds * 1000;
+      pod.deletionGraceSeconds = seconds;
+      pod.resourceVersion = this.nextRevision();
+    }
+    const shown = this.podObject(pod);
+    this.sync();
+    return shown;
   }
 
   injectFault(fault: KubeFault): void {
@@ -643,7 +670,7 @@ export class KubeSandbox {
       this.addDaemonPod(gone.clusterId, gone.nodeName, ds ?? { namespace: gone.namespace, name: gone.ownerName, requests: gone.requests });
       return;
     }
-    if (gone.ownerKind === 'None' || !this.replaceEvicted) return;
+    if (gone.ownerKind === 'None' || !this.replaceEvicted || gone.scaledDown === true) return;
     const name = gone.ownerKind === 'StatefulSet' ? gone.name : `${gone.ownerName}-${suffix()}`;
     this.podStates.set(`${gone.clusterId}/${gone.namespace}/${name}`, {
       ...gone,

@@ -225,6 +225,13 @@ export interface TkeSandboxOptions {
   readonly prices?: Readonly<Record<string, SandboxPrice>>;
   /** The sandbox's clock (ms): signatures' 5 minutes and instances' join time are measured on it. */
   readonly now?: () => number;
+  /**
+   * The clock a signature's 5 minutes are measured on, when not `now`: a simulation whose clock runs
+   * hours ahead of the machine's (test/support/closed-loop.ts) passes Date.now here, since the SDK
+   * signs with the machine's clock (tencentcloud-sdk-nodejs-common's http_connection.js:
+   * `new Date().getTime()`) and the real API checks it against its own real clock.
+   */
+  readonly signatureNow?: () => number;
   /** Seconds a created instance stays `initializing` before it is `running` (or `failed`); default 20. */
   readonly joinSeconds?: number;
   /** Instance faults in force from the start (and again after reset). */
@@ -261,6 +268,7 @@ export class TkeSandbox {
   private readonly stock = new Map<string, number>();
   private prices = new Map<string, SandboxPrice>();
   private readonly now: () => number;
+  private readonly signatureNow: () => number;
   private server: LocalApiServer | undefined;
   private ipCounter = 10;
 
@@ -268,6 +276,7 @@ export class TkeSandbox {
     this.credentials = new Map((options.credentials ?? [SANDBOX_CREDENTIAL]).map((c) => [c.secretId, c]));
     this.soldOut = new Set(options.soldOutInstanceTypes ?? []);
     this.now = options.now ?? Date.now;
+    this.signatureNow = options.signatureNow ?? this.now;
     this.joinMs = (options.joinSeconds ?? DEFAULT_JOIN_SECONDS) * 1000;
     this.reset();
   }
@@ -411,7 +420,7 @@ export class TkeSandbox {
     const service = auth?.service === 'cvm' ? 'cvm' : SERVICE;
     const version = service === 'cvm' ? SANDBOX_CVM_API_VERSION : SANDBOX_API_VERSION;
     try {
-      authenticateTc3(req, body, { service, credentials: this.credentials, now: this.now });
+      authenticateTc3(req, body, { service, credentials: this.credentials, now: this.signatureNow });
       params = parseParams(req, body);
       if (header(req, 'x-tc-version') !== version) {
         throw new ApiError('InvalidParameterValue', `X-TC-Version must be ${version} for ${service}`);

@@ -96,6 +96,20 @@ describe('TKE sandbox through the official SDK', () => {
     expect(await send({ 'x-tc-timestamp': String(now) })).toBe('AuthFailure.SignatureFailure');
   });
 
+  it('measures signatures on signatureNow when given: a simulated clock hours ahead still takes what the SDK signs now', async () => {
+    const ahead = new TkeSandbox({ now: () => Date.now() + 10 * 3600_000, signatureNow: Date.now, joinSeconds: 60 });
+    const aheadUrl = await ahead.start();
+    try {
+      const adapter = createSdkTkeApi({ endpointUrl: aheadUrl, credentials: () => SANDBOX_CREDENTIAL, attemptTimeoutMs: 5000 });
+      const created = await adapter.createClusterInstances('ap-guangzhou', { ClusterId: 'cls-e55paxnt', RunInstancePara: '{"Placement":{"Zone":"ap-guangzhou-4"}}' }, AbortSignal.timeout(5000));
+      // The instance is dated by the sandbox's own clock, ten hours ahead.
+      const instance = ahead.instancesOf('cls-e55paxnt').find((i) => i.InstanceId === created.InstanceIdSet[0])!;
+      expect(Date.parse(instance.CreatedTime) - Date.now()).toBeGreaterThan(9 * 3600_000);
+    } finally {
+      await ahead.stop();
+    }
+  });
+
   it('is not rerouted by http_proxy', async () => {
     const saved = process.env.http_proxy;
     process.env.http_proxy = 'http://127.0.0.1:9'; // nothing listens on the discard port

@@ -352,6 +352,27 @@ describe('pods', () => {
   });
 });
 
+describe('a workload scaled down', () => {
+  it('deletePod: the pod is Terminating for its grace period, then gone, and not replaced; a Pending one goes at once', async () => {
+    // A Deployment scaled down: the ReplicaSet controller deletes the pods it no longer wants
+    // (kubernetes.io/docs/concepts/workloads/controllers/replicaset/, "Scaling a ReplicaSet"), and a
+    // deleted pod terminates for its grace period (kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination).
+    const [node] = await buy(1, 'p-0000000000000025');
+    joined();
+    kube.addPod({ name: 'web-5d9f8-aaaaa', nodeName: node!.lanIp, requests: { cpu: '500m' }, terminationGracePeriodSeconds: 10 });
+    kube.addPod({ clusterId: CLUSTER, name: 'web-5d9f8-bbbbb', requests: { cpu: '64' } }); // fits nowhere: Pending
+    const deleted = kube.deletePod(CLUSTER, 'default', 'web-5d9f8-aaaaa');
+    expect(deleted.metadata).toMatchObject({ deletionTimestamp: expect.any(String), deletionGracePeriodSeconds: 10 });
+    kube.deletePod(CLUSTER, 'default', 'web-5d9f8-bbbbb');
+    expect(names(await api('/api/v1/namespaces/default/pods'))).toEqual(['web-5d9f8-aaaaa']);
+    offsetMs += 10_000;
+    expect(names(await api('/api/v1/namespaces/default/pods'))).toEqual([]);
+    const proxy = kube.pods(CLUSTER).find((p) => (p.metadata.name as string).startsWith('kube-proxy-'))!;
+    expect(() => kube.deletePod(CLUSTER, 'kube-system', proxy.metadata.name as string)).toThrow(/DaemonSet/);
+    expect(() => kube.deletePod(CLUSTER, 'default', 'nope')).toThrow(/no pod/);
+  });
+});
+
 describe('eviction', () => {
   it('201 with a Success Status; the pod is Terminating until its grace period has passed on the clock, then gone, and replaced elsewhere', async () => {
     // kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/, "How API-initiated eviction works";
