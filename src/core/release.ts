@@ -150,8 +150,10 @@ export function planRelease(
   // The guard's running totals: what remains if the chosen nodes go.
   const totals = load === undefined ? undefined : sumLoad(load);
   const release: ReleaseCandidate[] = [];
+  // Nodes the ask wanted that the floor or the budget keeps: only as many as it still wanted.
+  let keptForRoom = 0;
   for (const c of newestFirst) {
-    if (release.length >= count) break;
+    if (release.length + keptForRoom >= count) break;
     if (c.node === undefined) {
       hold(c, 'not-in-cluster', 'the Kubernetes API does not list its node (matched by providerID)');
       continue;
@@ -164,6 +166,7 @@ export function planRelease(
     if (room <= 0) {
       const floorBinds = owned - releasing - policy.floor <= policy.maxDisrupted - releasing;
       hold(c, floorBinds ? 'floor' : 'disruption-budget', floorBinds ? `the function keeps at least ${policy.floor} of its nodes in the cluster` : `at most ${policy.maxDisrupted} of its nodes are given back at once (${releasing} already)`);
+      keptForRoom++;
       continue;
     }
     if (totals !== undefined && policy.keepRequestedBelow !== undefined) {

@@ -71,6 +71,13 @@ describe('planRelease', () => {
     expect(planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 8 }, undefined, undefined, T0, 10).release.map((c) => c.instanceId)).toEqual(['ins-3', 'ins-2']);
   });
 
+  it('what the floor or the budget keeps is said only for the nodes the ask wanted, not for every older node', () => {
+    const five = [1, 2, 3, 4, 5].map((i) => candidate(`ins-${i}`, T0 - i * MIN));
+    const plan = planRelease(five, 2, 0, { ...policy, keepRequestedBelow: undefined, maxDisrupted: 1 }, undefined, undefined, T0);
+    expect(plan.release.map((c) => c.instanceId)).toEqual(['ins-1']);
+    expect(plan.held).toEqual([{ instanceId: 'ins-2', reason: 'disruption-budget', detail: expect.any(String) }]);
+  });
+
   it('never a node an operator protected, nor one Kubernetes does not list', () => {
     const protectedOnes = [candidate('ins-4', T0 - 10 * MIN, { 'karpenter.sh/do-not-disrupt': 'true' }), candidate('ins-5', T0 - 11 * MIN, { 'cluster-autoscaler.kubernetes.io/scale-down-disabled': 'true' }), { ...candidate('ins-6', T0 - 12 * MIN), node: undefined }, candidate('ins-1', T0 - 50 * MIN)];
     const plan = planRelease(protectedOnes, Infinity, 0, { ...policy, keepRequestedBelow: undefined }, undefined, undefined, T0);
