@@ -363,24 +363,64 @@ export function asksOf(current: ReleaseAsks | undefined): ReleaseAsk[] {
 /**
  * One pass at a time gives a cluster's nodes back: the floor and the disruption budget are counted
  * over the whole cluster, so two passes planning at once (an overlapping timer, another instance)
- * could each stay within them and together break them. The pass holds this until `until`.
+ * could each stay within them and together break them. A pass holds the lock alone until `until`.
+ *
+ * Scale-outs putting nodes back (scale-out/restore.ts) hold it together (`restores`): their claims
+ * are atomic per record, so they need not exclude each other, only a pass (which could delete a
+ * node one of them is putting back). A pass waits for them; they wait for no one but a pass.
  */
 export interface ReleaseLock {
-  readonly by: string;
-  readonly until: number;
+  /** The pass holding it alone. */
+  readonly by?: string;
+  readonly until?: number;
+  /** The scale-outs holding it together, each until its own time. */
+  readonly restores?: ReadonlyArray<{ readonly by: string; readonly until: number }>;
 }
 
 export function releaseLockKeyOf(clusterId: string): string {
   return `release-lock:{${clusterId}}`;
 }
 
+/** A pass takes the lock: unless another pass or any scale-out putting nodes back holds it. */
 export function takeReleaseLock(current: ReleaseLock | undefined, by: string, until: number, now: number): StoreStep<ReleaseLock, boolean> {
-  if (current !== undefined && current.by !== by && current.until > now) return { write: { kind: 'keep' }, result: false };
+  if (passHolding(current, now) !== undefined && current!.by !== by) return { write: { kind: 'keep' }, result: false };
+  if (restoresOf(current, now).length > 0) return { write: { kind: 'keep' }, result: false };
   return { write: { kind: 'put', value: { by, until }, expiresAt: until }, result: true };
 }
 
 export function dropReleaseLock(current: ReleaseLock | undefined, by: string): StoreStep<ReleaseLock, void> {
-  return current?.by === by ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'keep' }, result: undefined };
+  return current?.by === by && restoresOfAny(current).length === 0 ? { write: { kind: 'delete' }, result: undefined } : { write: { kind: 'keep' }, result: undefined };
+}
+
+/** A scale-out putting nodes back joins the others doing so: unless a pass holds the lock. */
+export function takeRestoreLock(current: ReleaseLock | undefined, by: string, until: number, now: number): StoreStep<ReleaseLock, boolean> {
+  if (passHolding(current, now) !== undefined) return { write: { kind: 'keep' }, result: false };
+  const restores = [...restoresOf(current, now).filter((r) => r.by !== by), { by, until }];
+  return { write: { kind: 'put', value: { restores }, expiresAt: Math.max(...restores.map((r) => r.until)) }, result: true };
+}
+
+export function dropRestoreLock(current: ReleaseLock | undefined, by: string, now: number): StoreStep<ReleaseLock, void> {
+  const all = restoresOfAny(current);
+  if (!all.some((r) => r.by === by)) return { write: { kind: 'keep' }, result: undefined };
+  const restores = restoresOf(current, now).filter((r) => r.by !== by);
+  const pass = passHolding(current, now);
+  if (restores.length === 0 && pass === undefined) return { write: { kind: 'delete' }, result: undefined };
+  const value: ReleaseLock = { ...(pass !== undefined && pass), ...(restores.length > 0 && { restores }) };
+  return { write: { kind: 'put', value, expiresAt: Math.max(pass?.until ?? 0, ...restores.map((r) => r.until)) }, result: undefined };
+}
+
+function passHolding(current: ReleaseLock | undefined, now: number): { by: string; until: number } | undefined {
+  return typeof current?.by === 'string' && typeof current.until === 'number' && current.until > now ? { by: current.by, until: current.until } : undefined;
+}
+
+function restoresOfAny(current: ReleaseLock | undefined): Array<{ by: string; until: number }> {
+  const restores: unknown = current?.restores;
+  if (!Array.isArray(restores)) return [];
+  return restores.filter((r: { by?: unknown; until?: unknown } | null): r is { by: string; until: number } => typeof r?.by === 'string' && typeof r.until === 'number');
+}
+
+function restoresOf(current: ReleaseLock | undefined, now: number): Array<{ by: string; until: number }> {
+  return restoresOfAny(current).filter((r) => r.until > now);
 }
 
 /** The rule's alarm fires again: its asks to give back what an episode bought are withdrawn (the need came back). */

@@ -9,13 +9,13 @@ import {
   restoreIntentsKeyOf,
   type RestoreIntents,
   claimRestore,
-  dropReleaseLock,
+  dropRestoreLock,
   finishRestore,
   planRestore,
   releaseAsksKeyOf,
   releaseLockKeyOf,
   restoredByEvent,
-  takeReleaseLock,
+  takeRestoreLock,
   withdrawAsksFor,
   type InstanceRelease,
   type ReleaseAsks,
@@ -37,7 +37,8 @@ import type { StateStore } from '../store/state-store';
  *   2. the nodes of that template on a way out a scale-out may stop (cordoned, draining, stuck;
  *      not deleting, not a lease that ended: core/release.ts, `restorable`) are found through the
  *      purchase index's `releasing` entries, and their records;
- *   3. under the cluster's release lock (so no pass drains a node while it is put back), the
+ *   3. under the cluster's release lock, held with any other scale-out doing the same but never
+ *      with a pass (so no pass drains or deletes a node while it is put back), the
  *      chosen nodes are written down for the event (core/release.ts, RestoreIntents), then each is
  *      claimed in its record (`restoring`, with the event), uncordoned if it still carries the
  *      function's marks, and recorded `restored`. A claim whose uncordon fails stays `restoring`:
@@ -93,23 +94,22 @@ export async function restoreNodes(
     const already = restoredByEvent(read, eventKey);
     const records = read.filter((r) => r.template === template);
     const candidates = records.flatMap((r) => Object.entries(r.instances ?? {}).flatMap(([instanceId, i]) => (i.release === undefined ? [] : [{ instanceId, purchaseId: r.id, release: i.release }])));
-    const chosen = planRestore(candidates, count - already.length);
-    if (dryRun || chosen.length === 0) return { instanceIds: [...already, ...chosen.map((c) => c.instanceId)], ...said };
+    const wanted = count - already.length;
+    // Every restorable node, best first: another scale-out may claim the first ones meanwhile.
+    const ordered = planRestore(candidates, candidates.length);
+    if (dryRun || ordered.length === 0 || wanted <= 0) return { instanceIds: [...already, ...ordered.slice(0, Math.max(0, wanted)).map((c) => c.instanceId)], ...said };
     const owners = new Map(records.map((r) => [r.id, r.owner]));
 
     const by = `restore:${eventKey}`;
     const lockKey = releaseLockKeyOf(cluster.clusterId);
-    if (!(await store.update<ReleaseLock, boolean>(lockKey, (current) => takeReleaseLock(current, by, deadline + LOCK_MARGIN_MS, now())))) {
+    if (!(await store.update<ReleaseLock, boolean>(lockKey, (current) => takeRestoreLock(current, by, deadline + LOCK_MARGIN_MS, now())))) {
       return { instanceIds: already, ...said, problems: ["a pass is giving this cluster's nodes back right now: none put back, bought instead"] };
     }
     try {
-      // Said before claimed: a redelivery finds the records to count, whatever happens from here.
-      const keepUntil = now() + config.idempotency.ttlSeconds * 1000;
-      await store.update<RestoreIntents, void>(intentsKey, (current) => addRestoreIntents(current, chosen.map(({ instanceId, purchaseId }) => ({ instanceId, purchaseId })), keepUntil));
-      const restored = await putBack(deps, kube, cluster, chosen, owners, eventKey, deadline, problems);
+      const restored = await putBack(deps, kube, cluster, ordered, wanted, owners, { key: intentsKey, keepUntil: now() + config.idempotency.ttlSeconds * 1000 }, eventKey, deadline, problems);
       return { instanceIds: [...already, ...restored], ...said, ...(problems.length > 0 && { problems }) };
     } finally {
-      await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, by)).catch(() => undefined);
+      await store.update<ReleaseLock, void>(lockKey, (current) => dropRestoreLock(current, by, now())).catch(() => undefined);
     }
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
@@ -119,14 +119,19 @@ export async function restoreNodes(
 
 const LOCK_MARGIN_MS = 5_000;
 
-/** Claims, uncordons and records each chosen node; returns the ones claimed (their uncordon done, or left to the pass). */
+/**
+ * Claims `wanted` of the candidates, best first (one another scale-out claimed meanwhile is passed
+ * over), uncordons and records each; returns the ones claimed (their uncordon done, or left to the pass).
+ */
 async function putBack(
   deps: RestoreDeps,
   kube: KubeApi,
   cluster: ClusterConfig,
-  chosen: readonly RestoreCandidate[],
+  ordered: readonly RestoreCandidate[],
+  wanted: number,
   /** Each purchase's owner mark (core/marks.ts). */
   owners: ReadonlyMap<string, string>,
+  intents: { readonly key: string; readonly keepUntil: number },
   eventKey: string,
   deadline: number,
   problems: string[],
@@ -143,9 +148,12 @@ async function putBack(
   });
   const restored: string[] = [];
   const touched = new Set<string>();
-  for (const c of chosen) {
+  for (const c of ordered) {
+    if (restored.length >= wanted) break;
+    // Said before claimed: a redelivery finds the record to count, whatever happens from here.
+    await store.update<RestoreIntents, void>(intents.key, (current) => addRestoreIntents(current, [{ instanceId: c.instanceId, purchaseId: c.purchaseId }], intents.keepUntil));
     const claimed = await store.update<PurchaseRecord, InstanceRelease | undefined>(purchaseKeyOf(cluster.clusterId, c.purchaseId), (current) => claimRestore(current, c.instanceId, eventKey, now(), expiry));
-    if (claimed === undefined) continue; // a pass moved it on meanwhile (deleting): not this one
+    if (claimed === undefined) continue; // another scale-out claimed it meanwhile, or a pass moved it on: the next one
     restored.push(c.instanceId);
     touched.add(c.purchaseId);
     const node = marked?.find((n) => instanceIdOfProviderID(n.providerID) === c.instanceId);

@@ -430,6 +430,16 @@ describe('the high alarm fires again while nodes are being given back', () => {
     expect(tke.deleted).toEqual([]);
   });
 
+  it('two scale-outs at once each put one back (they share the lock; their claims are atomic): nothing bought, nothing taken twice', async () => {
+    await start({ maxDisrupted: 5 });
+    const ids = await twoDraining();
+    const created = tke.createdCalls.length;
+    const [a, b] = await Promise.all([h.postGeneric({ eventId: 'high-a', cluster: 'demo', template: 'small', count: 1 }), h.postGeneric({ eventId: 'high-b', cluster: 'demo', template: 'small', count: 1 })]);
+    expect([a.json.status, b.json.status]).toEqual(['restored', 'restored']);
+    expect([...a.json.restored, ...b.json.restored].sort()).toEqual([...ids].sort());
+    expect(tke.createdCalls).toHaveLength(created);
+  });
+
   it('a scale-out for another template leaves them on their way out (a node is put back only for its own template)', async () => {
     await start({ maxDisrupted: 5 }, (doc) => {
       doc.templates.big = { ...doc.templates.small };

@@ -4,6 +4,8 @@ import {
   anyRestorable,
   asksOf,
   claimRestore,
+  dropReleaseLock,
+  dropRestoreLock,
   finishRestore,
   intentsOf,
   MAX_RELEASE_ASKS,
@@ -14,6 +16,8 @@ import {
   restorable,
   restoredByEvent,
   takeReleaseAsks,
+  takeReleaseLock,
+  takeRestoreLock,
   withdrawAsksFor,
   withdrawReleaseAsks,
   type ReleaseAsks,
@@ -21,6 +25,7 @@ import {
   type InstanceRelease,
   type ReleaseCandidate,
   type ReleasePolicy,
+  type ReleaseLock,
   type RestoreIntents,
 } from '../../../src/core/release';
 import type { PurchaseRecord } from '../../../src/core/purchase';
@@ -238,5 +243,35 @@ describe('putting nodes back (the high alarm fires again while they are being gi
     const stored = (first.write as { value: RestoreIntents }).value;
     expect(addRestoreIntents(stored, [{ instanceId: 'ins-a', purchaseId: 'p1' }], T0)).toEqual({ write: { kind: 'keep' }, result: undefined });
     expect(intentsOf({ nodes: [{ instanceId: 'ins-a', purchaseId: 'p1' }, { instanceId: 3 }, null] } as unknown as RestoreIntents)).toEqual([{ instanceId: 'ins-a', purchaseId: 'p1' }]);
+  });
+});
+
+describe("the cluster's release lock: a pass alone, scale-outs putting nodes back together", () => {
+  const value = (step: { write: { kind: string; value?: unknown } }) => (step.write as { value: ReleaseLock }).value;
+
+  it('a pass holds it alone: another pass waits, and so does a scale-out putting nodes back; it lapses at its time', () => {
+    const held = value(takeReleaseLock(undefined, 'pass-1', T0 + MIN, T0));
+    expect(takeReleaseLock(held, 'pass-2', T0 + MIN, T0).result).toBe(false);
+    expect(takeReleaseLock(held, 'pass-1', T0 + 2 * MIN, T0).result).toBe(true);
+    expect(takeRestoreLock(held, 'restore:a', T0 + MIN, T0).result).toBe(false);
+    expect(takeRestoreLock(held, 'restore:a', T0 + 2 * MIN, T0 + MIN).result).toBe(true);
+    expect(dropReleaseLock(held, 'pass-2').write.kind).toBe('keep');
+    expect(dropReleaseLock(held, 'pass-1').write.kind).toBe('delete');
+  });
+
+  it('scale-outs putting nodes back hold it together; a pass waits until the last has dropped it or lapsed', () => {
+    const one = value(takeRestoreLock(undefined, 'restore:a', T0 + MIN, T0));
+    const step = takeRestoreLock(one, 'restore:b', T0 + 2 * MIN, T0);
+    expect(step.result).toBe(true);
+    const two = value(step);
+    expect(two.restores!.map((r) => r.by)).toEqual(['restore:a', 'restore:b']);
+    expect(takeReleaseLock(two, 'pass-1', T0 + MIN, T0).result).toBe(false);
+    const left = value(dropRestoreLock(two, 'restore:a', T0));
+    expect(left.restores!.map((r) => r.by)).toEqual(['restore:b']);
+    expect(takeReleaseLock(left, 'pass-1', T0 + MIN, T0).result).toBe(false);
+    // b lapses at its time (a scale-out that died): the pass goes on.
+    expect(takeReleaseLock(left, 'pass-1', T0 + 3 * MIN, T0 + 2 * MIN).result).toBe(true);
+    expect(dropRestoreLock(left, 'restore:b', T0).write.kind).toBe('delete');
+    expect(dropRestoreLock(left, 'restore:x', T0).write.kind).toBe('keep');
   });
 });
