@@ -1,4 +1,4 @@
-import * as z from './zod';
+import * as z from './zod-classic';
 import { ALERT_SOURCES } from './alert-sources';
 import { durationSeconds } from './duration';
 import { LABEL_VALUE } from '../core/marks';
