@@ -131,17 +131,9 @@ module.exports = {
       name: 'zod-through-config-zod',
       severity: 'error',
       comment:
-        "src/ builds schemas with the zod of src/config/zod.ts (zod/mini), which turns zod's JIT off before any schema is built (zod reads the switch at construction) and sets its English messages, or, for the config schema, zod-classic.ts, which imports it first. Type-only imports are fine.",
-      from: { path: '^src/', pathNot: '^src/config/zod(-classic)?\\.ts$' },
+        "src/ builds schemas with the zod of src/config/zod.ts (zod/mini), which turns zod's JIT off before any schema is built (zod reads the switch at construction) and sets its English messages. Type-only imports are fine.",
+      from: { path: '^src/', pathNot: '^src/config/zod\\.ts$' },
       to: { path: 'node_modules/zod/', dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'zod-classic-for-the-config-schema',
-      severity: 'error',
-      comment:
-        "zod's chained API is the config schema's only: a payload schema built with it at cold start puts that API back into every cold start and into the code cache (bench/NOTES.md, Size). Payloads use config/zod.ts (zod/mini).",
-      from: { path: '^src/', pathNot: '^src/config/schema\\.ts$' },
-      to: { path: '^src/config/zod-classic\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'core-is-pure',

@@ -1,14 +1,14 @@
 /**
- * The zod the senders' payload schemas are built with: `zod/mini`, zod's functional API over the
- * same core, checks and messages as `zod`'s chained one, with its JIT off and its messages in
- * English. (The config schema uses the chained API through zod-classic.ts, which imports this
- * module first, so the same switches hold for it.)
+ * The zod every schema in src/ is built with, the config's and the senders' payloads': `zod/mini`,
+ * zod's functional API over the same core, checks and messages as `zod`'s chained one, with its JIT
+ * off and its messages in English.
  *
- * Why mini: classic zod's schema objects carry every method of the chained API, set up per schema;
- * a cold start builds its sender's payload schema, and the code cache taken after the warm-up
- * event (build/make-code-cache.cjs) carried that API too (bench/NOTES.md, "Size"). zod/mini
- * registers no locale of its own (classic does, on its first schema), hence `en` here: without it
- * every message would be "Invalid input".
+ * Why mini: classic zod's schema objects carry every method of the chained API, set up per schema,
+ * and its code ships in the function whether or not a cold start builds a schema with it; a cold
+ * start builds its sender's payload schema, and the code cache taken after the warm-up event
+ * (build/make-code-cache.cjs) carried that API too (bench/NOTES.md, "Size"). zod/mini registers no
+ * locale of its own (classic does, on its first schema), hence `en` here: without it every message
+ * would be "Invalid input".
  *
  * zod compiles an object schema into a parser with `new Function` on its first parse, which pays
  * only over many parses; an SCF instance parses a handful of payloads. The switch must be set
