@@ -131,7 +131,7 @@ module.exports = {
       name: 'zod-through-config-zod',
       severity: 'error',
       comment:
-        "src/ builds schemas with the zod of src/config/zod.ts, which turns zod's JIT off before any schema is built (zod reads the switch at construction). Type-only imports are fine.",
+        "src/ builds schemas with the zod of src/config/zod.ts (zod/mini), which turns zod's JIT off before any schema is built (zod reads the switch at construction) and sets its English messages. Type-only imports are fine.",
       from: { path: '^src/', pathNot: '^src/config/zod\\.ts$' },
       to: { path: 'node_modules/zod/', dependencyTypesNot: ['type-only'] },
     },

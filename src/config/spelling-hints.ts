@@ -18,14 +18,14 @@ export function spellingHint(key: string, issue: z.core.$ZodIssue): string {
 let known: readonly string[] | undefined;
 const knownKeys = (): readonly string[] => (known ??= [...schemaKeys(schemaModule().configSchema), ...RUN_INSTANCE_PARA_KEYS]);
 
-function schemaKeys(schema: z.ZodType, found = new Set<string>()): Set<string> {
+function schemaKeys(schema: z.core.$ZodType, found = new Set<string>()): Set<string> {
   const def = (schema as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
   const visit = (inner: unknown) => {
-    if (inner !== undefined && inner !== null) schemaKeys(inner as z.ZodType, found);
+    if (inner !== undefined && inner !== null) schemaKeys(inner as z.core.$ZodType, found);
   };
   switch (def.type) {
     case 'object':
-      for (const [key, value] of Object.entries(def.shape as Record<string, z.ZodType>)) {
+      for (const [key, value] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
         found.add(key);
         visit(value);
       }
@@ -39,7 +39,7 @@ function schemaKeys(schema: z.ZodType, found = new Set<string>()): Set<string> {
       visit(def.innerType);
       break;
     case 'union':
-      for (const option of def.options as z.ZodType[]) visit(option);
+      for (const option of def.options as z.core.$ZodType[]) visit(option);
       break;
     case 'array':
       visit(def.element);

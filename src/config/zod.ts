@@ -1,5 +1,14 @@
 /**
- * The zod every schema in src/ is built with: zod itself, with its JIT off.
+ * The zod every schema in src/ is built with, the config's and the senders' payloads': `zod/mini`,
+ * zod's functional API over the same core, checks and messages as `zod`'s chained one, with its JIT
+ * off and its messages in English.
+ *
+ * Why mini: classic zod's schema objects carry every method of the chained API, set up per schema,
+ * and its code ships in the function whether or not a cold start builds a schema with it; a cold
+ * start builds its sender's payload schema, and the code cache taken after the warm-up event
+ * (build/make-code-cache.cjs) carried that API too (bench/NOTES.md, "Size"). zod/mini registers no
+ * locale of its own (classic does, on its first schema), hence `en` here: without it every message
+ * would be "Invalid input".
  *
  * zod compiles an object schema into a parser with `new Function` on its first parse, which pays
  * only over many parses; an SCF instance parses a handful of payloads. The switch must be set
@@ -8,11 +17,12 @@
  * them compiling (measured: it did, until this module). Importing zod from here guarantees the
  * order; `npm run depcheck` refuses a direct runtime import of 'zod' anywhere else in src/.
  */
-import { config } from 'zod';
+import { en } from 'zod/locales';
+import { config } from 'zod/mini';
 
-config({ jitless: true });
+config({ jitless: true, ...en() });
 
-export * from 'zod';
+export * from 'zod/mini';
 
 /**
  * A schema built on its first use and kept: an instance builds only the schemas of the senders it

@@ -23,17 +23,17 @@ const alertmanagerPayloadSchema = builtOnFirstUse(() => {
   const alert = z.object({
     status: z.enum(['firing', 'resolved'], { error: 'must be "firing" or "resolved"' }),
     labels: labelSet,
-    annotations: labelSet.default({}),
+    annotations: z._default(labelSet, {}),
     // Grafana only: each query's value by refId (grafana/alerting: ExtendedAlert.Values).
-    values: z.record(z.string(), z.union([z.number(), z.null()])).optional().catch(undefined),
-    startsAt: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time'),
-    fingerprint: z.string().regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)'),
+    values: z.catch(z.optional(z.record(z.string(), z.union([z.number(), z.null()]))), undefined),
+    startsAt: z.string().check(z.refine((v) => !Number.isNaN(Date.parse(v)), 'must be an RFC 3339 time')),
+    fingerprint: z.string().check(z.regex(/^[0-9a-f]{1,32}$/i, 'must be the alert fingerprint (hex)')),
   });
   return z.object({
-    version: z.string().optional(),
-    status: z.enum(['firing', 'resolved']).optional(),
-    receiver: z.string().optional(),
-    groupKey: z.string().optional(),
+    version: z.optional(z.string()),
+    status: z.optional(z.enum(['firing', 'resolved'])),
+    receiver: z.optional(z.string()),
+    groupKey: z.optional(z.string()),
     // No cap on the number: Alertmanager's max_alerts defaults to 0, no limit (notify/webhook:
     // truncateAlerts only when maxAlerts != 0); the body limit bounds it, and parsing is linear.
     alerts: z.array(alert, { error: 'is required: the list of alerts' }),

@@ -27,14 +27,14 @@ import type { WebhookSource } from './webhook-source';
 const messageSchema = builtOnFirstUse(() =>
   z.object({
     msgtype: z.string(),
-    text: z.object({ content: z.string() }).optional(),
-    msgId: z.string().min(1),
-    senderStaffId: z.string().optional(),
-    senderId: z.string().optional(),
-    conversationId: z.string().optional(),
-    sessionWebhook: z.string().optional(),
+    text: z.optional(z.object({ content: z.string() })),
+    msgId: z.string().check(z.minLength(1)),
+    senderStaffId: z.optional(z.string()),
+    senderId: z.optional(z.string()),
+    conversationId: z.optional(z.string()),
+    sessionWebhook: z.optional(z.string()),
     /** When the sessionWebhook stops working (epoch ms). */
-    sessionWebhookExpiredTime: z.number().optional(),
+    sessionWebhookExpiredTime: z.optional(z.number()),
   }),
 );
 

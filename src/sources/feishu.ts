@@ -32,10 +32,10 @@ const challengeSchema = builtOnFirstUse(() =>
 const eventSchema = builtOnFirstUse(() =>
   z.object({
     schema: z.literal('2.0', { error: 'must be "2.0" (event subscription version 2)' }),
-    header: z.object({ event_id: z.string().min(1), token: z.string(), event_type: z.string() }),
+    header: z.object({ event_id: z.string().check(z.minLength(1)), token: z.string(), event_type: z.string() }),
     event: z.object({
-      sender: z.object({ sender_id: z.object({ open_id: z.string().optional(), user_id: z.string().optional(), union_id: z.string().optional() }) }).optional(),
-      message: z.object({ message_id: z.string().optional(), chat_id: z.string().optional(), message_type: z.string(), content: z.string() }).optional(),
+      sender: z.optional(z.object({ sender_id: z.object({ open_id: z.optional(z.string()), user_id: z.optional(z.string()), union_id: z.optional(z.string()) }) })),
+      message: z.optional(z.object({ message_id: z.optional(z.string()), chat_id: z.optional(z.string()), message_type: z.string(), content: z.string() })),
     }),
   }),
 );

@@ -24,21 +24,22 @@ import type { Interpretation, WebhookSource } from './webhook-source';
  * `Idempotency-Key` (IETF draft) may carry the event ID instead of the body.
  */
 // Built on first use (config/zod.ts): an instance builds only the schemas of the senders it hears from.
+// zod/mini (config/zod.ts): `.check(...)` is the chained API's `.min()`, `.int()`, ..., the same checks.
 const genericPayloadSchema = builtOnFirstUse(() =>
   z.strictObject({
-    eventId: z.string().optional(),
-    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
-    template: z.string({ error: 'is required: a template name from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
-    count: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
-    params: z
-      .record(
-        z.string().max(64, 'param names are at most 64 characters'),
-        z.union([z.string().max(256), z.number(), z.boolean()], { error: 'param values must be a string, number or boolean' }),
-      )
-      .optional(),
-    reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
+    eventId: z.optional(z.string()),
+    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).check(z.minLength(1, 'must not be empty'), z.maxLength(64, 'is longer than 64 characters')),
+    template: z.string({ error: 'is required: a template name from the config' }).check(z.minLength(1, 'must not be empty'), z.maxLength(64, 'is longer than 64 characters')),
+    count: z.optional(z.number({ error: 'must be a whole number' }).check(z.int('must be a whole number'))),
+    params: z.optional(
+      z.record(
+        z.string().check(z.maxLength(64, 'param names are at most 64 characters')),
+        z.union([z.string().check(z.maxLength(256)), z.number(), z.boolean()], { error: 'param values must be a string, number or boolean' }),
+      ),
+    ),
+    reason: z.optional(z.string().check(z.maxLength(1024, 'is longer than 1024 characters'))),
     /** Resolve, render and price only (every rung of a ladder, what a money budget leaves); nothing is sent. */
-    dryRun: z.boolean({ error: 'must be true or false' }).optional(),
+    dryRun: z.optional(z.boolean({ error: 'must be true or false' })),
   }),
 );
 
@@ -49,12 +50,12 @@ const genericPayloadSchema = builtOnFirstUse(() =>
 const releasePayloadSchema = builtOnFirstUse(() =>
   z.strictObject({
     action: z.literal('scale-in'),
-    eventId: z.string().optional(),
-    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).min(1, 'must not be empty').max(64, 'is longer than 64 characters'),
-    count: z.union([z.number().int().min(1).max(10_000), z.literal('all')], { error: 'must be a whole number from 1, or "all"' }),
-    template: z.string().min(1, 'must not be empty').max(64, 'is longer than 64 characters').optional(),
-    reason: z.string().max(1024, 'is longer than 1024 characters').optional(),
-    dryRun: z.boolean({ error: 'must be true or false' }).optional(),
+    eventId: z.optional(z.string()),
+    cluster: z.string({ error: 'is required: a cluster alias or ClusterId from the config' }).check(z.minLength(1, 'must not be empty'), z.maxLength(64, 'is longer than 64 characters')),
+    count: z.union([z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), z.literal('all')], { error: 'must be a whole number from 1, or "all"' }),
+    template: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(64, 'is longer than 64 characters'))),
+    reason: z.optional(z.string().check(z.maxLength(1024, 'is longer than 1024 characters'))),
+    dryRun: z.optional(z.boolean({ error: 'must be true or false' })),
   }),
 );
 

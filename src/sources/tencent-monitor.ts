@@ -38,32 +38,32 @@ const callbackSchema = builtOnFirstUse(() => {
   const scalar = z.union([z.string(), z.number(), z.boolean()]);
   const dimensionValue = z.union([scalar, z.record(z.string(), z.unknown()), z.array(z.unknown()), z.null()]);
   const conditions = z.object({
-    metricName: z.string().optional(),
-    productName: z.string().optional(),
-    eventName: z.string().optional(),
-    currentValue: scalar.optional(),
-    calcValue: scalar.optional(),
-    calcType: z.string().optional(),
+    metricName: z.optional(z.string()),
+    productName: z.optional(z.string()),
+    eventName: z.optional(z.string()),
+    currentValue: z.optional(scalar),
+    calcValue: z.optional(scalar),
+    calcType: z.optional(z.string()),
   });
   return z.object({
-    sessionId: z.string().optional(),
+    sessionId: z.optional(z.string()),
     alarmStatus: z.union([z.literal('1'), z.literal('0'), z.literal(1), z.literal(0)], { error: 'must be 1 (alarm) or 0 (recovered), as a string or a number' }),
-    alarmType: z.string().optional(),
+    alarmType: z.optional(z.string()),
     alarmObjInfo: z.object({
-      region: z.string().optional(),
-      namespace: z.string().optional(),
-      dimensions: z.record(z.string(), dimensionValue).default({}),
+      region: z.optional(z.string()),
+      namespace: z.optional(z.string()),
+      dimensions: z._default(z.record(z.string(), dimensionValue), {}),
     }),
     alarmPolicyInfo: z.object({
-      policyId: z.string().min(1).optional(),
-      policyName: z.string().optional(),
+      policyId: z.optional(z.string().check(z.minLength(1))),
+      policyName: z.optional(z.string()),
       // An object in the documented samples; a list is taken too (its first entry), for policies
       // with several conditions.
-      conditions: z.union([conditions, z.array(conditions)]).default({}),
+      conditions: z._default(z.union([conditions, z.array(conditions)]), {}),
     }),
     // Seconds the alarm has lasted (a string for most metrics, a number in some samples); read if it can be.
-    durationTime: scalar.optional(),
-    firstOccurTime: z.string().regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00'),
+    durationTime: z.optional(scalar),
+    firstOccurTime: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'must be a time such as 2026-11-25 07:00:00')),
   });
 });
 

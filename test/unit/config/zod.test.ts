@@ -34,4 +34,18 @@ describe('src/config/zod.ts: the zod every schema is built with', () => {
     }
     expect(compiled).toBe(0);
   });
+
+  // zod/mini, unlike zod's chained API, registers no locale: src/config/zod.ts sets English, or
+  // every message of zod's own would read "Invalid input" (a payload's 400, a config's problems).
+  it("puts zod's own problems in English", () => {
+    // zod keeps its settings on globalThis (zod 4, core/core.ts: __zod_globalConfig): as in a fresh process.
+    const settings = (globalThis as { __zod_globalConfig?: Record<string, unknown> }).__zod_globalConfig;
+    if (settings !== undefined) delete settings.localeError;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { createGenericSource } = require('../../../src/sources/generic') as typeof import('../../../src/sources/generic');
+      const source = createGenericSource({ auth: 'none' }, {});
+      expect(() => source.interpret(webhookRequest({ json: { eventId: 5, cluster: 'demo', template: 'small' } }), 0)).toThrow('eventId: Invalid input: expected string, received number');
+    });
+  });
 });
