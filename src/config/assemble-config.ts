@@ -91,6 +91,7 @@ function releaseSettingsOf(r: RawConfig['release']): ReleaseSettings {
     maxDisrupted: r.maxDisrupted,
     keepRequestedBelow: r.keepRequestedBelow,
     delayAfterPurchaseSeconds: durationSeconds(r.delayAfterPurchase),
+    cooldownSeconds: durationSeconds(r.cooldown),
     drainTimeoutSeconds: durationSeconds(r.drainTimeout),
     force: r.force,
   };

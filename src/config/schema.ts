@@ -133,18 +133,21 @@ const releaseFields = {
   keepRequestedBelow: z.union([z.number().check(z.gt(0), z.lte(1)), z.literal(false)]),
   /** No release within this long of the function's last purchase in the cluster. */
   delayAfterPurchase: durationSchema(0, 86_400),
+  /** No release begins within this long of the last one the function began in the cluster (Tencent Auto Scaling's cooldown, 300 s). */
+  cooldown: durationSchema(0, 86_400),
   /** A node's drain gives up after this: it stays cordoned and the team is told, unless `force`. */
   drainTimeout: durationSchema(30, 86_400),
   /** After drainTimeout, delete the node anyway (its pods are killed without their PodDisruptionBudget). */
   force: z.boolean(),
 };
-export const RELEASE_DEFAULTS = { floor: 0, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchase: '10m', drainTimeout: '10m', force: false } as const;
+export const RELEASE_DEFAULTS = { floor: 0, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchase: '10m', cooldown: '5m', drainTimeout: '10m', force: false } as const;
 const releaseDefaultsSchema = z.prefault(
   z.strictObject({
     floor: z._default(releaseFields.floor, RELEASE_DEFAULTS.floor),
     maxDisrupted: z._default(releaseFields.maxDisrupted, RELEASE_DEFAULTS.maxDisrupted),
     keepRequestedBelow: z._default(releaseFields.keepRequestedBelow, RELEASE_DEFAULTS.keepRequestedBelow),
     delayAfterPurchase: z._default(releaseFields.delayAfterPurchase, RELEASE_DEFAULTS.delayAfterPurchase),
+    cooldown: z._default(releaseFields.cooldown, RELEASE_DEFAULTS.cooldown),
     drainTimeout: z._default(releaseFields.drainTimeout, RELEASE_DEFAULTS.drainTimeout),
     force: z._default(releaseFields.force, RELEASE_DEFAULTS.force),
   }),

@@ -119,6 +119,8 @@ export interface ReleaseSettings {
   readonly maxDisrupted: number | string;
   readonly keepRequestedBelow: number | false;
   readonly delayAfterPurchaseSeconds: number;
+  /** No release begins within this long of the last one begun in the cluster. */
+  readonly cooldownSeconds: number;
   readonly drainTimeoutSeconds: number;
   readonly force: boolean;
 }

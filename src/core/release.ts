@@ -85,6 +85,8 @@ export interface ReleasePolicy {
   readonly keepRequestedBelow?: number;
   /** No release within this long of the function's last purchase in the cluster. */
   readonly delayAfterPurchaseMs: number;
+  /** No release begins within this long of the last one begun in the cluster (a scale-in cooldown). */
+  readonly cooldownMs?: number;
 }
 
 /**
@@ -98,11 +100,12 @@ export function releasePolicyOf(settings: ReleaseSettings, owned: number): Relea
     maxDisrupted: share === undefined ? (settings.maxDisrupted as number) : Math.max(1, Math.ceil(owned * share)),
     ...(settings.keepRequestedBelow !== false && { keepRequestedBelow: settings.keepRequestedBelow }),
     delayAfterPurchaseMs: settings.delayAfterPurchaseSeconds * 1000,
+    cooldownMs: settings.cooldownSeconds * 1000,
   };
 }
 
 /** Why a node the ask would have taken stays. */
-export type HeldReason = 'floor' | 'disruption-budget' | 'protected' | 'guard' | 'delay-after-purchase' | 'not-in-cluster';
+export type HeldReason = 'floor' | 'disruption-budget' | 'protected' | 'guard' | 'delay-after-purchase' | 'cooldown' | 'not-in-cluster';
 
 export interface ReleasePlan {
   /** The nodes to start giving back now, newest first. */
@@ -135,6 +138,8 @@ export function planRelease(
   now: number,
   /** The function's nodes in the cluster in all (for the floor), when more than the candidates and those being given back (an ask for one template's nodes). */
   owned = candidates.length + releasing,
+  /** When the function last began giving one of its nodes in the cluster back (the cooldown's start). */
+  lastReleaseAt?: number,
 ): ReleasePlan {
   const newestFirst = [...candidates].sort((a, b) => b.since - a.since || (a.instanceId < b.instanceId ? 1 : -1));
   const held: Array<ReleasePlan['held'][number]> = [];
@@ -143,6 +148,12 @@ export function planRelease(
     const until = new Date(lastPurchaseAt + policy.delayAfterPurchaseMs).toISOString();
     for (const c of newestFirst.slice(0, Math.min(count, newestFirst.length))) hold(c, 'delay-after-purchase', `the function bought in this cluster less than ${Math.round(policy.delayAfterPurchaseMs / 60_000)} min ago; not before ${until}`);
     return { release: [], held, notBefore: lastPurchaseAt + policy.delayAfterPurchaseMs };
+  }
+  const cooldownMs = policy.cooldownMs ?? 0;
+  if (lastReleaseAt !== undefined && now - lastReleaseAt < cooldownMs) {
+    const until = new Date(lastReleaseAt + cooldownMs).toISOString();
+    for (const c of newestFirst.slice(0, Math.min(count, newestFirst.length))) hold(c, 'cooldown', `the function began giving a node of this cluster back less than ${Math.round(cooldownMs / 60_000)} min ago (release.cooldown); not before ${until}`);
+    return { release: [], held, notBefore: lastReleaseAt + cooldownMs };
   }
   // Of the function's nodes, how many may go at all (the floor), and how many at once (the budget).
   // Those being given back already are as good as gone: the floor counts what remains.
@@ -421,6 +432,24 @@ function restoresOfAny(current: ReleaseLock | undefined): Array<{ by: string; un
 
 function restoresOf(current: ReleaseLock | undefined, now: number): Array<{ by: string; until: number }> {
   return restoresOfAny(current).filter((r) => r.until > now);
+}
+
+/**
+ * When the function last began giving one of its nodes in a cluster back: the scale-in cooldown
+ * counts from it (the records cannot say once a purchase's nodes are all gone). Kept as long as
+ * the cooldown it starts.
+ */
+export interface ReleaseBegan {
+  readonly at: number;
+}
+
+export function releaseBeganKeyOf(clusterId: string): string {
+  return `release-began:{${clusterId}}`;
+}
+
+export function noteReleaseBegan(current: ReleaseBegan | undefined, at: number, cooldownMs: number): StoreStep<ReleaseBegan, void> {
+  if (typeof current?.at === 'number' && current.at >= at) return { write: { kind: 'keep' }, result: undefined };
+  return { write: { kind: 'put', value: { at }, expiresAt: at + Math.max(cooldownMs, 1000) }, result: undefined };
 }
 
 /** The rule's alarm fires again: its asks to give back what an episode bought are withdrawn (the need came back). */

@@ -10,7 +10,9 @@ import {
   dropReleaseLock,
   nextDrainStep,
   planRelease,
+  noteReleaseBegan,
   releaseAsksKeyOf,
+  releaseBeganKeyOf,
   releaseLockKeyOf,
   releasePolicyOf,
   takeReleaseAsks,
@@ -20,6 +22,7 @@ import {
   type InstanceRelease,
   type ReleaseAsk,
   type ReleaseAsks,
+  type ReleaseBegan,
   type ReleaseCandidate,
   type ReleaseLock,
   type ReleasePlan,
@@ -145,13 +148,14 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       change(record, c.instanceId, { state: 'cordoned', reason, startedAt: now(), drainUntil: now() + cluster.release.drainTimeoutSeconds * 1000, nodeName: c.node!.name, ...(cluster.release.force && { force: true as const }), ...(lease && { lease: true as const }) });
       releasing.push({ record, id: c.instanceId });
     };
-    // The function's newest purchase in the cluster, once for every plan of this pass (the delay after it).
-    const lastPurchaseAt = asks.length > 0 || leaseDue.length > 0 ? await lastPurchaseAtOf(store, cluster) : undefined;
+    // The function's newest purchase and newest release begun in the cluster, once for every plan
+    // of this pass (the delay after a purchase, the cooldown).
+    const history = asks.length > 0 || leaseDue.length > 0 ? await historyOf(store, cluster) : {};
 
     // 1. plan the asks that are due: those of any of the function's nodes together, then each
     // that is for what one alarm episode bought (a rule's release on resolution) on its own.
     if (general.length > 0) {
-      const plan = planAsks(deps, cluster, fleet, records, releasing.length, general, ownedOf(records), lastPurchaseAt);
+      const plan = planAsks(deps, cluster, fleet, records, releasing.length, general, ownedOf(records), history);
       const reason = general.map((a) => a.reason).join('; ');
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
@@ -164,7 +168,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     for (const ask of episodic) {
       const taken = new Set(releasing.map((r) => r.id));
       const bought = records.filter((r) => boughtBy(r, ask.boughtBy!));
-      const plan = planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), lastPurchaseAt, taken);
+      const plan = planAsks(deps, cluster, fleet, bought, releasing.length, [ask], ownedOf(records), history, taken);
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
         start(record, c, ask.reason);
@@ -177,7 +181,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     if (leaseDue.length > 0) {
       const taken = new Set(releasing.map((r) => r.id));
       const lease: ReleaseAsk = { id: 'lease', count: 'all', reason: 'lease ended', at: now() };
-      const plan = planAsks(deps, cluster, fleet, leaseDue, releasing.length, [lease], ownedOf(records), lastPurchaseAt, taken);
+      const plan = planAsks(deps, cluster, fleet, leaseDue, releasing.length, [lease], ownedOf(records), history, taken);
       for (const c of plan.release) {
         const record = records.find((r) => r.id === c.purchaseId)!;
         const lease = config.templates.get(record.template)?.maxLifetimeSeconds ?? 0;
@@ -186,6 +190,15 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       planned = [...(planned ?? []), ...plan.release.map((c) => c.instanceId)];
       held = [...(held ?? []), ...plan.held];
+    }
+
+    // The cooldown starts now for the next plans (of later passes).
+    if ((planned ?? []).length > 0) {
+      const began = now();
+      await store.update<ReleaseBegan, void>(releaseBeganKeyOf(cluster.clusterId), (current) => noteReleaseBegan(current, began, cluster.release.cooldownSeconds * 1000)).catch((error: unknown) => {
+        if (!(error instanceof ScaleOutError)) throw error;
+        problems.push(`the release's start could not be noted (${error.code}): the next plans are not held by release.cooldown`);
+      });
     }
 
     // 2. one step per node on its way out, and per node a scale-out claimed but did not uncordon.
@@ -294,7 +307,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       // the delay after a purchase: it ends): the rest waits. The floor, the guard, an operator's
       // annotation would hold it back as long: the ask is done, and said.
       // Within the delay after a purchase the ask waits even if nothing is a candidate yet (nodes still joining).
-      const onlyBudget = delayed || (kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget' || h.reason === 'delay-after-purchase'));
+      const onlyBudget = delayed || (kept.length > 0 && kept.every((h) => h.reason === 'disruption-budget' || h.reason === 'delay-after-purchase' || h.reason === 'cooldown'));
       await store.update<ReleaseAsks, void>(releaseAsksKeyOf(cluster.clusterId), (current) => takeReleaseAsks(current, ids, now(), count, onlyBudget));
     }
   } finally {
@@ -353,7 +366,7 @@ function planAsks(
   asks: readonly ReleaseAsk[],
   /** The function's nodes in the cluster in all, the floor's base. */
   owned: number,
-  lastPurchaseAt: number | undefined,
+  history: ReleaseHistory,
   taken: ReadonlySet<string> = new Set(),
 ): ReleasePlan {
   const templates = new Set(asks.map((a) => a.template));
@@ -370,13 +383,19 @@ function planAsks(
   );
   const count = asks.some((a) => a.count === 'all') ? Infinity : asks.reduce((n, a) => n + (a.count as number), 0);
   const policy = releasePolicyOf(cluster.release, owned);
-  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), lastPurchaseAt, deps.now(), owned);
+  return planRelease(candidates, count, releasing, policy, loadOf(fleet.nodes, fleet.pods), history.lastPurchaseAt, deps.now(), owned, history.lastReleaseAt);
 }
 
-/** When the function last bought in the cluster (its purchase index), if ever. */
-async function lastPurchaseAtOf(store: StateStore, cluster: ClusterConfig): Promise<number | undefined> {
-  const at = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at));
-  return at > 0 ? at : undefined;
+/** When the function last bought in the cluster (its purchase index) and last began giving a node back, if ever. */
+interface ReleaseHistory {
+  readonly lastPurchaseAt?: number;
+  readonly lastReleaseAt?: number;
+}
+
+async function historyOf(store: StateStore, cluster: ClusterConfig): Promise<ReleaseHistory> {
+  const bought = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at));
+  const began = (await store.update<ReleaseBegan, ReleaseBegan | undefined>(releaseBeganKeyOf(cluster.clusterId), readValue))?.at;
+  return { ...(bought > 0 && { lastPurchaseAt: bought }), ...(typeof began === 'number' && { lastReleaseAt: began }) };
 }
 
 /**
@@ -411,7 +430,7 @@ export async function askRelease(deps: ReleaseAskDeps, request: ReleaseRequest):
       const fleet = await readFleet(kube, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
       // What one alarm episode bought, for a release on resolution; else any of the function's nodes.
       const from = ask.boughtBy === undefined ? records : records.filter((r) => boughtBy(r, ask.boughtBy!));
-      const plan = planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records), await lastPurchaseAtOf(deps.store, cluster));
+      const plan = planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records), await historyOf(deps.store, cluster));
       return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
     }
     const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));

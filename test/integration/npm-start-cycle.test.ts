@@ -14,8 +14,8 @@ import { buildLocalBundle, startFunctionProcess, type FunctionProcess } from '..
  * here drives a pass or a clock.
  *
  * The example config keeps its production-like `release.delayAfterPurchase` (10 min, as
- * cluster-autoscaler's scale-down-delay-after-add); the README's first command makes a copy without
- * it, which this test uses too: the delay is a setting of the product, so it is changed where a
+ * cluster-autoscaler's scale-down-delay-after-add) and `release.cooldown` (5 min, as Tencent Auto
+ * Scaling's); the README's first command makes a copy without them, which this test uses too: the delay is a setting of the product, so it is changed where a
  * user would change it, not by a knob of the local server that would make `npm start` behave
  * unlike the deployed function with the same config. The local server's own knobs,
  * FOLLOW_EVERY_SECONDS and SANDBOX_JOIN_SECONDS, only stand in for SCF's timer and TKE's node join.
@@ -48,11 +48,11 @@ describe("npm start's whole cycle, with the README's commands", () => {
     expect(commands).toHaveLength(8);
     const [copyConfig, npmStart, highAlarm, kubeView, workloadPod, lowAlarm, lowAlarmAgain, deletedView] = commands as [string, string, string, string, string, string, string, string];
 
-    // 1. The config: the example's, without the delay after a purchase.
+    // 1. The config: the example's, without the delay after a purchase and the cooldown.
     const configPath = join(mkdtempSync(join(tmpdir(), 'npm-start-cycle-')), 'cycle.yaml');
     expect(copyConfig).toContain('> /tmp/cycle.yaml');
     await bash(copyConfig.replace('/tmp/cycle.yaml', configPath));
-    expect(readFileSync(configPath, 'utf8')).toBe(`${readFileSync(join(REPO_ROOT, 'config', 'example.yaml'), 'utf8')}release:\n  delayAfterPurchase: 0s\n`);
+    expect(readFileSync(configPath, 'utf8')).toBe(`${readFileSync(join(REPO_ROOT, 'config', 'example.yaml'), 'utf8')}release:\n  delayAfterPurchase: 0s\n  cooldown: 0s\n`);
 
     // 2. `VAR=value … npm start`: the same variables for the bundle npm start runs.
     const startLine = /^((?:[A-Z_]+=\S+ )+)npm start$/.exec(npmStart);

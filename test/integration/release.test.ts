@@ -46,7 +46,7 @@ async function start(release: Record<string, unknown> = {}, change: (doc: Record
       doc.throttle = RELAXED_THROTTLE;
       doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
       doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
-      doc.release = { delayAfterPurchase: '0s', ...release };
+      doc.release = { delayAfterPurchase: '0s', cooldown: '0s', ...release };
       change(doc);
     },
   });
@@ -323,6 +323,31 @@ describe('giving nodes back', () => {
     }
     expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', steps: { [id!]: "left alone: its node no longer carries the function's marks" } }]);
     expect(tke.deleted).toEqual([]);
+  });
+
+  it('the scale-in cooldown: a second ask within it waits, said as such, and goes once it is over (even after the first purchase is all gone)', async () => {
+    await start({ maxDisrupted: 5, cooldown: '5m' });
+    const one = await h.postGeneric({ eventId: 'buy-c1', cluster: 'demo', template: 'small', count: 1 });
+    advance(5_000);
+    const two = await h.postGeneric({ eventId: 'buy-c2', cluster: 'demo', template: 'small', count: 1 });
+    advance(25_000);
+    await pass();
+    await scaleIn({ eventId: 'in-c1', count: 1 });
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: two.json.instanceIds, steps: { [two.json.instanceIds[0]]: 'cordoned' } }]);
+    // The newest is gone within two more passes; its purchase is no longer live.
+    for (let i = 0; i < 2; i++) {
+      advance(20_000);
+      await pass();
+    }
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual(two.json.instanceIds);
+    await scaleIn({ eventId: 'in-c2', count: 1 });
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', held: [{ instanceId: one.json.instanceIds[0], reason: 'cooldown', detail: expect.stringContaining('release.cooldown') }] }]);
+    // 5 min after the first began (40 s ago): over.
+    advance(4 * 60_000 + 20_000);
+    await pass();
+    expect(passLines().at(-1)!.released).toEqual([{ cluster: 'demo', planned: one.json.instanceIds, steps: { [one.json.instanceIds[0]]: 'cordoned' } }]);
   });
 
   it('--dry-run says what would go and what stays, and why, changing nothing', async () => {

@@ -63,6 +63,15 @@ describe('planRelease', () => {
     expect(plan.held[0]!.detail).toContain(new Date(T0 + 5 * MIN).toISOString());
   });
 
+  it('the cooldown: no release begins within it of the last one begun in the cluster; then as usual', () => {
+    const cooling = { ...policy, keepRequestedBelow: undefined, cooldownMs: 5 * MIN };
+    const held = planRelease(three, 1, 0, cooling, undefined, undefined, T0, 3, T0 - 2 * MIN);
+    expect(held.release).toEqual([]);
+    expect(held.held).toEqual([{ instanceId: 'ins-3', reason: 'cooldown', detail: expect.stringContaining(new Date(T0 + 3 * MIN).toISOString()) }]);
+    expect(held.notBefore).toBe(T0 + 3 * MIN);
+    expect(planRelease(three, 1, 0, cooling, undefined, undefined, T0, 3, T0 - 5 * MIN).release.map((c) => c.instanceId)).toEqual(['ins-3']);
+  });
+
   it('the floor and the disruption budget, counting what is being given back already', () => {
     expect(planRelease(three, Infinity, 0, { ...policy, keepRequestedBelow: undefined, floor: 2 }, undefined, undefined, T0).release.map((c) => c.instanceId)).toEqual(['ins-3']);
     const budget = planRelease(three, Infinity, 1, { ...policy, keepRequestedBelow: undefined, maxDisrupted: 2 }, undefined, undefined, T0);
@@ -126,10 +135,10 @@ describe('nextDrainStep', () => {
 
 describe('releasePolicyOf', () => {
   it('a share of the function\'s nodes rounds up, at least one; durations in ms; the guard off with false', () => {
-    const settings = { floor: 1, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchaseSeconds: 600, drainTimeoutSeconds: 600, force: false } as const;
-    expect(releasePolicyOf(settings, 25)).toEqual({ floor: 1, maxDisrupted: 3, keepRequestedBelow: 0.7, delayAfterPurchaseMs: 600_000 });
+    const settings = { floor: 1, maxDisrupted: '10%', keepRequestedBelow: 0.7, delayAfterPurchaseSeconds: 600, cooldownSeconds: 300, drainTimeoutSeconds: 600, force: false } as const;
+    expect(releasePolicyOf(settings, 25)).toEqual({ floor: 1, maxDisrupted: 3, keepRequestedBelow: 0.7, delayAfterPurchaseMs: 600_000, cooldownMs: 300_000 });
     expect(releasePolicyOf(settings, 3).maxDisrupted).toBe(1);
-    expect(releasePolicyOf({ ...settings, maxDisrupted: 4, keepRequestedBelow: false }, 3)).toEqual({ floor: 1, maxDisrupted: 4, delayAfterPurchaseMs: 600_000 });
+    expect(releasePolicyOf({ ...settings, maxDisrupted: 4, keepRequestedBelow: false }, 3)).toEqual({ floor: 1, maxDisrupted: 4, delayAfterPurchaseMs: 600_000, cooldownMs: 300_000 });
   });
 });
 
