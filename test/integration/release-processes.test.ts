@@ -37,7 +37,7 @@ it('two processes passing every second: the floor and the disruption budget hold
     doc.throttle = { cooldownSeconds: 0, windowSeconds: 3600, maxNodesPerWindow: 100 };
     doc.store = { keyPrefix: 'rp:' };
     doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
-    doc.release = { floor: 1, maxDisrupted: 2, delayAfterPurchase: '0s', keepRequestedBelow: false };
+    doc.release = { floor: 1, maxDisrupted: 2, delayAfterPurchase: '0s', cooldown: '0s', keepRequestedBelow: false };
   });
   instances = await startInstancesSharing(2, {
     sandboxUrl: tke.url(),
