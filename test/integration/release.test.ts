@@ -325,6 +325,37 @@ describe('giving nodes back', () => {
     expect(tke.deleted).toEqual([]);
   });
 
+  it("nodes without the function's marks, or with forged marks and no record, are never touched, even when a resolved alert and an ask for all name their cluster", async () => {
+    await start({ maxDisrupted: 10 }, (doc) => {
+      doc.sources.alertmanager = { auth: { bearer: { tokenEnv: 'AM_TOKEN' } } };
+      doc.rules.push({ name: 'demo-batch-2', sources: ['alertmanager'], match: { labels: { alertname: 'BatchBacklog' } }, scale: { cluster: 'demo', template: 'small', count: 1 }, release: { onResolve: true, after: '1m' } });
+    });
+    const bought = await h.postGeneric({ eventId: 'buy-own', cluster: 'demo', template: 'small', count: 1 });
+    advance(25_000);
+    await pass();
+    // One of the cluster's own nodes is made to look like the function's: both marks, a purchase no record has.
+    const original = tke.instancesOf(CLUSTER).find((i) => !bought.json.instanceIds.includes(i.InstanceId))!;
+    const labels = (original as unknown as { Labels: Array<{ Name: string; Value: string }> }).Labels;
+    const owner = ((tke.instancesOf(CLUSTER).find((i) => i.InstanceId === bought.json.instanceIds[0]) as unknown as { Labels: Array<{ Name: string; Value: string }> }).Labels.find((l) => l.Name === 'tke-scaleout/owner'))!.Value;
+    labels.push({ Name: 'tke-scaleout/owner', Value: owner }, { Name: 'tke-scaleout/purchase', Value: 'p-forged00000000' });
+    advance(1_000);
+    expect(kube.nodes(CLUSTER).filter((n) => (n.metadata as { labels: Record<string, string> }).labels['tke-scaleout/purchase'] === 'p-forged00000000')).toHaveLength(1);
+    // A resolved alert of a rule that releases on resolution (it bought nothing: nothing of its episode), and an ask for all.
+    const payload = fixture<Record<string, any>>('alertmanager-firing.json');
+    const alert = { ...payload.alerts[0], status: 'resolved', labels: { alertname: 'BatchBacklog', cluster: 'demo' }, fingerprint: 'ba7c000000000002' };
+    await h.invoke({ httpMethod: 'POST', path: '/hooks/alertmanager', headers: { 'content-type': 'application/json', authorization: 'Bearer am-token' }, body: JSON.stringify({ ...payload, status: 'resolved', alerts: [alert] }) } as FunctionUrlEvent);
+    await scaleIn({ eventId: 'in-all', count: 'all' });
+    for (let i = 0; i < 6; i++) {
+      advance(20_000);
+      await pass();
+    }
+    // Only the function's recorded node went; no other node was cordoned, none other deleted.
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual(bought.json.instanceIds);
+    const patched = new Set(kube.calls().filter((c) => c.verb === 'patch-node').map((c) => c.path));
+    expect([...patched]).toHaveLength(1);
+    expect(tke.instancesOf(CLUSTER).map((i) => i.InstanceId)).toContain(original.InstanceId);
+  });
+
   it('the scale-in cooldown: a second ask within it waits, said as such, and goes once it is over (even after the first purchase is all gone)', async () => {
     await start({ maxDisrupted: 5, cooldown: '5m' });
     const one = await h.postGeneric({ eventId: 'buy-c1', cluster: 'demo', template: 'small', count: 1 });
