@@ -8,13 +8,13 @@ import type { ScaleOutOrigin, Sizing } from './scale-out-request';
  * `failed:`, and `held-back:<ClusterId>:<reason>:<window>`. Sinks render it (notify/message.ts); the generic
  * webhook sends it as it is.
  */
-export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice | ReleasedNotice | StuckNotice;
+export type Notice = BoughtNotice | ReadyNotice | FailedNotice | HeldBackNotice | ReleasedNotice | StuckNotice | RestoredNotice;
 export type NoticeKind = Notice['kind'];
 
 /** The languages notices are written in (notify/render.ts): the users are on Tencent Cloud. */
 export type Language = 'en' | 'zh';
 export const LANGUAGES = ['en', 'zh'] as const satisfies readonly Language[];
-export const NOTICE_KINDS = ['bought', 'ready', 'failed', 'held-back', 'released', 'stuck'] as const satisfies readonly NoticeKind[];
+export const NOTICE_KINDS = ['bought', 'ready', 'failed', 'held-back', 'released', 'stuck', 'restored'] as const satisfies readonly NoticeKind[];
 
 interface NoticeBase {
   readonly id: string;
@@ -61,6 +61,8 @@ export interface BoughtNotice extends NoticeBase {
   readonly instanceIds: readonly string[];
   /** For the whole purchase (every node), as CVM's price inquiry quoted it. */
   readonly price?: NoticePrice;
+  /** Nodes being given back that the same scale-out put back in service first (the rest was bought). */
+  readonly restored?: readonly string[];
   /** What the budgets leave after it. */
   readonly budgetLeft?: BudgetLeft;
   readonly why: NoticeWhy;
@@ -127,6 +129,14 @@ export interface ReleasedNotice extends NoticeBase {
   readonly secondsToRelease: number;
   /** `terminate`, or `retain` (a prepaid instance, still billed). */
   readonly mode: string;
+  readonly why: NoticeWhy;
+}
+
+/** A scale-out that put nodes being given back in service again instead of buying any (scale-out/restore.ts): once per event. */
+export interface RestoredNotice extends NoticeBase {
+  readonly kind: 'restored';
+  readonly template: string;
+  readonly instanceIds: readonly string[];
   readonly why: NoticeWhy;
 }
 

@@ -8,7 +8,7 @@ import type { Offering } from '../core/sold-out';
 import { throttleRulesOf } from '../core/throttle';
 import { SoldOutError, ThrottledError, TkeCallError, type ScaleOutError } from '../errors';
 import { capacityCodeOf } from '../tke/tke-errors';
-import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, NoticeWhy, ReadyNotice, ReleasedNotice, StuckNotice } from '../core/notice';
+import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, NoticeWhy, ReadyNotice, ReleasedNotice, RestoredNotice, StuckNotice } from '../core/notice';
 import type { InstanceRelease } from '../core/release';
 
 /**
@@ -51,7 +51,23 @@ export function boughtNotice(
     ...(answer?.clampedBy !== undefined && { clampedBy: answer.clampedBy }),
     instanceIds: purchase.instanceIds,
     ...(purchase.price !== undefined && { price: purchase.price }),
+    ...(answer?.restored !== undefined && answer.restored.length > 0 && { restored: answer.restored }),
     why: whyOf(purchase.askedBy, asked),
+  };
+}
+
+/** A scale-out put nodes being given back in service instead of buying: news like a purchase, once per event (its purchase ID is the event's). */
+export function restoredNotice(resolved: ResolvedScaleOut, asked: ScaleOutRequest, instanceIds: readonly string[], at: number): RestoredNotice {
+  return {
+    kind: 'restored',
+    id: `restored:${resolved.cluster.clusterId}:${resolved.marks.purchase}`,
+    at,
+    cluster: resolved.cluster.alias,
+    clusterId: resolved.cluster.clusterId,
+    region: resolved.cluster.region,
+    template: resolved.template.name,
+    instanceIds,
+    why: whyOf({ source: asked.source, eventId: asked.eventId, ...(asked.reason !== undefined && { reason: asked.reason }) }, asked),
   };
 }
 

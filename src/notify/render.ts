@@ -1,5 +1,5 @@
 import type { Sizing } from '../core/scale-out-request';
-import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, Notice, NoticePrice, NoticeWhy, ReadyNotice, ReleasedNotice, StuckNotice } from '../core/notice';
+import type { BoughtNotice, FailedNotice, HeldBackNotice, HeldBackReason, Notice, NoticePrice, NoticeWhy, ReadyNotice, ReleasedNotice, RestoredNotice, StuckNotice } from '../core/notice';
 import type { Language } from '../core/notice';
 import type { Message, MessageFact } from './message';
 
@@ -35,6 +35,8 @@ export function renderNotice(notice: Notice, language: Language, consoleLink: st
       return { title: t.releasedTitle(notice.nodeName, where), severity: 'info', facts: releasedFacts(notice, t), ...common };
     case 'stuck':
       return { title: t.stuckTitle(notice.nodeName, where), severity: 'warning', facts: stuckFacts(notice, t), ...common };
+    case 'restored':
+      return { title: t.restoredTitle(notice.instanceIds.length, where), severity: 'info', facts: restoredFacts(notice, t), ...common };
   }
 }
 
@@ -46,6 +48,7 @@ function boughtFacts(n: BoughtNotice, t: Words): MessageFact[] {
     ...(n.passedOver !== undefined && n.passedOver.length > 0 ? [{ name: t.passedOver, value: n.passedOver.join('; ') }] : []),
     { name: t.nodes, value: `${n.count}${asked}` },
     { name: t.instances, value: n.instanceIds.length > 0 ? n.instanceIds.join(', ') : t.instancesUnknown },
+    ...(n.restored !== undefined ? [{ name: t.restoredFirst, value: n.restored.join(', ') }] : []),
     ...(n.price !== undefined ? [{ name: t.price, value: priceText(n.price, n.count, t) }] : []),
     ...budgetFacts(n, t),
     ...whyFacts(n.why, t),
@@ -110,6 +113,10 @@ function releasedFacts(n: ReleasedNotice, t: Words): MessageFact[] {
     { name: t.template, value: n.template },
     { name: t.purchase, value: n.purchaseId },
   ];
+}
+
+function restoredFacts(n: RestoredNotice, t: Words): MessageFact[] {
+  return [{ name: t.template, value: n.template }, { name: t.instances, value: n.instanceIds.join(', ') }, ...whyFacts(n.why, t), { name: t.note, value: t.restoredNote }];
 }
 
 function stuckFacts(n: StuckNotice, t: Words): MessageFact[] {
@@ -195,6 +202,9 @@ const WORDS = {
     heldOnce: 'said once per cluster, reason and window; later refusals in it are not announced',
     releasedTitle: (node: string, where: string) => `Gave node ${node} of ${where} back: drained and deleted`,
     stuckTitle: (node: string, where: string) => `Node ${node} of ${where} could not be drained in time: left cordoned`,
+    restoredTitle: (n: number, where: string) => `Put ${n} node${n === 1 ? '' : 's'} of ${where} back in service instead of buying`,
+    restoredFirst: 'Put back in service first',
+    restoredNote: 'they were being given back (cordoned or draining) when the scale-out came: uncordoned, nothing bought',
     drainTook: 'Drained and deleted in',
     retained: '(prepaid: removed from the cluster, the instance kept and still billed)',
     stuckNote: 'not deleted: its pods were not evicted in time (a PodDisruptionBudget?); uncordon it or let the pass try again once they can go',
@@ -250,6 +260,9 @@ const WORDS = {
     heldOnce: '同一集群、同一原因在每个窗口内只通知一次，其后的拒绝不再通知',
     releasedTitle: (node: string, where: string) => `已归还集群 ${where} 的节点 ${node}：已排空并删除`,
     stuckTitle: (node: string, where: string) => `集群 ${where} 的节点 ${node} 未能按时排空：保持封锁`,
+    restoredTitle: (n: number, where: string) => `已将集群 ${where} 中正在归还的 ${n} 个节点恢复服务，未新购节点`,
+    restoredFirst: '先恢复服务的节点',
+    restoredNote: '扩容到来时这些节点正在归还（已封锁或正在排空）：已解除封锁，未购买新节点',
     drainTook: '排空并删除耗时',
     retained: '（包年包月：已移出集群，实例保留，仍在计费）',
     stuckNote: '未删除：其 Pod 未能按时驱逐（可能受 PodDisruptionBudget 限制）；可解除封锁，或待其可驱逐时由下次巡检继续',

@@ -27,7 +27,7 @@ import { describeClusterNodeCount, type TkeCallOptions } from '../tke/call-tke';
 import type { TkeApi } from '../tke/tke-api';
 import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
-import { anyoneListens, boughtNotice, heldBackNotice } from '../notify/news';
+import { anyoneListens, boughtNotice, heldBackNotice, restoredNotice } from '../notify/news';
 import { restoreNodes, type Restore } from './restore';
 import type { ClusterConfig } from '../core/model';
 import type { KubeApi } from '../kubernetes/kube-api';
@@ -213,7 +213,8 @@ async function settleRestored(deps: LifecycleDeps, asked: ScaleOutRequest, resol
     if (!(error instanceof ScaleOutError)) throw error;
     return failed(asked, error, { ...trace, ...storeFailures(await releaseEvent(deps, event, 'refused')) });
   }
-  return { ok: true, request: asked, status: 'restored', answer, trace };
+  const restored: TracedOutcome = { ok: true, request: asked, status: 'restored', answer, trace };
+  return anyoneListens(deps.config, asked) ? { ...restored, notice: restoredNotice(resolved, asked, restore.instanceIds, deps.now()) } : restored;
 }
 
 function traceOfRestore(restore: Restore | undefined): Pick<ScaleOutTrace, 'restored' | 'releaseAsksWithdrawn' | 'restoreProblems'> {

@@ -44,7 +44,7 @@ async function start(release: Record<string, unknown> = {}, change: (doc: Record
     env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token', SLACK_SIGNING_SECRET: 'slack-secret', SCALEOUT_CHAT_ALLOW: 'U1' },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
-      doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck'] } }, default: ['team'] };
+      doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck', 'restored'] } }, default: ['team'] };
       doc.clusters.demo.kubernetes = { serverEnv: 'DEMO_KUBE_SERVER', tokenEnv: 'DEMO_KUBE_TOKEN' };
       doc.release = { delayAfterPurchase: '0s', cooldown: '0s', ...release };
       change(doc);
@@ -431,6 +431,10 @@ describe('the high alarm fires again while nodes are being given back', () => {
     expect(tke.createdCalls).toHaveLength(created);
     expect(ids.some(unschedulable)).toBe(false);
     expect(await stateOf(ids[0]!)).toBe('restored');
+    // The team hears it, as it would have heard of a purchase.
+    const told = capture.received().filter((m) => m.text.startsWith('Put 2 nodes of demo (cls-e55paxnt) back in service instead of buying'));
+    expect(told).toHaveLength(1);
+    for (const id of ids) expect(told[0]!.text).toContain(id);
     // The sender's retry replays the answer; it takes nothing more.
     const again = await h.postGeneric({ eventId: 'high-again', cluster: 'demo', template: 'small', count: 2 });
     expect(again.json).toMatchObject({ status: 'replayed', restored: expect.arrayContaining(ids) });

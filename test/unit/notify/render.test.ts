@@ -1,5 +1,5 @@
 import { fitMessage, utf8Bytes, type Message } from '../../../src/notify/message';
-import { boughtNotice, failedNotice, heldBackNotice, readyNotice } from '../../../src/notify/news';
+import { boughtNotice, failedNotice, heldBackNotice, readyNotice, restoredNotice } from '../../../src/notify/news';
 import { renderNotice } from '../../../src/notify/render';
 import { sinksFor } from '../../../src/notify/route';
 import type { NotifyConfig } from '../../../src/config/schema';
@@ -38,6 +38,19 @@ describe('renderNotice', () => {
     const zh = renderNotice(notice, 'zh');
     expect(zh.title).toBe(`已为集群 ${bought.cluster} (${bought.clusterId}) 购买 2 个节点`);
     expect(zh.facts.map((f) => f.name)).toContain('剩余预算');
+  });
+
+  it('nodes put back in service instead of bought: said on their own, or beside a purchase of the rest, in both languages', () => {
+    const asked = { source: 'alertmanager', eventId: 'e2', cluster: 'prod', template: 'small', params: new Map(), origin: alertOrigin };
+    const resolved = { cluster: { alias: 'prod', clusterId: bought.clusterId, region: bought.region }, template: { name: 'small' }, marks: { purchase: 'p-e2' } } as unknown as Parameters<typeof restoredNotice>[0];
+    const restored = restoredNotice(resolved, asked, ['ins-c', 'ins-d'], T0);
+    expect(restored.id).toBe(`restored:${bought.clusterId}:p-e2`);
+    const m = renderNotice(restored, 'en');
+    expect(m.title).toBe(`Put 2 nodes of prod (${bought.clusterId}) back in service instead of buying`);
+    expect(Object.fromEntries(m.facts.map((f) => [f.name, f.value]))).toMatchObject({ Instances: 'ins-c, ins-d', Alert: 'HighCPU (rule cpu-high; alertmanager)' });
+    expect(renderNotice(restored, 'zh').title).toBe(`已将集群 prod (${bought.clusterId}) 中正在归还的 2 个节点恢复服务，未新购节点`);
+    const partly = boughtNotice(bought, T0, { answer: { eventId: 'e1', clusterId: bought.clusterId, template: 'small', count: 2, clientToken: 't', instanceIds: ['ins-a', 'ins-b'], requestId: 'r', restored: ['ins-c'] } });
+    expect(renderNotice(partly, 'en').facts.find((f) => f.name === 'Put back in service first')?.value).toBe('ins-c');
   });
 
   it('ready, failed (each instance, the reason, what went back, the back-off) and held back read as such in both languages', () => {
