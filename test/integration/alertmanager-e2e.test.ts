@@ -1,6 +1,6 @@
 import type { ScfHandler } from '../../src/handler';
 import { startFunctionUrlServer, type FunctionUrlServer } from '../../dev/local/function-url-server';
-import { startAlertingStack, type AlertingStack } from '../support/alerting-stack';
+import { startAlertingStack, waitUntil, type AlertingStack } from '../support/alerting-stack';
 import { startHarness, type Harness } from '../support/harness';
 
 /**
@@ -40,13 +40,7 @@ describe('a real Alertmanager', () => {
     await h.close();
   });
 
-  const waitFor = async (what: string, condition: () => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; deliveries: ${JSON.stringify(deliveries.map((d) => [d.status, d.answer]))}\n${stack?.output().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitFor = (what: string, condition: () => boolean, timeoutMs?: number) => waitUntil(what, condition, () => deliveries.map((d) => [d.status, d.answer]), stack, timeoutMs);
 
   it('adds nodes once per firing episode despite retries and repeats, and none on resolution', async () => {
     // TKE fails the first attempt for good (4 InternalErrors = all our retries): we answer 5xx, and

@@ -1,6 +1,6 @@
 import type { ScfHandler } from '../../src/handler';
 import { startFunctionUrlServer, type FunctionUrlServer } from '../../dev/local/function-url-server';
-import { startAlertingStack, type AlertingStack } from '../support/alerting-stack';
+import { startAlertingStack, waitUntil, type AlertingStack } from '../support/alerting-stack';
 import { startHarness, type Harness } from '../support/harness';
 import { withNodeBudget } from '../support/fixtures';
 
@@ -54,13 +54,8 @@ describe.each([
     await h?.close();
   });
 
-  const waitFor = async (what: string, condition: () => boolean, timeoutMs = 40_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; deliveries: ${JSON.stringify(deliveries.map((d) => [d.status, d.answer, d.body.results?.[0]?.status ?? d.body.results?.[0]?.error?.rule]))}\n${stack?.output().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitFor = (what: string, condition: () => boolean, timeoutMs = 40_000) =>
+    waitUntil(what, condition, () => deliveries.map((d) => [d.status, d.answer, d.body.results?.[0]?.status ?? d.body.results?.[0]?.error?.rule]), stack, timeoutMs);
   const results = () => deliveries.filter((d) => d.status === 'firing').map((d) => d.body.results?.[0]).filter(Boolean);
 
   const startStack = async () => {

@@ -3,7 +3,7 @@ import type { FunctionUrlEvent } from '../../src/scf/event';
 import { startFunctionUrlServer, type FunctionUrlServer } from '../../dev/local/function-url-server';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
-import { startAlertingStack, type AlertingStack } from '../support/alerting-stack';
+import { startAlertingStack, waitUntil, type AlertingStack } from '../support/alerting-stack';
 import { RELAXED_THROTTLE } from '../support/fixtures';
 import { HEALTH_TOKEN, startHarness, type Harness } from '../support/harness';
 
@@ -98,16 +98,8 @@ describe('a real Prometheus and Alertmanager moving a cluster up and down', () =
     await tke?.stop();
   });
 
-  const waitFor = async (what: string, condition: () => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) {
-        const seen = deliveries.map((d) => [d.alertname, d.status, d.answer, d.body.status ?? d.body.results?.[0]?.status]);
-        throw new Error(`timed out waiting for ${what}; deliveries: ${JSON.stringify(seen)}\n${stack?.output().slice(-3000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const waitFor = (what: string, condition: () => boolean, timeoutMs?: number) =>
+    waitUntil(what, condition, () => deliveries.map((d) => [d.alertname, d.status, d.answer, d.body.status ?? d.body.results?.[0]?.status]), stack, timeoutMs);
   const TIMER = { Type: 'Timer', TriggerName: 'scaleout-follow', Time: '2026-12-07T10:00:00Z', Message: '' };
   const pass = () => (h.function.handler as unknown as (e: unknown, c: object) => Promise<unknown>)(TIMER, { request_id: `pass-${Math.random()}`, getRemainingTimeInMillis: () => 20_000 });
   const passLines = () => h.logLines.filter((l) => l.msg === 'purchase pass');

@@ -177,3 +177,16 @@ async function waitForHttp(url: string, output: () => string): Promise<void> {
   }
   throw new Error(`${url} did not become ready:\n${output()}`);
 }
+
+/**
+ * Waits (polling every 100 ms, real time: Prometheus and Alertmanager run on it) until `condition`
+ * holds; past `timeoutMs`, fails saying what was awaited, what `seen` describes (the deliveries so
+ * far) and the end of the stack's output.
+ */
+export async function waitUntil(what: string, condition: () => boolean, seen: () => unknown, stack: AlertingStack | undefined, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; deliveries: ${JSON.stringify(seen())}\n${stack?.output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
