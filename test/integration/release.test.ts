@@ -1,5 +1,6 @@
 import type { FunctionUrlEvent } from '../../src/scf/event';
 import { signSlackRequest } from '../../src/auth/slack-signature';
+import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { NotifyCapture } from '../../dev/sandbox/notify-capture';
@@ -41,7 +42,7 @@ async function start(release: Record<string, unknown> = {}, change: (doc: Record
   h = await startHarness({
     now: clock,
     sandbox: tke,
-    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token', SLACK_SIGNING_SECRET: 'slack-secret', SCALEOUT_CHAT_ALLOW: 'U1' },
+    env: { DEMO_KUBE_SERVER: kube.serverUrl(CLUSTER), DEMO_KUBE_TOKEN: kube.token(CLUSTER), TEAM_SLACK: `${captureUrl}/slack/services/T/B/team`, AM_TOKEN: 'am-token', SLACK_SIGNING_SECRET: 'slack-secret', SCALEOUT_CHAT_ALLOW: 'U1', GRAFANA_WEBHOOK_SECRET: 'grafana-secret', TENCENT_MONITOR_TOKEN: 'tcm-token' },
     config: (doc) => {
       doc.throttle = RELAXED_THROTTLE;
       doc.notify = { sinks: { team: { type: 'slack', urlEnv: 'TEAM_SLACK', events: ['released', 'stuck', 'restored'] } }, default: ['team'] };
@@ -245,6 +246,40 @@ describe('giving nodes back', () => {
       await pass();
     }
     expect(tke.deleted).toHaveLength(1);
+  });
+
+  it("release on resolution from Grafana (the alert resolved, state ok) and Tencent Cloud Monitor (alarmStatus 0, a string or a number: its callback doc, 248/38209, shows both)", async () => {
+    await start({ maxDisrupted: 5 }, (doc) => {
+      delete doc.sources.grafana.auth.hmac.timestampHeader;
+      doc.sources.grafana.auth.hmac.acceptReplays = true;
+      const rule = (name: string) => doc.rules.find((r: { name: string }) => r.name === name);
+      rule('demo-critical').release = { onResolve: true, after: '0s' };
+      rule('demo-tcm').release = { onResolve: true, after: '0s' };
+    });
+    const grafana = (body: Record<string, unknown>) => {
+      const text = JSON.stringify(body);
+      return h.invoke({ httpMethod: 'POST', path: '/hooks/grafana', headers: { 'content-type': 'application/json', 'x-grafana-alert-signature': signGrafanaPayload('grafana-secret', text) }, body: text } as FunctionUrlEvent);
+    };
+    const tcm = (body: Record<string, unknown>) => h.invoke({ httpMethod: 'POST', path: '/hooks/tencent-monitor', headers: { 'content-type': 'application/json' }, queryString: { token: 'tcm-token' }, body: JSON.stringify(body) } as FunctionUrlEvent);
+    const firing = fixture<Record<string, any>>('grafana-firing.json');
+    expect((await grafana(firing)).json.results[0]).toMatchObject({ status: 'created' });
+    const alarm = fixture<Record<string, any>>('tencent-monitor-alarm.json');
+    expect((await tcm(alarm)).json.results[0]).toMatchObject({ status: 'created' });
+    advance(25_000);
+    await pass();
+    // Grafana's resolution: the top-level state "ok", each alert "resolved" (grafana/alerting notify/webhook).
+    const resolved = { ...firing, status: 'resolved', state: 'ok', alerts: firing.alerts.map((a: Record<string, unknown>) => ({ ...a, status: 'resolved', endsAt: '2026-11-25T10:20:00+02:00' })) };
+    expect((await grafana(resolved)).json.results).toEqual([expect.objectContaining({ action: 'scale-in', status: 'release-requested' })]);
+    // Cloud Monitor's recovery, alarmStatus "0" then the same recovery with 0 as a number: one ask.
+    // (Its answer is Cloud Monitor's shape: retCode 0 and what became of the delivery.)
+    expect((await tcm({ ...alarm, alarmStatus: '0', recoverTime: '2026-11-25 15:40:00' })).json).toMatchObject({ retCode: 0, action: 'scale-in', status: 'release-requested' });
+    expect((await tcm({ ...alarm, alarmStatus: 0, recoverTime: '2026-11-25 15:40:00' })).json).toMatchObject({ retCode: 0, action: 'scale-in', status: 'replayed' });
+    for (let i = 0; i < 4; i++) {
+      advance(20_000);
+      await pass();
+    }
+    // Each episode's own nodes, and only those: 3 of Grafana's, 1 of Cloud Monitor's.
+    expect(tke.deleted).toHaveLength(4);
   });
 
   it('a chat /scalein (Slack): a dry run lists what would go; the command gives it back; a user not allowed changes nothing', async () => {
