@@ -263,8 +263,9 @@ export type DrainStep =
  */
 export function nextDrainStep(release: InstanceRelease, view: DrainView, now: number): DrainStep {
   if (release.state === 'released' || release.state === 'restored') return { kind: 'done' };
-  // A scale-out claimed it and may have died before its uncordon: the pass finishes it.
-  if (release.state === 'restoring') return view.nodeListed && view.unschedulable ? { kind: 'uncordon' } : { kind: 'done' };
+  // A scale-out claimed it and may have died before its uncordon: the pass finishes it. Its node
+  // gone from the cluster since: it serves nothing, and only TKE's side is left, as for any node.
+  if (release.state === 'restoring') return !view.nodeListed ? { kind: 'delete' } : view.unschedulable ? { kind: 'uncordon' } : { kind: 'done' };
   if (release.state === 'deleting') return { kind: 'delete' };
   // Gone from Kubernetes already (deleted by someone, or the deletion's answer was lost): only TKE's side is left.
   if (!view.nodeListed) return { kind: 'delete' };
@@ -435,11 +436,13 @@ function restoresOf(current: ReleaseLock | undefined, now: number): Array<{ by: 
 }
 
 /**
- * When the function last began giving one of its nodes in a cluster back: the scale-in cooldown
- * counts from it (the records cannot say once a purchase's nodes are all gone). Kept as long as
- * the cooldown it starts.
+ * When something last happened in a cluster that holds releases back for a while, kept as long as
+ * it holds them: the function last began giving one of its nodes back (`release-began`: the
+ * scale-in cooldown counts from it; the records cannot say once a purchase's nodes are all gone),
+ * or last put nodes back in service (`put-back`: counted as a purchase for the delay after one, so
+ * that the nodes a scale-out just put back are not drained again at once).
  */
-export interface ReleaseBegan {
+export interface LastAt {
   readonly at: number;
 }
 
@@ -447,9 +450,13 @@ export function releaseBeganKeyOf(clusterId: string): string {
   return `release-began:{${clusterId}}`;
 }
 
-export function noteReleaseBegan(current: ReleaseBegan | undefined, at: number, cooldownMs: number): StoreStep<ReleaseBegan, void> {
+export function putBackKeyOf(clusterId: string): string {
+  return `put-back:{${clusterId}}`;
+}
+
+export function noteLatest(current: LastAt | undefined, at: number, holdsMs: number): StoreStep<LastAt, void> {
   if (typeof current?.at === 'number' && current.at >= at) return { write: { kind: 'keep' }, result: undefined };
-  return { write: { kind: 'put', value: { at }, expiresAt: at + Math.max(cooldownMs, 1000) }, result: undefined };
+  return { write: { kind: 'put', value: { at }, expiresAt: at + Math.max(holdsMs, 1000) }, result: undefined };
 }
 
 /** The rule's alarm fires again: its asks to give back what an episode bought are withdrawn (the need came back). */
@@ -491,6 +498,24 @@ export function planRestore(candidates: readonly RestoreCandidate[], count: numb
 /** What the restore steps read of a purchase's record (core/purchase.ts, PurchaseRecord): its instances' releases. */
 export interface WithReleases {
   readonly instances?: Readonly<Record<string, { readonly release?: InstanceRelease }>>;
+}
+
+/** The same step of the same release: what one read is what the record still holds. */
+export function sameRelease(a: InstanceRelease | undefined, b: InstanceRelease | undefined): boolean {
+  return a?.state === b?.state && a?.startedAt === b?.startedAt;
+}
+
+/**
+ * The pass is about to call DeleteClusterInstances for a node: `deleting` is written first, and only
+ * if its release is still the one the pass read (`seen`), so that no scale-out puts back a node
+ * whose deletion may be in flight, and none is deleted after being put back. The record written, or
+ * undefined when it moved on.
+ */
+export function beginDeleting<R extends WithReleases>(current: R | undefined, instanceId: string, seen: InstanceRelease | undefined, next: InstanceRelease, expiry: (next: R) => number): StoreStep<R, R | undefined> {
+  const instance = current?.instances?.[instanceId];
+  if (current === undefined || instance === undefined || !sameRelease(instance.release, seen)) return { write: { kind: 'keep' }, result: undefined };
+  const written = withRelease(current, instanceId, { ...next, state: 'deleting' });
+  return { write: { kind: 'put', value: written, expiresAt: expiry(written) }, result: written };
 }
 
 /** The record with one instance's release replaced. */

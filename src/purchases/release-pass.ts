@@ -7,10 +7,13 @@ import {
   addReleaseAsk,
   anyRestorable,
   asksOf,
+  beginDeleting,
+  sameRelease,
   dropReleaseLock,
   nextDrainStep,
   planRelease,
-  noteReleaseBegan,
+  noteLatest,
+  putBackKeyOf,
   releaseAsksKeyOf,
   releaseBeganKeyOf,
   releaseLockKeyOf,
@@ -22,7 +25,7 @@ import {
   type InstanceRelease,
   type ReleaseAsk,
   type ReleaseAsks,
-  type ReleaseBegan,
+  type LastAt,
   type ReleaseCandidate,
   type ReleaseLock,
   type ReleasePlan,
@@ -96,11 +99,9 @@ const MIN_CLUSTER_MS = 2_000;
 
 async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube: KubeApi, deadline: number): Promise<ReleaseReport | undefined> {
   const { store, now, config } = deps;
-  const waiting = asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue));
   // Asks whose time has come (a release on resolution waits for the alarm to stay resolved).
-  const asks = waiting.filter((a) => (a.notBefore ?? 0) <= now());
-  const general = asks.filter((a) => a.boughtBy === undefined);
-  const episodic = asks.filter((a) => a.boughtBy !== undefined);
+  const dueAsks = async () => asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue)).filter((a) => (a.notBefore ?? 0) <= now());
+  let asks = await dueAsks();
   let records = await liveRecords(store, cluster);
   if (asks.length === 0 && records.length === 0) return undefined;
   // Leases that ended: the template's maxLifetime after the purchase, whatever the alarms say.
@@ -115,14 +116,19 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   if (!(await store.update<ReleaseLock, boolean>(lockKey, (current) => takeReleaseLock(current, deps.passId, deadline + LOCK_MARGIN_MS, now())))) {
     return { cluster: cluster.alias, problems: ['another pass is giving this cluster\'s nodes back'] };
   }
-  // Read again under the lock: a scale-out may have put nodes back (scale-out/restore.ts) since.
-  records = await liveRecords(store, cluster).catch(async (error: unknown) => {
+  // Read again under the lock: a scale-out may have put nodes back, and withdrawn the asks for
+  // them, since (scale-out/restore.ts).
+  [asks, records] = await Promise.all([dueAsks(), liveRecords(store, cluster)]).catch(async (error: unknown) => {
     await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
     throw error;
   });
+  const general = asks.filter((a) => a.boughtBy === undefined);
+  const episodic = asks.filter((a) => a.boughtBy !== undefined);
   const leaseDue = leaseDueOf(records);
   const releasing = releasingOf(records);
   const problems: string[] = [];
+  const retentionMs = config.purchases.retentionDays * 86_400_000;
+  const expiryOf = (next: PurchaseRecord) => purchaseExpiry(next, now(), retentionMs);
   const steps: Record<string, string> = {};
   let planned: string[] | undefined;
   let held: ReleaseReport['held'];
@@ -195,7 +201,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     // The cooldown starts now for the next plans (of later passes).
     if ((planned ?? []).length > 0) {
       const began = now();
-      await store.update<ReleaseBegan, void>(releaseBeganKeyOf(cluster.clusterId), (current) => noteReleaseBegan(current, began, cluster.release.cooldownSeconds * 1000)).catch((error: unknown) => {
+      await store.update<LastAt, void>(releaseBeganKeyOf(cluster.clusterId), (current) => noteLatest(current, began, cluster.release.cooldownSeconds * 1000)).catch((error: unknown) => {
         if (!(error instanceof ScaleOutError)) throw error;
         problems.push(`the release's start could not be noted (${error.code}): the next plans are not held by release.cooldown`);
       });
@@ -241,6 +247,17 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             steps[id] = `stuck: ${step.why}`;
             break;
           case 'delete': {
+            if (release.state !== 'deleting') {
+              // Said before it is done: once deleting, no scale-out puts it back.
+              const seen = records.find((r) => r.id === record.id)?.instances?.[id]?.release;
+              const marked = await store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, record.id), (current) => beginDeleting(current, id, seen, release, expiryOf));
+              if (marked === undefined) {
+                steps[id] = 'not deleted: put back in service meanwhile';
+                break;
+              }
+              // What the pass writes last is judged against what it wrote here.
+              records = records.map((r) => (r.id === marked.id ? marked : r));
+            }
             const mode = deleteModeOf(record.offering.chargeType);
             const options: TkeCallOptions = { deadline, now, policy: config.tke };
             const deleted = await deleteInstances(deps.tke, record.region, record.clusterId, [id], { mode, force: false }, options);
@@ -270,7 +287,6 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     // 3. write each purchase once, and its index entry (live until every node is given back). A
     // node whose release moved on since the pass read it (a scale-out put it back after a lock
     // that lapsed) keeps what the other wrote: the pass's step for it is dropped.
-    const retentionMs = config.purchases.retentionDays * 86_400_000;
     for (const [purchaseId, instances] of changes) {
       const read = records.find((r) => r.id === purchaseId);
       const written = await store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, purchaseId), (current) => {
@@ -278,7 +294,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
         const unmoved = [...instances].filter(([id]) => sameRelease(current.instances?.[id]?.release, read?.instances?.[id]?.release));
         if (unmoved.length === 0) return { write: { kind: 'keep' }, result: current };
         const next: PurchaseRecord = { ...current, instances: { ...current.instances, ...Object.fromEntries(unmoved.map(([id, release]) => [id, { ...current.instances![id]!, release }])) } };
-        return { write: { kind: 'put', value: next, expiresAt: purchaseExpiry(next, now(), retentionMs) }, result: next };
+        return { write: { kind: 'put', value: next, expiresAt: expiryOf(next) }, result: next };
       });
       // News: each node given back, each drain that ran out of time, once (the notice's ID is the node's).
       if (written !== undefined && deps.queueNews !== undefined) {
@@ -295,12 +311,17 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
       }
       if (written !== undefined && liveInstancesOf(written).length === 0) {
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) =>
-          indexPurchase(current, { id: written.id, clusterId: written.clusterId, at: written.requestedAt, expiresAt: purchaseExpiry(written, now(), retentionMs), live: false, releasing: false }, now()),
+          indexPurchase(current, { id: written.id, clusterId: written.clusterId, at: written.requestedAt, expiresAt: expiryOf(written), live: false, releasing: false }, now()),
         );
       } else if (written !== undefined) {
         // A scale-out reads only the records whose entry says a node could be put back (scale-out/restore.ts).
         await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) => markReleasing(current, written.id, anyRestorable(written), now()));
       }
+    }
+    // A record the pass left as it was whose entry does not say yet that a node of it could be put
+    // back (written before the index said so): it says so now.
+    for (const record of records.filter((r) => !changes.has(r.id) && anyRestorable(r))) {
+      await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) => markReleasing(current, record.id, true, now()));
     }
     for (const { ids, planned: count, held: kept, delayed } of settled) {
       // Held back only for a while (the disruption budget: the nodes on their way out will be gone;
@@ -393,9 +414,14 @@ interface ReleaseHistory {
 }
 
 async function historyOf(store: StateStore, cluster: ClusterConfig): Promise<ReleaseHistory> {
-  const bought = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at));
-  const began = (await store.update<ReleaseBegan, ReleaseBegan | undefined>(releaseBeganKeyOf(cluster.clusterId), readValue))?.at;
-  return { ...(bought > 0 && { lastPurchaseAt: bought }), ...(typeof began === 'number' && { lastReleaseAt: began }) };
+  const atOf = async (key: string) => {
+    const at = (await store.update<LastAt, LastAt | undefined>(key, readValue))?.at;
+    return typeof at === 'number' ? at : 0;
+  };
+  // Nodes a scale-out put back count as a purchase: the delay after one holds for them too.
+  const bought = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at), await atOf(putBackKeyOf(cluster.clusterId)));
+  const began = await atOf(releaseBeganKeyOf(cluster.clusterId));
+  return { ...(bought > 0 && { lastPurchaseAt: bought }), ...(began > 0 && { lastReleaseAt: began }) };
 }
 
 /**
@@ -452,10 +478,6 @@ function restoringOf(records: readonly PurchaseRecord[]): Array<{ record: Purcha
   return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => i.release?.state === 'restoring').map(([id]) => ({ record: r, id })));
 }
 
-/** The same step of the same release: what the pass read is what the record still holds. */
-function sameRelease(a: InstanceRelease | undefined, b: InstanceRelease | undefined): boolean {
-  return a?.state === b?.state && a?.startedAt === b?.startedAt;
-}
 
 /** A rule's alarm fires again: its waiting releases on resolution in the cluster are withdrawn (the need is back). */
 export async function withdrawReleases(deps: ReleaseAskDeps, withdraw: ReadonlyArray<{ readonly rule: string; readonly cluster: string }>): Promise<void> {

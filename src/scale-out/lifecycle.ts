@@ -28,7 +28,7 @@ import type { TkeApi } from '../tke/tke-api';
 import { climbLadder, planLadder, resendRecorded, type Climb } from './climb';
 import { NO_PRICING, type Pricing } from './pricing';
 import { anyoneListens, boughtNotice, heldBackNotice, restoredNotice } from '../notify/news';
-import { restoreNodes, type Restore } from './restore';
+import { restoreNodes, restoredEarlier, type Restore } from './restore';
 import type { ClusterConfig } from '../core/model';
 import type { KubeApi } from '../kubernetes/kube-api';
 import type { Notice } from '../core/notice';
@@ -147,34 +147,43 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     if (claimed.kind !== 'proceed') return claimOutcome(asked, resolved, claimed);
 
     // From here this delivery holds the claim: every way out settles it.
-    // 3. put back the template's nodes being given back, before buying any (not for a re-send:
-    // what it sent may have bought). Every node put back is one fewer to buy.
-    const restore = claimed.resend === undefined ? await restoreNodes(deps, resolved.cluster, resolved.template.name, event.key, resolved.count, times.deadline) : undefined;
-    const putBack = restore?.instanceIds ?? [];
-    if (putBack.length >= resolved.count) return await settleRestored(deps, asked, resolved, event, restore!);
+    // 3. a repeat within its warm-up is held before anything (a re-send is its event's own purchase: no warm-up).
+    const warming = claimed.resend === undefined ? await warmUpHold(deps, resolved) : undefined;
+    if (warming !== undefined) return await heldOutcome(deps, asked, resolved, event, warming, {});
+
+    // 4. put back the template's nodes being given back, before buying any (not for a re-send:
+    // its count is what it sent, which may have bought; it only says what was put back before).
+    // Every node put back is one fewer to buy.
+    let restore: Restore;
+    try {
+      restore = claimed.resend === undefined ? await restoreNodes(deps, resolved.cluster, resolved.template.name, event.key, resolved.count, times.deadline, { holder: event.claimId }) : { instanceIds: await restoredEarlier(deps, resolved.cluster, event.key).catch(() => []) };
+    } catch (error) {
+      // The store failed before it said what an earlier delivery put back: buying could exceed the count.
+      if (!(error instanceof ScaleOutError)) throw error;
+      return failed(asked, error, { ...traceOf(asked, resolved), ...storeFailures(await releaseEvent(deps, event, 'refused')) });
+    }
+    const putBack = claimed.resend === undefined ? restore.instanceIds : [];
+    if (putBack.length >= resolved.count) return await settleRestored(deps, asked, resolved, event, restore);
     const toBuy = putBack.length === 0 ? resolved : { ...resolved, count: resolved.count - putBack.length, requestedCount: resolved.requestedCount - putBack.length };
     const restoredTrace = traceOfRestore(restore);
 
-    // 4. hold back? A repeat within its warm-up, or the throttle (in flight, cooldown, node
-    // budget, ceiling). A re-send is its event's own purchase: no warm-up, its count is fixed.
+    // 5. hold back? The throttle (in flight, cooldown, node budget, ceiling). A re-send asks for
+    // exactly the nodes it sent.
     const grant = await holdBackOrGrant(deps, toBuy, event, claimed.resend, times);
-    if (grant.kind === 'held') {
-      const released = await releaseEvent(deps, event, 'refused');
-      return withHeldBackNotice(deps, asked, toBuy, failed(asked, grant.error, { ...traceOf(asked, toBuy), ...restoredTrace, ...(grant.rule !== undefined && { throttledBy: grant.rule }), ...storeFailures(released) }));
-    }
+    if (grant.kind === 'held') return await heldOutcome(deps, asked, toBuy, event, grant, restoredTrace);
     const resend = claimed.resend ?? legacyResendOf(grant, toBuy);
     // The purchase knows where its nodes are counted: a cleanup gives them back there.
     const held: EventClaim = { ...event, purchase: { ...event.purchase, counted: { nodes: { key: event.scope.key, eventKey: event.key, at: grant.at } } } };
 
-    // 5. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
+    // 6. to TKE: re-send what was recorded, or climb the ladder (price, money budget, record the
     // request before the call, call; on a sold-out, the next rung): scale-out/climb.ts.
     const climbDeps = { ...deps, pricing: deps.pricing ?? NO_PRICING };
     const callOptions = callOptionsOf(deps, times);
     const climb = resend !== undefined ? await resendRecorded(climbDeps, toBuy, held, resend, callOptions) : await climbLadder(climbDeps, toBuy, held, grant.nodes, callOptions);
 
-    // 6. settle with the store, by what every attempt told.
-    const settled = climb.kind === 'created' ? await settleCreated(deps, asked, toBuy, held, grant, climb, putBack) : await settleFailed(deps, asked, toBuy, held, grant, climb, resend);
-    return withHeldBackNotice(deps, asked, toBuy, putBack.length === 0 ? settled : { ...settled, trace: { ...settled.trace, ...restoredTrace } });
+    // 7. settle with the store, by what every attempt told.
+    const settled = climb.kind === 'created' ? await settleCreated(deps, asked, toBuy, held, grant, climb, restore.instanceIds) : await settleFailed(deps, asked, toBuy, held, grant, climb, resend);
+    return withHeldBackNotice(deps, asked, toBuy, { ...settled, trace: { ...settled.trace, ...restoredTrace } });
   } catch (error) {
     if (!(error instanceof ScaleOutError)) throw error;
     return refusedOutcome(asked, error);
@@ -184,7 +193,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
 /** What would be sent, rendered by the same code; no claim, no budget, no call. With a ladder or a money budget, the plan. */
 async function dryRun(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, times: LifecycleTimes): Promise<TracedOutcome> {
   // Nodes being given back it would put back first: the rest is what it would buy.
-  const restore = await restoreNodes(deps, resolved.cluster, resolved.template.name, idempotencyKeyFor(resolved.source, resolved.eventId), resolved.count, times.deadline, true);
+  const restore = await restoreNodes(deps, resolved.cluster, resolved.template.name, idempotencyKeyFor(resolved.source, resolved.eventId), resolved.count, times.deadline, { dryRun: true });
   const restored = restore.instanceIds;
   if (restored.length >= resolved.count) {
     return { ok: true, request: asked, status: 'dry-run', answer: answerOf(resolved, { count: 0, clientToken: '', restored }), trace: { ...traceOf(asked, resolved), count: 0, restored } };
@@ -405,14 +414,29 @@ function callOptionsOf(deps: LifecycleDeps, times: LifecycleTimes): TkeCallOptio
 type Granted = Extract<ThrottleDecision, { kind: 'granted' }>;
 type HeldBack = { readonly kind: 'held'; readonly error: ScaleOutError; /** the throttle's or warm-up's rule */ readonly rule?: string };
 
+/** A repeat within its warm-up (core/warm-up.ts): held, said as the throttle says it. */
+async function warmUpHold(deps: LifecycleDeps, resolved: ResolvedScaleOut): Promise<HeldBack | undefined> {
+  try {
+    const warming = await warmUpOf(deps, resolved);
+    return warming === undefined ? undefined : { kind: 'held', error: new ThrottledError('warm-up', warming.detail, warming.retryAt, deps.now()), rule: 'warm-up' };
+  } catch (error) {
+    if (!(error instanceof ScaleOutError)) throw error;
+    return { kind: 'held', error };
+  }
+}
+
+/** Held back (the warm-up, the throttle): the claim is freed so the sender's next delivery runs again. */
+async function heldOutcome(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: ResolvedScaleOut, event: EventClaim, held: HeldBack, more: Partial<ScaleOutTrace>): Promise<TracedOutcome> {
+  const released = await releaseEvent(deps, event, 'refused');
+  return withHeldBackNotice(deps, asked, resolved, failed(asked, held.error, { ...traceOf(asked, resolved), ...more, ...(held.rule !== undefined && { throttledBy: held.rule }), ...storeFailures(released) }));
+}
+
 /**
- * A repeat within its warm-up (core/warm-up.ts), then the throttle (core/throttle.ts). A re-send
- * is its event's own purchase: no warm-up, and it asks for exactly the nodes it sent, unclamped.
+ * The throttle (core/throttle.ts). A re-send is its event's own purchase: it asks for exactly the
+ * nodes it sent, unclamped.
  */
 async function holdBackOrGrant(deps: LifecycleDeps, resolved: ResolvedScaleOut, event: EventClaim, resend: SentRequest | undefined, times: LifecycleTimes): Promise<Granted | HeldBack> {
   try {
-    const warming = resend === undefined ? await warmUpOf(deps, resolved) : undefined;
-    if (warming !== undefined) return { kind: 'held', error: new ThrottledError('warm-up', warming.detail, warming.retryAt, deps.now()), rule: 'warm-up' };
     // The ceiling needs the cluster's size, read just before: I/O stays out of the pure step. A
     // read that fails is a refusal that bought nothing (TkeReadError), never an unknown purchase.
     const clusterNodes =

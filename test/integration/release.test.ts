@@ -1,6 +1,7 @@
 import type { FunctionUrlEvent } from '../../src/scf/event';
 import { signSlackRequest } from '../../src/auth/slack-signature';
 import { signGrafanaPayload } from '../../src/auth/grafana-hmac';
+import { StoreUnavailableError } from '../../src/errors';
 import { KubeSandbox } from '../../dev/sandbox/kube-sandbox';
 import { TkeSandbox } from '../../dev/sandbox/tke-sandbox';
 import { NotifyCapture } from '../../dev/sandbox/notify-capture';
@@ -533,6 +534,93 @@ describe('the high alarm fires again while nodes are being given back', () => {
     expect([a.json.status, b.json.status]).toEqual(['restored', 'restored']);
     expect([...a.json.restored, ...b.json.restored].sort()).toEqual([...ids].sort());
     expect(tke.createdCalls).toHaveLength(created);
+  });
+
+  it("a deletion TKE carried out but whose every answer was lost: the node is deleting, never put back; the scale-out buys instead, and a pass finishes it", async () => {
+    await start({ maxDisrupted: 5 });
+    const bought = await h.postGeneric({ eventId: 'buy-x', cluster: 'demo', template: 'small', count: 1 });
+    const [id] = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    await scaleIn({ eventId: 'in-x', count: 1 });
+    await pass();
+    expect(await stateOf(id!)).toBe('draining');
+    h.sandbox.injectFault({ kind: 'drop-after-create', action: 'DeleteClusterInstances', times: 20 });
+    await pass();
+    expect(tke.deleted.map((d) => d.instanceId)).toEqual([id]);
+    // Written before the call: whatever its answer, no scale-out takes it for a node in service.
+    expect(await stateOf(id!)).toBe('deleting');
+    const high = await h.postGeneric({ eventId: 'high-x', cluster: 'demo', template: 'small', count: 1 });
+    expect(high.json).toMatchObject({ status: 'created', count: 1 });
+    expect(high.json.restored).toBeUndefined();
+    h.sandbox.clearFaults();
+    advance(20_000);
+    await pass();
+    expect(await stateOf(id!)).toBe('released');
+  });
+
+  it('the store failing part-way through putting nodes back: what was put back stays counted, the rest is bought, never more than the count', async () => {
+    await start({ maxDisrupted: 5 });
+    const ids = await twoDraining();
+    const store = h.function.store as { update: (key: string, step: unknown) => Promise<unknown> };
+    const update = store.update.bind(store);
+    let intentWrites = 0;
+    store.update = (key, step) => (key.startsWith('restore:{') && ++intentWrites === 3 ? Promise.reject(new StoreUnavailableError('injected: a Redis blip')) : update(key, step));
+    const created = tke.createdCalls.length;
+    const high = await h.postGeneric({ eventId: 'high-s', cluster: 'demo', template: 'small', count: 2 });
+    store.update = update;
+    const bought = tke.createdCalls.slice(created).reduce((n, c) => n + (JSON.parse(String(c.params.RunInstancePara)) as { InstanceCount: number }).InstanceCount, 0);
+    expect(high.json).toMatchObject({ status: 'created', count: 1, restored: [expect.any(String)] });
+    expect(ids.filter((id) => !unschedulable(id))).toEqual(high.json.restored);
+    expect(bought).toBe(1);
+    expect(h.logLines.find((l) => l.eventId === 'high-s')!.restoreProblems).toEqual([expect.stringContaining('stopped part-way')]);
+  });
+
+  it('a pass that read the asks before a scale-out withdrew them plans none of them once it holds the lock', async () => {
+    await start({ maxDisrupted: 1 });
+    const bought = await h.postGeneric({ eventId: 'buy-w2', cluster: 'demo', template: 'small', count: 2 });
+    const ids = bought.json.instanceIds as string[];
+    advance(25_000);
+    await pass();
+    await scaleIn({ eventId: 'in-w2', count: 2 });
+    await pass();
+    expect(ids.filter(unschedulable)).toHaveLength(1);
+    // The scale-out comes between the pass's first read of the asks and its taking the lock.
+    const store = h.function.store as { update: (key: string, step: unknown) => Promise<unknown> };
+    const update = store.update.bind(store);
+    let armed = false;
+    let high: Awaited<ReturnType<typeof h.postGeneric>> | undefined;
+    store.update = async (key, step) => {
+      if (key === `release-asks:{${CLUSTER}}` && high === undefined) armed = true;
+      else if (armed && key === `purchases:{${CLUSTER}}`) {
+        armed = false;
+        high = await h.postGeneric({ eventId: 'high-w2', cluster: 'demo', template: 'small', count: 1 });
+      }
+      return update(key, step);
+    };
+    await pass();
+    store.update = update;
+    expect(high!.json.status).toBe('restored');
+    expect(ids.some(unschedulable)).toBe(false);
+    expect(passLines().at(-1)!.released).toBeUndefined();
+  });
+
+  it("a node being given back that an operator took over (its marks removed) is neither put back nor counted: the rest is bought", async () => {
+    await start({ maxDisrupted: 5 });
+    // Two purchases of one node each (a purchase's instances share its labels in the sandbox).
+    const ids = [(await h.postGeneric({ eventId: 'buy-o1', cluster: 'demo', template: 'small', count: 1 })).json.instanceIds[0], (await h.postGeneric({ eventId: 'buy-o2', cluster: 'demo', template: 'small', count: 1 })).json.instanceIds[0]] as string[];
+    advance(25_000);
+    await pass();
+    for (const id of ids) kube.addPod({ namespace: 'web', name: `api-${id}`, nodeName: (nodeOf(id).metadata as { name: string }).name, requests: { cpu: '100m' }, ownerKind: 'ReplicaSet', pdbBlocksTimes: 1000 });
+    await scaleIn({ eventId: 'in-o', count: 2 });
+    await pass();
+    expect(ids.every(unschedulable)).toBe(true);
+    const labels = (tke.instancesOf(CLUSTER).find((i) => i.InstanceId === ids[1])! as unknown as { Labels: Array<{ Name: string; Value: string }> }).Labels;
+    labels.splice(0, Infinity, ...labels.filter((l) => l.Name !== 'tke-scaleout/purchase'));
+    advance(1_000);
+    const high = await h.postGeneric({ eventId: 'high-o', cluster: 'demo', template: 'small', count: 2 });
+    expect(high.json).toMatchObject({ status: 'created', count: 1, restored: [ids[0]] });
+    expect(unschedulable(ids[1]!)).toBe(true);
   });
 
   it('a scale-out for another template leaves them on their way out (a node is put back only for its own template)', async () => {

@@ -3,6 +3,7 @@ import {
   addRestoreIntents,
   anyRestorable,
   asksOf,
+  beginDeleting,
   claimRestore,
   dropReleaseLock,
   dropRestoreLock,
@@ -232,11 +233,22 @@ describe('putting nodes back (the high alarm fires again while they are being gi
     expect(anyRestorable(record({ 'ins-a': release('deleting', T0) }))).toBe(false);
   });
 
-  it('a pass finishes a claim whose uncordon did not happen; a claim on a node gone or schedulable is done', () => {
+  it('a pass finishes a claim whose uncordon did not happen; a claim on a schedulable node is done; one whose node left the cluster serves nothing: TKE\'s side is left', () => {
     const claim = release('restoring', T0, { restoredBy: 'k' });
     expect(nextDrainStep(claim, { nodeListed: true, unschedulable: true, podsToEvict: [] }, T0)).toEqual({ kind: 'uncordon' });
     expect(nextDrainStep(claim, { nodeListed: true, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
-    expect(nextDrainStep(claim, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'done' });
+    expect(nextDrainStep(claim, { nodeListed: false, unschedulable: false, podsToEvict: [] }, T0)).toEqual({ kind: 'delete' });
+  });
+
+  it("deleting is written before the call, only over the release the pass read: a node put back meanwhile is not deleted", () => {
+    const draining = release('draining', T0);
+    const rec = record({ 'ins-a': draining });
+    const step = beginDeleting(rec, 'ins-a', draining, draining, expiry);
+    expect((step.result as PurchaseRecord).instances!['ins-a']!.release!.state).toBe('deleting');
+    const claimed = (claimRestore(rec, 'ins-a', 'k', T0, expiry).write as { value: PurchaseRecord }).value;
+    expect(beginDeleting(claimed, 'ins-a', draining, draining, expiry)).toEqual({ write: { kind: 'keep' }, result: undefined });
+    // And once deleting, no scale-out claims it.
+    expect(claimRestore(step.result as PurchaseRecord, 'ins-a', 'k', T0, expiry).result).toBeUndefined();
   });
 
   it("a scale-out withdraws the waiting asks for its template's nodes (or any node); another template's stay", () => {
