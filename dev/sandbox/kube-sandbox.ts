@@ -4,6 +4,7 @@ import { header, readBody, startLocalApiServer, type LocalApiServer } from './ap
 import { allocatableOf, nodeSizeOf, parseQuantity, regionLabelOf, zoneIdOf, type SandboxNodeSize } from './kube-node-facts';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './kube-selectors';
 import { DEFAULT_SANDBOX_CLUSTERS, type SandboxInstance, type TkeSandbox } from './tke-sandbox';
+import { takeFault } from './fault-queue';
 
 /**
  * A local stand-in for the Kubernetes API server of the TKE sandbox's clusters (issue 19: giving
@@ -922,15 +923,7 @@ export class KubeSandbox {
   }
 
   private takeFault(clusterId: string, verb: KubeVerb | undefined): (KubeFault & { remaining: number }) | undefined {
-    const index = this.faults.findIndex((f) => (f.verb === undefined || f.verb === verb) && (f.clusterId === undefined || f.clusterId === clusterId));
-    if (index < 0) return undefined;
-    const fault = this.faults[index]!;
-    if (fault.skip > 0) {
-      fault.skip--;
-      return undefined;
-    }
-    if (--fault.remaining <= 0) this.faults.splice(index, 1);
-    return fault;
+    return takeFault(this.faults, (f) => (f.verb === undefined || f.verb === verb) && (f.clusterId === undefined || f.clusterId === clusterId));
   }
 
   // ---- control routes -------------------------------------------------------------------------

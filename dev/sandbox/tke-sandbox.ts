@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, authenticateTc3, header, parseParams, readBody, send, startLocalApiServer, type ApiCredential, type LocalApiServer } from './api3-server';
 import { parseTc3Authorization } from './tc3-signature';
+import { takeFault } from './fault-queue';
 import { PRICE_INQUIRY_KEYS } from '../../src/core/price';
 import { DESCRIBE_CLUSTER_INSTANCES_DEFAULT_LIMIT, DESCRIBE_CLUSTER_INSTANCES_MAX_LIMIT, INSTANCE_DELETE_MODES, type InstanceDeleteMode, type TkeLabel } from '../../src/tke/tke-params';
 
@@ -855,15 +856,7 @@ export class TkeSandbox {
   }
 
   private takeFault(action: string): (SandboxFault & { remaining: number }) | undefined {
-    const index = this.faults.findIndex((f) => f.action === undefined || f.action === action);
-    if (index < 0) return undefined;
-    const fault = this.faults[index]!;
-    if (fault.skip > 0) {
-      fault.skip--;
-      return undefined;
-    }
-    if (--fault.remaining <= 0) this.faults.splice(index, 1);
-    return fault;
+    return takeFault(this.faults, (f) => f.action === undefined || f.action === action);
   }
 
   private control(method: string, path: string, body: Buffer, res: ServerResponse): void {
