@@ -461,18 +461,30 @@ export function noteLatest(current: LastAt | undefined, at: number, holdsMs: num
 
 /** The rule's alarm fires again: its asks to give back what an episode bought are withdrawn (the need came back). */
 export function withdrawReleaseAsks(current: ReleaseAsks | undefined, rule: string, now: number): StoreStep<ReleaseAsks, number> {
+  return withdrawAsks(current, (a) => a.boughtBy?.rule === rule, now);
+}
+
+/**
+ * Withdraws the waiting asks `withdrawn` picks; how many. What was taken stays remembered; what is
+ * withdrawn was not taken, so the same event delivered again asks anew.
+ */
+function withdrawAsks(current: ReleaseAsks | undefined, withdrawn: (ask: ReleaseAsk) => boolean, now: number): StoreStep<ReleaseAsks, number> {
   const asks = asksOf(current);
-  const left = asks.filter((a) => a.boughtBy?.rule !== rule);
+  const left = asks.filter((a) => !withdrawn(a));
   if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
-  // A withdrawn ask is not taken: the same resolution delivered again asks anew.
   const taken = takenOf(current, now);
   const write = left.length === 0 && taken.length === 0 ? ({ kind: 'delete' } as const) : ({ kind: 'put', value: { asks: left, ...(taken.length > 0 && { taken }) }, expiresAt: now + ASK_KEEP_MS } as const);
   return { write, result: asks.length - left.length };
 }
 
+/** On its way out, not yet given back: what the disruption budget counts (a node put back, or being put back, is in service). */
+export function givingBack(release: InstanceRelease | undefined): boolean {
+  return release !== undefined && (release.state === 'cordoned' || release.state === 'draining' || release.state === 'deleting' || release.state === 'stuck');
+}
+
 /** The states from which a scale-out may put a node back: not yet deleting (DeleteClusterInstances may be in flight), not a lease that ended. */
 export function restorable(release: InstanceRelease | undefined): boolean {
-  return release !== undefined && (release.state === 'cordoned' || release.state === 'draining' || release.state === 'stuck') && release.lease !== true;
+  return givingBack(release) && release!.state !== 'deleting' && release!.lease !== true;
 }
 
 /** A node on its way out that a scale-out could put back in service. */
@@ -587,11 +599,5 @@ export function anyRestorable(record: WithReleases): boolean {
  * give back such nodes (any node, or that template's) are withdrawn; asks for another template's stay.
  */
 export function withdrawAsksFor(current: ReleaseAsks | undefined, template: string, now: number): StoreStep<ReleaseAsks, number> {
-  const asks = asksOf(current);
-  const left = asks.filter((a) => a.template !== undefined && a.template !== template);
-  if (left.length === asks.length) return { write: { kind: 'keep' }, result: 0 };
-  // As withdrawReleaseAsks: what was taken stays remembered; what is withdrawn was not taken.
-  const taken = takenOf(current, now);
-  const write = left.length === 0 && taken.length === 0 ? ({ kind: 'delete' } as const) : ({ kind: 'put', value: { asks: left, ...(taken.length > 0 && { taken }) }, expiresAt: now + ASK_KEEP_MS } as const);
-  return { write, result: asks.length - left.length };
+  return withdrawAsks(current, (a) => a.template === undefined || a.template === template, now);
 }

@@ -1,5 +1,6 @@
 import type { Authenticate } from '../auth/authenticators';
 import type { Config } from '../config/load-config';
+import { givingBack } from '../core/release';
 import { liveInstancesOf, type PurchaseIndexEntry, type PurchaseRecord, type PurchaseState } from '../core/purchase';
 import { BadRequestError, NotFoundError, UnauthorizedError } from '../errors';
 import type { WebhookRequest } from '../http/webhook-request';
@@ -107,11 +108,10 @@ function nodesOf(record: PurchaseRecord): { inService: number; givingBack: numbe
   const live = new Set(liveInstancesOf(record));
   const counts = { inService: 0, givingBack: 0, released: 0 };
   for (const [id, instance] of Object.entries(record.instances ?? {})) {
-    const state = instance.release?.state;
-    if (state === 'released') counts.released++;
+    if (instance.release?.state === 'released') counts.released++;
     else if (!live.has(id)) continue;
-    else if (state === undefined || state === 'restoring' || state === 'restored') counts.inService++;
-    else counts.givingBack++;
+    else if (givingBack(instance.release)) counts.givingBack++;
+    else counts.inService++;
   }
   return counts;
 }

@@ -8,6 +8,7 @@ import {
   anyRestorable,
   asksOf,
   beginDeleting,
+  givingBack,
   sameRelease,
   dropReleaseLock,
   nextDrainStep,
@@ -469,8 +470,7 @@ export async function askRelease(deps: ReleaseAskDeps, request: ReleaseRequest):
 
 /** The instances on their way out: a release started, not yet released (nor put back). */
 function releasingOf(records: readonly PurchaseRecord[]): Array<{ record: PurchaseRecord; id: string }> {
-  const out = new Set(['cordoned', 'draining', 'deleting', 'stuck']);
-  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => out.has(i.release?.state ?? '')).map(([id]) => ({ record: r, id })));
+  return records.flatMap((r) => Object.entries(r.instances ?? {}).filter(([, i]) => givingBack(i.release)).map(([id]) => ({ record: r, id })));
 }
 
 /** The instances a scale-out claimed to put back whose uncordon it may not have done (scale-out/restore.ts). */
