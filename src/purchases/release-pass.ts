@@ -273,7 +273,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
             break;
           }
           case 'done':
-            // A claim for putting it back whose node is gone or schedulable already: nothing left to do.
+            // A claim for putting it back whose node is schedulable already: nothing left to do.
             if (release.state === 'restoring') change(record, id, { ...release, state: 'restored', restoredAt: now() });
             break;
         }

@@ -164,7 +164,7 @@ export async function runScaleOut(deps: LifecycleDeps, asked: ScaleOutRequest, t
     }
     const putBack = claimed.resend === undefined ? restore.instanceIds : [];
     if (putBack.length >= resolved.count) return await settleRestored(deps, asked, resolved, event, restore);
-    const toBuy = putBack.length === 0 ? resolved : { ...resolved, count: resolved.count - putBack.length, requestedCount: resolved.requestedCount - putBack.length };
+    const toBuy = lessPutBack(resolved, putBack.length);
     const restoredTrace = traceOfRestore(restore);
 
     // 5. hold back? The throttle (in flight, cooldown, node budget, ceiling). A re-send asks for
@@ -198,7 +198,7 @@ async function dryRun(deps: LifecycleDeps, asked: ScaleOutRequest, resolved: Res
   if (restored.length >= resolved.count) {
     return { ok: true, request: asked, status: 'dry-run', answer: answerOf(resolved, { count: 0, clientToken: '', restored }), trace: { ...traceOf(asked, resolved), count: 0, restored } };
   }
-  const toBuy = restored.length === 0 ? resolved : { ...resolved, count: resolved.count - restored.length, requestedCount: resolved.requestedCount - restored.length };
+  const toBuy = lessPutBack(resolved, restored.length);
   const { request: preview, clientToken } = renderCreateClusterInstances(toBuy);
   const plan =
     rungCountOf(toBuy.template) > 1 || costScopesOf(toBuy.cluster, deps.config.costBudget).length > 0
@@ -224,6 +224,11 @@ async function settleRestored(deps: LifecycleDeps, asked: ScaleOutRequest, resol
   }
   const restored: TracedOutcome = { ok: true, request: asked, status: 'restored', answer, trace };
   return anyoneListens(deps.config, asked) ? { ...restored, notice: restoredNotice(resolved, asked, restore.instanceIds, deps.now()) } : restored;
+}
+
+/** What is left to buy once `putBack` nodes were put back in service: the count and what was asked, both lowered (no clamp is said). */
+function lessPutBack(resolved: ResolvedScaleOut, putBack: number): ResolvedScaleOut {
+  return putBack === 0 ? resolved : { ...resolved, count: resolved.count - putBack, requestedCount: resolved.requestedCount - putBack };
 }
 
 function traceOfRestore(restore: Restore | undefined): Pick<ScaleOutTrace, 'restored' | 'releaseAsksWithdrawn' | 'restoreProblems'> {
