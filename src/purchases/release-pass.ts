@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { deleteModeOf } from '../core/cleanup';
 import { MARK_KEYS } from '../core/marks';
 import type { ClusterConfig } from '../core/model';
-import { indexPurchase, liveInstancesOf, markReleasing, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseRecord } from '../core/purchase';
+import { indexPurchase, liveInstancesOf, markReleasing, purchaseExpiry, purchaseIndexKeyOf, purchaseKeyOf, type PurchaseIndex, type PurchaseIndexEntry, type PurchaseRecord } from '../core/purchase';
 import {
   addReleaseAsk,
   anyRestorable,
@@ -103,7 +103,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   // Asks whose time has come (a release on resolution waits for the alarm to stay resolved).
   const dueAsks = async () => asksOf(await store.update<ReleaseAsks, ReleaseAsks | undefined>(releaseAsksKeyOf(cluster.clusterId), readValue)).filter((a) => (a.notBefore ?? 0) <= now());
   let asks = await dueAsks();
-  let records = await liveRecords(store, cluster);
+  let { entries, records } = await liveRecords(store, cluster);
   if (asks.length === 0 && records.length === 0) return undefined;
   // Leases that ended: the template's maxLifetime after the purchase, whatever the alarms say.
   const leaseDueOf = (of: readonly PurchaseRecord[]) =>
@@ -119,7 +119,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
   }
   // Read again under the lock: a scale-out may have put nodes back, and withdrawn the asks for
   // them, since (scale-out/restore.ts).
-  [asks, records] = await Promise.all([dueAsks(), liveRecords(store, cluster)]).catch(async (error: unknown) => {
+  [asks, { entries, records }] = await Promise.all([dueAsks(), liveRecords(store, cluster)]).catch(async (error: unknown) => {
     await store.update<ReleaseLock, void>(lockKey, (current) => dropReleaseLock(current, deps.passId)).catch(() => undefined);
     throw error;
   });
@@ -157,7 +157,7 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     };
     // The function's newest purchase and newest release begun in the cluster, once for every plan
     // of this pass (the delay after a purchase, the cooldown).
-    const history = asks.length > 0 || leaseDue.length > 0 ? await historyOf(store, cluster) : {};
+    const history = asks.length > 0 || leaseDue.length > 0 ? await historyOf(store, cluster, entries) : {};
 
     // 1. plan the asks that are due: those of any of the function's nodes together, then each
     // that is for what one alarm episode bought (a rule's release on resolution) on its own.
@@ -414,13 +414,13 @@ interface ReleaseHistory {
   readonly lastReleaseAt?: number;
 }
 
-async function historyOf(store: StateStore, cluster: ClusterConfig): Promise<ReleaseHistory> {
+async function historyOf(store: StateStore, cluster: ClusterConfig, entries: readonly PurchaseIndexEntry[]): Promise<ReleaseHistory> {
   const atOf = async (key: string) => {
     const at = (await store.update<LastAt, LastAt | undefined>(key, readValue))?.at;
     return typeof at === 'number' ? at : 0;
   };
   // Nodes a scale-out put back count as a purchase: the delay after one holds for them too.
-  const bought = Math.max(0, ...(await indexedPurchases(store, cluster.clusterId)).map((e) => e.at), await atOf(putBackKeyOf(cluster.clusterId)));
+  const bought = Math.max(0, ...entries.map((e) => e.at), await atOf(putBackKeyOf(cluster.clusterId)));
   const began = await atOf(releaseBeganKeyOf(cluster.clusterId));
   return { ...(bought > 0 && { lastPurchaseAt: bought }), ...(began > 0 && { lastReleaseAt: began }) };
 }
@@ -451,13 +451,13 @@ export async function askRelease(deps: ReleaseAskDeps, request: ReleaseRequest):
   };
   try {
     if (request.dryRun === true) {
-      const records = await liveRecords(deps.store, cluster);
+      const { entries, records } = await liveRecords(deps.store, cluster);
       const releasing = releasingOf(records).length;
       const deadline = deps.now() + deps.config.tke.attemptTimeoutMs;
       const fleet = await readFleet(kube, () => AbortSignal.timeout(Math.max(1, deadline - deps.now())));
       // What one alarm episode bought, for a release on resolution; else any of the function's nodes.
       const from = ask.boughtBy === undefined ? records : records.filter((r) => boughtBy(r, ask.boughtBy!));
-      const plan = planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records), await historyOf(deps.store, cluster));
+      const plan = planAsks(deps, cluster, fleet, from, releasing, [ask], ownedOf(records), await historyOf(deps.store, cluster, entries));
       return { ok: true, request, status: 'dry-run', plan: { wouldRelease: plan.release.map((c) => c.instanceId), held: plan.held } };
     }
     const added = await deps.store.update<ReleaseAsks, 'added' | 'known'>(releaseAsksKeyOf(cluster.clusterId), (current) => addReleaseAsk(current, ask, deps.now()));
@@ -498,10 +498,11 @@ function ownedOf(records: readonly PurchaseRecord[]): number {
   return records.reduce((n, r) => n + liveInstancesOf(r).length, 0);
 }
 
-/** The records of the cluster's purchases whose nodes run. */
-async function liveRecords(store: StateStore, cluster: ClusterConfig): Promise<PurchaseRecord[]> {
-  const live = (await indexedPurchases(store, cluster.clusterId)).filter((e) => e.live === true);
-  return (await Promise.all(live.map((e) => readPurchase(store, cluster.clusterId, e.id)))).filter((r): r is PurchaseRecord => r !== undefined);
+/** The cluster's purchases as its index lists them (read once: the delay after a purchase reads it too), and the records of those whose nodes run. */
+async function liveRecords(store: StateStore, cluster: ClusterConfig): Promise<{ entries: readonly PurchaseIndexEntry[]; records: PurchaseRecord[] }> {
+  const entries = await indexedPurchases(store, cluster.clusterId);
+  const live = entries.filter((e) => e.live === true);
+  return { entries, records: (await Promise.all(live.map((e) => readPurchase(store, cluster.clusterId, e.id)))).filter((r): r is PurchaseRecord => r !== undefined) };
 }
 const MIN_STEP_MS = 1_000;
 
