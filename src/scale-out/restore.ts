@@ -99,7 +99,7 @@ export async function restoreNodes(
   const problems: string[] = [];
   // What an earlier delivery of this event put back, and what is on its way out now.
   const intentsKey = restoreIntentsKeyOf(cluster.clusterId, eventKey);
-  const { already, records } = await readRestorable(store, cluster, eventKey, intentsKey);
+  const { already, records } = await readRestorable(store, cluster, eventKey, true);
   const ofTemplate = records.filter((r) => r.template === template);
   const candidates = ofTemplate.flatMap((r) => Object.entries(r.instances ?? {}).flatMap(([instanceId, i]) => (i.release === undefined ? [] : [{ instanceId, purchaseId: r.id, release: i.release }])));
   const wanted = count - already.length;
@@ -141,12 +141,15 @@ export async function restoreNodes(
   }
 }
 
-/** What an event put back already (its intents' records), and the records of purchases with a node a scale-out could put back. */
-async function readRestorable(store: StateStore, cluster: ClusterConfig, eventKey: string, intentsKey: string): Promise<{ already: string[]; records: PurchaseRecord[] }> {
-  const intents = intentsOf(await store.update<RestoreIntents, RestoreIntents | undefined>(intentsKey, readValue));
-  const entries = entriesOf(await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue)).filter((e) => e.releasing === true);
+/**
+ * What an event put back already (the records its intents name) and, with `andRestorable`, the
+ * records of purchases with a node a scale-out could put back (the index's `releasing` entries).
+ */
+async function readRestorable(store: StateStore, cluster: ClusterConfig, eventKey: string, andRestorable: boolean): Promise<{ already: string[]; records: PurchaseRecord[] }> {
+  const intents = intentsOf(await store.update<RestoreIntents, RestoreIntents | undefined>(restoreIntentsKeyOf(cluster.clusterId, eventKey), readValue));
+  const entries = andRestorable ? entriesOf(await store.update<PurchaseIndex, PurchaseIndex | undefined>(purchaseIndexKeyOf(cluster.clusterId), readValue)).filter((e) => e.releasing === true) : [];
   const ids = [...new Set([...intents.map((i) => i.purchaseId), ...entries.map((e) => e.id)])];
-  const read = (await Promise.all(ids.map((id) => store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, id), readValue)))).filter((r): r is PurchaseRecord => r !== undefined);
+  const read = (await Promise.all(ids.map((id) => readRecord(store, cluster, id)))).filter((r): r is PurchaseRecord => r !== undefined);
   return { already: restoredByEvent(read, eventKey), records: read };
 }
 
@@ -156,11 +159,11 @@ async function readRestorable(store: StateStore, cluster: ClusterConfig, eventKe
  */
 export async function restoredEarlier(deps: Pick<RestoreDeps, 'store' | 'kubeFor'>, cluster: ClusterConfig, eventKey: string): Promise<string[]> {
   if (deps.kubeFor?.(cluster) === undefined) return [];
-  const intentsKey = restoreIntentsKeyOf(cluster.clusterId, eventKey);
-  const intents = intentsOf(await deps.store.update<RestoreIntents, RestoreIntents | undefined>(intentsKey, readValue));
-  if (intents.length === 0) return [];
-  const read = await Promise.all([...new Set(intents.map((i) => i.purchaseId))].map((id) => deps.store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, id), readValue)));
-  return restoredByEvent(read.filter((r): r is PurchaseRecord => r !== undefined), eventKey);
+  return (await readRestorable(deps.store, cluster, eventKey, false)).already;
+}
+
+function readRecord(store: StateStore, cluster: ClusterConfig, purchaseId: string): Promise<PurchaseRecord | undefined> {
+  return store.update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, purchaseId), readValue);
 }
 
 const LOCK_MARGIN_MS = 5_000;
@@ -229,8 +232,7 @@ async function putBack(
   }
   // Their index entries say whether anything is still on a way out a scale-out could stop.
   for (const purchaseId of touched) {
-    await store
-      .update<PurchaseRecord, PurchaseRecord | undefined>(purchaseKeyOf(cluster.clusterId, purchaseId), readValue)
+    await readRecord(store, cluster, purchaseId)
       .then((record) => (record === undefined ? undefined : store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) => markReleasing(current, record.id, anyRestorable(record), now()))))
       .catch((error: unknown) => {
         if (!(error instanceof ScaleOutError)) throw error;
