@@ -98,7 +98,6 @@ export async function restoreNodes(
   const { store, now, config } = deps;
   const problems: string[] = [];
   // What an earlier delivery of this event put back, and what is on its way out now.
-  const intentsKey = restoreIntentsKeyOf(cluster.clusterId, eventKey);
   const { already, records } = await readRestorable(store, cluster, eventKey, true);
   const ofTemplate = records.filter((r) => r.template === template);
   const candidates = ofTemplate.flatMap((r) => Object.entries(r.instances ?? {}).flatMap(([instanceId, i]) => (i.release === undefined ? [] : [{ instanceId, purchaseId: r.id, release: i.release }])));
@@ -125,7 +124,7 @@ export async function restoreNodes(
     });
     if (locked) {
       const owners = new Map(ofTemplate.map((r) => [r.id, r.owner]));
-      await putBack(deps, kube, cluster, ordered, wanted, owners, { key: intentsKey, keepUntil: now() + config.idempotency.ttlSeconds * 1000 }, eventKey, deadline, restored, problems);
+      await putBack(deps, kube, cluster, ordered, wanted, owners, { key: restoreIntentsKeyOf(cluster.clusterId, eventKey), keepUntil: now() + config.idempotency.ttlSeconds * 1000 }, eventKey, deadline, restored, problems);
       if (restored.length > 0) {
         // Counted as a purchase for the delay after one: what was just put back is not drained again at once.
         const at = now();
