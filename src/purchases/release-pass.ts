@@ -321,7 +321,8 @@ async function releaseInCluster(deps: ReleaseDeps, cluster: ClusterConfig, kube:
     }
     // A record the pass left as it was whose entry does not say yet that a node of it could be put
     // back (written before the index said so): it says so now.
-    for (const record of records.filter((r) => !changes.has(r.id) && anyRestorable(r))) {
+    const flagged = new Set(entries.filter((e) => e.releasing === true).map((e) => e.id));
+    for (const record of records.filter((r) => !changes.has(r.id) && !flagged.has(r.id) && anyRestorable(r))) {
       await store.update<PurchaseIndex, void>(purchaseIndexKeyOf(cluster.clusterId), (current) => markReleasing(current, record.id, true, now()));
     }
     for (const { ids, planned: count, held: kept, delayed } of settled) {
